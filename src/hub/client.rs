@@ -1,0 +1,774 @@
+//! The sans-IO IoT Hub client.
+//!
+//! Inputs: [`Client::connect`], [`Client::publish`], [`Client::disconnect`] (application calls),
+//! [`Client::handle_packet`] / [`Client::handle_oversize`] (packets framed by
+//! [`crate::mqtt::Framer`]), [`Client::handle_timeout`] (time), [`Client::handle_closed`] (the
+//! transport ended). Outputs: the [`Event`] each packet yields, bytes from
+//! [`Client::poll_transmit`], and the next deadline from [`Client::poll_timeout`].
+//!
+//! The receive side (the framer's buffer, which events borrow) and the transmit side (this
+//! struct) are separate, so an application may call `publish` while it still holds an event.
+//! Time is milliseconds on any monotonic clock the caller likes.
+
+use heapless::String;
+
+use super::properties::{self, valid_component, PropertyBag, PropertyList};
+use super::{classify, methods, telemetry, twin, write_user_name, HubTopic, SUBSCRIPTIONS};
+use crate::mqtt::{
+    self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, encode_publish_header,
+    encode_subscribe, Connect, DecodeError, FixedHeader, Inbound, InboundPublish, QoS,
+};
+use crate::sink::{measure, Cursor, Overflow, Sink};
+
+/// Longest host name the client stores.
+pub const MAX_HOSTNAME_LEN: usize = 128;
+/// Longest device ID the client stores (IoT Hub allows 128 characters).
+pub const MAX_DEVICE_ID_LEN: usize = 128;
+
+/// Settings that stay the same across connections. Defaults are the original's Kconfig defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// MQTT keep-alive in seconds (`CONFIG_MQTT_KEEPALIVE`, Zephyr's default 60). 0 disables it.
+    pub keep_alive_secs: u16,
+    /// The CONNECT clean-session flag.
+    pub clean_session: bool,
+    /// Request the twin when the subscriptions are acknowledged
+    /// (`CONFIG_AZURE_IOT_HUB_AUTO_DEVICE_TWIN_REQUEST`).
+    pub auto_twin_request: bool,
+    /// Longest topic the client will publish (`CONFIG_AZURE_IOT_HUB_TOPIC_MAX_LEN`).
+    pub topic_max_len: usize,
+    /// Longest property bag (`CONFIG_AZURE_IOT_HUB_MSG_PROPERTY_BUFFER_SIZE`).
+    pub property_buffer_size: usize,
+    /// Size of the user-name buffer including its NUL (`CONFIG_AZURE_IOT_HUB_USER_NAME_BUF_SIZE`).
+    pub user_name_buf_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            keep_alive_secs: 60,
+            clean_session: true,
+            auto_twin_request: true,
+            topic_max_len: 100,
+            property_buffer_size: 128,
+            user_name_buf_size: 160,
+        }
+    }
+}
+
+/// Where the client is in its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No connection.
+    Disconnected,
+    /// CONNECT queued, waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted, SUBSCRIBE queued, waiting for SUBACK.
+    Connected,
+    /// Subscriptions acknowledged.
+    Ready,
+    /// DISCONNECT queued; the transport should be closed once it is sent.
+    Disconnecting,
+}
+
+/// Why [`Client::connect`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Not in [`State::Disconnected`].
+    NotDisconnected,
+    /// The host name is empty, or longer than [`MAX_HOSTNAME_LEN`].
+    InvalidHostname,
+    /// The device ID is empty, longer than [`MAX_DEVICE_ID_LEN`], or not a valid client ID.
+    InvalidDeviceId,
+    /// The user name does not fit `user_name_buf_size`.
+    UserNameTooLong,
+    /// The CONNECT packet does not fit the transmit buffer.
+    BufferTooSmall,
+}
+
+/// Why [`Client::publish`] refused. Nothing was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishError {
+    /// Not connected (no accepted CONNACK).
+    NotConnected,
+    /// A property, request ID or status that cannot be put in a topic.
+    InvalidArgument,
+    /// The property bag is longer than `property_buffer_size`.
+    PropertiesTooLong,
+    /// The topic is longer than `topic_max_len`, or the packet longer than MQTT allows.
+    TopicTooLong,
+    /// The transmit buffer cannot hold the packet header now.
+    BufferFull,
+    /// QoS 2: IoT Hub closes the connection on a QoS 2 publish.
+    UnsupportedQoS,
+}
+
+/// The connection must be closed: the peer broke the protocol, or stopped answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The byte stream cannot be framed.
+    Frame(mqtt::FrameError),
+    /// A packet that is malformed or that a server must not send.
+    Decode(DecodeError),
+    /// A well-formed packet at the wrong time (a second CONNACK, a SUBACK before CONNACK, ...).
+    Unexpected(u8),
+    /// No PINGRESP (nor any other packet) within a keep-alive period after PINGREQ.
+    KeepAliveTimeout,
+    /// The transmit buffer is full, so a required acknowledgement could not be queued.
+    TransmitBufferFull,
+}
+
+/// What a packet from the hub means for the application. Borrowed data points into the
+/// receive buffer and is valid until the framer is used again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// CONNACK accepted; the subscriptions are queued.
+    Connected {
+        /// The session-present flag.
+        session_present: bool,
+    },
+    /// CONNACK refused, with its return code (1..=5). The transport should be closed.
+    ConnectionRefused {
+        /// The CONNACK return code.
+        return_code: u8,
+    },
+    /// SUBACK received. `refused` has bit `i` set if subscription `i` of
+    /// [`super::SUBSCRIPTIONS`] was refused by the hub.
+    Ready {
+        /// Refused subscriptions.
+        refused: u32,
+    },
+    /// PUBACK for a QoS 1 message the device sent.
+    Puback {
+        /// Its packet identifier.
+        packet_id: u16,
+    },
+    /// PINGRESP.
+    Pingresp,
+    /// A cloud-to-device message.
+    C2d {
+        /// The full topic.
+        topic: &'a str,
+        /// Its properties, as received (URL-encoded).
+        properties: PropertyBag<'a>,
+        /// The body.
+        payload: &'a [u8],
+    },
+    /// A direct-method call; answer it with [`MessageKind::MethodResponse`].
+    DirectMethod {
+        /// The full topic.
+        topic: &'a str,
+        /// Method name.
+        name: &'a str,
+        /// Request ID to answer with.
+        request_id: &'a str,
+        /// The call's payload.
+        payload: &'a [u8],
+    },
+    /// The full twin document (response status 200).
+    TwinDocument {
+        /// The full topic.
+        topic: &'a str,
+        /// `$rid` of the GET.
+        request_id: &'a str,
+        /// `{"desired":{...},"reported":{...}}`.
+        payload: &'a [u8],
+    },
+    /// A desired-properties patch.
+    TwinDesired {
+        /// The full topic.
+        topic: &'a str,
+        /// `$version` of the patch.
+        version: &'a str,
+        /// The patch JSON (with `"$version"`).
+        payload: &'a [u8],
+    },
+    /// Any other twin response: 204 after a reported PATCH, or an error status.
+    TwinResult {
+        /// The full topic.
+        topic: &'a str,
+        /// `$rid` of the request.
+        request_id: &'a str,
+        /// The status code.
+        status: u16,
+        /// `$version` after a reported PATCH.
+        version: Option<&'a str>,
+        /// The response body (an error description for failures).
+        payload: &'a [u8],
+    },
+    /// A message larger than the receive buffer. It was skipped (and acknowledged if QoS 1), and
+    /// the stream is still in sync.
+    MessageTooLarge {
+        /// Its topic, when the buffer held it.
+        topic: Option<&'a str>,
+        /// Its size on the wire.
+        size: usize,
+    },
+    /// A message on a method or twin topic that lacks a required part, or with a topic that is
+    /// not UTF-8. It was skipped.
+    Malformed {
+        /// The topic, when it was valid UTF-8.
+        topic: Option<&'a str>,
+    },
+    /// A message on a topic the library does not know. It was skipped.
+    UnknownTopic {
+        /// The topic.
+        topic: &'a str,
+        /// The body.
+        payload: &'a [u8],
+    },
+}
+
+/// What to publish.
+#[derive(Clone, Copy)]
+pub enum MessageKind<'a> {
+    /// Telemetry on `devices/{id}/messages/events/` with a property bag.
+    Telemetry {
+        /// Application and system properties, written verbatim.
+        properties: &'a dyn PropertyList,
+    },
+    /// A twin GET; the request ID is generated when `None`.
+    TwinGet {
+        /// `$rid`.
+        request_id: Option<&'a str>,
+    },
+    /// A reported-properties PATCH; the request ID is generated when `None`.
+    TwinReported {
+        /// `$rid`.
+        request_id: Option<&'a str>,
+    },
+    /// The response to a direct method.
+    MethodResponse {
+        /// The request ID of the call.
+        request_id: &'a str,
+        /// The status (any integer, as IoT Hub allows).
+        status: u32,
+    },
+}
+
+/// An outgoing PUBLISH.
+#[derive(Clone, Copy)]
+pub struct Message<'a> {
+    /// Topic kind and its parameters.
+    pub kind: MessageKind<'a>,
+    /// The body.
+    pub payload: &'a [u8],
+    /// QoS 0 or 1.
+    pub qos: QoS,
+    /// The packet identifier; `None` takes the next one from the client's sequence.
+    pub packet_id: Option<u16>,
+    /// DUP flag.
+    pub dup: bool,
+    /// RETAIN flag (IoT Hub forwards it as the `mqtt-retain` property).
+    pub retain: bool,
+}
+
+/// A PUBLISH ready to go: write [`Outgoing::head`] and then [`Outgoing::body`] to the transport,
+/// and call [`Outgoing::sent`]. Dropping it unsent takes its header back out of the queue, so a
+/// failed write never leaves half a packet queued.
+pub struct Outgoing<'c, 'b> {
+    buf: &'c [u8],
+    len: &'c mut usize,
+    sent_at: &'c mut usize,
+    rollback_to: usize,
+    body: &'b [u8],
+    /// The packet identifier used (meaningful for QoS 1).
+    pub packet_id: u16,
+    /// The request ID the library generated (twin requests without one), if any.
+    pub request_id: Option<RequestId>,
+    done: bool,
+}
+
+/// A generated request ID as text (decimal, up to 10 digits).
+pub type RequestId = String<10>;
+
+impl Outgoing<'_, '_> {
+    /// Bytes to write first: anything queued before, then this packet's header.
+    pub fn head(&self) -> &[u8] {
+        &self.buf[*self.sent_at..*self.len]
+    }
+
+    /// Bytes to write second: the payload, straight from the caller's buffer.
+    pub fn body(&self) -> &[u8] {
+        self.body
+    }
+
+    /// The head and body were written.
+    pub fn sent(mut self) {
+        *self.len = 0;
+        *self.sent_at = 0;
+        self.done = true;
+    }
+}
+
+impl Drop for Outgoing<'_, '_> {
+    fn drop(&mut self) {
+        if !self.done {
+            *self.len = self.rollback_to;
+            *self.sent_at = (*self.sent_at).min(self.rollback_to);
+        }
+    }
+}
+
+/// The transmit queue: packets the client itself generates (CONNECT, SUBSCRIBE, PUBACK, PINGREQ,
+/// DISCONNECT, the automatic twin GET) and publish headers, in a caller-owned buffer.
+struct TxQueue<B> {
+    buf: B,
+    len: usize,
+    sent: usize,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
+    fn pending(&self) -> &[u8] {
+        &self.buf.as_ref()[self.sent..self.len]
+    }
+    fn clear(&mut self) {
+        self.len = 0;
+        self.sent = 0;
+    }
+    /// Appends what `write` produces, all or nothing.
+    fn push(&mut self, write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>) -> Result<(), Overflow> {
+        if self.sent == self.len {
+            self.clear();
+        }
+        let len = self.len;
+        let mut c = Cursor::new(&mut self.buf.as_mut()[len..]);
+        write(&mut c).map_err(|_| Overflow)?;
+        self.len += c.len();
+        Ok(())
+    }
+}
+
+/// Writes the topic of an outgoing message.
+fn write_publish_topic<S: Sink>(s: &mut S, kind: &MessageKind<'_>, device_id: &str, rid: &str) -> Result<(), Overflow> {
+    match *kind {
+        MessageKind::Telemetry { properties } => telemetry::write_topic(s, device_id, properties),
+        MessageKind::TwinGet { .. } => twin::write_get_topic(s, rid),
+        MessageKind::TwinReported { .. } => twin::write_reported_topic(s, rid),
+        MessageKind::MethodResponse { status, .. } => methods::write_response_topic(s, status, rid),
+    }
+}
+
+/// The IoT Hub client state machine. `B` is the caller-owned transmit buffer (an array, a
+/// `&mut [u8]`, a `Vec<u8>`...).
+pub struct Client<B> {
+    tx: TxQueue<B>,
+    opts: Options,
+    state: State,
+    hostname: String<MAX_HOSTNAME_LEN>,
+    device_id: String<MAX_DEVICE_ID_LEN>,
+    next_packet_id: u16,
+    next_request_id: u32,
+    subscribe_id: u16,
+    last_tx_ms: u64,
+    ping_sent_ms: Option<u64>,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
+    /// A client that queues its own packets in `tx_buf` (a few hundred bytes: it must hold a
+    /// CONNECT and a publish header).
+    pub fn new(tx_buf: B, opts: Options) -> Self {
+        Client {
+            tx: TxQueue { buf: tx_buf, len: 0, sent: 0 },
+            opts,
+            state: State::Disconnected,
+            hostname: String::new(),
+            device_id: String::new(),
+            next_packet_id: 0,
+            next_request_id: 0,
+            subscribe_id: 0,
+            last_tx_ms: 0,
+            ping_sent_ms: None,
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Changes the options; takes effect at the next connect.
+    pub fn set_options(&mut self, opts: Options) {
+        self.opts = opts;
+    }
+
+    /// Connection state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The device ID of the current (or last) connection.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// The host name of the current (or last) connection.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// True once CONNACK was accepted and until the connection ends.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state, State::Connected | State::Ready)
+    }
+
+    /// The next packet identifier: 1, 2, ..., 65535, 1, ... (never 0).
+    pub fn next_packet_id(&mut self) -> u16 {
+        self.next_packet_id = self.next_packet_id.wrapping_add(1);
+        if self.next_packet_id == 0 {
+            self.next_packet_id = 1;
+        }
+        self.next_packet_id
+    }
+
+    /// The next request ID, full width and unique for 2^32 requests.
+    pub fn next_request_id(&mut self) -> RequestId {
+        self.next_request_id = self.next_request_id.wrapping_add(1);
+        let mut digits = [0u8; 10];
+        let mut cur = Cursor::new(&mut digits);
+        // Ten digits always fit.
+        let _ = cur.put_decimal(self.next_request_id);
+        let mut s = RequestId::new();
+        for &b in cur.written() {
+            let _ = s.push(b as char);
+        }
+        s
+    }
+
+    /// Queues CONNECT for `device_id` at `hostname`. `password` is a SAS token, or `None` for
+    /// X.509. `model_id` is an IoT Plug and Play model ID, already URL-encoded.
+    pub fn connect(
+        &mut self,
+        hostname: &str,
+        device_id: &str,
+        password: Option<&[u8]>,
+        model_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(), ConnectError> {
+        if self.state != State::Disconnected {
+            return Err(ConnectError::NotDisconnected);
+        }
+        if hostname.is_empty() || hostname.len() > MAX_HOSTNAME_LEN || !valid_component(hostname.as_bytes(), false) {
+            return Err(ConnectError::InvalidHostname);
+        }
+        if device_id.is_empty() || device_id.len() > MAX_DEVICE_ID_LEN || !valid_component(device_id.as_bytes(), false)
+        {
+            return Err(ConnectError::InvalidDeviceId);
+        }
+        let user_len = measure(|m| write_user_name(m, hostname, device_id, model_id)).map_err(|_| ConnectError::UserNameTooLong)?;
+        if user_len + 1 > self.opts.user_name_buf_size {
+            return Err(ConnectError::UserNameTooLong);
+        }
+        self.hostname.clear();
+        self.device_id.clear();
+        // Both fit: lengths were checked above.
+        let _ = self.hostname.push_str(hostname);
+        let _ = self.device_id.push_str(device_id);
+
+        self.tx.clear();
+        let model_pieces;
+        let plain_pieces;
+        let pieces: &[&str] = match model_id {
+            Some(m) => {
+                model_pieces = [
+                    hostname,
+                    "/",
+                    device_id,
+                    "/?api-version=",
+                    super::API_VERSION,
+                    "&DeviceClientType=",
+                    super::DEVICE_CLIENT_TYPE,
+                    "&model-id=",
+                    m,
+                ];
+                &model_pieces
+            }
+            None => {
+                plain_pieces = [
+                    hostname,
+                    "/",
+                    device_id,
+                    "/?api-version=",
+                    super::API_VERSION,
+                    "&DeviceClientType=",
+                    super::DEVICE_CLIENT_TYPE,
+                ];
+                &plain_pieces
+            }
+        };
+        let connect = Connect {
+            client_id: device_id,
+            keep_alive: self.opts.keep_alive_secs,
+            clean_session: self.opts.clean_session,
+            user_name: Some(pieces),
+            password,
+            will: None,
+        };
+        self.tx.push(|c| encode_connect(c, &connect)).map_err(|_| ConnectError::BufferTooSmall)?;
+        self.state = State::Connecting;
+        self.last_tx_ms = now_ms;
+        self.ping_sent_ms = None;
+        Ok(())
+    }
+
+    /// Queues DISCONNECT. The caller sends it, closes the transport and calls
+    /// [`Client::handle_closed`].
+    pub fn disconnect(&mut self) -> Result<(), State> {
+        match self.state {
+            State::Connected | State::Ready => {
+                // DISCONNECT is two bytes; if the queue is full, closing the transport is enough.
+                let _ = self.tx.push(|c| encode_disconnect(c));
+                self.state = State::Disconnecting;
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// The transport is closed (by either side). Forgets the connection.
+    pub fn handle_closed(&mut self) {
+        self.state = State::Disconnected;
+        self.tx.clear();
+        self.ping_sent_ms = None;
+    }
+
+    /// Bytes waiting to be written, if any.
+    pub fn poll_transmit(&self) -> Option<&[u8]> {
+        let p = self.tx.pending();
+        (!p.is_empty()).then_some(p)
+    }
+
+    /// `n` bytes of [`Client::poll_transmit`] were written.
+    pub fn transmit_complete(&mut self, n: usize, now_ms: u64) {
+        self.tx.sent = (self.tx.sent + n).min(self.tx.len);
+        if self.tx.sent == self.tx.len {
+            self.tx.clear();
+        }
+        if n > 0 {
+            self.last_tx_ms = now_ms;
+        }
+    }
+
+    /// When [`Client::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if !matches!(self.state, State::Connecting | State::Connected | State::Ready) || self.opts.keep_alive_secs == 0 {
+            return None;
+        }
+        let period = u64::from(self.opts.keep_alive_secs) * 1000;
+        Some(match self.ping_sent_ms {
+            Some(sent) => sent + period,
+            None => self.last_tx_ms + period,
+        })
+    }
+
+    /// Time passed: queues PINGREQ when one is due; fails when a PINGREQ went unanswered for a
+    /// whole keep-alive period.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Result<(), ProtocolError> {
+        let Some(deadline) = self.poll_timeout() else {
+            return Ok(());
+        };
+        if now_ms < deadline {
+            return Ok(());
+        }
+        if self.ping_sent_ms.is_some() {
+            return Err(ProtocolError::KeepAliveTimeout);
+        }
+        self.tx.push(|c| encode_pingreq(c)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+        self.ping_sent_ms = Some(now_ms);
+        Ok(())
+    }
+
+    /// Builds a PUBLISH. On success its header is queued (after anything already pending) and
+    /// the returned [`Outgoing`] must be written out before the client is used again.
+    pub fn publish<'c, 'b>(&'c mut self, msg: &Message<'b>, _now_ms: u64) -> Result<Outgoing<'c, 'b>, PublishError> {
+        if !self.is_connected() {
+            return Err(PublishError::NotConnected);
+        }
+        if msg.qos == QoS::ExactlyOnce {
+            return Err(PublishError::UnsupportedQoS);
+        }
+        let kind = msg.kind;
+        let mut generated = None;
+        let rid: &str = match kind {
+            MessageKind::Telemetry { properties } => {
+                properties::validate(properties).map_err(|_| PublishError::InvalidArgument)?;
+                let bag = measure(|m| properties::write_bag(m, properties)).map_err(|_| PublishError::PropertiesTooLong)?;
+                if bag > 0 && bag + 1 > self.opts.property_buffer_size {
+                    return Err(PublishError::PropertiesTooLong);
+                }
+                ""
+            }
+            MessageKind::TwinGet { request_id: Some(r) } | MessageKind::TwinReported { request_id: Some(r) }
+                if !r.is_empty() =>
+            {
+                if !valid_component(r.as_bytes(), false) {
+                    return Err(PublishError::InvalidArgument);
+                }
+                r
+            }
+            MessageKind::TwinGet { .. } | MessageKind::TwinReported { .. } => {
+                generated = Some(self.next_request_id());
+                ""
+            }
+            MessageKind::MethodResponse { request_id: r, .. } => {
+                if r.is_empty() || !valid_component(r.as_bytes(), true) {
+                    return Err(PublishError::InvalidArgument);
+                }
+                r
+            }
+        };
+        let packet_id = match msg.packet_id {
+            Some(id) if id != 0 => id,
+            _ => self.next_packet_id(),
+        };
+        let rid: &str = generated.as_deref().unwrap_or(rid);
+        let device_id = self.device_id.as_str();
+        let topic_len =
+            measure(|m| write_publish_topic(m, &kind, device_id, rid)).map_err(|_| PublishError::TopicTooLong)?;
+        if topic_len > self.opts.topic_max_len {
+            return Err(PublishError::TopicTooLong);
+        }
+        if msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4 {
+            return Err(PublishError::TopicTooLong);
+        }
+        let rollback_to = if self.tx.sent == self.tx.len { 0 } else { self.tx.len };
+        self.tx
+            .push(|c| {
+                encode_publish_header(
+                    c,
+                    topic_len,
+                    |s| write_publish_topic(s, &kind, device_id, rid),
+                    msg.qos,
+                    packet_id,
+                    msg.dup,
+                    msg.retain,
+                    msg.payload.len(),
+                )
+            })
+            .map_err(|_| PublishError::BufferFull)?;
+        let TxQueue { buf, len, sent } = &mut self.tx;
+        let buf: &B = buf;
+        Ok(Outgoing {
+            buf: buf.as_ref(),
+            len,
+            sent_at: sent,
+            rollback_to,
+            body: msg.payload,
+            packet_id,
+            request_id: generated,
+            done: false,
+        })
+    }
+
+    fn queue_subscribe(&mut self) -> Result<(), ProtocolError> {
+        let id = self.next_packet_id();
+        self.subscribe_id = id;
+        let filters = SUBSCRIPTIONS.map(|f| (f, QoS::AtMostOnce));
+        self.tx.push(|c| encode_subscribe(c, id, &filters)).map_err(|_| ProtocolError::TransmitBufferFull)
+    }
+
+    fn queue_twin_get(&mut self) -> Result<(), ProtocolError> {
+        let rid = self.next_request_id();
+        let id = self.next_packet_id();
+        let len = measure(|m| twin::write_get_topic(m, &rid)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+        self.tx
+            .push(|c| {
+                encode_publish_header(c, len, |s| twin::write_get_topic(s, &rid), QoS::AtMostOnce, id, false, false, 0)
+            })
+            .map_err(|_| ProtocolError::TransmitBufferFull)
+    }
+
+    /// A packet larger than the receive buffer was skipped by the framer. A QoS 1 PUBLISH is
+    /// acknowledged (the application is told with the event) so the hub does not resend it.
+    pub fn handle_oversize<'p>(&mut self, header: FixedHeader, prefix: &'p [u8], now_ms: u64) -> Result<Event<'p>, ProtocolError> {
+        let _ = now_ms;
+        self.ping_sent_ms = None;
+        if header.packet_type != mqtt::packet_type::PUBLISH {
+            return Err(ProtocolError::Unexpected(header.packet_type));
+        }
+        let (topic, packet_id) = crate::mqtt::publish_prefix(header, prefix);
+        if let Some(id) = packet_id {
+            self.tx.push(|c| encode_puback(c, id)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+        }
+        Ok(Event::MessageTooLarge { topic, size: header.total_length() })
+    }
+
+    /// A complete packet from the framer. Returns the event it means for the application, or an
+    /// error after which the connection must be closed.
+    pub fn handle_packet<'p>(&mut self, header: FixedHeader, body: &'p [u8], now_ms: u64) -> Result<Event<'p>, ProtocolError> {
+        let _ = now_ms;
+        // Any packet from the server shows the connection is alive.
+        self.ping_sent_ms = None;
+        let packet = match decode_packet(header, body) {
+            Ok(p) => p,
+            Err(DecodeError::InvalidTopic) if header.packet_type == mqtt::packet_type::PUBLISH => {
+                // Well framed, so the stream is in sync: skip it, acknowledge it, report it.
+                let id = crate::mqtt::publish_packet_id(header, body);
+                if let Some(id) = id {
+                    self.tx.push(|c| encode_puback(c, id)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+                }
+                return Ok(Event::Malformed { topic: None });
+            }
+            Err(e) => return Err(ProtocolError::Decode(e)),
+        };
+        match (self.state, packet) {
+            (State::Connecting, Inbound::Connack { session_present, return_code }) => {
+                if return_code != 0 {
+                    self.state = State::Disconnected;
+                    return Ok(Event::ConnectionRefused { return_code });
+                }
+                self.state = State::Connected;
+                self.queue_subscribe()?;
+                Ok(Event::Connected { session_present })
+            }
+            (State::Connected, Inbound::Suback { packet_id, codes }) if packet_id == self.subscribe_id => {
+                self.state = State::Ready;
+                if self.opts.auto_twin_request {
+                    self.queue_twin_get()?;
+                }
+                Ok(Event::Ready { refused: codes.failure_mask() })
+            }
+            (State::Connected | State::Ready | State::Disconnecting, Inbound::Puback(packet_id)) => {
+                Ok(Event::Puback { packet_id })
+            }
+            (State::Connected | State::Ready | State::Disconnecting, Inbound::Pingresp) => Ok(Event::Pingresp),
+            (State::Connected | State::Ready | State::Disconnecting, Inbound::Publish(p)) => self.handle_publish(p),
+            (_, p) => Err(ProtocolError::Unexpected(match p {
+                Inbound::Connack { .. } => mqtt::packet_type::CONNACK,
+                Inbound::Publish(_) => mqtt::packet_type::PUBLISH,
+                Inbound::Puback(_) => mqtt::packet_type::PUBACK,
+                Inbound::Suback { .. } => mqtt::packet_type::SUBACK,
+                Inbound::Unsuback(_) => mqtt::packet_type::UNSUBACK,
+                Inbound::Pingresp => mqtt::packet_type::PINGRESP,
+            })),
+        }
+    }
+
+    fn handle_publish<'p>(&mut self, p: InboundPublish<'p>) -> Result<Event<'p>, ProtocolError> {
+        match (p.qos, p.packet_id) {
+            (QoS::AtMostOnce, _) => {}
+            (QoS::AtLeastOnce, Some(id)) => {
+                // Acknowledged before the application sees it, as the original does.
+                self.tx.push(|c| encode_puback(c, id)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+            }
+            // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
+            _ => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),
+        }
+        let topic = p.topic;
+        let payload = p.payload;
+        Ok(match classify(topic) {
+            HubTopic::C2d(properties) => Event::C2d { topic, properties, payload },
+            HubTopic::Method(m) => Event::DirectMethod { topic, name: m.name, request_id: m.request_id, payload },
+            HubTopic::Twin(twin::TwinTopic::Desired { version }) => Event::TwinDesired { topic, version, payload },
+            HubTopic::Twin(twin::TwinTopic::Response { status: 200, request_id, .. }) => {
+                Event::TwinDocument { topic, request_id, payload }
+            }
+            HubTopic::Twin(twin::TwinTopic::Response { status, request_id, version }) => {
+                Event::TwinResult { topic, request_id, status, version, payload }
+            }
+            HubTopic::Malformed => Event::Malformed { topic: Some(topic) },
+            HubTopic::Unknown => Event::UnknownTopic { topic, payload },
+        })
+    }
+}
+

@@ -1,0 +1,76 @@
+//! Direct methods: requests on `$iothub/methods/POST/{name}/?$rid={rid}`, responses on
+//! `$iothub/methods/res/{status}/?$rid={rid}`.
+
+use crate::sink::{Overflow, Sink};
+
+/// The subscription filter for direct methods.
+pub const SUBSCRIBE_FILTER: &str = "$iothub/methods/POST/#";
+
+const PREFIX: &str = "$iothub/methods/POST/";
+const RID: &str = "/?$rid=";
+
+/// A parsed method-request topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodTopic<'a> {
+    /// The method name.
+    pub name: &'a str,
+    /// The request ID: the rest of the topic after `$rid=` (as the original, not split on `&`).
+    pub request_id: &'a str,
+}
+
+/// Why a method topic was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodTopicError {
+    /// Not a method topic.
+    NotMethod,
+    /// A method topic without `/?$rid=`, or with an empty name or request ID.
+    Malformed,
+}
+
+/// Parses a method-request topic.
+pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
+    let rest = topic.strip_prefix(PREFIX).ok_or(MethodTopicError::NotMethod)?;
+    let (name, request_id) = rest.split_once(RID).ok_or(MethodTopicError::Malformed)?;
+    if name.is_empty() || request_id.is_empty() {
+        return Err(MethodTopicError::Malformed);
+    }
+    Ok(MethodTopic { name, request_id })
+}
+
+/// Writes the response topic. The status is written in full (the original truncated it to 16 bits).
+pub fn write_response_topic<S: Sink>(s: &mut S, status: u32, request_id: &str) -> Result<(), Overflow> {
+    s.put(b"$iothub/methods/res/")?;
+    s.put_decimal(status)?;
+    s.put(RID.as_bytes())?;
+    s.put(request_id.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Cursor;
+
+    #[test]
+    fn request_vectors() {
+        assert_eq!(parse("$iothub/methods/POST/led/?$rid=1"), Ok(MethodTopic { name: "led", request_id: "1" }));
+        assert_eq!(
+            parse("$iothub/methods/POST/reboot/?$rid=ab&c=d"),
+            Ok(MethodTopic { name: "reboot", request_id: "ab&c=d" })
+        );
+        assert_eq!(parse("$iothub/methods/POST//?$rid=1"), Err(MethodTopicError::Malformed));
+        assert_eq!(parse("$iothub/methods/POST/led/?$rid="), Err(MethodTopicError::Malformed));
+        assert_eq!(parse("$iothub/methods/POST/led"), Err(MethodTopicError::Malformed));
+        assert_eq!(parse("$iothub/twin/res/200/?$rid=1"), Err(MethodTopicError::NotMethod));
+    }
+
+    #[test]
+    fn response_vectors() {
+        let mut buf = [0u8; 64];
+        let mut c = Cursor::new(&mut buf);
+        write_response_topic(&mut c, 200, "7").unwrap();
+        assert_eq!(c.written(), b"$iothub/methods/res/200/?$rid=7");
+        let mut c = Cursor::new(&mut buf);
+        write_response_topic(&mut c, 65_536, "x").unwrap();
+        assert_eq!(c.written(), b"$iothub/methods/res/65536/?$rid=x");
+    }
+}

@@ -1,0 +1,105 @@
+//! The IoT Hub protocol, one file per feature (as the Azure SDK for Embedded C lays it out), and
+//! the sans-IO [`Client`] that drives it.
+
+pub mod c2d;
+mod client;
+pub mod methods;
+pub mod properties;
+pub mod telemetry;
+pub mod twin;
+
+pub use client::{
+    Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError, PublishError, State,
+    MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
+};
+pub use properties::{Property, PropertyBag, PropertyList};
+
+use crate::sink::{Overflow, Sink};
+
+/// The IoT Hub MQTT api-version the library speaks (that of the Azure SDK for Embedded C).
+pub const API_VERSION: &str = "2020-09-30";
+
+/// `DeviceClientType` sent in the user name.
+pub const DEVICE_CLIENT_TYPE: &str = concat!("azure-iot-hub-rs%2F", env!("CARGO_PKG_VERSION"));
+
+/// The four subscriptions, in the original's order, all QoS 0.
+pub const SUBSCRIPTIONS: [&str; 4] =
+    [c2d::SUBSCRIBE_FILTER, methods::SUBSCRIBE_FILTER, twin::DESIRED_FILTER, twin::RESPONSE_FILTER];
+
+/// Writes the MQTT user name: `{host}/{device_id}/?api-version=2020-09-30&DeviceClientType=...`
+/// and, with a Plug and Play model ID, `&model-id=...` (URL-encoded by the caller).
+pub fn write_user_name<S: Sink>(s: &mut S, hostname: &str, device_id: &str, model_id: Option<&str>) -> Result<(), Overflow> {
+    s.put(hostname.as_bytes())?;
+    s.put_u8(b'/')?;
+    s.put(device_id.as_bytes())?;
+    s.put(b"/?api-version=")?;
+    s.put(API_VERSION.as_bytes())?;
+    s.put(b"&DeviceClientType=")?;
+    s.put(DEVICE_CLIENT_TYPE.as_bytes())?;
+    if let Some(m) = model_id {
+        s.put(b"&model-id=")?;
+        s.put(m.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// What an incoming topic is, tried in the original's order: C2D, direct method, twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubTopic<'a> {
+    /// A cloud-to-device message with its property bag.
+    C2d(PropertyBag<'a>),
+    /// A direct-method request.
+    Method(methods::MethodTopic<'a>),
+    /// A twin response or desired patch.
+    Twin(twin::TwinTopic<'a>),
+    /// A method or twin topic missing a required part (`$rid`, `$version`, name, status).
+    Malformed,
+    /// Anything else.
+    Unknown,
+}
+
+/// Classifies an incoming topic.
+pub fn classify(topic: &str) -> HubTopic<'_> {
+    if let Some(bag) = c2d::parse(topic) {
+        return HubTopic::C2d(bag);
+    }
+    match methods::parse(topic) {
+        Ok(m) => return HubTopic::Method(m),
+        Err(methods::MethodTopicError::Malformed) => return HubTopic::Malformed,
+        Err(methods::MethodTopicError::NotMethod) => {}
+    }
+    match twin::parse(topic) {
+        Ok(t) => HubTopic::Twin(t),
+        Err(twin::TwinTopicError::Malformed) => HubTopic::Malformed,
+        Err(twin::TwinTopicError::NotTwin) => HubTopic::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Cursor;
+
+    #[test]
+    fn user_name_vector() {
+        let mut buf = [0u8; 160];
+        let mut c = Cursor::new(&mut buf);
+        write_user_name(&mut c, "hub.azure-devices.net", "my-device", None).unwrap();
+        let s = core::str::from_utf8(c.written()).unwrap();
+        assert!(s.starts_with("hub.azure-devices.net/my-device/?api-version=2020-09-30&DeviceClientType="), "{s}");
+        let mut c = Cursor::new(&mut buf);
+        write_user_name(&mut c, "h", "d", Some("dtmi%3Acom%3Aexample%3AThermostat%3B1")).unwrap();
+        assert!(core::str::from_utf8(c.written()).unwrap().ends_with("&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1"));
+    }
+
+    #[test]
+    fn classify_vectors() {
+        assert!(matches!(classify("devices/d/messages/devicebound/a=1"), HubTopic::C2d(_)));
+        assert!(matches!(classify("$iothub/methods/POST/led/?$rid=3"), HubTopic::Method(_)));
+        assert!(matches!(classify("$iothub/twin/res/200/?$rid=3"), HubTopic::Twin(_)));
+        assert_eq!(classify("$iothub/twin/res/200/?x=3"), HubTopic::Malformed);
+        assert_eq!(classify("$iothub/methods/POST/led"), HubTopic::Malformed);
+        assert_eq!(classify("some/other/topic"), HubTopic::Unknown);
+        assert_eq!(classify("$iothub/twin/GET/?$rid=1"), HubTopic::Unknown);
+    }
+}

@@ -1,0 +1,179 @@
+//! Property bags: `key=value&key2=value2`, as IoT Hub carries them in topic names.
+//!
+//! Outgoing bags are written verbatim (keys and values are not URL-encoded, as in the original
+//! library and the Azure SDK for Embedded C: the caller encodes, for example `%24.ct`). Incoming
+//! bags are handed over as received (still encoded).
+
+use crate::sink::{Overflow, Sink};
+
+/// One property of an outgoing message. An empty value is written as `key=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Property<'a> {
+    /// The key (must not be empty).
+    pub key: &'a [u8],
+    /// The value (may be empty).
+    pub value: &'a [u8],
+}
+
+impl<'a> Property<'a> {
+    /// A property from two strings.
+    pub const fn new(key: &'a str, value: &'a str) -> Self {
+        Property { key: key.as_bytes(), value: value.as_bytes() }
+    }
+}
+
+/// A list of outgoing properties. Implemented for slices of [`Property`]; the C API implements
+/// it over the caller's `struct azure_iot_hub_property` array without copying.
+pub trait PropertyList {
+    /// Number of properties.
+    fn count(&self) -> usize;
+    /// Property `i` as (key, value), or `None` if it cannot be read (for example a NULL key).
+    fn get(&self, i: usize) -> Option<(&[u8], &[u8])>;
+}
+
+impl PropertyList for &[Property<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        <[Property<'_>]>::get(self, i).map(|p| (p.key, p.value))
+    }
+}
+
+impl<const N: usize> PropertyList for [Property<'_>; N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        <[Property<'_>]>::get(self, i).map(|p| (p.key, p.value))
+    }
+}
+
+/// No properties.
+pub const NO_PROPERTIES: [Property<'static>; 0] = [];
+
+/// True for bytes that may appear in a topic-name component we build: UTF-8 is checked
+/// separately; these bytes are refused because they would change the topic's meaning.
+fn forbidden(b: u8) -> bool {
+    matches!(b, 0 | b'#' | b'+')
+}
+
+/// Checks a value that goes into a topic verbatim (request IDs, property keys and values).
+pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
+    core::str::from_utf8(bytes).is_ok()
+        && !bytes.iter().any(|&b| forbidden(b) || b == b'&' || (!allow_equals && b == b'='))
+}
+
+/// Why a property list was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyError {
+    /// A key is missing or empty, or a key or value holds `&`, `#`, `+`, NUL, a `=` in the key,
+    /// or bytes that are not UTF-8.
+    Invalid,
+}
+
+/// Validates every property of `list`.
+pub fn validate(list: &dyn PropertyList) -> Result<(), PropertyError> {
+    for i in 0..list.count() {
+        let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
+        if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
+            return Err(PropertyError::Invalid);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `k1=v1&k2=v2...`. Call [`validate`] first.
+pub fn write_bag<S: Sink>(s: &mut S, list: &dyn PropertyList) -> Result<(), Overflow> {
+    for i in 0..list.count() {
+        let (k, v) = list.get(i).ok_or(Overflow)?;
+        if i > 0 {
+            s.put_u8(b'&')?;
+        }
+        s.put(k)?;
+        s.put_u8(b'=')?;
+        s.put(v)?;
+    }
+    Ok(())
+}
+
+/// An incoming property bag, parsed lazily.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropertyBag<'a>(pub &'a str);
+
+impl<'a> PropertyBag<'a> {
+    /// The raw bag as received.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// Iterates over `(key, value)`; a property without `=` has an empty value. Empty segments
+    /// (`a=1&&b=2`) are skipped.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.0.split('&').filter(|s| !s.is_empty()).map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+    }
+
+    /// The value of the first property named `key`.
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Number of properties.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// True when there are no properties.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Cursor;
+
+    #[test]
+    fn writes_bag_verbatim() {
+        let props = [
+            Property::new("batch", ""),
+            Property::new("%24.ct", "application%2Fjson"),
+            Property::new("%24.ce", "utf-8"),
+        ];
+        validate(&props).unwrap();
+        let mut buf = [0u8; 128];
+        let mut c = Cursor::new(&mut buf);
+        write_bag(&mut c, &props).unwrap();
+        assert_eq!(c.written(), b"batch=&%24.ct=application%2Fjson&%24.ce=utf-8");
+    }
+
+    #[test]
+    fn refuses_components_that_change_the_topic() {
+        for (k, v) in [("", "x"), ("a&b", "x"), ("a", "x&y"), ("a=b", "x"), ("a", "#"), ("a", "+"), ("a", "\0")] {
+            assert_eq!(validate(&[Property::new(k, v)]), Err(PropertyError::Invalid), "{k}={v}");
+        }
+        assert_eq!(validate(&[Property { key: b"\xff", value: b"" }]), Err(PropertyError::Invalid));
+        validate(&[Property::new("a", "b=c")]).unwrap();
+    }
+
+    #[test]
+    fn parses_incoming_bag() {
+        let bag = PropertyBag("%24.mid=abc&%24.to=%2Fdevices%2Fd%2Fmessages%2FdeviceBound&prop1&prop2=&k=v=w");
+        let all: heapless::Vec<(&str, &str), 8> = bag.iter().collect();
+        assert_eq!(
+            &all[..],
+            &[
+                ("%24.mid", "abc"),
+                ("%24.to", "%2Fdevices%2Fd%2Fmessages%2FdeviceBound"),
+                ("prop1", ""),
+                ("prop2", ""),
+                ("k", "v=w")
+            ]
+        );
+        assert_eq!(bag.get("k"), Some("v=w"));
+        assert_eq!(bag.get("nope"), None);
+        assert_eq!(PropertyBag("").len(), 0);
+        assert_eq!(PropertyBag("&&a=1&").len(), 1);
+    }
+}

@@ -1,0 +1,116 @@
+//! Device twin: GET and reported-properties PATCH requests, responses on
+//! `$iothub/twin/res/{status}/?$rid={rid}[&$version={v}]`, desired-property patches on
+//! `$iothub/twin/PATCH/properties/desired/?$version={v}`.
+
+use super::properties::PropertyBag;
+use crate::sink::{Overflow, Sink};
+
+/// The subscription filter for desired-property patches.
+pub const DESIRED_FILTER: &str = "$iothub/twin/PATCH/properties/desired/#";
+/// The subscription filter for twin responses.
+pub const RESPONSE_FILTER: &str = "$iothub/twin/res/#";
+
+/// Writes `$iothub/twin/GET/?$rid={rid}`.
+pub fn write_get_topic<S: Sink>(s: &mut S, request_id: &str) -> Result<(), Overflow> {
+    s.put(b"$iothub/twin/GET/?$rid=")?;
+    s.put(request_id.as_bytes())
+}
+
+/// Writes `$iothub/twin/PATCH/properties/reported/?$rid={rid}`.
+pub fn write_reported_topic<S: Sink>(s: &mut S, request_id: &str) -> Result<(), Overflow> {
+    s.put(b"$iothub/twin/PATCH/properties/reported/?$rid=")?;
+    s.put(request_id.as_bytes())
+}
+
+/// A parsed twin topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwinTopic<'a> {
+    /// A response to a GET or PATCH.
+    Response {
+        /// The status code.
+        status: u16,
+        /// The `$rid` of the request.
+        request_id: &'a str,
+        /// `$version`, if present (after a reported PATCH).
+        version: Option<&'a str>,
+    },
+    /// A desired-properties patch.
+    Desired {
+        /// `$version` of the patch.
+        version: &'a str,
+    },
+}
+
+/// Why a twin topic was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwinTopicError {
+    /// Not a twin topic.
+    NotTwin,
+    /// A twin topic with a bad status, or without `$rid` (responses) or `$version` (patches).
+    Malformed,
+}
+
+/// Parses a twin topic.
+pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
+    let rest = topic.strip_prefix("$iothub/twin/").ok_or(TwinTopicError::NotTwin)?;
+    if let Some(rest) = rest.strip_prefix("res/") {
+        let (status, query) = rest.split_once("/?").ok_or(TwinTopicError::Malformed)?;
+        if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TwinTopicError::Malformed);
+        }
+        let status = status.parse::<u16>().map_err(|_| TwinTopicError::Malformed)?;
+        let bag = PropertyBag(query);
+        let request_id = bag.get("$rid").filter(|r| !r.is_empty()).ok_or(TwinTopicError::Malformed)?;
+        return Ok(TwinTopic::Response { status, request_id, version: bag.get("$version") });
+    }
+    if let Some(query) = rest.strip_prefix("PATCH/properties/desired/?") {
+        let version = PropertyBag(query).get("$version").filter(|v| !v.is_empty()).ok_or(TwinTopicError::Malformed)?;
+        return Ok(TwinTopic::Desired { version });
+    }
+    Err(TwinTopicError::NotTwin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Cursor;
+
+    #[test]
+    fn request_topic_vectors() {
+        let mut buf = [0u8; 64];
+        let mut c = Cursor::new(&mut buf);
+        write_get_topic(&mut c, "1234567").unwrap();
+        assert_eq!(c.written(), b"$iothub/twin/GET/?$rid=1234567");
+        let mut c = Cursor::new(&mut buf);
+        write_reported_topic(&mut c, "42").unwrap();
+        assert_eq!(c.written(), b"$iothub/twin/PATCH/properties/reported/?$rid=42");
+    }
+
+    #[test]
+    fn response_topic_vectors() {
+        assert_eq!(
+            parse("$iothub/twin/res/200/?$rid=1"),
+            Ok(TwinTopic::Response { status: 200, request_id: "1", version: None })
+        );
+        assert_eq!(
+            parse("$iothub/twin/res/204/?$rid=2&$version=3"),
+            Ok(TwinTopic::Response { status: 204, request_id: "2", version: Some("3") })
+        );
+        assert_eq!(
+            parse("$iothub/twin/res/429/?$rid=9&retry-after=5"),
+            Ok(TwinTopic::Response { status: 429, request_id: "9", version: None })
+        );
+        assert_eq!(parse("$iothub/twin/res/204/?$version=3"), Err(TwinTopicError::Malformed));
+        assert_eq!(parse("$iothub/twin/res/2x4/?$rid=1"), Err(TwinTopicError::Malformed));
+        assert_eq!(parse("$iothub/twin/res/99999/?$rid=1"), Err(TwinTopicError::Malformed));
+        assert_eq!(parse("$iothub/twin/res/200"), Err(TwinTopicError::Malformed));
+    }
+
+    #[test]
+    fn desired_topic_vectors() {
+        assert_eq!(parse("$iothub/twin/PATCH/properties/desired/?$version=12"), Ok(TwinTopic::Desired { version: "12" }));
+        assert_eq!(parse("$iothub/twin/PATCH/properties/desired/?x=1"), Err(TwinTopicError::Malformed));
+        assert_eq!(parse("$iothub/twin/GET/?$rid=1"), Err(TwinTopicError::NotTwin));
+        assert_eq!(parse("devices/x"), Err(TwinTopicError::NotTwin));
+    }
+}

@@ -1,0 +1,330 @@
+//! Decoder for the packets a server may send to a client.
+
+use super::encode::QoS;
+use super::framer::FixedHeader;
+use super::packet_type as pt;
+
+/// Why a framed packet was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A packet type a server never sends to a client (CONNECT, SUBSCRIBE, PINGREQ, ...), or a
+    /// reserved type.
+    UnexpectedType(u8),
+    /// Fixed-header flags that the specification forbids for this type.
+    InvalidFlags,
+    /// The remaining length does not match the packet's contents.
+    InvalidLength,
+    /// A CONNACK return code above 5, or reserved CONNACK flags set.
+    InvalidConnack,
+    /// A SUBACK return code other than 0, 1, 2 or 0x80.
+    InvalidSubackCode,
+    /// A packet identifier of zero.
+    ZeroPacketId,
+    /// QoS bits `11`.
+    InvalidQoS,
+    /// A topic name that is not UTF-8, or holds U+0000 or a wildcard.
+    InvalidTopic,
+}
+
+/// The return codes of a SUBACK, one per requested filter, already validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubackCodes<'a>(&'a [u8]);
+
+impl<'a> SubackCodes<'a> {
+    /// The raw return codes (0, 1, 2 = granted QoS; 0x80 = failure).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// True when every filter was granted.
+    pub fn all_granted(&self) -> bool {
+        self.0.iter().all(|&c| c != 0x80)
+    }
+
+    /// Bit `i` set when filter `i` was refused (first 32 filters).
+    pub fn failure_mask(&self) -> u32 {
+        self.0
+            .iter()
+            .take(32)
+            .enumerate()
+            .filter(|(_, &c)| c == 0x80)
+            .fold(0, |m, (i, _)| m | (1 << i))
+    }
+}
+
+/// An incoming PUBLISH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundPublish<'a> {
+    /// The topic name (validated UTF-8 with no U+0000).
+    pub topic: &'a str,
+    /// The application payload.
+    pub payload: &'a [u8],
+    /// The delivery QoS.
+    pub qos: QoS,
+    /// The packet identifier (QoS 1 and 2).
+    pub packet_id: Option<u16>,
+    /// DUP flag.
+    pub dup: bool,
+    /// RETAIN flag.
+    pub retain: bool,
+}
+
+/// A packet a server sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inbound<'a> {
+    /// CONNACK.
+    Connack {
+        /// Session-present flag.
+        session_present: bool,
+        /// Return code 0..=5.
+        return_code: u8,
+    },
+    /// PUBLISH.
+    Publish(InboundPublish<'a>),
+    /// PUBACK.
+    Puback(u16),
+    /// SUBACK.
+    Suback {
+        /// Packet identifier of the SUBSCRIBE.
+        packet_id: u16,
+        /// One code per filter.
+        codes: SubackCodes<'a>,
+    },
+    /// UNSUBACK.
+    Unsuback(u16),
+    /// PINGRESP.
+    Pingresp,
+}
+
+fn packet_id(body: &[u8], at: usize) -> Result<u16, DecodeError> {
+    let bytes = body.get(at..at + 2).ok_or(DecodeError::InvalidLength)?;
+    match u16::from_be_bytes([bytes[0], bytes[1]]) {
+        0 => Err(DecodeError::ZeroPacketId),
+        id => Ok(id),
+    }
+}
+
+fn only_packet_id(header: FixedHeader, body: &[u8]) -> Result<u16, DecodeError> {
+    if header.flags != 0 {
+        return Err(DecodeError::InvalidFlags);
+    }
+    if body.len() != 2 {
+        return Err(DecodeError::InvalidLength);
+    }
+    packet_id(body, 0)
+}
+
+/// Checks an MQTT topic name as received: UTF-8, no U+0000, no wildcards.
+pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, DecodeError> {
+    let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidTopic)?;
+    if s.bytes().any(|b| b == 0 || b == b'#' || b == b'+') {
+        return Err(DecodeError::InvalidTopic);
+    }
+    Ok(s)
+}
+
+/// Decodes one packet from its fixed header and exactly its `remaining length` bytes.
+pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, DecodeError> {
+    match header.packet_type {
+        pt::CONNACK => {
+            if header.flags != 0 {
+                return Err(DecodeError::InvalidFlags);
+            }
+            let [flags, code] = body else {
+                return Err(DecodeError::InvalidLength);
+            };
+            if flags & 0xFE != 0 || *code > 5 {
+                return Err(DecodeError::InvalidConnack);
+            }
+            Ok(Inbound::Connack { session_present: flags & 1 == 1, return_code: *code })
+        }
+        pt::PUBLISH => decode_publish(header, body).map(Inbound::Publish),
+        pt::PUBACK => only_packet_id(header, body).map(Inbound::Puback),
+        pt::SUBACK => {
+            if header.flags != 0 {
+                return Err(DecodeError::InvalidFlags);
+            }
+            if body.len() < 3 {
+                return Err(DecodeError::InvalidLength);
+            }
+            let id = packet_id(body, 0)?;
+            let codes = &body[2..];
+            if codes.iter().any(|&c| !matches!(c, 0 | 1 | 2 | 0x80)) {
+                return Err(DecodeError::InvalidSubackCode);
+            }
+            Ok(Inbound::Suback { packet_id: id, codes: SubackCodes(codes) })
+        }
+        pt::UNSUBACK => only_packet_id(header, body).map(Inbound::Unsuback),
+        pt::PINGRESP => {
+            if header.flags != 0 {
+                return Err(DecodeError::InvalidFlags);
+            }
+            if !body.is_empty() {
+                return Err(DecodeError::InvalidLength);
+            }
+            Ok(Inbound::Pingresp)
+        }
+        other => Err(DecodeError::UnexpectedType(other)),
+    }
+}
+
+/// The packet identifier of a PUBLISH (QoS 1 or 2) from as many body bytes as are at hand,
+/// without validating the topic.
+pub fn publish_packet_id(header: FixedHeader, prefix: &[u8]) -> Option<u16> {
+    if (header.flags >> 1) & 3 == 0 {
+        return None;
+    }
+    let len = prefix.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
+    packet_id(prefix, 2 + len).ok()
+}
+
+/// The topic and packet identifier of a PUBLISH, from as many body bytes as are at hand
+/// (used to name a message that is too large to buffer).
+pub fn publish_prefix(header: FixedHeader, prefix: &[u8]) -> (Option<&str>, Option<u16>) {
+    let topic = prefix
+        .get(0..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .and_then(|len| prefix.get(2..2 + len))
+        .and_then(|t| topic_name(t).ok());
+    (topic, publish_packet_id(header, prefix))
+}
+
+fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>, DecodeError> {
+    let qos = QoS::from_bits((header.flags >> 1) & 3).ok_or(DecodeError::InvalidQoS)?;
+    let dup = header.flags & 0x08 != 0;
+    let retain = header.flags & 0x01 != 0;
+    if qos == QoS::AtMostOnce && dup {
+        return Err(DecodeError::InvalidFlags);
+    }
+    let len = body.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).ok_or(DecodeError::InvalidLength)?;
+    let topic_bytes = body.get(2..2 + len).ok_or(DecodeError::InvalidLength)?;
+    let mut at = 2 + len;
+    let packet_id = if qos == QoS::AtMostOnce {
+        None
+    } else {
+        let id = packet_id(body, at)?;
+        at += 2;
+        Some(id)
+    };
+    let topic = topic_name(topic_bytes)?;
+    if topic.is_empty() {
+        return Err(DecodeError::InvalidTopic);
+    }
+    Ok(InboundPublish { topic, payload: &body[at..], qos, packet_id, dup, retain })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdr(b: u8, len: usize) -> FixedHeader {
+        FixedHeader { packet_type: b >> 4, flags: b & 0x0F, remaining_length: len, header_length: 2 }
+    }
+
+    fn dec(bytes: &[u8]) -> Result<Inbound<'_>, DecodeError> {
+        decode_packet(hdr(bytes[0], bytes.len() - 2), &bytes[2..])
+    }
+
+    #[test]
+    fn connack_vectors() {
+        assert_eq!(dec(&[0x20, 2, 0, 0]), Ok(Inbound::Connack { session_present: false, return_code: 0 }));
+        assert_eq!(dec(&[0x20, 2, 1, 5]), Ok(Inbound::Connack { session_present: true, return_code: 5 }));
+        assert_eq!(dec(&[0x20, 2, 0, 6]), Err(DecodeError::InvalidConnack));
+        assert_eq!(dec(&[0x20, 2, 2, 0]), Err(DecodeError::InvalidConnack));
+        assert_eq!(dec(&[0x20, 1, 0]), Err(DecodeError::InvalidLength));
+        assert_eq!(dec(&[0x21, 2, 0, 0]), Err(DecodeError::InvalidFlags));
+    }
+
+    #[test]
+    fn puback_and_truncations_never_panic() {
+        assert_eq!(dec(&[0x40, 2, 0x12, 0x34]), Ok(Inbound::Puback(0x1234)));
+        // mqttrs 0.4.1 panics on this one (index out of bounds); we reject it.
+        assert_eq!(dec(&[0x40, 0]), Err(DecodeError::InvalidLength));
+        assert_eq!(dec(&[0x40, 2, 0, 0]), Err(DecodeError::ZeroPacketId));
+        assert_eq!(dec(&[0x90, 0]), Err(DecodeError::InvalidLength));
+        assert_eq!(dec(&[0x90, 2, 0, 1]), Err(DecodeError::InvalidLength));
+        assert_eq!(dec(&[0xB0, 1, 0]), Err(DecodeError::InvalidLength));
+        assert_eq!(dec(&[0xD0, 1, 0]), Err(DecodeError::InvalidLength));
+    }
+
+    #[test]
+    fn suback_vectors() {
+        match dec(&[0x90, 6, 0, 9, 0, 1, 0x80, 2]).unwrap() {
+            Inbound::Suback { packet_id, codes } => {
+                assert_eq!(packet_id, 9);
+                assert!(!codes.all_granted());
+                assert_eq!(codes.failure_mask(), 0b0100);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(dec(&[0x90, 3, 0, 9, 3]), Err(DecodeError::InvalidSubackCode));
+    }
+
+    #[test]
+    fn publish_vectors() {
+        let p = dec(&[0x32, 9, 0, 3, b'a', b'/', b'b', 0, 7, b'h', b'i']).unwrap();
+        assert_eq!(
+            p,
+            Inbound::Publish(InboundPublish {
+                topic: "a/b",
+                payload: b"hi",
+                qos: QoS::AtLeastOnce,
+                packet_id: Some(7),
+                dup: false,
+                retain: false
+            })
+        );
+        // Topic length beyond the packet (mqttrs slices out of range here when more bytes follow).
+        assert_eq!(dec(&[0x30, 3, 0, 9, b'a']), Err(DecodeError::InvalidLength));
+        // QoS 1 without a packet identifier.
+        assert_eq!(dec(&[0x32, 3, 0, 1, b'a']), Err(DecodeError::InvalidLength));
+        assert_eq!(dec(&[0x36, 3, 0, 1, b'a']), Err(DecodeError::InvalidQoS));
+        assert_eq!(dec(&[0x30, 3, 0, 1, 0xFF]), Err(DecodeError::InvalidTopic));
+        assert_eq!(dec(&[0x30, 3, 0, 1, b'#']), Err(DecodeError::InvalidTopic));
+        assert_eq!(dec(&[0x30, 2, 0, 0]), Err(DecodeError::InvalidTopic));
+        assert_eq!(dec(&[0x38, 3, 0, 1, b'a']), Err(DecodeError::InvalidFlags));
+    }
+
+    #[test]
+    fn server_never_sends_these() {
+        for b in [0x00u8, 0x10, 0x50, 0x62, 0x70, 0x82, 0xA2, 0xC0, 0xE0, 0xF0] {
+            assert_eq!(dec(&[b, 0]), Err(DecodeError::UnexpectedType(b >> 4)), "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn publish_prefix_names_oversize_messages() {
+        let h = hdr(0x32, 1000);
+        assert_eq!(publish_prefix(h, &[0, 3, b'a', b'/', b'b', 0, 5, 1, 2]), (Some("a/b"), Some(5)));
+        assert_eq!(publish_prefix(h, &[0, 3, b'a']), (None, None));
+        assert_eq!(publish_prefix(h, &[0, 1, 0xFF, 0, 9]), (None, Some(9)));
+        assert_eq!(publish_prefix(h, &[0]), (None, None));
+    }
+
+    #[test]
+    fn agrees_with_mqttrs_on_well_formed_packets() {
+        let mut buf = [0u8; 64];
+        let publish = mqttrs::Packet::Publish(mqttrs::Publish {
+            dup: true,
+            qospid: mqttrs::QosPid::AtLeastOnce(mqttrs::Pid::try_from(300).unwrap()),
+            retain: false,
+            topic_name: "$iothub/twin/res/200/?$rid=1",
+            payload: b"{}",
+        });
+        let n = mqttrs::encode_slice(&publish, &mut buf).unwrap();
+        let p = dec(&buf[..n]).unwrap();
+        assert_eq!(
+            p,
+            Inbound::Publish(InboundPublish {
+                topic: "$iothub/twin/res/200/?$rid=1",
+                payload: b"{}",
+                qos: QoS::AtLeastOnce,
+                packet_id: Some(300),
+                dup: true,
+                retain: false
+            })
+        );
+        let n = mqttrs::encode_slice(&mqttrs::Packet::Pingresp, &mut buf).unwrap();
+        assert_eq!(dec(&buf[..n]), Ok(Inbound::Pingresp));
+    }
+}

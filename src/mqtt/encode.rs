@@ -1,0 +1,378 @@
+//! Encoders for the packets a client sends. Each writes through a [`Sink`], so it can be
+//! measured first and written second.
+
+use crate::sink::{Overflow, Sink};
+
+/// The largest remaining length MQTT 3.1.1 can express (four length bytes).
+pub const MAX_REMAINING_LENGTH: usize = 268_435_455;
+
+/// Quality of service of a PUBLISH or subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum QoS {
+    /// At most once.
+    AtMostOnce = 0,
+    /// At least once.
+    AtLeastOnce = 1,
+    /// Exactly once (IoT Hub closes the connection on a QoS 2 publish).
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// From the two-bit wire value.
+    pub fn from_bits(bits: u8) -> Option<QoS> {
+        match bits {
+            0 => Some(QoS::AtMostOnce),
+            1 => Some(QoS::AtLeastOnce),
+            2 => Some(QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+}
+
+/// Why a packet could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The destination buffer is too small.
+    BufferFull,
+    /// A string is longer than 65,535 bytes, or the packet longer than MQTT allows.
+    TooLong,
+}
+
+impl From<Overflow> for EncodeError {
+    fn from(_: Overflow) -> Self {
+        EncodeError::BufferFull
+    }
+}
+
+/// Bytes needed to encode `len` as a remaining length (1 to 4), or `None` if it is too large.
+pub fn remaining_length_size(len: usize) -> Option<usize> {
+    match len {
+        0..=127 => Some(1),
+        128..=16_383 => Some(2),
+        16_384..=2_097_151 => Some(3),
+        2_097_152..=MAX_REMAINING_LENGTH => Some(4),
+        _ => None,
+    }
+}
+
+/// Writes `len` as an MQTT variable-byte integer.
+pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), EncodeError> {
+    if len > MAX_REMAINING_LENGTH {
+        return Err(EncodeError::TooLong);
+    }
+    let mut bytes = [0u8; 4];
+    let mut n = len;
+    let mut i = 0;
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        bytes[i] = b;
+        i += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    s.put(&bytes[..i])?;
+    Ok(())
+}
+
+fn put_str<S: Sink>(s: &mut S, bytes: &[u8]) -> Result<(), EncodeError> {
+    let len = u16::try_from(bytes.len()).map_err(|_| EncodeError::TooLong)?;
+    s.put_u16(len)?;
+    s.put(bytes)?;
+    Ok(())
+}
+
+/// The contents of a CONNECT packet.
+#[derive(Debug, Clone, Copy)]
+pub struct Connect<'a> {
+    /// Client identifier.
+    pub client_id: &'a str,
+    /// Keep-alive in seconds (0 disables it).
+    pub keep_alive: u16,
+    /// Clean-session flag.
+    pub clean_session: bool,
+    /// The user name, written in pieces (it is built from host, device ID and options).
+    pub user_name: Option<&'a [&'a str]>,
+    /// The password, if any.
+    pub password: Option<&'a [u8]>,
+    /// Last will: topic, message, QoS, retain.
+    pub will: Option<(&'a str, &'a [u8], QoS, bool)>,
+}
+
+fn pieces_len(pieces: &[&str]) -> usize {
+    pieces.iter().map(|p| p.len()).sum()
+}
+
+/// Encodes a CONNECT packet (protocol level 4, MQTT 3.1.1).
+pub fn encode_connect<S: Sink>(s: &mut S, c: &Connect<'_>) -> Result<(), EncodeError> {
+    let mut flags = 0u8;
+    let mut len = 10 + 2 + c.client_id.len();
+    if c.clean_session {
+        flags |= 0x02;
+    }
+    if let Some((topic, msg, qos, retain)) = c.will {
+        flags |= 0x04 | ((qos as u8) << 3) | if retain { 0x20 } else { 0 };
+        len += 2 + topic.len() + 2 + msg.len();
+    }
+    if let Some(u) = c.user_name {
+        flags |= 0x80;
+        len += 2 + pieces_len(u);
+    }
+    if let Some(p) = c.password {
+        flags |= 0x40;
+        len += 2 + p.len();
+    }
+    s.put_u8(0x10)?;
+    put_remaining_length(s, len)?;
+    s.put(&[0, 4, b'M', b'Q', b'T', b'T', 4, flags])?;
+    s.put_u16(c.keep_alive)?;
+    put_str(s, c.client_id.as_bytes())?;
+    if let Some((topic, msg, _, _)) = c.will {
+        put_str(s, topic.as_bytes())?;
+        put_str(s, msg)?;
+    }
+    if let Some(u) = c.user_name {
+        let total = u16::try_from(pieces_len(u)).map_err(|_| EncodeError::TooLong)?;
+        s.put_u16(total)?;
+        for piece in u {
+            s.put(piece.as_bytes())?;
+        }
+    }
+    if let Some(p) = c.password {
+        put_str(s, p)?;
+    }
+    Ok(())
+}
+
+/// Encodes a SUBSCRIBE packet for `filters` (topic filter, requested QoS).
+pub fn encode_subscribe<S: Sink>(
+    s: &mut S,
+    packet_id: u16,
+    filters: &[(&str, QoS)],
+) -> Result<(), EncodeError> {
+    let len = 2 + filters.iter().map(|(f, _)| 2 + f.len() + 1).sum::<usize>();
+    s.put_u8(0x82)?;
+    put_remaining_length(s, len)?;
+    s.put_u16(packet_id)?;
+    for (filter, qos) in filters {
+        put_str(s, filter.as_bytes())?;
+        s.put_u8(*qos as u8)?;
+    }
+    Ok(())
+}
+
+/// Encodes the fixed header, topic and packet identifier of a PUBLISH whose topic is produced by
+/// `topic` (exactly `topic_len` bytes) and whose payload of `payload_len` bytes the caller sends
+/// right after these bytes. `packet_id` is used for QoS 1 and 2 only.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_publish_header<S: Sink>(
+    s: &mut S,
+    topic_len: usize,
+    topic: impl FnOnce(&mut S) -> Result<(), Overflow>,
+    qos: QoS,
+    packet_id: u16,
+    dup: bool,
+    retain: bool,
+    payload_len: usize,
+) -> Result<(), EncodeError> {
+    let topic_len16 = u16::try_from(topic_len).map_err(|_| EncodeError::TooLong)?;
+    let pid_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let len = 2usize
+        .checked_add(topic_len)
+        .and_then(|l| l.checked_add(pid_len))
+        .and_then(|l| l.checked_add(payload_len))
+        .ok_or(EncodeError::TooLong)?;
+    let first = 0x30 | ((dup as u8) << 3) | ((qos as u8) << 1) | retain as u8;
+    s.put_u8(first)?;
+    put_remaining_length(s, len)?;
+    s.put_u16(topic_len16)?;
+    topic(s)?;
+    if qos != QoS::AtMostOnce {
+        s.put_u16(packet_id)?;
+    }
+    Ok(())
+}
+
+/// Encodes a PUBACK.
+pub fn encode_puback<S: Sink>(s: &mut S, packet_id: u16) -> Result<(), EncodeError> {
+    let [hi, lo] = packet_id.to_be_bytes();
+    s.put(&[0x40, 0x02, hi, lo])?;
+    Ok(())
+}
+
+/// Encodes a PINGREQ.
+pub fn encode_pingreq<S: Sink>(s: &mut S) -> Result<(), EncodeError> {
+    s.put(&[0xC0, 0x00])?;
+    Ok(())
+}
+
+/// Encodes a DISCONNECT.
+pub fn encode_disconnect<S: Sink>(s: &mut S) -> Result<(), EncodeError> {
+    s.put(&[0xE0, 0x00])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{measure, Cursor};
+
+    fn enc(f: impl FnOnce(&mut Cursor<'_>) -> Result<(), EncodeError>) -> heapless::Vec<u8, 512> {
+        let mut buf = [0u8; 512];
+        let mut c = Cursor::new(&mut buf);
+        f(&mut c).unwrap();
+        heapless::Vec::from_slice(c.written()).unwrap()
+    }
+
+    #[test]
+    fn remaining_length_vectors() {
+        for (n, bytes) in [
+            (0usize, &[0x00u8][..]),
+            (127, &[0x7F]),
+            (128, &[0x80, 0x01]),
+            (16_383, &[0xFF, 0x7F]),
+            (16_384, &[0x80, 0x80, 0x01]),
+            (2_097_151, &[0xFF, 0xFF, 0x7F]),
+            (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+            (MAX_REMAINING_LENGTH, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ] {
+            assert_eq!(&enc(|c| put_remaining_length(c, n))[..], bytes, "{n}");
+            assert_eq!(remaining_length_size(n), Some(bytes.len()));
+        }
+        assert_eq!(remaining_length_size(MAX_REMAINING_LENGTH + 1), None);
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            put_remaining_length(&mut Cursor::new(&mut buf), MAX_REMAINING_LENGTH + 1),
+            Err(EncodeError::TooLong)
+        );
+    }
+
+    #[test]
+    fn connect_literal_vector() {
+        let pieces = ["h", "/d/?api-version=2020-09-30"];
+        let bytes = enc(|c| {
+            encode_connect(
+                c,
+                &Connect {
+                    client_id: "d",
+                    keep_alive: 60,
+                    clean_session: true,
+                    user_name: Some(&pieces),
+                    password: None,
+                    will: None,
+                },
+            )
+        });
+        let mut expected: heapless::Vec<u8, 128> = heapless::Vec::new();
+        expected
+            .extend_from_slice(&[0x10, 10 + 3 + 2 + 27, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x82, 0, 60, 0, 1, b'd', 0, 27])
+            .unwrap();
+        expected.extend_from_slice(b"h/d/?api-version=2020-09-30").unwrap();
+        assert_eq!(&bytes[..], &expected[..]);
+    }
+
+    #[test]
+    fn connect_matches_mqttrs_oracle() {
+        let pieces = ["host.example", "/dev-1/?api-version=2020-09-30"];
+        let bytes = enc(|c| {
+            encode_connect(
+                c,
+                &Connect {
+                    client_id: "dev-1",
+                    keep_alive: 1767,
+                    clean_session: true,
+                    user_name: Some(&pieces),
+                    password: Some(b"secret"),
+                    will: Some(("devices/dev-1/messages/events/", b"{}", QoS::AtLeastOnce, false)),
+                },
+            )
+        });
+        match mqttrs::decode_slice(&bytes).unwrap().unwrap() {
+            mqttrs::Packet::Connect(c) => {
+                assert_eq!(c.client_id, "dev-1");
+                assert_eq!(c.keep_alive, 1767);
+                assert!(c.clean_session);
+                assert_eq!(c.username, Some("host.example/dev-1/?api-version=2020-09-30"));
+                assert_eq!(c.password, Some(&b"secret"[..]));
+                let w = c.last_will.unwrap();
+                assert_eq!(w.topic, "devices/dev-1/messages/events/");
+                assert_eq!(w.qos, mqttrs::QoS::AtLeastOnce);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn subscribe_matches_mqttrs_oracle() {
+        let filters = [("$iothub/methods/POST/#", QoS::AtMostOnce), ("$iothub/twin/res/#", QoS::AtLeastOnce)];
+        let bytes = enc(|c| encode_subscribe(c, 7, &filters));
+        match mqttrs::decode_slice(&bytes).unwrap().unwrap() {
+            mqttrs::Packet::Subscribe(s) => {
+                assert_eq!(s.pid.get(), 7);
+                assert_eq!(s.topics.len(), 2);
+                assert_eq!(s.topics[0].topic_path.as_str(), "$iothub/methods/POST/#");
+                assert_eq!(s.topics[1].qos, mqttrs::QoS::AtLeastOnce);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn publish_header_then_payload_matches_mqttrs_oracle() {
+        let topic = "devices/d/messages/events/a=1&b=2";
+        let payload = b"{\"temperature\":25.1}";
+        for (qos, dup, retain) in [(QoS::AtMostOnce, false, false), (QoS::AtLeastOnce, true, true)] {
+            let mut bytes = enc(|c| {
+                encode_publish_header(c, topic.len(), |s| s.put(topic.as_bytes()), qos, 513, dup, retain, payload.len())
+            });
+            let hdr_len = bytes.len();
+            assert_eq!(hdr_len, 2 + 2 + topic.len() + if qos == QoS::AtMostOnce { 0 } else { 2 });
+            bytes.extend_from_slice(payload).unwrap();
+            match mqttrs::decode_slice(&bytes).unwrap().unwrap() {
+                mqttrs::Packet::Publish(p) => {
+                    assert_eq!(p.topic_name, topic);
+                    assert_eq!(p.payload, payload);
+                    assert_eq!(p.dup, dup);
+                    assert_eq!(p.retain, retain);
+                    match qos {
+                        QoS::AtMostOnce => assert_eq!(p.qospid, mqttrs::QosPid::AtMostOnce),
+                        _ => assert_eq!(p.qospid, mqttrs::QosPid::AtLeastOnce(mqttrs::Pid::try_from(513).unwrap())),
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn small_packets() {
+        assert_eq!(&enc(|c| encode_puback(c, 0x1234))[..], &[0x40, 0x02, 0x12, 0x34]);
+        assert_eq!(&enc(|c| encode_pingreq(c))[..], &[0xC0, 0x00]);
+        assert_eq!(&enc(|c| encode_disconnect(c))[..], &[0xE0, 0x00]);
+    }
+
+    #[test]
+    fn measure_equals_written_length() {
+        let pieces = ["a", "b"];
+        let c = Connect {
+            client_id: "x",
+            keep_alive: 1,
+            clean_session: false,
+            user_name: Some(&pieces),
+            password: None,
+            will: None,
+        };
+        let n = measure(|m| encode_connect(m, &c).map_err(|_| Overflow)).unwrap();
+        assert_eq!(n, enc(|s| encode_connect(s, &c)).len());
+    }
+
+    #[test]
+    fn overflow_reports_buffer_full() {
+        let mut buf = [0u8; 3];
+        assert_eq!(encode_puback(&mut Cursor::new(&mut buf), 1), Err(EncodeError::BufferFull));
+    }
+}

@@ -1,0 +1,264 @@
+//! Stream framing over a caller-owned receive buffer.
+//!
+//! Bytes from the transport are appended with [`Framer::spare`] + [`Framer::commit`] (read
+//! straight into the buffer) or [`Framer::push`] (copy). [`Framer::next`] yields one packet at a
+//! time, borrowed from the buffer; the packet is released on the next call. A packet larger than
+//! the buffer is reported once as [`Framed::Oversize`] (with whatever prefix fits, so the topic can
+//! be named) and then skipped byte by byte as it arrives, so the stream stays in sync.
+
+/// A decoded fixed header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedHeader {
+    /// The packet type (1..=15, 0 is reserved).
+    pub packet_type: u8,
+    /// The low nibble of the first byte.
+    pub flags: u8,
+    /// The remaining length.
+    pub remaining_length: usize,
+    /// Bytes taken by the fixed header (2 to 5).
+    pub header_length: usize,
+}
+
+impl FixedHeader {
+    /// Parses a fixed header from the start of `bytes`. `Ok(None)` means more bytes are needed.
+    pub fn parse(bytes: &[u8]) -> Result<Option<FixedHeader>, FrameError> {
+        let Some(&first) = bytes.first() else {
+            return Ok(None);
+        };
+        let mut len = 0usize;
+        for i in 0..4 {
+            let Some(&b) = bytes.get(1 + i) else {
+                return Ok(None);
+            };
+            len |= ((b & 0x7F) as usize) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(Some(FixedHeader {
+                    packet_type: first >> 4,
+                    flags: first & 0x0F,
+                    remaining_length: len,
+                    header_length: 2 + i,
+                }));
+            }
+        }
+        Err(FrameError::InvalidRemainingLength)
+    }
+
+    /// Header plus body.
+    pub fn total_length(&self) -> usize {
+        self.header_length + self.remaining_length
+    }
+}
+
+/// The stream cannot be framed any more; the connection must be closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    /// A remaining length with a continuation bit in its fourth byte.
+    InvalidRemainingLength,
+}
+
+/// What [`Framer::next`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framed<'a> {
+    /// A complete packet: its header and exactly its remaining-length bytes.
+    Packet {
+        /// Fixed header.
+        header: FixedHeader,
+        /// The body.
+        body: &'a [u8],
+    },
+    /// A packet larger than the buffer. It is reported once and then discarded as it arrives.
+    Oversize {
+        /// Fixed header.
+        header: FixedHeader,
+        /// The body bytes that fit in the buffer (a prefix).
+        prefix: &'a [u8],
+    },
+}
+
+/// Frames MQTT packets out of a byte stream, in a caller-owned buffer.
+#[derive(Debug)]
+pub struct Framer<B> {
+    buf: B,
+    start: usize,
+    len: usize,
+    release: usize,
+    discard: usize,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
+    /// A framer over `buf`; its whole length is the largest packet it can hold.
+    pub fn new(buf: B) -> Self {
+        Framer { buf, start: 0, len: 0, release: 0, discard: 0 }
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.as_ref().len()
+    }
+
+    /// Bytes buffered and not yet framed.
+    pub fn buffered(&self) -> usize {
+        self.len - self.start - self.release.min(self.len - self.start)
+    }
+
+    /// Forgets everything (a new connection).
+    pub fn reset(&mut self) {
+        self.start = 0;
+        self.len = 0;
+        self.release = 0;
+        self.discard = 0;
+    }
+
+    fn release_and_compact(&mut self) {
+        self.start = (self.start + self.release).min(self.len);
+        self.release = 0;
+        // Skip the rest of an oversize packet.
+        let skip = self.discard.min(self.len - self.start);
+        self.start += skip;
+        self.discard -= skip;
+        if self.start == self.len {
+            self.start = 0;
+            self.len = 0;
+        } else if self.start > 0 {
+            let (start, len) = (self.start, self.len);
+            self.buf.as_mut().copy_within(start..len, 0);
+            self.len -= start;
+            self.start = 0;
+        }
+    }
+
+    /// Free space to read into; call [`Framer::commit`] with the number of bytes read.
+    /// Releases the previous packet first.
+    pub fn spare(&mut self) -> &mut [u8] {
+        self.release_and_compact();
+        let len = self.len;
+        &mut self.buf.as_mut()[len..]
+    }
+
+    /// Marks `n` bytes of [`Framer::spare`] as filled (clamped to the space there is).
+    pub fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.capacity());
+    }
+
+    /// Copies as much of `data` as fits; returns the number of bytes taken.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let mut taken = 0;
+        while taken < data.len() {
+            let spare = self.spare();
+            if spare.is_empty() {
+                break;
+            }
+            let n = spare.len().min(data.len() - taken);
+            spare[..n].copy_from_slice(&data[taken..taken + n]);
+            self.commit(n);
+            taken += n;
+        }
+        taken
+    }
+
+    /// The next packet, if a whole one (or an oversize one's prefix) is buffered.
+    pub fn next(&mut self) -> Result<Option<Framed<'_>>, FrameError> {
+        self.release_and_compact();
+        if self.discard > 0 {
+            return Ok(None);
+        }
+        let avail = &self.buf.as_ref()[self.start..self.len];
+        let Some(header) = FixedHeader::parse(avail)? else {
+            return Ok(None);
+        };
+        let total = header.total_length();
+        if total > self.capacity() {
+            // Wait until the buffer is full so the prefix holds as much as possible.
+            if self.len < self.capacity() {
+                return Ok(None);
+            }
+            let have = avail.len();
+            self.release = have;
+            self.discard = total - have;
+            let prefix = &avail[header.header_length..];
+            return Ok(Some(Framed::Oversize { header, prefix }));
+        }
+        if avail.len() < total {
+            return Ok(None);
+        }
+        self.release = total;
+        Ok(Some(Framed::Packet { header, body: &avail[header.header_length..total] }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_vectors() {
+        assert_eq!(FixedHeader::parse(&[]), Ok(None));
+        assert_eq!(FixedHeader::parse(&[0x30]), Ok(None));
+        assert_eq!(FixedHeader::parse(&[0x30, 0x80]), Ok(None));
+        let h = FixedHeader::parse(&[0x32, 0x80, 0x01]).unwrap().unwrap();
+        assert_eq!((h.packet_type, h.flags, h.remaining_length, h.header_length), (3, 2, 128, 3));
+        assert_eq!(FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F]).unwrap().unwrap().remaining_length, 268_435_455);
+        assert_eq!(FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]), Err(FrameError::InvalidRemainingLength));
+    }
+
+    #[test]
+    fn frames_packets_split_across_reads() {
+        let stream = [0xD0, 0x00, 0x40, 0x02, 0x00, 0x07, 0x20, 0x02, 0x00, 0x00];
+        let mut f = Framer::new([0u8; 16]);
+        let mut got = heapless::Vec::<(u8, usize), 8>::new();
+        for b in stream {
+            f.push(&[b]);
+            while let Some(Framed::Packet { header, body }) = f.next().unwrap() {
+                got.push((header.packet_type, body.len())).unwrap();
+            }
+        }
+        assert_eq!(&got[..], &[(13, 0), (4, 2), (2, 2)]);
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn oversize_packet_is_reported_once_then_skipped_in_sync() {
+        let mut f = Framer::new([0u8; 8]);
+        // PUBLISH, remaining length 20: topic "a/b", then 15 payload bytes. Then a PINGRESP.
+        let mut stream: heapless::Vec<u8, 64> = heapless::Vec::new();
+        stream.extend_from_slice(&[0x30, 20, 0, 3, b'a', b'/', b'b']).unwrap();
+        stream.extend_from_slice(&[7u8; 15]).unwrap();
+        stream.extend_from_slice(&[0xD0, 0x00]).unwrap();
+        let mut events = heapless::Vec::<&'static str, 8>::new();
+        let mut fed = 0;
+        while fed < stream.len() {
+            fed += f.push(&stream[fed..(fed + 3).min(stream.len())]);
+            loop {
+                match f.next().unwrap() {
+                    Some(Framed::Oversize { header, prefix }) => {
+                        assert_eq!(header.remaining_length, 20);
+                        assert_eq!(&prefix[..5], &[0, 3, b'a', b'/', b'b']);
+                        events.push("oversize").unwrap();
+                    }
+                    Some(Framed::Packet { header, .. }) => {
+                        assert_eq!(header.packet_type, 13);
+                        events.push("pingresp").unwrap();
+                    }
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(&events[..], &["oversize", "pingresp"]);
+    }
+
+    #[test]
+    fn broken_length_is_fatal() {
+        let mut f = Framer::new([0u8; 8]);
+        f.push(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(f.next(), Err(FrameError::InvalidRemainingLength));
+    }
+
+    #[test]
+    fn packet_exactly_buffer_sized() {
+        let mut f = Framer::new([0u8; 4]);
+        assert_eq!(f.push(&[0x40, 0x02, 0x00, 0x01, 0xD0]), 4);
+        assert!(matches!(f.next().unwrap(), Some(Framed::Packet { .. })));
+        assert_eq!(f.push(&[0xD0, 0x00]), 2);
+        assert!(matches!(f.next().unwrap(), Some(Framed::Packet { header: FixedHeader { packet_type: 13, .. }, .. })));
+    }
+}

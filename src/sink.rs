@@ -1,0 +1,126 @@
+//! Byte sinks: the one place where the core writes bytes.
+//!
+//! Every encoder in the core writes through [`Sink`], so each one can be run twice: once into a
+//! [`Counter`] to learn the exact size (the Azure SDK for Embedded C "compute the size first"
+//! style), then into a [`Cursor`] over a caller-owned buffer. A write that does not fit fails with
+//! [`Overflow`] and leaves the cursor where it was before that write.
+
+/// The destination is full: the write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+/// Something bytes can be written to.
+pub trait Sink {
+    /// Appends `bytes`, all or nothing.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow>;
+
+    /// Appends one byte.
+    fn put_u8(&mut self, byte: u8) -> Result<(), Overflow> {
+        self.put(&[byte])
+    }
+
+    /// Appends a big-endian `u16` (MQTT's two-byte integer).
+    fn put_u16(&mut self, value: u16) -> Result<(), Overflow> {
+        self.put(&value.to_be_bytes())
+    }
+
+    /// Appends an unsigned integer in decimal, without allocation.
+    fn put_decimal(&mut self, value: u32) -> Result<(), Overflow> {
+        let mut digits = [0u8; 10];
+        let mut n = value;
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[at..])
+    }
+}
+
+/// Counts bytes instead of storing them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counter(pub usize);
+
+impl Sink for Counter {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
+        self.0 = self.0.checked_add(bytes.len()).ok_or(Overflow)?;
+        Ok(())
+    }
+}
+
+/// Writes into a caller-owned slice.
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Cursor { buf, len: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes written so far.
+    pub fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Sink for Cursor<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
+        let end = self.len.checked_add(bytes.len()).ok_or(Overflow)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(Overflow)?;
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The number of bytes `write` produces.
+pub fn measure(write: impl FnOnce(&mut Counter) -> Result<(), Overflow>) -> Result<usize, Overflow> {
+    let mut c = Counter::default();
+    write(&mut c)?;
+    Ok(c.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_formats_full_width() {
+        let mut buf = [0u8; 16];
+        for (n, s) in [(0u32, "0"), (7, "7"), (1234, "1234"), (u32::MAX, "4294967295")] {
+            let mut c = Cursor::new(&mut buf);
+            c.put_decimal(n).unwrap();
+            assert_eq!(c.written(), s.as_bytes());
+            assert_eq!(measure(|m| m.put_decimal(n)).unwrap(), s.len());
+        }
+    }
+
+    #[test]
+    fn cursor_overflow_is_all_or_nothing() {
+        let mut buf = [0u8; 4];
+        let mut c = Cursor::new(&mut buf);
+        c.put(b"abc").unwrap();
+        assert_eq!(c.put(b"de"), Err(Overflow));
+        assert_eq!(c.written(), b"abc");
+        c.put(b"d").unwrap();
+        assert_eq!(c.written(), b"abcd");
+    }
+}
