@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: unit, scenario, C API (under AddressSanitizer), end-to-end against the local
+# emulator over TLS, interop against Mosquitto, the no_std core build, and the demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+
+echo "== core: no_std, no alloc, built without the std port and C API"
+cargo rustc -q --lib --no-default-features --crate-type rlib
+
+mkdir -p target
+echo "== cargo test (workspace)"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E "^(test result|running|     Running)|FAILED|panicked" || true
+if grep -qE "FAILED|error: test failed|error\[|could not compile" target/test-output.txt; then
+    echo "cargo test failed; see target/test-output.txt" >&2
+    grep -E "FAILED|panicked|error" target/test-output.txt | head -50 >&2
+    exit 1
+fi
+
+echo "== demo"
+bash scripts/demo.sh
+
+# One closing line for CI: the sum over every test binary.
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' target/test-output.txt
