@@ -15,6 +15,7 @@
 extern crate std;
 
 pub mod config;
+pub mod dps;
 pub mod hub;
 pub mod mqtt;
 pub mod sink;

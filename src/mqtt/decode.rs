@@ -136,7 +136,10 @@ pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, De
             if flags & 0xFE != 0 || *code > 5 {
                 return Err(DecodeError::InvalidConnack);
             }
-            Ok(Inbound::Connack { session_present: flags & 1 == 1, return_code: *code })
+            Ok(Inbound::Connack {
+                session_present: flags & 1 == 1,
+                return_code: *code,
+            })
         }
         pt::PUBLISH => decode_publish(header, body).map(Inbound::Publish),
         pt::PUBACK => only_packet_id(header, body).map(Inbound::Puback),
@@ -152,7 +155,10 @@ pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, De
             if codes.iter().any(|&c| !matches!(c, 0 | 1 | 2 | 0x80)) {
                 return Err(DecodeError::InvalidSubackCode);
             }
-            Ok(Inbound::Suback { packet_id: id, codes: SubackCodes(codes) })
+            Ok(Inbound::Suback {
+                packet_id: id,
+                codes: SubackCodes(codes),
+            })
         }
         pt::UNSUBACK => only_packet_id(header, body).map(Inbound::Unsuback),
         pt::PINGRESP => {
@@ -174,7 +180,9 @@ pub fn publish_packet_id(header: FixedHeader, prefix: &[u8]) -> Option<u16> {
     if (header.flags >> 1) & 3 == 0 {
         return None;
     }
-    let len = prefix.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
+    let len = prefix
+        .get(0..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
     packet_id(prefix, 2 + len).ok()
 }
 
@@ -196,7 +204,10 @@ fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>
     if qos == QoS::AtMostOnce && dup {
         return Err(DecodeError::InvalidFlags);
     }
-    let len = body.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).ok_or(DecodeError::InvalidLength)?;
+    let len = body
+        .get(0..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .ok_or(DecodeError::InvalidLength)?;
     let topic_bytes = body.get(2..2 + len).ok_or(DecodeError::InvalidLength)?;
     let mut at = 2 + len;
     let packet_id = if qos == QoS::AtMostOnce {
@@ -210,7 +221,14 @@ fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>
     if topic.is_empty() {
         return Err(DecodeError::InvalidTopic);
     }
-    Ok(InboundPublish { topic, payload: &body[at..], qos, packet_id, dup, retain })
+    Ok(InboundPublish {
+        topic,
+        payload: &body[at..],
+        qos,
+        packet_id,
+        dup,
+        retain,
+    })
 }
 
 #[cfg(test)]
@@ -218,7 +236,12 @@ mod tests {
     use super::*;
 
     fn hdr(b: u8, len: usize) -> FixedHeader {
-        FixedHeader { packet_type: b >> 4, flags: b & 0x0F, remaining_length: len, header_length: 2 }
+        FixedHeader {
+            packet_type: b >> 4,
+            flags: b & 0x0F,
+            remaining_length: len,
+            header_length: 2,
+        }
     }
 
     fn dec(bytes: &[u8]) -> Result<Inbound<'_>, DecodeError> {
@@ -227,8 +250,20 @@ mod tests {
 
     #[test]
     fn connack_vectors() {
-        assert_eq!(dec(&[0x20, 2, 0, 0]), Ok(Inbound::Connack { session_present: false, return_code: 0 }));
-        assert_eq!(dec(&[0x20, 2, 1, 5]), Ok(Inbound::Connack { session_present: true, return_code: 5 }));
+        assert_eq!(
+            dec(&[0x20, 2, 0, 0]),
+            Ok(Inbound::Connack {
+                session_present: false,
+                return_code: 0
+            })
+        );
+        assert_eq!(
+            dec(&[0x20, 2, 1, 5]),
+            Ok(Inbound::Connack {
+                session_present: true,
+                return_code: 5
+            })
+        );
         assert_eq!(dec(&[0x20, 2, 0, 6]), Err(DecodeError::InvalidConnack));
         assert_eq!(dec(&[0x20, 2, 2, 0]), Err(DecodeError::InvalidConnack));
         assert_eq!(dec(&[0x20, 1, 0]), Err(DecodeError::InvalidLength));
@@ -257,7 +292,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(dec(&[0x90, 3, 0, 9, 3]), Err(DecodeError::InvalidSubackCode));
+        assert_eq!(
+            dec(&[0x90, 3, 0, 9, 3]),
+            Err(DecodeError::InvalidSubackCode)
+        );
     }
 
     #[test]
@@ -288,14 +326,21 @@ mod tests {
     #[test]
     fn server_never_sends_these() {
         for b in [0x00u8, 0x10, 0x50, 0x62, 0x70, 0x82, 0xA2, 0xC0, 0xE0, 0xF0] {
-            assert_eq!(dec(&[b, 0]), Err(DecodeError::UnexpectedType(b >> 4)), "{b:#x}");
+            assert_eq!(
+                dec(&[b, 0]),
+                Err(DecodeError::UnexpectedType(b >> 4)),
+                "{b:#x}"
+            );
         }
     }
 
     #[test]
     fn publish_prefix_names_oversize_messages() {
         let h = hdr(0x32, 1000);
-        assert_eq!(publish_prefix(h, &[0, 3, b'a', b'/', b'b', 0, 5, 1, 2]), (Some("a/b"), Some(5)));
+        assert_eq!(
+            publish_prefix(h, &[0, 3, b'a', b'/', b'b', 0, 5, 1, 2]),
+            (Some("a/b"), Some(5))
+        );
         assert_eq!(publish_prefix(h, &[0, 3, b'a']), (None, None));
         assert_eq!(publish_prefix(h, &[0, 1, 0xFF, 0, 9]), (None, Some(9)));
         assert_eq!(publish_prefix(h, &[0]), (None, None));

@@ -269,9 +269,29 @@ mod tests {
         });
         let mut expected: heapless::Vec<u8, 128> = heapless::Vec::new();
         expected
-            .extend_from_slice(&[0x10, 10 + 3 + 2 + 27, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x82, 0, 60, 0, 1, b'd', 0, 27])
+            .extend_from_slice(&[
+                0x10,
+                10 + 3 + 2 + 27,
+                0,
+                4,
+                b'M',
+                b'Q',
+                b'T',
+                b'T',
+                4,
+                0x82,
+                0,
+                60,
+                0,
+                1,
+                b'd',
+                0,
+                27,
+            ])
             .unwrap();
-        expected.extend_from_slice(b"h/d/?api-version=2020-09-30").unwrap();
+        expected
+            .extend_from_slice(b"h/d/?api-version=2020-09-30")
+            .unwrap();
         assert_eq!(&bytes[..], &expected[..]);
     }
 
@@ -287,7 +307,12 @@ mod tests {
                     clean_session: true,
                     user_name: Some(&pieces),
                     password: Some(b"secret"),
-                    will: Some(("devices/dev-1/messages/events/", b"{}", QoS::AtLeastOnce, false)),
+                    will: Some((
+                        "devices/dev-1/messages/events/",
+                        b"{}",
+                        QoS::AtLeastOnce,
+                        false,
+                    )),
                 },
             )
         });
@@ -296,7 +321,10 @@ mod tests {
                 assert_eq!(c.client_id, "dev-1");
                 assert_eq!(c.keep_alive, 1767);
                 assert!(c.clean_session);
-                assert_eq!(c.username, Some("host.example/dev-1/?api-version=2020-09-30"));
+                assert_eq!(
+                    c.username,
+                    Some("host.example/dev-1/?api-version=2020-09-30")
+                );
                 assert_eq!(c.password, Some(&b"secret"[..]));
                 let w = c.last_will.unwrap();
                 assert_eq!(w.topic, "devices/dev-1/messages/events/");
@@ -308,7 +336,10 @@ mod tests {
 
     #[test]
     fn subscribe_matches_mqttrs_oracle() {
-        let filters = [("$iothub/methods/POST/#", QoS::AtMostOnce), ("$iothub/twin/res/#", QoS::AtLeastOnce)];
+        let filters = [
+            ("$iothub/methods/POST/#", QoS::AtMostOnce),
+            ("$iothub/twin/res/#", QoS::AtLeastOnce),
+        ];
         let bytes = enc(|c| encode_subscribe(c, 7, &filters));
         match mqttrs::decode_slice(&bytes).unwrap().unwrap() {
             mqttrs::Packet::Subscribe(s) => {
@@ -325,12 +356,27 @@ mod tests {
     fn publish_header_then_payload_matches_mqttrs_oracle() {
         let topic = "devices/d/messages/events/a=1&b=2";
         let payload = b"{\"temperature\":25.1}";
-        for (qos, dup, retain) in [(QoS::AtMostOnce, false, false), (QoS::AtLeastOnce, true, true)] {
+        for (qos, dup, retain) in [
+            (QoS::AtMostOnce, false, false),
+            (QoS::AtLeastOnce, true, true),
+        ] {
             let mut bytes = enc(|c| {
-                encode_publish_header(c, topic.len(), |s| s.put(topic.as_bytes()), qos, 513, dup, retain, payload.len())
+                encode_publish_header(
+                    c,
+                    topic.len(),
+                    |s| s.put(topic.as_bytes()),
+                    qos,
+                    513,
+                    dup,
+                    retain,
+                    payload.len(),
+                )
             });
             let hdr_len = bytes.len();
-            assert_eq!(hdr_len, 2 + 2 + topic.len() + if qos == QoS::AtMostOnce { 0 } else { 2 });
+            assert_eq!(
+                hdr_len,
+                2 + 2 + topic.len() + if qos == QoS::AtMostOnce { 0 } else { 2 }
+            );
             bytes.extend_from_slice(payload).unwrap();
             match mqttrs::decode_slice(&bytes).unwrap().unwrap() {
                 mqttrs::Packet::Publish(p) => {
@@ -340,7 +386,10 @@ mod tests {
                     assert_eq!(p.retain, retain);
                     match qos {
                         QoS::AtMostOnce => assert_eq!(p.qospid, mqttrs::QosPid::AtMostOnce),
-                        _ => assert_eq!(p.qospid, mqttrs::QosPid::AtLeastOnce(mqttrs::Pid::try_from(513).unwrap())),
+                        _ => assert_eq!(
+                            p.qospid,
+                            mqttrs::QosPid::AtLeastOnce(mqttrs::Pid::try_from(513).unwrap())
+                        ),
                     }
                 }
                 other => panic!("{other:?}"),
@@ -350,7 +399,10 @@ mod tests {
 
     #[test]
     fn small_packets() {
-        assert_eq!(&enc(|c| encode_puback(c, 0x1234))[..], &[0x40, 0x02, 0x12, 0x34]);
+        assert_eq!(
+            &enc(|c| encode_puback(c, 0x1234))[..],
+            &[0x40, 0x02, 0x12, 0x34]
+        );
         assert_eq!(&enc(|c| encode_pingreq(c))[..], &[0xC0, 0x00]);
         assert_eq!(&enc(|c| encode_disconnect(c))[..], &[0xE0, 0x00]);
     }
@@ -373,6 +425,9 @@ mod tests {
     #[test]
     fn overflow_reports_buffer_full() {
         let mut buf = [0u8; 3];
-        assert_eq!(encode_puback(&mut Cursor::new(&mut buf), 1), Err(EncodeError::BufferFull));
+        assert_eq!(
+            encode_puback(&mut Cursor::new(&mut buf), 1),
+            Err(EncodeError::BufferFull)
+        );
     }
 }

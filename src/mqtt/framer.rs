@@ -88,7 +88,13 @@ pub struct Framer<B> {
 impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     /// A framer over `buf`; its whole length is the largest packet it can hold.
     pub fn new(buf: B) -> Self {
-        Framer { buf, start: 0, len: 0, release: 0, discard: 0 }
+        Framer {
+            buf,
+            start: 0,
+            len: 0,
+            release: 0,
+            discard: 0,
+        }
     }
 
     /// Capacity in bytes.
@@ -157,6 +163,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     }
 
     /// The next packet, if a whole one (or an oversize one's prefix) is buffered.
+    // Not an `Iterator`: each packet borrows the buffer until the next call (a lending iterator).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Framed<'_>>, FrameError> {
         self.release_and_compact();
         if self.discard > 0 {
@@ -182,7 +190,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             return Ok(None);
         }
         self.release = total;
-        Ok(Some(Framed::Packet { header, body: &avail[header.header_length..total] }))
+        Ok(Some(Framed::Packet {
+            header,
+            body: &avail[header.header_length..total],
+        }))
     }
 }
 
@@ -196,9 +207,21 @@ mod tests {
         assert_eq!(FixedHeader::parse(&[0x30]), Ok(None));
         assert_eq!(FixedHeader::parse(&[0x30, 0x80]), Ok(None));
         let h = FixedHeader::parse(&[0x32, 0x80, 0x01]).unwrap().unwrap();
-        assert_eq!((h.packet_type, h.flags, h.remaining_length, h.header_length), (3, 2, 128, 3));
-        assert_eq!(FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F]).unwrap().unwrap().remaining_length, 268_435_455);
-        assert_eq!(FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]), Err(FrameError::InvalidRemainingLength));
+        assert_eq!(
+            (h.packet_type, h.flags, h.remaining_length, h.header_length),
+            (3, 2, 128, 3)
+        );
+        assert_eq!(
+            FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F])
+                .unwrap()
+                .unwrap()
+                .remaining_length,
+            268_435_455
+        );
+        assert_eq!(
+            FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
+            Err(FrameError::InvalidRemainingLength)
+        );
     }
 
     #[test]
@@ -221,7 +244,9 @@ mod tests {
         let mut f = Framer::new([0u8; 8]);
         // PUBLISH, remaining length 20: topic "a/b", then 15 payload bytes. Then a PINGRESP.
         let mut stream: heapless::Vec<u8, 64> = heapless::Vec::new();
-        stream.extend_from_slice(&[0x30, 20, 0, 3, b'a', b'/', b'b']).unwrap();
+        stream
+            .extend_from_slice(&[0x30, 20, 0, 3, b'a', b'/', b'b'])
+            .unwrap();
         stream.extend_from_slice(&[7u8; 15]).unwrap();
         stream.extend_from_slice(&[0xD0, 0x00]).unwrap();
         let mut events = heapless::Vec::<&'static str, 8>::new();
@@ -259,6 +284,15 @@ mod tests {
         assert_eq!(f.push(&[0x40, 0x02, 0x00, 0x01, 0xD0]), 4);
         assert!(matches!(f.next().unwrap(), Some(Framed::Packet { .. })));
         assert_eq!(f.push(&[0xD0, 0x00]), 2);
-        assert!(matches!(f.next().unwrap(), Some(Framed::Packet { header: FixedHeader { packet_type: 13, .. }, .. })));
+        assert!(matches!(
+            f.next().unwrap(),
+            Some(Framed::Packet {
+                header: FixedHeader {
+                    packet_type: 13,
+                    ..
+                },
+                ..
+            })
+        ));
     }
 }

@@ -14,13 +14,17 @@ mod decode;
 mod encode;
 mod framer;
 
-pub use decode::{decode_packet, publish_packet_id, publish_prefix, DecodeError, Inbound, InboundPublish, SubackCodes};
+pub use crate::sink::Cursor;
+pub use decode::{
+    decode_packet, publish_packet_id, publish_prefix, DecodeError, Inbound, InboundPublish,
+    SubackCodes,
+};
 pub use encode::{
     encode_connect, encode_disconnect, encode_pingreq, encode_puback, encode_publish_header,
     encode_subscribe, put_remaining_length, remaining_length_size, Connect, EncodeError, QoS,
     MAX_REMAINING_LENGTH,
 };
-pub use framer::{FixedHeader, Framed, Framer, FrameError};
+pub use framer::{FixedHeader, FrameError, Framed, Framer};
 
 /// MQTT control packet types (the high nibble of the first byte).
 pub mod packet_type {

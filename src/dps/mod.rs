@@ -1,0 +1,543 @@
+//! Device Provisioning Service, sans-IO: register, poll the operation status after
+//! `retry-after`, and report the assignment (hub host name and device ID).
+//!
+//! Inputs and outputs mirror [`crate::hub::Client`]: [`DpsClient::connect`],
+//! [`DpsClient::handle_packet`], [`DpsClient::handle_timeout`], [`DpsClient::poll_timeout`],
+//! [`DpsClient::poll_transmit`]. The retry wait is a deadline, never a sleep, so a port's worker
+//! keeps serving other work while DPS waits.
+
+mod response;
+
+pub use response::{
+    parse_response, parse_topic, OperationStatus, RegistrationResponse, ResponseTopic,
+};
+
+use heapless::String;
+
+use crate::hub::properties::valid_component;
+use crate::mqtt::{
+    self, decode_packet, encode_connect, encode_publish_header, encode_subscribe, Connect, Cursor,
+    DecodeError, FixedHeader, Inbound, QoS,
+};
+use crate::sink::{measure, Overflow, Sink};
+
+/// The DPS MQTT api-version (that of the Azure SDK for Embedded C).
+pub const API_VERSION: &str = "2019-03-31";
+/// The one subscription DPS needs.
+pub const SUBSCRIBE_FILTER: &str = "$dps/registrations/res/#";
+/// `retry-after` when DPS does not send one (the original's default).
+pub const DEFAULT_RETRY_AFTER_SECS: u32 = 20;
+/// Longest ID scope / registration ID stored.
+pub const MAX_ID_LEN: usize = 128;
+/// Longest custom registration payload (raw JSON) stored.
+pub const MAX_REGISTRATION_PAYLOAD_LEN: usize = 256;
+/// Longest operation ID stored (`CONFIG_AZURE_IOT_HUB_DPS_OPERATION_ID_BUFFER_SIZE` minus the NUL).
+pub const MAX_OPERATION_ID_LEN: usize =
+    crate::config::AZURE_IOT_HUB_DPS_OPERATION_ID_BUFFER_SIZE - 1;
+
+/// DPS settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DpsOptions {
+    /// The whole registration must finish within this (`CONFIG_AZURE_IOT_HUB_DPS_TIMEOUT_SEC`);
+    /// like the original, the timer restarts on every packet from DPS.
+    pub timeout_secs: u32,
+    /// Status queries allowed before giving up (the original's hard-coded 10).
+    pub max_status_queries: u32,
+    /// MQTT keep-alive for the DPS connection.
+    pub keep_alive_secs: u16,
+}
+
+impl Default for DpsOptions {
+    fn default() -> Self {
+        DpsOptions {
+            timeout_secs: crate::config::AZURE_IOT_HUB_DPS_TIMEOUT_SEC as u32,
+            max_status_queries: 10,
+            keep_alive_secs: crate::config::MQTT_KEEPALIVE,
+        }
+    }
+}
+
+/// Where the registration is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpsState {
+    /// Nothing started.
+    Idle,
+    /// CONNECT queued.
+    Connecting,
+    /// SUBSCRIBE queued.
+    Subscribing,
+    /// Register request sent, or waiting for the next status query.
+    Assigning,
+    /// Finished (assigned or failed); the transport should be closed.
+    Done,
+}
+
+/// Why registration failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpsFailure<'a> {
+    /// CONNACK refused, with its return code.
+    ConnectionRefused(u8),
+    /// SUBACK refused the response subscription.
+    SubscribeRefused,
+    /// DPS answered with an error status (not 429 or 500, which are retried), e.g. 401.
+    Status {
+        /// The status from the topic.
+        status: u16,
+        /// `errorCode`, e.g. 401002.
+        error_code: Option<u32>,
+        /// `message`, as received (JSON-escaped).
+        message: Option<&'a str>,
+    },
+    /// The operation ended `failed`, `disabled` or `unassigned`.
+    NotAssigned {
+        /// The final status.
+        status: OperationStatus,
+        /// `registrationState.errorCode`.
+        error_code: Option<u32>,
+        /// `registrationState.errorMessage`, as received.
+        message: Option<&'a str>,
+    },
+    /// A response that cannot be parsed, or an assignment without hub or device ID.
+    Malformed,
+    /// An operation ID longer than the buffer.
+    OperationIdTooLong,
+    /// More status queries than allowed.
+    TooManyQueries,
+    /// No answer within the timeout.
+    Timeout,
+}
+
+/// What a DPS packet or timeout means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpsEvent<'a> {
+    /// The register request is queued (status ASSIGNING from now on).
+    Registering,
+    /// DPS answered 429 or 500: the last request is repeated after `retry_after_secs`.
+    Throttled {
+        /// The status.
+        status: u16,
+        /// Seconds until the request is repeated.
+        retry_after_secs: u32,
+    },
+    /// DPS is assigning; the next status query is due after `retry_after_secs`.
+    Assigning {
+        /// The operation ID.
+        operation_id: &'a str,
+        /// Seconds until the next query.
+        retry_after_secs: u32,
+    },
+    /// Assigned: connect to `assigned_hub` as `device_id`. The transport should be closed.
+    Assigned {
+        /// The IoT Hub host name.
+        assigned_hub: &'a str,
+        /// The device ID to use there.
+        device_id: &'a str,
+    },
+    /// Registration failed. The transport should be closed.
+    Failed(DpsFailure<'a>),
+}
+
+/// Why [`DpsClient::connect`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpsConnectError {
+    /// Already running.
+    Busy,
+    /// Empty or too long ID scope or registration ID, or characters that cannot go in a topic.
+    InvalidId,
+    /// The registration payload is longer than [`MAX_REGISTRATION_PAYLOAD_LEN`].
+    PayloadTooLong,
+    /// The CONNECT does not fit the transmit buffer.
+    BufferTooSmall,
+}
+
+/// The DPS client state machine over a caller-owned transmit buffer.
+pub struct DpsClient<B> {
+    tx: B,
+    tx_len: usize,
+    tx_sent: usize,
+    opts: DpsOptions,
+    state: DpsState,
+    registration_id: String<MAX_ID_LEN>,
+    registration_payload: Option<String<MAX_REGISTRATION_PAYLOAD_LEN>>,
+    operation_id: String<MAX_OPERATION_ID_LEN>,
+    packet_id: u16,
+    queries: u32,
+    query_due_ms: Option<u64>,
+    deadline_ms: u64,
+    last_tx_ms: u64,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
+    /// A DPS client.
+    pub fn new(tx: B, opts: DpsOptions) -> Self {
+        DpsClient {
+            tx,
+            tx_len: 0,
+            tx_sent: 0,
+            opts,
+            state: DpsState::Idle,
+            registration_id: String::new(),
+            registration_payload: None,
+            operation_id: String::new(),
+            packet_id: 0,
+            queries: 0,
+            query_due_ms: None,
+            deadline_ms: 0,
+            last_tx_ms: 0,
+        }
+    }
+
+    /// State.
+    pub fn state(&self) -> DpsState {
+        self.state
+    }
+
+    fn push(
+        &mut self,
+        write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
+    ) -> Result<(), Overflow> {
+        if self.tx_sent == self.tx_len {
+            self.tx_len = 0;
+            self.tx_sent = 0;
+        }
+        let len = self.tx_len;
+        let mut c = Cursor::new(&mut self.tx.as_mut()[len..]);
+        write(&mut c).map_err(|_| Overflow)?;
+        self.tx_len += c.len();
+        Ok(())
+    }
+
+    fn next_packet_id(&mut self) -> u16 {
+        self.packet_id = self.packet_id.wrapping_add(1).max(1);
+        self.packet_id
+    }
+
+    /// Queues CONNECT for `registration_id` in `id_scope`. `password` is a SAS token (X.509:
+    /// `None`). The registration request carries `{"registrationId":..}` and, when given,
+    /// `"payload":<registration_payload>` (raw JSON, for custom allocation; not validated).
+    pub fn connect(
+        &mut self,
+        id_scope: &str,
+        registration_id: &str,
+        password: Option<&[u8]>,
+        registration_payload: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(), DpsConnectError> {
+        if !matches!(self.state, DpsState::Idle | DpsState::Done) {
+            return Err(DpsConnectError::Busy);
+        }
+        for id in [id_scope, registration_id] {
+            let json_safe = id.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+            if id.is_empty()
+                || id.len() > MAX_ID_LEN
+                || !json_safe
+                || !valid_component(id.as_bytes(), false)
+            {
+                return Err(DpsConnectError::InvalidId);
+            }
+        }
+        self.registration_payload = match registration_payload {
+            Some(p) => Some(String::try_from(p).map_err(|_| DpsConnectError::PayloadTooLong)?),
+            None => None,
+        };
+        self.registration_id.clear();
+        let _ = self.registration_id.push_str(registration_id);
+        self.operation_id.clear();
+        self.tx_len = 0;
+        self.tx_sent = 0;
+        self.queries = 0;
+        self.query_due_ms = None;
+        let pieces = [
+            id_scope,
+            "/registrations/",
+            registration_id,
+            "/api-version=",
+            API_VERSION,
+        ];
+        let connect = Connect {
+            client_id: registration_id,
+            keep_alive: self.opts.keep_alive_secs,
+            clean_session: true,
+            user_name: Some(&pieces),
+            password,
+            will: None,
+        };
+        self.push(|c| encode_connect(c, &connect))
+            .map_err(|_| DpsConnectError::BufferTooSmall)?;
+        self.state = DpsState::Connecting;
+        self.restart_timer(now_ms);
+        self.last_tx_ms = now_ms;
+        Ok(())
+    }
+
+    fn restart_timer(&mut self, now_ms: u64) {
+        self.deadline_ms = now_ms + u64::from(self.opts.timeout_secs) * 1000;
+    }
+
+    /// Bytes waiting to be written.
+    pub fn poll_transmit(&self) -> Option<&[u8]> {
+        let p = &self.tx.as_ref()[self.tx_sent..self.tx_len];
+        (!p.is_empty()).then_some(p)
+    }
+
+    /// `n` bytes of [`DpsClient::poll_transmit`] were written.
+    pub fn transmit_complete(&mut self, n: usize, now_ms: u64) {
+        self.tx_sent = (self.tx_sent + n).min(self.tx_len);
+        if n > 0 {
+            self.last_tx_ms = now_ms;
+        }
+    }
+
+    /// The next deadline: a status query, a keep-alive PINGREQ, or the overall timeout.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if matches!(self.state, DpsState::Idle | DpsState::Done) {
+            return None;
+        }
+        let mut t = self.deadline_ms;
+        if let Some(q) = self.query_due_ms {
+            t = t.min(q);
+        }
+        if self.opts.keep_alive_secs > 0 {
+            t = t.min(self.last_tx_ms + u64::from(self.opts.keep_alive_secs) * 1000);
+        }
+        Some(t)
+    }
+
+    /// Time passed: sends the status query when due, a PINGREQ to keep the connection, or fails
+    /// with [`DpsFailure::Timeout`].
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Option<DpsEvent<'static>> {
+        if matches!(self.state, DpsState::Idle | DpsState::Done) {
+            return None;
+        }
+        if now_ms >= self.deadline_ms {
+            self.state = DpsState::Done;
+            return Some(DpsEvent::Failed(DpsFailure::Timeout));
+        }
+        if self.query_due_ms.is_some_and(|q| now_ms >= q) {
+            self.query_due_ms = None;
+            if let Err(f) = self.queue_status_query() {
+                self.state = DpsState::Done;
+                return Some(DpsEvent::Failed(f));
+            }
+            return None;
+        }
+        if self.opts.keep_alive_secs > 0
+            && now_ms >= self.last_tx_ms + u64::from(self.opts.keep_alive_secs) * 1000
+        {
+            let _ = self.push(|c| mqtt::encode_pingreq(c));
+            self.last_tx_ms = now_ms;
+        }
+        None
+    }
+
+    fn queue_publish(
+        &mut self,
+        write_topic: impl Fn(&mut dyn Sink) -> Result<(), Overflow>,
+        payload: &[&[u8]],
+    ) -> Result<(), Overflow> {
+        let topic_len = measure(|m| write_topic(m))?;
+        let body: usize = payload.iter().map(|p| p.len()).sum();
+        let id = self.next_packet_id();
+        self.push(|c| {
+            encode_publish_header(
+                c,
+                topic_len,
+                |s| write_topic(s),
+                QoS::AtLeastOnce,
+                id,
+                false,
+                false,
+                body,
+            )?;
+            for p in payload {
+                c.put(p)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn queue_register(&mut self) -> Result<(), Overflow> {
+        let rid = self.registration_id.clone();
+        let payload = self.registration_payload.clone();
+        let rid = rid.as_bytes();
+        let topic = |s: &mut dyn Sink| s.put(b"$dps/registrations/PUT/iotdps-register/?$rid=1");
+        match payload {
+            Some(p) => self.queue_publish(
+                topic,
+                &[
+                    b"{\"registrationId\":\"",
+                    rid,
+                    b"\",\"payload\":",
+                    p.as_bytes(),
+                    b"}",
+                ],
+            ),
+            None => self.queue_publish(topic, &[b"{\"registrationId\":\"", rid, b"\"}"]),
+        }
+    }
+
+    fn queue_status_query(&mut self) -> Result<(), DpsFailure<'static>> {
+        self.queries += 1;
+        if self.queries > self.opts.max_status_queries {
+            return Err(DpsFailure::TooManyQueries);
+        }
+        if self.operation_id.is_empty() {
+            // Throttled before DPS gave an operation ID: register again.
+            return self.queue_register().map_err(|_| DpsFailure::Malformed);
+        }
+        let op = self.operation_id.clone();
+        self.queue_publish(
+            |s| {
+                s.put(b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=")?;
+                s.put(op.as_bytes())
+            },
+            &[],
+        )
+        .map_err(|_| DpsFailure::OperationIdTooLong)
+    }
+
+    /// A complete packet from DPS. Errors mean the connection must close.
+    pub fn handle_packet<'p>(
+        &mut self,
+        header: FixedHeader,
+        body: &'p [u8],
+        now_ms: u64,
+    ) -> Result<Option<DpsEvent<'p>>, DecodeError> {
+        if matches!(self.state, DpsState::Idle | DpsState::Done) {
+            return Ok(None);
+        }
+        self.restart_timer(now_ms);
+        let packet = decode_packet(header, body)?;
+        let fail = |s: &mut Self, f| {
+            s.state = DpsState::Done;
+            Ok(Some(DpsEvent::Failed(f)))
+        };
+        match (self.state, packet) {
+            (DpsState::Connecting, Inbound::Connack { return_code, .. }) => {
+                if return_code != 0 {
+                    return fail(self, DpsFailure::ConnectionRefused(return_code));
+                }
+                let id = self.next_packet_id();
+                if self
+                    .push(|c| encode_subscribe(c, id, &[(SUBSCRIBE_FILTER, QoS::AtMostOnce)]))
+                    .is_err()
+                {
+                    return fail(self, DpsFailure::Malformed);
+                }
+                self.state = DpsState::Subscribing;
+                Ok(None)
+            }
+            (DpsState::Subscribing, Inbound::Suback { codes, .. }) => {
+                if !codes.all_granted() {
+                    return fail(self, DpsFailure::SubscribeRefused);
+                }
+                if self.queue_register().is_err() {
+                    return fail(self, DpsFailure::Malformed);
+                }
+                self.state = DpsState::Assigning;
+                Ok(Some(DpsEvent::Registering))
+            }
+            (_, Inbound::Puback(_)) | (_, Inbound::Pingresp) => Ok(None),
+            (DpsState::Assigning, Inbound::Publish(p)) => {
+                if let Some(id) = p.packet_id {
+                    let _ = self.push(|c| mqtt::encode_puback(c, id));
+                }
+                let Some(topic) = parse_topic(p.topic) else {
+                    return Ok(None);
+                };
+                let Ok(resp) = parse_response(p.payload) else {
+                    return fail(self, DpsFailure::Malformed);
+                };
+                Ok(Some(self.decide(topic, resp, now_ms)))
+            }
+            _ => Err(DecodeError::UnexpectedType(header.packet_type)),
+        }
+    }
+
+    fn decide<'p>(
+        &mut self,
+        topic: ResponseTopic,
+        r: RegistrationResponse<'p>,
+        now_ms: u64,
+    ) -> DpsEvent<'p> {
+        let retry_after = topic
+            .retry_after_secs
+            .filter(|&s| s > 0)
+            .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+        if matches!(topic.status, 429 | 500) {
+            // Throttled or a server error: repeat the last request later.
+            self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
+            return DpsEvent::Throttled {
+                status: topic.status,
+                retry_after_secs: retry_after,
+            };
+        }
+        if topic.status >= 400 {
+            self.state = DpsState::Done;
+            return DpsEvent::Failed(DpsFailure::Status {
+                status: topic.status,
+                error_code: r.error_code,
+                message: r.message,
+            });
+        }
+        match r.status {
+            Some(OperationStatus::Assigned) => {
+                self.state = DpsState::Done;
+                match (r.assigned_hub, r.device_id) {
+                    (Some(h), Some(d)) if !h.is_empty() && !d.is_empty() => DpsEvent::Assigned {
+                        assigned_hub: h,
+                        device_id: d,
+                    },
+                    _ => DpsEvent::Failed(DpsFailure::Malformed),
+                }
+            }
+            Some(
+                s @ (OperationStatus::Failed
+                | OperationStatus::Disabled
+                | OperationStatus::Unassigned),
+            ) => {
+                self.state = DpsState::Done;
+                DpsEvent::Failed(DpsFailure::NotAssigned {
+                    status: s,
+                    error_code: r.state_error_code,
+                    message: r.state_error_message,
+                })
+            }
+            Some(OperationStatus::Assigning) | None => {
+                let Some(op) = r.operation_id.filter(|o| !o.is_empty()) else {
+                    self.state = DpsState::Done;
+                    return DpsEvent::Failed(DpsFailure::Malformed);
+                };
+                if op.len() > MAX_OPERATION_ID_LEN || !valid_component(op.as_bytes(), true) {
+                    self.state = DpsState::Done;
+                    return DpsEvent::Failed(DpsFailure::OperationIdTooLong);
+                }
+                self.operation_id.clear();
+                let _ = self.operation_id.push_str(op);
+                self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
+                DpsEvent::Assigning {
+                    operation_id: op,
+                    retry_after_secs: retry_after,
+                }
+            }
+        }
+    }
+
+    /// The transport closed. Unless registration already finished, that is a failure the
+    /// caller reports (the original reports FAILED when the connection drops).
+    pub fn handle_closed(&mut self) -> Option<DpsEvent<'static>> {
+        let was = self.state;
+        self.state = if was == DpsState::Idle {
+            DpsState::Idle
+        } else {
+            DpsState::Done
+        };
+        self.tx_len = 0;
+        self.tx_sent = 0;
+        self.query_due_ms = None;
+        match was {
+            DpsState::Idle | DpsState::Done => None,
+            _ => Some(DpsEvent::Failed(DpsFailure::Malformed)),
+        }
+    }
+}
