@@ -16,7 +16,10 @@ pub struct Connection<T, R> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>, R: AsRef<[u8]> + AsMut<[u8]>> Connection<T, R> {
     /// A connection over a transmit and a receive buffer.
     pub fn new(tx: T, rx: R, opts: Options) -> Self {
-        Connection { client: Client::new(tx, opts), framer: Framer::new(rx) }
+        Connection {
+            client: Client::new(tx, opts),
+            framer: Framer::new(rx),
+        }
     }
 
     /// Copies received bytes in; returns how many were taken (all, unless the buffer is full of
@@ -29,8 +32,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>, R: AsRef<[u8]> + AsMut<[u8]>> Connection<T, R
     pub fn poll_event(&mut self, now_ms: u64) -> Result<Option<Event<'_>>, ProtocolError> {
         match self.framer.next().map_err(ProtocolError::Frame)? {
             None => Ok(None),
-            Some(Framed::Oversize { header, prefix }) => self.client.handle_oversize(header, prefix, now_ms).map(Some),
-            Some(Framed::Packet { header, body }) => self.client.handle_packet(header, body, now_ms).map(Some),
+            Some(Framed::Oversize { header, prefix }) => self
+                .client
+                .handle_oversize(header, prefix, now_ms)
+                .map(Some),
+            Some(Framed::Packet { header, body }) => {
+                self.client.handle_packet(header, body, now_ms).map(Some)
+            }
         }
     }
 

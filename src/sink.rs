@@ -92,7 +92,9 @@ impl Sink for Cursor<'_> {
 }
 
 /// The number of bytes `write` produces.
-pub fn measure(write: impl FnOnce(&mut Counter) -> Result<(), Overflow>) -> Result<usize, Overflow> {
+pub fn measure(
+    write: impl FnOnce(&mut Counter) -> Result<(), Overflow>,
+) -> Result<usize, Overflow> {
     let mut c = Counter::default();
     write(&mut c)?;
     Ok(c.0)
@@ -105,7 +107,12 @@ mod tests {
     #[test]
     fn decimal_formats_full_width() {
         let mut buf = [0u8; 16];
-        for (n, s) in [(0u32, "0"), (7, "7"), (1234, "1234"), (u32::MAX, "4294967295")] {
+        for (n, s) in [
+            (0u32, "0"),
+            (7, "7"),
+            (1234, "1234"),
+            (u32::MAX, "4294967295"),
+        ] {
             let mut c = Cursor::new(&mut buf);
             c.put_decimal(n).unwrap();
             assert_eq!(c.written(), s.as_bytes());

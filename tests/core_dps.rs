@@ -59,7 +59,7 @@ impl Dps {
         }
         out
     }
-    fn to_assigning(&mut self) {
+    fn run_until_assigning(&mut self) {
         self.c
             .connect("0ne00000000", "dev-1", None, None, 0)
             .unwrap();
@@ -158,7 +158,7 @@ fn first_boot_assigning_then_assigned() {
 #[test]
 fn missing_retry_after_defaults_to_20_seconds() {
     let mut d = Dps::new(DpsOptions::default());
-    d.to_assigning();
+    d.run_until_assigning();
     d.feed(
         &publish(
             "$dps/registrations/res/202/?$rid=1",
@@ -202,7 +202,7 @@ fn failures_end_at_once() {
     ];
     for (topic, body, want) in cases {
         let mut d = Dps::new(DpsOptions::default());
-        d.to_assigning();
+        d.run_until_assigning();
         let ev = d.feed(&publish(topic, None, body), 10);
         assert_eq!(ev.len(), 1);
         assert!(ev[0].contains(want), "{ev:?} vs {want}");
@@ -222,7 +222,7 @@ fn malformed_payloads_fail_without_panicking() {
         br#"{"operationId":"o","status":"nope"}"#,
     ] {
         let mut d = Dps::new(DpsOptions::default());
-        d.to_assigning();
+        d.run_until_assigning();
         let ev = d.feed(
             &publish("$dps/registrations/res/202/?$rid=1", None, body),
             10,
@@ -237,7 +237,7 @@ fn throttling_is_retried_and_queries_are_limited() {
         max_status_queries: 2,
         ..DpsOptions::default()
     });
-    d.to_assigning();
+    d.run_until_assigning();
     d.tx(2);
     // Throttled before an operation ID: the register request is repeated.
     let ev = d.feed(
@@ -289,7 +289,7 @@ fn timeout_restarts_on_every_packet_and_fires_when_silent() {
         keep_alive_secs: 0,
         ..DpsOptions::default()
     });
-    d.to_assigning(); // last packet at 2 ms
+    d.run_until_assigning(); // last packet at 2 ms
     assert_eq!(d.c.poll_timeout(), Some(5002));
     assert_eq!(
         d.c.handle_timeout(5002),
@@ -301,7 +301,7 @@ fn timeout_restarts_on_every_packet_and_fires_when_silent() {
 #[test]
 fn connection_drop_during_registration_is_a_failure() {
     let mut d = Dps::new(DpsOptions::default());
-    d.to_assigning();
+    d.run_until_assigning();
     assert_eq!(
         d.c.handle_closed(),
         Some(DpsEvent::Failed(DpsFailure::Malformed))

@@ -34,16 +34,26 @@ fn parse_args() -> Result<Args, String> {
             "--device-bin" => device_bin = it.next().map(PathBuf::from),
             "--state" => state = it.next().map(PathBuf::from),
             "--timeout-secs" => {
-                let n = it.next().and_then(|n| n.parse().ok()).ok_or("--timeout-secs needs a number")?;
+                let n = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--timeout-secs needs a number")?;
                 timeout = Duration::from_secs(n);
             }
             "-h" | "--help" => {
-                return Err("usage: azure-iot-hub-demo --device-bin PATH [--state DIR] [--timeout-secs N]".into())
+                return Err(
+                    "usage: azure-iot-hub-demo --device-bin PATH [--state DIR] [--timeout-secs N]"
+                        .into(),
+                )
             }
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok(Args { device_bin: device_bin.ok_or("--device-bin is required")?, state, timeout })
+    Ok(Args {
+        device_bin: device_bin.ok_or("--device-bin is required")?,
+        state,
+        timeout,
+    })
 }
 
 /// Lines the device printed, with a way to wait for one.
@@ -67,7 +77,11 @@ impl DeviceOutput {
                         return Ok(line);
                     }
                 }
-                Err(_) => return Err(format!("the device did not print \"{needle}\" within {timeout:?}")),
+                Err(_) => {
+                    return Err(format!(
+                        "the device did not print \"{needle}\" within {timeout:?}"
+                    ))
+                }
             }
         }
     }
@@ -93,13 +107,21 @@ fn provision(svc: &ServiceClient, certs: &Path, emulator_ca: &str) -> Result<(),
     // The nRF guide: root CA, sub CA, proof of possession of the root with a verification code.
     let root = cert_tool::root_ca().map_err(|x| e(&x))?;
     let sub = cert_tool::sub_ca(&root).map_err(|x| e(&x))?;
-    svc.register_ca("demo-root", root.cert_pem(), false).map_err(|x| e(&x))?;
+    svc.register_ca("demo-root", root.cert_pem(), false)
+        .map_err(|x| e(&x))?;
     let code = svc.ca_verification_code("demo-root").map_err(|x| e(&x))?;
     let proof_key = cert_tool::client_key().map_err(|x| e(&x))?;
     let proof_csr = cert_tool::csr(&proof_key, &code).map_err(|x| e(&x))?;
     let proof = cert_tool::sign_csr(proof_csr, &root).map_err(|x| e(&x))?;
     let ca = svc.verify_ca("demo-root", &proof).map_err(|x| e(&x))?;
-    println!("[demo]   CA \"demo-root\" registered and verified with code {code}: {}", if ca.is_verified { "verified" } else { "NOT verified" });
+    println!(
+        "[demo]   CA \"demo-root\" registered and verified with code {code}: {}",
+        if ca.is_verified {
+            "verified"
+        } else {
+            "NOT verified"
+        }
+    );
     // The device: key, CSR with CN = device ID, certificate from the sub CA.
     let key = cert_tool::client_key().map_err(|x| e(&x))?;
     let csr = cert_tool::csr(&key, DEVICE_ID).map_err(|x| e(&x))?;
@@ -107,10 +129,17 @@ fn provision(svc: &ServiceClient, certs: &Path, emulator_ca: &str) -> Result<(),
     std::fs::create_dir_all(certs).map_err(|x| e(&x))?;
     cert_tool::write_pem(certs.join("ca-cert.pem"), emulator_ca).map_err(|x| e(&x))?;
     // The chain the device presents: its certificate, then the sub CA.
-    cert_tool::write_pem(certs.join("client-cert.pem"), &format!("{cert}{}", sub.cert_pem())).map_err(|x| e(&x))?;
+    cert_tool::write_pem(
+        certs.join("client-cert.pem"),
+        &format!("{cert}{}", sub.cert_pem()),
+    )
+    .map_err(|x| e(&x))?;
     cert_tool::write_pem(certs.join("private-key.pem"), &key).map_err(|x| e(&x))?;
     svc.create_x509_ca_device(DEVICE_ID).map_err(|x| e(&x))?;
-    println!("[demo]   device \"{DEVICE_ID}\" created (X.509 CA-signed); certificates in {}", certs.display());
+    println!(
+        "[demo]   device \"{DEVICE_ID}\" created (X.509 CA-signed); certificates in {}",
+        certs.display()
+    );
     Ok(())
 }
 
@@ -118,7 +147,10 @@ fn spawn_device(bin: &Path, emu: &Emulator, certs: &Path) -> Result<(Child, Devi
     let mut child = Command::new(bin)
         .env("CONFIG_AZURE_IOT_HUB_HOSTNAME", "localhost")
         .env("CONFIG_AZURE_IOT_HUB_DEVICE_ID", DEVICE_ID)
-        .env("CONFIG_MQTT_HELPER_PORT", emu.mqtt_addr().port().to_string())
+        .env(
+            "CONFIG_MQTT_HELPER_PORT",
+            emu.mqtt_addr().port().to_string(),
+        )
         .env("CONFIG_MQTT_HELPER_CERTIFICATES_FOLDER", certs)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -134,28 +166,49 @@ fn spawn_device(bin: &Path, emu: &Emulator, certs: &Path) -> Result<(Child, Devi
             }
         }
     });
-    Ok((child, DeviceOutput { rx, seen: Vec::new() }))
+    Ok((
+        child,
+        DeviceOutput {
+            rx,
+            seen: Vec::new(),
+        },
+    ))
 }
 
 fn run(args: &Args) -> Result<(), String> {
     let t = args.timeout;
-    let state = args.state.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("azure-iot-hub-demo-{}", std::process::id())));
+    let state = args.state.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("azure-iot-hub-demo-{}", std::process::id()))
+    });
     let mut cfg = Config::ephemeral(&state);
     cfg.remove_state_on_drop = args.state.is_none();
     let emu = Emulator::start(cfg).map_err(|e| format!("emulator: {e}"))?;
     let svc = emu.service();
-    println!("[demo] emulator: MQTT/TLS on {}, service API on {}", emu.mqtt_addr(), emu.http_url());
+    println!(
+        "[demo] emulator: MQTT/TLS on {}, service API on {}",
+        emu.mqtt_addr(),
+        emu.http_url()
+    );
 
-    step(1, "provision a CA and a device, as the nRF setup guide does");
+    step(
+        1,
+        "provision a CA and a device, as the nRF setup guide does",
+    );
     let certs = state.join("device-certs");
     provision(&svc, &certs, &emu.ca_pem())?;
 
-    step(2, "start the C sample (samples/host/azure_iot_hub) and see telemetry arrive");
+    step(
+        2,
+        "start the C sample (samples/host/azure_iot_hub) and see telemetry arrive",
+    );
     let (mut child, mut out) = spawn_device(&args.device_bin, &emu, &certs)?;
     let result = drive(&svc, &mut out, t);
     // Stop the device the way an operator would, and check it leaves cleanly.
     // SIGTERM through `kill`, so no unsafe code is needed here.
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(5);
     let status = loop {
         if let Ok(Some(s)) = child.try_wait() {
@@ -179,13 +232,17 @@ fn drive(svc: &ServiceClient, out: &mut DeviceOutput, t: Duration) -> Result<(),
     out.wait_for("event: READY", t)?;
     ok("device connected and subscribed (READY)");
     let ev = svc
-        .wait_for_event(|e| e.device_id == DEVICE_ID && e.payload.contains("temperature"), t)
+        .wait_for_event(
+            |e| e.device_id == DEVICE_ID && e.payload.contains("temperature"),
+            t,
+        )
         .map_err(|e| format!("no telemetry: {e}"))?;
     ok(&format!("telemetry arrived at the hub: {}", ev.payload));
 
     step(3, "change the desired property telemetryInterval to 2 s");
     out.forget();
-    svc.update_desired(DEVICE_ID, json!({ "telemetryInterval": 2 })).map_err(|e| e.to_string())?;
+    svc.update_desired(DEVICE_ID, json!({ "telemetryInterval": 2 }))
+        .map_err(|e| e.to_string())?;
     out.wait_for("reported: {\"telemetryInterval\":2}", t)?;
     let deadline = Instant::now() + t;
     loop {
@@ -208,22 +265,34 @@ fn drive(svc: &ServiceClient, out: &mut DeviceOutput, t: Duration) -> Result<(),
             None => return Err("telemetry stopped after the interval change".into()),
         }
     }
-    let gaps: Vec<f64> = stamps.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    let gaps: Vec<f64> = stamps
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
     if gaps.iter().any(|g| !(1.0..=3.5).contains(g)) {
         return Err(format!("telemetry interval is not ~2 s: gaps {gaps:.2?}"));
     }
     ok(&format!("telemetry now every ~2 s (gaps {gaps:.2?} s)"));
 
     step(4, "invoke the direct method \"led\"");
-    let r = svc.invoke_method(DEVICE_ID, "led", json!(1), Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let r = svc
+        .invoke_method(DEVICE_ID, "led", json!(1), Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
     out.wait_for("LED 1 on", t)?;
     if r.status != 200 || r.payload != json!({ "it": "worked" }) {
-        return Err(format!("unexpected method response: {} {}", r.status, r.payload));
+        return Err(format!(
+            "unexpected method response: {} {}",
+            r.status, r.payload
+        ));
     }
-    ok(&format!("method answered: status {} payload {}", r.status, r.payload));
+    ok(&format!(
+        "method answered: status {} payload {}",
+        r.status, r.payload
+    ));
 
     step(5, "send a cloud-to-device message with a property");
-    svc.send_c2d_text(DEVICE_ID, "hello from the cloud", &[("color", "blue")]).map_err(|e| e.to_string())?;
+    svc.send_c2d_text(DEVICE_ID, "hello from the cloud", &[("color", "blue")])
+        .map_err(|e| e.to_string())?;
     out.wait_for("C2D message received: hello from the cloud", t)?;
     out.wait_for("property: color=blue", t)?;
     ok("the device printed the message and its property");

@@ -23,12 +23,18 @@ mod tests {
     fn c2d_vectors() {
         let t = "devices/useragent_c/messages/devicebound/%24.mid=79eadb01-bd0d-472d-bd35-ccb76e70eab8&%24.to=%2Fdevices%2Fuseragent_c%2Fmessages%2FdeviceBound&abc=123";
         let bag = parse(t).unwrap();
-        assert_eq!(bag.get("%24.mid"), Some("79eadb01-bd0d-472d-bd35-ccb76e70eab8"));
+        assert_eq!(
+            bag.get("%24.mid"),
+            Some("79eadb01-bd0d-472d-bd35-ccb76e70eab8")
+        );
         assert_eq!(bag.get("abc"), Some("123"));
         assert_eq!(bag.len(), 3);
         // An unencoded `/` in `$.to` stays inside the bag.
         let t = "devices/d/messages/devicebound/$.to=/devices/d/messages/deviceBound&abc=123";
-        assert_eq!(parse(t).unwrap().get("$.to"), Some("/devices/d/messages/deviceBound"));
+        assert_eq!(
+            parse(t).unwrap().get("$.to"),
+            Some("/devices/d/messages/deviceBound")
+        );
         assert_eq!(parse("devices/d/messages/devicebound/").unwrap().len(), 0);
         assert_eq!(parse("devices/d/messages/events/"), None);
     }

@@ -15,8 +15,9 @@ use heapless::String;
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
 use super::{classify, methods, telemetry, twin, write_user_name, HubTopic, SUBSCRIPTIONS};
 use crate::mqtt::{
-    self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, encode_publish_header,
-    encode_subscribe, Connect, DecodeError, FixedHeader, Inbound, InboundPublish, QoS,
+    self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback,
+    encode_publish_header, encode_subscribe, Connect, DecodeError, FixedHeader, Inbound,
+    InboundPublish, QoS,
 };
 use crate::sink::{measure, Cursor, Overflow, Sink};
 
@@ -327,7 +328,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         self.sent = 0;
     }
     /// Appends what `write` produces, all or nothing.
-    fn push(&mut self, write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>) -> Result<(), Overflow> {
+    fn push(
+        &mut self,
+        write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
+    ) -> Result<(), Overflow> {
         if self.sent == self.len {
             self.clear();
         }
@@ -340,7 +344,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
 }
 
 /// Writes the topic of an outgoing message.
-fn write_publish_topic<S: Sink>(s: &mut S, kind: &MessageKind<'_>, device_id: &str, rid: &str) -> Result<(), Overflow> {
+fn write_publish_topic<S: Sink>(
+    s: &mut S,
+    kind: &MessageKind<'_>,
+    device_id: &str,
+    rid: &str,
+) -> Result<(), Overflow> {
     match *kind {
         MessageKind::Telemetry { properties } => telemetry::write_topic(s, device_id, properties),
         MessageKind::TwinGet { .. } => twin::write_get_topic(s, rid),
@@ -369,7 +378,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     /// CONNECT and a publish header).
     pub fn new(tx_buf: B, opts: Options) -> Self {
         Client {
-            tx: TxQueue { buf: tx_buf, len: 0, sent: 0 },
+            tx: TxQueue {
+                buf: tx_buf,
+                len: 0,
+                sent: 0,
+            },
             opts,
             state: State::Disconnected,
             hostname: String::new(),
@@ -448,14 +461,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if self.state != State::Disconnected {
             return Err(ConnectError::NotDisconnected);
         }
-        if hostname.is_empty() || hostname.len() > MAX_HOSTNAME_LEN || !valid_component(hostname.as_bytes(), false) {
+        if hostname.is_empty()
+            || hostname.len() > MAX_HOSTNAME_LEN
+            || !valid_component(hostname.as_bytes(), false)
+        {
             return Err(ConnectError::InvalidHostname);
         }
-        if device_id.is_empty() || device_id.len() > MAX_DEVICE_ID_LEN || !valid_component(device_id.as_bytes(), false)
+        if device_id.is_empty()
+            || device_id.len() > MAX_DEVICE_ID_LEN
+            || !valid_component(device_id.as_bytes(), false)
         {
             return Err(ConnectError::InvalidDeviceId);
         }
-        let user_len = measure(|m| write_user_name(m, hostname, device_id, model_id)).map_err(|_| ConnectError::UserNameTooLong)?;
+        let user_len = measure(|m| write_user_name(m, hostname, device_id, model_id))
+            .map_err(|_| ConnectError::UserNameTooLong)?;
         if user_len + 1 > self.opts.user_name_buf_size {
             return Err(ConnectError::UserNameTooLong);
         }
@@ -504,7 +523,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             password,
             will: None,
         };
-        self.tx.push(|c| encode_connect(c, &connect)).map_err(|_| ConnectError::BufferTooSmall)?;
+        self.tx
+            .push(|c| encode_connect(c, &connect))
+            .map_err(|_| ConnectError::BufferTooSmall)?;
         self.state = State::Connecting;
         self.last_tx_ms = now_ms;
         self.ping_sent_ms = None;
@@ -551,7 +572,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
 
     /// When [`Client::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<u64> {
-        if !matches!(self.state, State::Connecting | State::Connected | State::Ready) || self.opts.keep_alive_secs == 0 {
+        if !matches!(
+            self.state,
+            State::Connecting | State::Connected | State::Ready
+        ) || self.opts.keep_alive_secs == 0
+        {
             return None;
         }
         let period = u64::from(self.opts.keep_alive_secs) * 1000;
@@ -573,14 +598,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if self.ping_sent_ms.is_some() {
             return Err(ProtocolError::KeepAliveTimeout);
         }
-        self.tx.push(|c| encode_pingreq(c)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+        self.tx
+            .push(|c| encode_pingreq(c))
+            .map_err(|_| ProtocolError::TransmitBufferFull)?;
         self.ping_sent_ms = Some(now_ms);
         Ok(())
     }
 
     /// Builds a PUBLISH. On success its header is queued (after anything already pending) and
     /// the returned [`Outgoing`] must be written out before the client is used again.
-    pub fn publish<'c, 'b>(&'c mut self, msg: &Message<'b>, _now_ms: u64) -> Result<Outgoing<'c, 'b>, PublishError> {
+    pub fn publish<'c, 'b>(
+        &'c mut self,
+        msg: &Message<'b>,
+        _now_ms: u64,
+    ) -> Result<Outgoing<'c, 'b>, PublishError> {
         if !self.is_connected() {
             return Err(PublishError::NotConnected);
         }
@@ -592,15 +623,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let rid: &str = match kind {
             MessageKind::Telemetry { properties } => {
                 properties::validate(properties).map_err(|_| PublishError::InvalidArgument)?;
-                let bag = measure(|m| properties::write_bag(m, properties)).map_err(|_| PublishError::PropertiesTooLong)?;
+                let bag = measure(|m| properties::write_bag(m, properties))
+                    .map_err(|_| PublishError::PropertiesTooLong)?;
                 if bag > 0 && bag + 1 > self.opts.property_buffer_size {
                     return Err(PublishError::PropertiesTooLong);
                 }
                 ""
             }
-            MessageKind::TwinGet { request_id: Some(r) } | MessageKind::TwinReported { request_id: Some(r) }
-                if !r.is_empty() =>
-            {
+            MessageKind::TwinGet {
+                request_id: Some(r),
+            }
+            | MessageKind::TwinReported {
+                request_id: Some(r),
+            } if !r.is_empty() => {
                 if !valid_component(r.as_bytes(), false) {
                     return Err(PublishError::InvalidArgument);
                 }
@@ -623,15 +658,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         };
         let rid: &str = generated.as_deref().unwrap_or(rid);
         let device_id = self.device_id.as_str();
-        let topic_len =
-            measure(|m| write_publish_topic(m, &kind, device_id, rid)).map_err(|_| PublishError::TopicTooLong)?;
+        let topic_len = measure(|m| write_publish_topic(m, &kind, device_id, rid))
+            .map_err(|_| PublishError::TopicTooLong)?;
         if topic_len > self.opts.topic_max_len {
             return Err(PublishError::TopicTooLong);
         }
         if msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4 {
             return Err(PublishError::TopicTooLong);
         }
-        let rollback_to = if self.tx.sent == self.tx.len { 0 } else { self.tx.len };
+        let rollback_to = if self.tx.sent == self.tx.len {
+            0
+        } else {
+            self.tx.len
+        };
         self.tx
             .push(|c| {
                 encode_publish_header(
@@ -664,23 +703,40 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let id = self.next_packet_id();
         self.subscribe_id = id;
         let filters = SUBSCRIPTIONS.map(|f| (f, QoS::AtMostOnce));
-        self.tx.push(|c| encode_subscribe(c, id, &filters)).map_err(|_| ProtocolError::TransmitBufferFull)
+        self.tx
+            .push(|c| encode_subscribe(c, id, &filters))
+            .map_err(|_| ProtocolError::TransmitBufferFull)
     }
 
     fn queue_twin_get(&mut self) -> Result<(), ProtocolError> {
         let rid = self.next_request_id();
         let id = self.next_packet_id();
-        let len = measure(|m| twin::write_get_topic(m, &rid)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+        let len = measure(|m| twin::write_get_topic(m, &rid))
+            .map_err(|_| ProtocolError::TransmitBufferFull)?;
         self.tx
             .push(|c| {
-                encode_publish_header(c, len, |s| twin::write_get_topic(s, &rid), QoS::AtMostOnce, id, false, false, 0)
+                encode_publish_header(
+                    c,
+                    len,
+                    |s| twin::write_get_topic(s, &rid),
+                    QoS::AtMostOnce,
+                    id,
+                    false,
+                    false,
+                    0,
+                )
             })
             .map_err(|_| ProtocolError::TransmitBufferFull)
     }
 
     /// A packet larger than the receive buffer was skipped by the framer. A QoS 1 PUBLISH is
     /// acknowledged (the application is told with the event) so the hub does not resend it.
-    pub fn handle_oversize<'p>(&mut self, header: FixedHeader, prefix: &'p [u8], now_ms: u64) -> Result<Event<'p>, ProtocolError> {
+    pub fn handle_oversize<'p>(
+        &mut self,
+        header: FixedHeader,
+        prefix: &'p [u8],
+        now_ms: u64,
+    ) -> Result<Event<'p>, ProtocolError> {
         let _ = now_ms;
         self.ping_sent_ms = None;
         if header.packet_type != mqtt::packet_type::PUBLISH {
@@ -688,14 +744,24 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
         let (topic, packet_id) = crate::mqtt::publish_prefix(header, prefix);
         if let Some(id) = packet_id {
-            self.tx.push(|c| encode_puback(c, id)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+            self.tx
+                .push(|c| encode_puback(c, id))
+                .map_err(|_| ProtocolError::TransmitBufferFull)?;
         }
-        Ok(Event::MessageTooLarge { topic, size: header.total_length() })
+        Ok(Event::MessageTooLarge {
+            topic,
+            size: header.total_length(),
+        })
     }
 
     /// A complete packet from the framer. Returns the event it means for the application, or an
     /// error after which the connection must be closed.
-    pub fn handle_packet<'p>(&mut self, header: FixedHeader, body: &'p [u8], now_ms: u64) -> Result<Event<'p>, ProtocolError> {
+    pub fn handle_packet<'p>(
+        &mut self,
+        header: FixedHeader,
+        body: &'p [u8],
+        now_ms: u64,
+    ) -> Result<Event<'p>, ProtocolError> {
         let _ = now_ms;
         // Any packet from the server shows the connection is alive.
         self.ping_sent_ms = None;
@@ -705,14 +771,22 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 // Well framed, so the stream is in sync: skip it, acknowledge it, report it.
                 let id = crate::mqtt::publish_packet_id(header, body);
                 if let Some(id) = id {
-                    self.tx.push(|c| encode_puback(c, id)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+                    self.tx
+                        .push(|c| encode_puback(c, id))
+                        .map_err(|_| ProtocolError::TransmitBufferFull)?;
                 }
                 return Ok(Event::Malformed { topic: None });
             }
             Err(e) => return Err(ProtocolError::Decode(e)),
         };
         match (self.state, packet) {
-            (State::Connecting, Inbound::Connack { session_present, return_code }) => {
+            (
+                State::Connecting,
+                Inbound::Connack {
+                    session_present,
+                    return_code,
+                },
+            ) => {
                 if return_code != 0 {
                     self.state = State::Disconnected;
                     return Ok(Event::ConnectionRefused { return_code });
@@ -721,18 +795,27 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 self.queue_subscribe()?;
                 Ok(Event::Connected { session_present })
             }
-            (State::Connected, Inbound::Suback { packet_id, codes }) if packet_id == self.subscribe_id => {
+            (State::Connected, Inbound::Suback { packet_id, codes })
+                if packet_id == self.subscribe_id =>
+            {
                 self.state = State::Ready;
                 if self.opts.auto_twin_request {
                     self.queue_twin_get()?;
                 }
-                Ok(Event::Ready { refused: codes.failure_mask() })
+                Ok(Event::Ready {
+                    refused: codes.failure_mask(),
+                })
             }
-            (State::Connected | State::Ready | State::Disconnecting, Inbound::Puback(packet_id)) => {
-                Ok(Event::Puback { packet_id })
+            (
+                State::Connected | State::Ready | State::Disconnecting,
+                Inbound::Puback(packet_id),
+            ) => Ok(Event::Puback { packet_id }),
+            (State::Connected | State::Ready | State::Disconnecting, Inbound::Pingresp) => {
+                Ok(Event::Pingresp)
             }
-            (State::Connected | State::Ready | State::Disconnecting, Inbound::Pingresp) => Ok(Event::Pingresp),
-            (State::Connected | State::Ready | State::Disconnecting, Inbound::Publish(p)) => self.handle_publish(p),
+            (State::Connected | State::Ready | State::Disconnecting, Inbound::Publish(p)) => {
+                self.handle_publish(p)
+            }
             (_, p) => Err(ProtocolError::Unexpected(match p {
                 Inbound::Connack { .. } => mqtt::packet_type::CONNACK,
                 Inbound::Publish(_) => mqtt::packet_type::PUBLISH,
@@ -749,7 +832,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             (QoS::AtMostOnce, _) => {}
             (QoS::AtLeastOnce, Some(id)) => {
                 // Acknowledged before the application sees it, as the original does.
-                self.tx.push(|c| encode_puback(c, id)).map_err(|_| ProtocolError::TransmitBufferFull)?;
+                self.tx
+                    .push(|c| encode_puback(c, id))
+                    .map_err(|_| ProtocolError::TransmitBufferFull)?;
             }
             // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
             _ => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),
@@ -757,18 +842,44 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let topic = p.topic;
         let payload = p.payload;
         Ok(match classify(topic) {
-            HubTopic::C2d(properties) => Event::C2d { topic, properties, payload },
-            HubTopic::Method(m) => Event::DirectMethod { topic, name: m.name, request_id: m.request_id, payload },
-            HubTopic::Twin(twin::TwinTopic::Desired { version }) => Event::TwinDesired { topic, version, payload },
-            HubTopic::Twin(twin::TwinTopic::Response { status: 200, request_id, .. }) => {
-                Event::TwinDocument { topic, request_id, payload }
-            }
-            HubTopic::Twin(twin::TwinTopic::Response { status, request_id, version }) => {
-                Event::TwinResult { topic, request_id, status, version, payload }
-            }
+            HubTopic::C2d(properties) => Event::C2d {
+                topic,
+                properties,
+                payload,
+            },
+            HubTopic::Method(m) => Event::DirectMethod {
+                topic,
+                name: m.name,
+                request_id: m.request_id,
+                payload,
+            },
+            HubTopic::Twin(twin::TwinTopic::Desired { version }) => Event::TwinDesired {
+                topic,
+                version,
+                payload,
+            },
+            HubTopic::Twin(twin::TwinTopic::Response {
+                status: 200,
+                request_id,
+                ..
+            }) => Event::TwinDocument {
+                topic,
+                request_id,
+                payload,
+            },
+            HubTopic::Twin(twin::TwinTopic::Response {
+                status,
+                request_id,
+                version,
+            }) => Event::TwinResult {
+                topic,
+                request_id,
+                status,
+                version,
+                payload,
+            },
             HubTopic::Malformed => Event::Malformed { topic: Some(topic) },
             HubTopic::Unknown => Event::UnknownTopic { topic, payload },
         })
     }
 }
-

@@ -29,7 +29,9 @@ pub enum MethodTopicError {
 
 /// Parses a method-request topic.
 pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
-    let rest = topic.strip_prefix(PREFIX).ok_or(MethodTopicError::NotMethod)?;
+    let rest = topic
+        .strip_prefix(PREFIX)
+        .ok_or(MethodTopicError::NotMethod)?;
     let (name, request_id) = rest.split_once(RID).ok_or(MethodTopicError::Malformed)?;
     if name.is_empty() || request_id.is_empty() {
         return Err(MethodTopicError::Malformed);
@@ -38,7 +40,11 @@ pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
 }
 
 /// Writes the response topic. The status is written in full (the original truncated it to 16 bits).
-pub fn write_response_topic<S: Sink>(s: &mut S, status: u32, request_id: &str) -> Result<(), Overflow> {
+pub fn write_response_topic<S: Sink>(
+    s: &mut S,
+    status: u32,
+    request_id: &str,
+) -> Result<(), Overflow> {
     s.put(b"$iothub/methods/res/")?;
     s.put_decimal(status)?;
     s.put(RID.as_bytes())?;
@@ -52,15 +58,36 @@ mod tests {
 
     #[test]
     fn request_vectors() {
-        assert_eq!(parse("$iothub/methods/POST/led/?$rid=1"), Ok(MethodTopic { name: "led", request_id: "1" }));
+        assert_eq!(
+            parse("$iothub/methods/POST/led/?$rid=1"),
+            Ok(MethodTopic {
+                name: "led",
+                request_id: "1"
+            })
+        );
         assert_eq!(
             parse("$iothub/methods/POST/reboot/?$rid=ab&c=d"),
-            Ok(MethodTopic { name: "reboot", request_id: "ab&c=d" })
+            Ok(MethodTopic {
+                name: "reboot",
+                request_id: "ab&c=d"
+            })
         );
-        assert_eq!(parse("$iothub/methods/POST//?$rid=1"), Err(MethodTopicError::Malformed));
-        assert_eq!(parse("$iothub/methods/POST/led/?$rid="), Err(MethodTopicError::Malformed));
-        assert_eq!(parse("$iothub/methods/POST/led"), Err(MethodTopicError::Malformed));
-        assert_eq!(parse("$iothub/twin/res/200/?$rid=1"), Err(MethodTopicError::NotMethod));
+        assert_eq!(
+            parse("$iothub/methods/POST//?$rid=1"),
+            Err(MethodTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/methods/POST/led/?$rid="),
+            Err(MethodTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/methods/POST/led"),
+            Err(MethodTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/twin/res/200/?$rid=1"),
+            Err(MethodTopicError::NotMethod)
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ pub mod telemetry;
 pub mod twin;
 
 pub use client::{
-    Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError, PublishError, State,
-    MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
+    Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError,
+    PublishError, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
 };
 pub use properties::{Property, PropertyBag, PropertyList};
 
@@ -23,12 +23,21 @@ pub const API_VERSION: &str = "2020-09-30";
 pub const DEVICE_CLIENT_TYPE: &str = concat!("azure-iot-hub-rs%2F", env!("CARGO_PKG_VERSION"));
 
 /// The four subscriptions, in the original's order, all QoS 0.
-pub const SUBSCRIPTIONS: [&str; 4] =
-    [c2d::SUBSCRIBE_FILTER, methods::SUBSCRIBE_FILTER, twin::DESIRED_FILTER, twin::RESPONSE_FILTER];
+pub const SUBSCRIPTIONS: [&str; 4] = [
+    c2d::SUBSCRIBE_FILTER,
+    methods::SUBSCRIBE_FILTER,
+    twin::DESIRED_FILTER,
+    twin::RESPONSE_FILTER,
+];
 
 /// Writes the MQTT user name: `{host}/{device_id}/?api-version=2020-09-30&DeviceClientType=...`
 /// and, with a Plug and Play model ID, `&model-id=...` (URL-encoded by the caller).
-pub fn write_user_name<S: Sink>(s: &mut S, hostname: &str, device_id: &str, model_id: Option<&str>) -> Result<(), Overflow> {
+pub fn write_user_name<S: Sink>(
+    s: &mut S,
+    hostname: &str,
+    device_id: &str,
+    model_id: Option<&str>,
+) -> Result<(), Overflow> {
     s.put(hostname.as_bytes())?;
     s.put_u8(b'/')?;
     s.put(device_id.as_bytes())?;
@@ -86,17 +95,39 @@ mod tests {
         let mut c = Cursor::new(&mut buf);
         write_user_name(&mut c, "hub.azure-devices.net", "my-device", None).unwrap();
         let s = core::str::from_utf8(c.written()).unwrap();
-        assert!(s.starts_with("hub.azure-devices.net/my-device/?api-version=2020-09-30&DeviceClientType="), "{s}");
+        assert!(
+            s.starts_with(
+                "hub.azure-devices.net/my-device/?api-version=2020-09-30&DeviceClientType="
+            ),
+            "{s}"
+        );
         let mut c = Cursor::new(&mut buf);
-        write_user_name(&mut c, "h", "d", Some("dtmi%3Acom%3Aexample%3AThermostat%3B1")).unwrap();
-        assert!(core::str::from_utf8(c.written()).unwrap().ends_with("&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1"));
+        write_user_name(
+            &mut c,
+            "h",
+            "d",
+            Some("dtmi%3Acom%3Aexample%3AThermostat%3B1"),
+        )
+        .unwrap();
+        assert!(core::str::from_utf8(c.written())
+            .unwrap()
+            .ends_with("&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1"));
     }
 
     #[test]
     fn classify_vectors() {
-        assert!(matches!(classify("devices/d/messages/devicebound/a=1"), HubTopic::C2d(_)));
-        assert!(matches!(classify("$iothub/methods/POST/led/?$rid=3"), HubTopic::Method(_)));
-        assert!(matches!(classify("$iothub/twin/res/200/?$rid=3"), HubTopic::Twin(_)));
+        assert!(matches!(
+            classify("devices/d/messages/devicebound/a=1"),
+            HubTopic::C2d(_)
+        ));
+        assert!(matches!(
+            classify("$iothub/methods/POST/led/?$rid=3"),
+            HubTopic::Method(_)
+        ));
+        assert!(matches!(
+            classify("$iothub/twin/res/200/?$rid=3"),
+            HubTopic::Twin(_)
+        ));
         assert_eq!(classify("$iothub/twin/res/200/?x=3"), HubTopic::Malformed);
         assert_eq!(classify("$iothub/methods/POST/led"), HubTopic::Malformed);
         assert_eq!(classify("some/other/topic"), HubTopic::Unknown);

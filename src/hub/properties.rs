@@ -18,7 +18,10 @@ pub struct Property<'a> {
 impl<'a> Property<'a> {
     /// A property from two strings.
     pub const fn new(key: &'a str, value: &'a str) -> Self {
-        Property { key: key.as_bytes(), value: value.as_bytes() }
+        Property {
+            key: key.as_bytes(),
+            value: value.as_bytes(),
+        }
     }
 }
 
@@ -61,7 +64,9 @@ fn forbidden(b: u8) -> bool {
 /// Checks a value that goes into a topic verbatim (request IDs, property keys and values).
 pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
     core::str::from_utf8(bytes).is_ok()
-        && !bytes.iter().any(|&b| forbidden(b) || b == b'&' || (!allow_equals && b == b'='))
+        && !bytes
+            .iter()
+            .any(|&b| forbidden(b) || b == b'&' || (!allow_equals && b == b'='))
 }
 
 /// Why a property list was refused.
@@ -110,7 +115,10 @@ impl<'a> PropertyBag<'a> {
     /// Iterates over `(key, value)`; a property without `=` has an empty value. Empty segments
     /// (`a=1&&b=2`) are skipped.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.0.split('&').filter(|s| !s.is_empty()).map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        self.0
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
     }
 
     /// The value of the first property named `key`.
@@ -145,21 +153,44 @@ mod tests {
         let mut buf = [0u8; 128];
         let mut c = Cursor::new(&mut buf);
         write_bag(&mut c, &props).unwrap();
-        assert_eq!(c.written(), b"batch=&%24.ct=application%2Fjson&%24.ce=utf-8");
+        assert_eq!(
+            c.written(),
+            b"batch=&%24.ct=application%2Fjson&%24.ce=utf-8"
+        );
     }
 
     #[test]
     fn refuses_components_that_change_the_topic() {
-        for (k, v) in [("", "x"), ("a&b", "x"), ("a", "x&y"), ("a=b", "x"), ("a", "#"), ("a", "+"), ("a", "\0")] {
-            assert_eq!(validate(&[Property::new(k, v)]), Err(PropertyError::Invalid), "{k}={v}");
+        for (k, v) in [
+            ("", "x"),
+            ("a&b", "x"),
+            ("a", "x&y"),
+            ("a=b", "x"),
+            ("a", "#"),
+            ("a", "+"),
+            ("a", "\0"),
+        ] {
+            assert_eq!(
+                validate(&[Property::new(k, v)]),
+                Err(PropertyError::Invalid),
+                "{k}={v}"
+            );
         }
-        assert_eq!(validate(&[Property { key: b"\xff", value: b"" }]), Err(PropertyError::Invalid));
+        assert_eq!(
+            validate(&[Property {
+                key: b"\xff",
+                value: b""
+            }]),
+            Err(PropertyError::Invalid)
+        );
         validate(&[Property::new("a", "b=c")]).unwrap();
     }
 
     #[test]
     fn parses_incoming_bag() {
-        let bag = PropertyBag("%24.mid=abc&%24.to=%2Fdevices%2Fd%2Fmessages%2FdeviceBound&prop1&prop2=&k=v=w");
+        let bag = PropertyBag(
+            "%24.mid=abc&%24.to=%2Fdevices%2Fd%2Fmessages%2FdeviceBound&prop1&prop2=&k=v=w",
+        );
         let all: heapless::Vec<(&str, &str), 8> = bag.iter().collect();
         assert_eq!(
             &all[..],

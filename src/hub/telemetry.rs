@@ -5,7 +5,11 @@ use crate::sink::{Overflow, Sink};
 
 /// Writes the telemetry topic. The property bag follows the trailing `/` directly, with no `?`,
 /// as the original library sends it.
-pub fn write_topic<S: Sink>(s: &mut S, device_id: &str, properties: &dyn PropertyList) -> Result<(), Overflow> {
+pub fn write_topic<S: Sink>(
+    s: &mut S,
+    device_id: &str,
+    properties: &dyn PropertyList,
+) -> Result<(), Overflow> {
     s.put(b"devices/")?;
     s.put(device_id.as_bytes())?;
     s.put(b"/messages/events/")?;
@@ -29,6 +33,9 @@ mod tests {
         let mut c = Cursor::new(&mut buf);
         write_topic(&mut c, "my-device", &props).unwrap();
         assert_eq!(c.written(), b"devices/my-device/messages/events/a=1&b=2");
-        assert_eq!(measure(|m| write_topic(m, "my-device", &props)).unwrap(), c.len());
+        assert_eq!(
+            measure(|m| write_topic(m, "my-device", &props)).unwrap(),
+            c.len()
+        );
     }
 }

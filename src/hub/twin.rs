@@ -52,19 +52,33 @@ pub enum TwinTopicError {
 
 /// Parses a twin topic.
 pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
-    let rest = topic.strip_prefix("$iothub/twin/").ok_or(TwinTopicError::NotTwin)?;
+    let rest = topic
+        .strip_prefix("$iothub/twin/")
+        .ok_or(TwinTopicError::NotTwin)?;
     if let Some(rest) = rest.strip_prefix("res/") {
         let (status, query) = rest.split_once("/?").ok_or(TwinTopicError::Malformed)?;
         if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TwinTopicError::Malformed);
         }
-        let status = status.parse::<u16>().map_err(|_| TwinTopicError::Malformed)?;
+        let status = status
+            .parse::<u16>()
+            .map_err(|_| TwinTopicError::Malformed)?;
         let bag = PropertyBag(query);
-        let request_id = bag.get("$rid").filter(|r| !r.is_empty()).ok_or(TwinTopicError::Malformed)?;
-        return Ok(TwinTopic::Response { status, request_id, version: bag.get("$version") });
+        let request_id = bag
+            .get("$rid")
+            .filter(|r| !r.is_empty())
+            .ok_or(TwinTopicError::Malformed)?;
+        return Ok(TwinTopic::Response {
+            status,
+            request_id,
+            version: bag.get("$version"),
+        });
     }
     if let Some(query) = rest.strip_prefix("PATCH/properties/desired/?") {
-        let version = PropertyBag(query).get("$version").filter(|v| !v.is_empty()).ok_or(TwinTopicError::Malformed)?;
+        let version = PropertyBag(query)
+            .get("$version")
+            .filter(|v| !v.is_empty())
+            .ok_or(TwinTopicError::Malformed)?;
         return Ok(TwinTopic::Desired { version });
     }
     Err(TwinTopicError::NotTwin)
@@ -83,34 +97,70 @@ mod tests {
         assert_eq!(c.written(), b"$iothub/twin/GET/?$rid=1234567");
         let mut c = Cursor::new(&mut buf);
         write_reported_topic(&mut c, "42").unwrap();
-        assert_eq!(c.written(), b"$iothub/twin/PATCH/properties/reported/?$rid=42");
+        assert_eq!(
+            c.written(),
+            b"$iothub/twin/PATCH/properties/reported/?$rid=42"
+        );
     }
 
     #[test]
     fn response_topic_vectors() {
         assert_eq!(
             parse("$iothub/twin/res/200/?$rid=1"),
-            Ok(TwinTopic::Response { status: 200, request_id: "1", version: None })
+            Ok(TwinTopic::Response {
+                status: 200,
+                request_id: "1",
+                version: None
+            })
         );
         assert_eq!(
             parse("$iothub/twin/res/204/?$rid=2&$version=3"),
-            Ok(TwinTopic::Response { status: 204, request_id: "2", version: Some("3") })
+            Ok(TwinTopic::Response {
+                status: 204,
+                request_id: "2",
+                version: Some("3")
+            })
         );
         assert_eq!(
             parse("$iothub/twin/res/429/?$rid=9&retry-after=5"),
-            Ok(TwinTopic::Response { status: 429, request_id: "9", version: None })
+            Ok(TwinTopic::Response {
+                status: 429,
+                request_id: "9",
+                version: None
+            })
         );
-        assert_eq!(parse("$iothub/twin/res/204/?$version=3"), Err(TwinTopicError::Malformed));
-        assert_eq!(parse("$iothub/twin/res/2x4/?$rid=1"), Err(TwinTopicError::Malformed));
-        assert_eq!(parse("$iothub/twin/res/99999/?$rid=1"), Err(TwinTopicError::Malformed));
-        assert_eq!(parse("$iothub/twin/res/200"), Err(TwinTopicError::Malformed));
+        assert_eq!(
+            parse("$iothub/twin/res/204/?$version=3"),
+            Err(TwinTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/twin/res/2x4/?$rid=1"),
+            Err(TwinTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/twin/res/99999/?$rid=1"),
+            Err(TwinTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/twin/res/200"),
+            Err(TwinTopicError::Malformed)
+        );
     }
 
     #[test]
     fn desired_topic_vectors() {
-        assert_eq!(parse("$iothub/twin/PATCH/properties/desired/?$version=12"), Ok(TwinTopic::Desired { version: "12" }));
-        assert_eq!(parse("$iothub/twin/PATCH/properties/desired/?x=1"), Err(TwinTopicError::Malformed));
-        assert_eq!(parse("$iothub/twin/GET/?$rid=1"), Err(TwinTopicError::NotTwin));
+        assert_eq!(
+            parse("$iothub/twin/PATCH/properties/desired/?$version=12"),
+            Ok(TwinTopic::Desired { version: "12" })
+        );
+        assert_eq!(
+            parse("$iothub/twin/PATCH/properties/desired/?x=1"),
+            Err(TwinTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/twin/GET/?$rid=1"),
+            Err(TwinTopicError::NotTwin)
+        );
         assert_eq!(parse("devices/x"), Err(TwinTopicError::NotTwin));
     }
 }
