@@ -2,7 +2,8 @@
 //! virtual clock. No sockets, no threads.
 
 use azure_iot_hub::hub::{
-    properties::NO_PROPERTIES, Event, Message, MessageKind, Options, ProtocolError, PublishError, State,
+    properties::NO_PROPERTIES, Event, Message, MessageKind, Options, ProtocolError, PublishError,
+    State,
 };
 use azure_iot_hub::hub::{Property, DEVICE_CLIENT_TYPE};
 use azure_iot_hub::mqtt::QoS;
@@ -16,7 +17,11 @@ fn conn(rx: usize) -> Conn {
 
 /// Drains the transmit queue.
 fn take_tx(c: &mut Conn, now: u64) -> Vec<u8> {
-    let out = c.client.poll_transmit().map(|b| b.to_vec()).unwrap_or_default();
+    let out = c
+        .client
+        .poll_transmit()
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     c.client.transmit_complete(out.len(), now);
     out
 }
@@ -49,13 +54,23 @@ fn publish_packet(topic: &str, qos: u8, pid: u16, payload: &[u8]) -> Vec<u8> {
 /// Connects and walks to READY; returns the connection with the twin GET already drained.
 fn ready(device: &str) -> Conn {
     let mut c = conn(1024);
-    c.client.connect("hub.example.net", device, None, None, 0).unwrap();
+    c.client
+        .connect("hub.example.net", device, None, None, 0)
+        .unwrap();
     take_tx(&mut c, 0);
     c.handle_input(&[0x20, 2, 0, 0]);
-    assert!(matches!(c.poll_event(1).unwrap(), Some(Event::Connected { session_present: false })));
+    assert!(matches!(
+        c.poll_event(1).unwrap(),
+        Some(Event::Connected {
+            session_present: false
+        })
+    ));
     take_tx(&mut c, 1);
     c.handle_input(&[0x90, 6, 0, 1, 0, 0, 0, 0]);
-    assert!(matches!(c.poll_event(2).unwrap(), Some(Event::Ready { refused: 0 })));
+    assert!(matches!(
+        c.poll_event(2).unwrap(),
+        Some(Event::Ready { refused: 0 })
+    ));
     take_tx(&mut c, 2);
     c
 }
@@ -64,10 +79,14 @@ fn ready(device: &str) -> Conn {
 fn connect_sends_the_iot_hub_connect_packet() {
     let mut c = conn(256);
     assert_eq!(c.client.state(), State::Disconnected);
-    c.client.connect("hub.example.net", "my-device", None, None, 0).unwrap();
+    c.client
+        .connect("hub.example.net", "my-device", None, None, 0)
+        .unwrap();
     assert_eq!(c.client.state(), State::Connecting);
     let bytes = take_tx(&mut c, 0);
-    let user = format!("hub.example.net/my-device/?api-version=2020-09-30&DeviceClientType={DEVICE_CLIENT_TYPE}");
+    let user = format!(
+        "hub.example.net/my-device/?api-version=2020-09-30&DeviceClientType={DEVICE_CLIENT_TYPE}"
+    );
     // Literal CONNECT: fixed header, "MQTT" level 4, flags user-name + clean session, keep-alive 60.
     let mut expected = vec![0x10, (10 + 2 + 9 + 2 + user.len()) as u8];
     expected.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', 4, 0x82, 0, 60]);
@@ -91,13 +110,23 @@ fn connack_subscribe_suback_ready_then_twin_get() {
     c.client.connect("h", "d", None, None, 0).unwrap();
     take_tx(&mut c, 0);
     c.handle_input(&[0x20, 2, 0, 0]);
-    assert_eq!(c.poll_event(5).unwrap(), Some(Event::Connected { session_present: false }));
+    assert_eq!(
+        c.poll_event(5).unwrap(),
+        Some(Event::Connected {
+            session_present: false
+        })
+    );
     assert_eq!(c.client.state(), State::Connected);
     // One SUBSCRIBE, four filters, QoS 0, packet id 1.
     let sub = take_tx(&mut c, 5);
     let mut expected = vec![0x82, 0];
     let mut body = vec![0, 1];
-    for f in ["devices/+/messages/devicebound/#", "$iothub/methods/POST/#", "$iothub/twin/PATCH/properties/desired/#", "$iothub/twin/res/#"] {
+    for f in [
+        "devices/+/messages/devicebound/#",
+        "$iothub/methods/POST/#",
+        "$iothub/twin/PATCH/properties/desired/#",
+        "$iothub/twin/res/#",
+    ] {
         body.extend_from_slice(&(f.len() as u16).to_be_bytes());
         body.extend_from_slice(f.as_bytes());
         body.push(0);
@@ -111,12 +140,22 @@ fn connack_subscribe_suback_ready_then_twin_get() {
     assert_eq!(c.poll_event(6).unwrap(), Some(Event::Ready { refused: 0 }));
     assert_eq!(c.client.state(), State::Ready);
     // The automatic twin GET, QoS 0, full-width request ID "1".
-    assert_eq!(take_tx(&mut c, 6), publish_packet("$iothub/twin/GET/?$rid=1", 0, 0, b""));
+    assert_eq!(
+        take_tx(&mut c, 6),
+        publish_packet("$iothub/twin/GET/?$rid=1", 0, 0, b"")
+    );
 }
 
 #[test]
 fn no_twin_get_when_auto_request_is_off() {
-    let mut c = Connection::new(vec![0; 512], vec![0; 256], Options { auto_twin_request: false, ..Options::default() });
+    let mut c = Connection::new(
+        vec![0; 512],
+        vec![0; 256],
+        Options {
+            auto_twin_request: false,
+            ..Options::default()
+        },
+    );
     c.client.connect("h", "d", None, None, 0).unwrap();
     take_tx(&mut c, 0);
     c.handle_input(&[0x20, 2, 0, 0]);
@@ -133,7 +172,10 @@ fn refused_connack_and_refused_subscriptions_are_reported() {
     c.client.connect("h", "d", None, None, 0).unwrap();
     take_tx(&mut c, 0);
     c.handle_input(&[0x20, 2, 0, 5]);
-    assert_eq!(c.poll_event(0).unwrap(), Some(Event::ConnectionRefused { return_code: 5 }));
+    assert_eq!(
+        c.poll_event(0).unwrap(),
+        Some(Event::ConnectionRefused { return_code: 5 })
+    );
     assert_eq!(c.client.state(), State::Disconnected);
 
     let mut c = conn(256);
@@ -141,7 +183,10 @@ fn refused_connack_and_refused_subscriptions_are_reported() {
     take_tx(&mut c, 0);
     c.handle_input(&[0x20, 2, 0, 0, 0x90, 6, 0, 1, 0, 0x80, 0, 0x80]);
     c.poll_event(0).unwrap();
-    assert_eq!(c.poll_event(0).unwrap(), Some(Event::Ready { refused: 0b1010 }));
+    assert_eq!(
+        c.poll_event(0).unwrap(),
+        Some(Event::Ready { refused: 0b1010 })
+    );
 }
 
 #[test]
@@ -164,11 +209,17 @@ fn telemetry_qos1_is_85_bytes_header_then_payload() {
     let pid = out.packet_id;
     out.sent();
     assert_eq!(wire.len(), 85);
-    assert_eq!(wire, publish_packet("devices/my-device/messages/events/a=1&b=2", 1, pid, payload));
+    assert_eq!(
+        wire,
+        publish_packet("devices/my-device/messages/events/a=1&b=2", 1, pid, payload)
+    );
     assert_eq!(c.client.poll_transmit(), None);
     // PUBACK comes back as an event.
     c.handle_input(&[0x40, 2, (pid >> 8) as u8, pid as u8]);
-    assert_eq!(c.poll_event(11).unwrap(), Some(Event::Puback { packet_id: pid }));
+    assert_eq!(
+        c.poll_event(11).unwrap(),
+        Some(Event::Puback { packet_id: pid })
+    );
 }
 
 #[test]
@@ -178,7 +229,9 @@ fn dropping_an_unsent_publish_leaves_the_queue_as_it_was() {
     let before = c.client.poll_transmit().unwrap().to_vec();
     {
         let msg = Message {
-            kind: MessageKind::Telemetry { properties: &NO_PROPERTIES },
+            kind: MessageKind::Telemetry {
+                properties: &NO_PROPERTIES,
+            },
             payload: b"x",
             qos: QoS::AtMostOnce,
             packet_id: None,
@@ -196,12 +249,43 @@ fn dropping_an_unsent_publish_leaves_the_queue_as_it_was() {
 fn twin_requests_and_method_response_topics() {
     let mut c = ready("d");
     for (kind, topic, qos) in [
-        (MessageKind::TwinGet { request_id: Some("abc") }, "$iothub/twin/GET/?$rid=abc", QoS::AtMostOnce),
-        (MessageKind::TwinReported { request_id: None }, "$iothub/twin/PATCH/properties/reported/?$rid=2", QoS::AtLeastOnce),
-        (MessageKind::MethodResponse { request_id: "77", status: 200 }, "$iothub/methods/res/200/?$rid=77", QoS::AtMostOnce),
-        (MessageKind::MethodResponse { request_id: "78", status: 70_000 }, "$iothub/methods/res/70000/?$rid=78", QoS::AtMostOnce),
+        (
+            MessageKind::TwinGet {
+                request_id: Some("abc"),
+            },
+            "$iothub/twin/GET/?$rid=abc",
+            QoS::AtMostOnce,
+        ),
+        (
+            MessageKind::TwinReported { request_id: None },
+            "$iothub/twin/PATCH/properties/reported/?$rid=2",
+            QoS::AtLeastOnce,
+        ),
+        (
+            MessageKind::MethodResponse {
+                request_id: "77",
+                status: 200,
+            },
+            "$iothub/methods/res/200/?$rid=77",
+            QoS::AtMostOnce,
+        ),
+        (
+            MessageKind::MethodResponse {
+                request_id: "78",
+                status: 70_000,
+            },
+            "$iothub/methods/res/70000/?$rid=78",
+            QoS::AtMostOnce,
+        ),
     ] {
-        let msg = Message { kind, payload: b"{}", qos, packet_id: Some(9), dup: false, retain: false };
+        let msg = Message {
+            kind,
+            payload: b"{}",
+            qos,
+            packet_id: Some(9),
+            dup: false,
+            retain: false,
+        };
         let out = c.client.publish(&msg, 0).unwrap();
         let mut wire = out.head().to_vec();
         wire.extend_from_slice(out.body());
@@ -235,31 +319,71 @@ fn generated_request_ids_are_full_width_and_unique() {
 fn publish_refusals() {
     let mut c = conn(256);
     let msg = Message {
-        kind: MessageKind::Telemetry { properties: &NO_PROPERTIES },
+        kind: MessageKind::Telemetry {
+            properties: &NO_PROPERTIES,
+        },
         payload: b"x",
         qos: QoS::AtMostOnce,
         packet_id: None,
         dup: false,
         retain: false,
     };
-    assert_eq!(c.client.publish(&msg, 0).err(), Some(PublishError::NotConnected));
+    assert_eq!(
+        c.client.publish(&msg, 0).err(),
+        Some(PublishError::NotConnected)
+    );
     let mut c = ready("d");
-    let qos2 = Message { qos: QoS::ExactlyOnce, ..msg };
-    assert_eq!(c.client.publish(&qos2, 0).err(), Some(PublishError::UnsupportedQoS));
+    let qos2 = Message {
+        qos: QoS::ExactlyOnce,
+        ..msg
+    };
+    assert_eq!(
+        c.client.publish(&qos2, 0).err(),
+        Some(PublishError::UnsupportedQoS)
+    );
     let bad = [Property::new("k", "a&b")];
-    let m = Message { kind: MessageKind::Telemetry { properties: &bad }, ..msg };
-    assert_eq!(c.client.publish(&m, 0).err(), Some(PublishError::InvalidArgument));
+    let m = Message {
+        kind: MessageKind::Telemetry { properties: &bad },
+        ..msg
+    };
+    assert_eq!(
+        c.client.publish(&m, 0).err(),
+        Some(PublishError::InvalidArgument)
+    );
     // 128-byte property buffer: "k=" + 126 bytes needs 129 with the NUL.
     let long = "v".repeat(126);
     let p = [Property::new("k", &long)];
-    let m = Message { kind: MessageKind::Telemetry { properties: &p }, ..msg };
-    assert_eq!(c.client.publish(&m, 0).err(), Some(PublishError::PropertiesTooLong));
+    let m = Message {
+        kind: MessageKind::Telemetry { properties: &p },
+        ..msg
+    };
+    assert_eq!(
+        c.client.publish(&m, 0).err(),
+        Some(PublishError::PropertiesTooLong)
+    );
     // Topic longer than 100.
     let rid = "r".repeat(80);
-    let m = Message { kind: MessageKind::TwinGet { request_id: Some(&rid) }, ..msg };
-    assert_eq!(c.client.publish(&m, 0).err(), Some(PublishError::TopicTooLong));
-    let m = Message { kind: MessageKind::MethodResponse { request_id: "", status: 200 }, ..msg };
-    assert_eq!(c.client.publish(&m, 0).err(), Some(PublishError::InvalidArgument));
+    let m = Message {
+        kind: MessageKind::TwinGet {
+            request_id: Some(&rid),
+        },
+        ..msg
+    };
+    assert_eq!(
+        c.client.publish(&m, 0).err(),
+        Some(PublishError::TopicTooLong)
+    );
+    let m = Message {
+        kind: MessageKind::MethodResponse {
+            request_id: "",
+            status: 200,
+        },
+        ..msg
+    };
+    assert_eq!(
+        c.client.publish(&m, 0).err(),
+        Some(PublishError::InvalidArgument)
+    );
     assert_eq!(c.client.poll_transmit(), None);
 }
 
@@ -269,7 +393,11 @@ fn incoming_c2d_method_and_twin_messages() {
     let t = "devices/d/messages/devicebound/%24.mid=1&%24.to=%2Fdevices%2Fd%2Fmessages%2FdeviceBound&color=red";
     c.handle_input(&publish_packet(t, 1, 42, b"hello"));
     match c.poll_event(0).unwrap().unwrap() {
-        Event::C2d { topic, properties, payload } => {
+        Event::C2d {
+            topic,
+            properties,
+            payload,
+        } => {
             assert_eq!(topic, t);
             assert_eq!(payload, b"hello");
             assert_eq!(properties.get("color"), Some("red"));
@@ -280,19 +408,74 @@ fn incoming_c2d_method_and_twin_messages() {
     // QoS 1 is acknowledged.
     assert_eq!(take_tx(&mut c, 0), vec![0x40, 2, 0, 42]);
 
-    c.handle_input(&publish_packet("$iothub/methods/POST/led/?$rid=17", 0, 0, b"1"));
+    c.handle_input(&publish_packet(
+        "$iothub/methods/POST/led/?$rid=17",
+        0,
+        0,
+        b"1",
+    ));
     assert_eq!(
         c.poll_event(0).unwrap(),
-        Some(Event::DirectMethod { topic: "$iothub/methods/POST/led/?$rid=17", name: "led", request_id: "17", payload: b"1" })
+        Some(Event::DirectMethod {
+            topic: "$iothub/methods/POST/led/?$rid=17",
+            name: "led",
+            request_id: "17",
+            payload: b"1"
+        })
     );
-    c.handle_input(&publish_packet("$iothub/twin/res/200/?$rid=1", 0, 0, br#"{"desired":{"$version":1},"reported":{"$version":1}}"#));
-    assert!(matches!(c.poll_event(0).unwrap(), Some(Event::TwinDocument { request_id: "1", .. })));
-    c.handle_input(&publish_packet("$iothub/twin/res/204/?$rid=2&$version=5", 0, 0, b""));
-    assert!(matches!(c.poll_event(0).unwrap(), Some(Event::TwinResult { status: 204, request_id: "2", version: Some("5"), .. })));
-    c.handle_input(&publish_packet("$iothub/twin/res/400/?$rid=3", 0, 0, br#"{"errorCode":400}"#));
-    assert!(matches!(c.poll_event(0).unwrap(), Some(Event::TwinResult { status: 400, request_id: "3", version: None, .. })));
-    c.handle_input(&publish_packet("$iothub/twin/PATCH/properties/desired/?$version=7", 0, 0, br#"{"telemetryInterval":5,"$version":7}"#));
-    assert!(matches!(c.poll_event(0).unwrap(), Some(Event::TwinDesired { version: "7", .. })));
+    c.handle_input(&publish_packet(
+        "$iothub/twin/res/200/?$rid=1",
+        0,
+        0,
+        br#"{"desired":{"$version":1},"reported":{"$version":1}}"#,
+    ));
+    assert!(matches!(
+        c.poll_event(0).unwrap(),
+        Some(Event::TwinDocument {
+            request_id: "1",
+            ..
+        })
+    ));
+    c.handle_input(&publish_packet(
+        "$iothub/twin/res/204/?$rid=2&$version=5",
+        0,
+        0,
+        b"",
+    ));
+    assert!(matches!(
+        c.poll_event(0).unwrap(),
+        Some(Event::TwinResult {
+            status: 204,
+            request_id: "2",
+            version: Some("5"),
+            ..
+        })
+    ));
+    c.handle_input(&publish_packet(
+        "$iothub/twin/res/400/?$rid=3",
+        0,
+        0,
+        br#"{"errorCode":400}"#,
+    ));
+    assert!(matches!(
+        c.poll_event(0).unwrap(),
+        Some(Event::TwinResult {
+            status: 400,
+            request_id: "3",
+            version: None,
+            ..
+        })
+    ));
+    c.handle_input(&publish_packet(
+        "$iothub/twin/PATCH/properties/desired/?$version=7",
+        0,
+        0,
+        br#"{"telemetryInterval":5,"$version":7}"#,
+    ));
+    assert!(matches!(
+        c.poll_event(0).unwrap(),
+        Some(Event::TwinDesired { version: "7", .. })
+    ));
 }
 
 #[test]
@@ -304,9 +487,23 @@ fn malformed_and_unknown_messages_are_reported_and_the_stream_continues() {
     stream.extend_from_slice(&[0x32, 7, 0, 3, b'a', 0xFF, b'b', 0, 9]);
     stream.extend_from_slice(&[0xD0, 0]);
     c.handle_input(&stream);
-    assert_eq!(c.poll_event(0).unwrap(), Some(Event::Malformed { topic: Some("$iothub/twin/res/200/?nope=1") }));
-    assert_eq!(c.poll_event(0).unwrap(), Some(Event::UnknownTopic { topic: "some/other/topic", payload: b"zz" }));
-    assert_eq!(c.poll_event(0).unwrap(), Some(Event::Malformed { topic: None }));
+    assert_eq!(
+        c.poll_event(0).unwrap(),
+        Some(Event::Malformed {
+            topic: Some("$iothub/twin/res/200/?nope=1")
+        })
+    );
+    assert_eq!(
+        c.poll_event(0).unwrap(),
+        Some(Event::UnknownTopic {
+            topic: "some/other/topic",
+            payload: b"zz"
+        })
+    );
+    assert_eq!(
+        c.poll_event(0).unwrap(),
+        Some(Event::Malformed { topic: None })
+    );
     assert_eq!(c.poll_event(0).unwrap(), Some(Event::Pingresp));
     assert_eq!(take_tx(&mut c, 0), vec![0x40, 2, 0, 9]);
 }
@@ -333,9 +530,16 @@ fn oversize_message_is_reported_acknowledged_and_drained() {
         }
     }
     assert_eq!(events.len(), 2, "{events:?}");
-    assert!(events[0].contains("MessageTooLarge") && events[0].contains("devices/d/messages/devicebound/k=v"), "{events:?}");
+    assert!(
+        events[0].contains("MessageTooLarge")
+            && events[0].contains("devices/d/messages/devicebound/k=v"),
+        "{events:?}"
+    );
     assert!(events[0].contains(&format!("size: {}", big.len())));
-    assert!(events[1].contains("C2d") && events[1].contains("[97, 102, 116, 101, 114]"), "{events:?}");
+    assert!(
+        events[1].contains("C2d") && events[1].contains("[97, 102, 116, 101, 114]"),
+        "{events:?}"
+    );
     assert_eq!(take_tx(&mut c, 0), vec![0x40, 2, 1, 44]);
 }
 
@@ -354,7 +558,10 @@ fn keepalive_pings_and_detects_a_dead_peer() {
     c.client.handle_timeout(120_002).unwrap();
     take_tx(&mut c, 120_002);
     // No answer this time.
-    assert_eq!(c.client.handle_timeout(180_002), Err(ProtocolError::KeepAliveTimeout));
+    assert_eq!(
+        c.client.handle_timeout(180_002),
+        Err(ProtocolError::KeepAliveTimeout)
+    );
 }
 
 #[test]
@@ -370,7 +577,12 @@ fn protocol_violations_close_the_connection() {
     assert!(matches!(c.poll_event(0), Err(ProtocolError::Frame(_))));
     // QoS 2 from the hub: never sent by IoT Hub (we subscribe with QoS 0).
     let mut c = ready("d");
-    c.handle_input(&publish_packet("devices/d/messages/devicebound/", 2, 1, b""));
+    c.handle_input(&publish_packet(
+        "devices/d/messages/devicebound/",
+        2,
+        1,
+        b"",
+    ));
     assert!(c.poll_event(0).is_err());
 }
 
@@ -391,15 +603,33 @@ fn disconnect_and_reconnect() {
 fn connect_refusals() {
     use azure_iot_hub::hub::ConnectError;
     let mut c = conn(256);
-    assert_eq!(c.client.connect("", "d", None, None, 0), Err(ConnectError::InvalidHostname));
-    assert_eq!(c.client.connect("h", "", None, None, 0), Err(ConnectError::InvalidDeviceId));
-    assert_eq!(c.client.connect("h", "a#b", None, None, 0), Err(ConnectError::InvalidDeviceId));
+    assert_eq!(
+        c.client.connect("", "d", None, None, 0),
+        Err(ConnectError::InvalidHostname)
+    );
+    assert_eq!(
+        c.client.connect("h", "", None, None, 0),
+        Err(ConnectError::InvalidDeviceId)
+    );
+    assert_eq!(
+        c.client.connect("h", "a#b", None, None, 0),
+        Err(ConnectError::InvalidDeviceId)
+    );
     let long = "d".repeat(100);
-    assert_eq!(c.client.connect(&long, &long, None, None, 0), Err(ConnectError::UserNameTooLong));
+    assert_eq!(
+        c.client.connect(&long, &long, None, None, 0),
+        Err(ConnectError::UserNameTooLong)
+    );
     let mut tiny = Connection::new(vec![0; 32], vec![0; 32], Options::default());
-    assert_eq!(tiny.client.connect("host", "dev", None, None, 0), Err(ConnectError::BufferTooSmall));
+    assert_eq!(
+        tiny.client.connect("host", "dev", None, None, 0),
+        Err(ConnectError::BufferTooSmall)
+    );
     c.client.connect("h", "d", None, None, 0).unwrap();
-    assert_eq!(c.client.connect("h", "d", None, None, 0), Err(ConnectError::NotDisconnected));
+    assert_eq!(
+        c.client.connect("h", "d", None, None, 0),
+        Err(ConnectError::NotDisconnected)
+    );
 }
 
 #[test]
@@ -417,13 +647,18 @@ fn packet_ids_wrap_and_skip_zero() {
 fn many_independent_clients_in_one_process() {
     let mut fleet: Vec<Conn> = (0..100).map(|_| conn(256)).collect();
     for (i, c) in fleet.iter_mut().enumerate() {
-        c.client.connect("h", &format!("dev-{i}"), None, None, 0).unwrap();
+        c.client
+            .connect("h", &format!("dev-{i}"), None, None, 0)
+            .unwrap();
     }
     for (i, c) in fleet.iter_mut().enumerate() {
         let connect = take_tx(c, 0);
         let id = format!("dev-{i}");
         assert!(connect.windows(id.len()).any(|w| w == id.as_bytes()));
         c.handle_input(&[0x20, 2, 0, 0]);
-        assert!(matches!(c.poll_event(0).unwrap(), Some(Event::Connected { .. })));
+        assert!(matches!(
+            c.poll_event(0).unwrap(),
+            Some(Event::Connected { .. })
+        ));
     }
 }
