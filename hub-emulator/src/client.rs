@@ -160,7 +160,12 @@ impl ServiceClient {
         self.get("/connections")
     }
     /// Polls until the device is connected (`true`) or disconnected (`false`).
-    pub fn wait_connected(&self, id: &str, connected: bool, timeout: Duration) -> Result<(), Error> {
+    pub fn wait_connected(
+        &self,
+        id: &str,
+        connected: bool,
+        timeout: Duration,
+    ) -> Result<(), Error> {
         let end = Instant::now() + timeout;
         loop {
             if self.is_connected(id)? == connected {
@@ -169,7 +174,11 @@ impl ServiceClient {
             if Instant::now() >= end {
                 return Err(Error::Timeout(format!(
                     "device {id} did not become {}",
-                    if connected { "connected" } else { "disconnected" }
+                    if connected {
+                        "connected"
+                    } else {
+                        "disconnected"
+                    }
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -297,7 +306,12 @@ impl ServiceClient {
         self.get(&format!("/certificates/{}", seg(name)))
     }
     /// Registers (uploads) a CA certificate, unverified unless `verified`.
-    pub fn register_ca(&self, name: &str, pem: &str, verified: bool) -> Result<CaCertificate, Error> {
+    pub fn register_ca(
+        &self,
+        name: &str,
+        pem: &str,
+        verified: bool,
+    ) -> Result<CaCertificate, Error> {
         self.put(
             &format!("/certificates/{}", seg(name)),
             &CaUpload {

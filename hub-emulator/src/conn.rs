@@ -84,8 +84,7 @@ async fn handle(
         stream: tls,
         buf: Vec::with_capacity(1024),
     };
-    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.read_packet(CONNECT_LIMIT)).await
-    {
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.read_packet(CONNECT_LIMIT)).await {
         Ok(Ok(Some(p))) => p,
         Ok(Ok(None)) => return,
         Ok(Err(e)) => {
@@ -155,8 +154,13 @@ impl Io {
 
 /// What the user name says the client is.
 enum Identity {
-    Hub { device_id: String },
-    Dps { scope: String, registration_id: String },
+    Hub {
+        device_id: String,
+    },
+    Dps {
+        scope: String,
+        registration_id: String,
+    },
 }
 
 fn parse_username(u: &str) -> Result<Identity, String> {
@@ -200,14 +204,20 @@ async fn connected(
         return;
     }
     let Some(username) = c.username.clone() else {
-        info!("{peer}: client \"{}\" sent no user name (CONNACK 4)", c.client_id);
+        info!(
+            "{peer}: client \"{}\" sent no user name (CONNACK 4)",
+            c.client_id
+        );
         refuse(&mut io, 4).await;
         return;
     };
     let identity = match parse_username(&username) {
         Ok(i) => i,
         Err(e) => {
-            info!("{peer}: client \"{}\" refused: {e} (CONNACK 5)", c.client_id);
+            info!(
+                "{peer}: client \"{}\" refused: {e} (CONNACK 5)",
+                c.client_id
+            );
             refuse(&mut io, 5).await;
             return;
         }
@@ -321,12 +331,19 @@ async fn connected(
         next_pid: 0,
         inflight: HashMap::new(),
         will,
-        certs: if kind == ConnKind::Dps { certs } else { Vec::new() },
-        password: if kind == ConnKind::Dps { c.password.clone() } else { None },
+        certs: if kind == ConnKind::Dps {
+            certs
+        } else {
+            Vec::new()
+        },
+        password: if kind == ConnKind::Dps {
+            c.password.clone()
+        } else {
+            None
+        },
     };
-    let expires_at = expires.map(|e| {
-        Instant::now() + Duration::from_secs(e.saturating_sub(util::unix_now()))
-    });
+    let expires_at =
+        expires.map(|e| Instant::now() + Duration::from_secs(e.saturating_sub(util::unix_now())));
     let (reason, graceful) = s.run(rx, expires_at, shutdown).await;
     let unacked: Vec<QueuedC2d> = s.inflight.drain().map(|(_, m)| m).collect();
     hub.unregister_conn(conn_id, unacked);
@@ -500,7 +517,10 @@ impl Session {
         match p {
             Packet::Publish(pb) => {
                 if pb.qos == 2 {
-                    return Flow::Close("QoS 2 publish (IoT Hub closes the connection)".into(), false);
+                    return Flow::Close(
+                        "QoS 2 publish (IoT Hub closes the connection)".into(),
+                        false,
+                    );
                 }
                 if let Some(pid) = pb.pid {
                     if let Flow::Close(r, g) = self.respond(Packet::Puback(pid)).await {
@@ -601,11 +621,13 @@ impl Session {
             let rid = util::query_param(topic, "$rid");
             return match (status, rid) {
                 (Some(status), Some(rid)) => {
-                    self.hub
-                        .method_response(&self.id, rid, status, &pb.payload);
+                    self.hub.method_response(&self.id, rid, status, &pb.payload);
                     Flow::Continue
                 }
-                _ => Flow::Close(format!("malformed method response topic \"{topic}\""), false),
+                _ => Flow::Close(
+                    format!("malformed method response topic \"{topic}\""),
+                    false,
+                ),
             };
         }
         Flow::Close(format!("publish to a foreign topic \"{topic}\""), false)
@@ -636,7 +658,12 @@ impl Session {
             let op = util::query_param(topic, "operationId").unwrap_or("");
             let op = util::url_decode(op);
             let r = self.hub.dps_poll(&self.id, &op);
-            info!("{} DPS poll → {} {}", self.id, r.0, r.2["status"].as_str().unwrap_or(""));
+            info!(
+                "{} DPS poll → {} {}",
+                self.id,
+                r.0,
+                r.2["status"].as_str().unwrap_or("")
+            );
             r
         };
         let mut t = format!("$dps/registrations/res/{status}/?$rid={rid}");

@@ -37,7 +37,8 @@ impl IntoResponse for ApiError {
 type R<T> = Result<Json<T>, ApiError>;
 
 fn parse<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(b).map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+    serde_json::from_slice(b)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
 pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
@@ -71,7 +72,9 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
         .route("/enrollments", get(list_enrollments))
         .route(
             "/enrollments/{id}",
-            get(get_enrollment).put(put_enrollment).delete(delete_enrollment),
+            get(get_enrollment)
+                .put(put_enrollment)
+                .delete(delete_enrollment),
         )
         .route(
             "/faults",
@@ -144,7 +147,10 @@ async fn events(State(c): S, Query(q): Query<EventsQuery>) -> Json<EventPage> {
             return Json(page);
         }
         since = page.next;
-        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
             return Json(c.hub.events_since(since, q.device_id.as_deref(), limit));
         }
     }
@@ -194,11 +200,7 @@ async fn list_enrollments(State(c): S) -> Json<Vec<IndividualEnrollment>> {
 async fn get_enrollment(State(c): S, Path(id): Path<String>) -> R<IndividualEnrollment> {
     c.hub.get_enrollment(&id).map(Json)
 }
-async fn put_enrollment(
-    State(c): S,
-    Path(id): Path<String>,
-    b: Bytes,
-) -> R<IndividualEnrollment> {
+async fn put_enrollment(State(c): S, Path(id): Path<String>, b: Bytes) -> R<IndividualEnrollment> {
     let e: IndividualEnrollment = parse(&b)?;
     c.hub.put_enrollment(&id, e).map(Json)
 }

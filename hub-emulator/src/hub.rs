@@ -330,14 +330,17 @@ impl Hub {
             twin: e.twin.clone(),
         };
         match serde_json::to_vec_pretty(&f) {
-            Ok(b) => self.store.write(self.store.device_path(&e.device.device_id), b),
+            Ok(b) => self
+                .store
+                .write(self.store.device_path(&e.device.device_id), b),
             Err(e) => warn!("cannot serialise a device: {e}"),
         }
     }
 
     fn persist_cas(&self, st: &State) {
         if let Ok(b) = serde_json::to_vec_pretty(&st.cas) {
-            self.store.write(self.store.dir.join("certificates.json"), b);
+            self.store
+                .write(self.store.dir.join("certificates.json"), b);
         }
     }
 
@@ -620,11 +623,7 @@ impl Hub {
         st.cas
             .values()
             .filter(|c| c.is_verified)
-            .filter_map(|c| {
-                st.ca_der
-                    .get(&c.name)
-                    .map(|d| (c.name.clone(), d.clone()))
-            })
+            .filter_map(|c| st.ca_der.get(&c.name).map(|d| (c.name.clone(), d.clone())))
             .collect()
     }
 
@@ -699,7 +698,10 @@ impl Hub {
                     return Err((5, "X.509 device presented no certificate".into()));
                 };
                 if !pki::cert_time_valid(leaf) {
-                    return Err((5, "the device certificate is expired or not yet valid".into()));
+                    return Err((
+                        5,
+                        "the device certificate is expired or not yet valid".into(),
+                    ));
                 }
                 let sec = secondary_thumbprint.clone().unwrap_or_default();
                 if !util::thumbprint_matches(leaf, &[primary_thumbprint, &sec]) {
@@ -782,9 +784,7 @@ impl Hub {
             info!("device {id} updated");
             if changed_auth {
                 if let Some(c) = st.device_conn.get(id).and_then(|c| st.conns.get(c)) {
-                    let _ = c
-                        .tx
-                        .send(Outbound::Close("device identity changed".into()));
+                    let _ = c.tx.send(Outbound::Close("device identity changed".into()));
                 }
             }
         }
@@ -901,9 +901,12 @@ impl Hub {
     pub fn device_twin_patch_reported(&self, id: &str, body: &[u8]) -> Result<u64, (u16, Vec<u8>)> {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| (400, error_payload(400, &format!("malformed JSON: {e}"))))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| (400, error_payload(400, "reported properties must be an object")))?;
+        let obj = v.as_object().ok_or_else(|| {
+            (
+                400,
+                error_payload(400, "reported properties must be an object"),
+            )
+        })?;
         validate_twin_patch(obj).map_err(|e| (400, error_payload(400, &e)))?;
         let mut st = self.state();
         let e = st
@@ -918,7 +921,9 @@ impl Hub {
                 413,
                 error_payload(
                     413,
-                    &format!("reported properties would be {size} B (max {MAX_TWIN_SECTION_BYTES})"),
+                    &format!(
+                        "reported properties would be {size} B (max {MAX_TWIN_SECTION_BYTES})"
+                    ),
                 ),
             ));
         }
@@ -1477,7 +1482,11 @@ impl Hub {
                     if !cn_ok() {
                         return Err("certificate CN is not the registration ID".into());
                     }
-                    let a: Vec<_> = anchors.iter().filter(|(n, _)| n == ca_name).cloned().collect();
+                    let a: Vec<_> = anchors
+                        .iter()
+                        .filter(|(n, _)| n == ca_name)
+                        .cloned()
+                        .collect();
                     pki::chain_to_anchor(certs, &a)?;
                     Authentication::CertificateAuthority
                 }
@@ -1520,7 +1529,11 @@ impl Hub {
                     if certs.is_empty() || !cn_ok() {
                         continue;
                     }
-                    let a: Vec<_> = anchors.iter().filter(|(n, _)| n == ca_name).cloned().collect();
+                    let a: Vec<_> = anchors
+                        .iter()
+                        .filter(|(n, _)| n == ca_name)
+                        .cloned()
+                        .collect();
                     if pki::chain_to_anchor(certs, &a).is_err() {
                         continue;
                     }
@@ -1602,7 +1615,12 @@ impl Hub {
                 return (
                     401,
                     None,
-                    dps_error(401002, "The device could not be authenticated. (emulator: {why})".replace("{why}", &why).as_str()),
+                    dps_error(
+                        401002,
+                        "The device could not be authenticated. (emulator: {why})"
+                            .replace("{why}", &why)
+                            .as_str(),
+                    ),
                 );
             }
         };
@@ -1643,12 +1661,12 @@ impl Hub {
         }
         let fail = self.fault(FaultKind::DpsFail, reg_id);
         let mut st = self.state();
-        let Some(op) = st.dps_ops.get_mut(op_id).filter(|o| o.registration_id == reg_id) else {
-            return (
-                404,
-                None,
-                dps_error(404104, "the operation does not exist"),
-            );
+        let Some(op) = st
+            .dps_ops
+            .get_mut(op_id)
+            .filter(|o| o.registration_id == reg_id)
+        else {
+            return (404, None, dps_error(404104, "the operation does not exist"));
         };
         if let Some(r) = &op.result {
             return (200, None, r.clone());

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "hub-emulator", version, about = "A local Azure IoT Hub + DPS emulator")]
+#[command(
+    name = "hub-emulator",
+    version,
+    about = "A local Azure IoT Hub + DPS emulator"
+)]
 struct Cli {
     /// The service API of a running emulator.
     #[arg(
@@ -354,9 +358,7 @@ enum FaultCmd {
     /// List active faults.
     List,
     /// Clear one fault (by ID) or all.
-    Clear {
-        id: Option<u64>,
-    },
+    Clear { id: Option<u64> },
 }
 
 #[derive(Args)]
@@ -487,9 +489,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("device {id} deleted");
             }
             DeviceCmd::Enable { id } => print_json(&svc.set_device_status(&id, Status::Enabled)?),
-            DeviceCmd::Disable { id } => {
-                print_json(&svc.set_device_status(&id, Status::Disabled)?)
-            }
+            DeviceCmd::Disable { id } => print_json(&svc.set_device_status(&id, Status::Disabled)?),
             DeviceCmd::SasToken { id, duration } => {
                 let (key, host) = sas_key(&svc, &id)?;
                 let token = util::sas_token(

@@ -61,15 +61,27 @@ pub struct Publish {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     Connect(Connect),
-    Connack { session_present: bool, code: u8 },
+    Connack {
+        session_present: bool,
+        code: u8,
+    },
     Publish(Publish),
     Puback(u16),
     Pubrec(u16),
     Pubrel(u16),
     Pubcomp(u16),
-    Subscribe { pid: u16, filters: Vec<(String, u8)> },
-    Suback { pid: u16, codes: Vec<u8> },
-    Unsubscribe { pid: u16, filters: Vec<String> },
+    Subscribe {
+        pid: u16,
+        filters: Vec<(String, u8)>,
+    },
+    Suback {
+        pid: u16,
+        codes: Vec<u8>,
+    },
+    Unsubscribe {
+        pid: u16,
+        filters: Vec<String>,
+    },
     Unsuback(u16),
     Pingreq,
     Pingresp,
@@ -136,7 +148,9 @@ pub fn fixed_header(buf: &[u8]) -> Result<Option<(usize, usize)>, DecodeError> {
         }
         shift += 7;
     }
-    Err(DecodeError::Malformed("remaining length longer than 4 bytes"))
+    Err(DecodeError::Malformed(
+        "remaining length longer than 4 bytes",
+    ))
 }
 
 /// Decodes one packet from the front of `buf`. Returns the packet and the number of bytes it

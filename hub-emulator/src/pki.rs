@@ -214,8 +214,7 @@ pub fn signed_by(child: &[u8], issuer: &[u8]) -> bool {
     ) else {
         return false;
     };
-    c.issuer().as_raw() == i.subject().as_raw()
-        && c.verify_signature(Some(i.public_key())).is_ok()
+    c.issuer().as_raw() == i.subject().as_raw() && c.verify_signature(Some(i.public_key())).is_ok()
 }
 
 /// Finds a path from `chain[0]` (the device certificate) through the other presented

@@ -254,8 +254,7 @@ impl Sas {
         ];
         for key in keys.iter().filter(|k| !k.is_empty()) {
             for sr in &candidates {
-                if let Some(expected) = hmac_b64(key, format!("{sr}\n{}", self.expiry).as_bytes())
-                {
+                if let Some(expected) = hmac_b64(key, format!("{sr}\n{}", self.expiry).as_bytes()) {
                     if constant_time_eq(expected.as_bytes(), self.sig.as_bytes()) {
                         return true;
                     }
@@ -320,7 +319,12 @@ mod tests {
     #[test]
     fn sas_roundtrip() {
         let key = random_key();
-        let t = sas_token("myhub.azure-devices.net/devices/dev1", &key, 2_000_000_000, None);
+        let t = sas_token(
+            "myhub.azure-devices.net/devices/dev1",
+            &key,
+            2_000_000_000,
+            None,
+        );
         let s = parse_sas(&t).unwrap();
         assert_eq!(s.resource, "myhub.azure-devices.net/devices/dev1");
         assert!(s.signed_by(&[&key]));

@@ -93,13 +93,20 @@ fn ca_enrollment_group_assigns_and_creates_the_device() {
     }
     // The device now exists and connects to the hub with the same certificate.
     assert_eq!(
-        env.svc.get_device("dps-dev-1").unwrap().authentication.kind(),
+        env.svc
+            .get_device("dps-dev-1")
+            .unwrap()
+            .authentication
+            .kind(),
         "certificateAuthority"
     );
     let (_h, code) = env.connect_device("dps-dev-1", Some(&id), None, 60);
     assert_eq!(code, Some(0));
     // Registering again is fine (the device is kept).
-    let (body, _) = provision(&mut c, br#"{"registrationId":"dps-dev-1","payload":{"modelId":"x"}}"#);
+    let (body, _) = provision(
+        &mut c,
+        br#"{"registrationId":"dps-dev-1","payload":{"modelId":"x"}}"#,
+    );
     assert_eq!(body["status"], "assigned");
     // A conn listing shows DPS connections.
     assert!(env
@@ -248,7 +255,12 @@ fn individual_enrollments_thumbprint_and_symmetric_key() {
     let (_h, code) = env.connect_device("sym-1", None, Some(&hub_token), 60);
     assert_eq!(code, Some(0));
     // A bad key → 401.
-    let bad = util::sas_token("0ne00000000/registrations/sym-1", &util::random_key(), se, Some("registration"));
+    let bad = util::sas_token(
+        "0ne00000000/registrations/sym-1",
+        &util::random_key(),
+        se,
+        Some("registration"),
+    );
     let mut c = dps_connect(&env, "sym-1", None, Some(&bad));
     assert_eq!(register(&mut c, b"").0, 401);
 }

@@ -47,7 +47,10 @@ fn telemetry_with_properties_reaches_the_monitor() {
     // wait_for_event sees events sent before the call.
     let found = env
         .svc
-        .wait_for_event(|e| e.properties.get("k").map(String::as_str) == Some("v"), T)
+        .wait_for_event(
+            |e| e.properties.get("k").map(String::as_str) == Some("v"),
+            T,
+        )
         .unwrap();
     assert_eq!(found.device_id, "tele");
     // Retained telemetry is forwarded with mqtt-retain.
@@ -96,7 +99,10 @@ fn c2d_with_properties_arrives_with_the_hub_topic() {
 fn c2d_waits_for_the_subscription_and_qos1_is_redelivered_until_acked() {
     let env = start();
     env.svc.create_x509_ca_device("later").unwrap();
-    let sent = env.svc.send_c2d_text("later", "queued", &[("a", "1")]).unwrap();
+    let sent = env
+        .svc
+        .send_c2d_text("later", "queued", &[("a", "1")])
+        .unwrap();
     assert_eq!(sent.state, "queued");
     let id = env.ca.issue("later");
     let mut c = Connect::new("later");
@@ -105,7 +111,10 @@ fn c2d_waits_for_the_subscription_and_qos1_is_redelivered_until_acked() {
     let (mut dev, code) = Client::connect(env.emu.mqtt_addr(), &env.ca_pem(), Some(&id), c.clone());
     assert_eq!(code, Some(0));
     // QoS 1 subscription: the message comes with a packet id; do not acknowledge it.
-    assert_eq!(dev.subscribe(&[("devices/later/messages/devicebound/#", 1)]), vec![1]);
+    assert_eq!(
+        dev.subscribe(&[("devices/later/messages/devicebound/#", 1)]),
+        vec![1]
+    );
     let p = dev.expect_publish("devices/later/messages/devicebound/", T);
     assert_eq!(p.qos, 1);
     assert_eq!(p.payload, b"queued");
@@ -137,7 +146,10 @@ fn twin_get_reported_patch_and_desired_push() {
     let p = c.expect_publish("$iothub/twin/res/", T);
     assert_eq!(p.topic, "$iothub/twin/res/200/?$rid=1");
     let doc: Value = serde_json::from_slice(&p.payload).unwrap();
-    assert_eq!(doc, json!({"desired": {"$version": 1}, "reported": {"$version": 1}}));
+    assert_eq!(
+        doc,
+        json!({"desired": {"$version": 1}, "reported": {"$version": 1}})
+    );
 
     // Reported PATCH → 204 with the new version.
     c.publish(
@@ -162,7 +174,11 @@ fn twin_get_reported_patch_and_desired_push() {
         json!({"fw":"1.0","nested":{"b":2},"$version":3})
     );
     // Malformed JSON → 400, version unchanged.
-    c.publish("$iothub/twin/PATCH/properties/reported/?$rid=4", b"{not json", 0);
+    c.publish(
+        "$iothub/twin/PATCH/properties/reported/?$rid=4",
+        b"{not json",
+        0,
+    );
     let p = c.expect_publish("$iothub/twin/res/", T);
     assert_eq!(p.topic, "$iothub/twin/res/400/?$rid=4");
     assert_eq!(env.svc.get_twin("twin").unwrap().reported_version(), 3);
@@ -177,7 +193,9 @@ fn twin_get_reported_patch_and_desired_push() {
     assert_eq!(p.topic, "$iothub/twin/PATCH/properties/desired/?$version=2");
     let patch: Value = serde_json::from_slice(&p.payload).unwrap();
     assert_eq!(patch, json!({"led": true, "cfg": {"x": 1}, "$version": 2}));
-    env.svc.update_desired("twin", json!({"cfg": null})).unwrap();
+    env.svc
+        .update_desired("twin", json!({"cfg": null}))
+        .unwrap();
     let p = c.expect_publish("$iothub/twin/PATCH/properties/desired/", T);
     assert_eq!(p.topic, "$iothub/twin/PATCH/properties/desired/?$version=3");
     c.publish("$iothub/twin/GET/?$rid=abc", b"", 0);
@@ -207,12 +225,20 @@ fn twin_limits_and_rules() {
         last = c.expect_publish("$iothub/twin/res/", T).topic;
     }
     assert!(last.starts_with("$iothub/twin/res/413/"), "{last}");
-    c.publish("$iothub/twin/PATCH/properties/reported/?$rid=x", br#"{"a.b":1}"#, 0);
+    c.publish(
+        "$iothub/twin/PATCH/properties/reported/?$rid=x",
+        br#"{"a.b":1}"#,
+        0,
+    );
     assert!(c
         .expect_publish("$iothub/twin/res/", T)
         .topic
         .starts_with("$iothub/twin/res/400/"));
-    c.publish("$iothub/twin/PATCH/properties/reported/?$rid=y", b"[1,2]", 0);
+    c.publish(
+        "$iothub/twin/PATCH/properties/reported/?$rid=y",
+        b"[1,2]",
+        0,
+    );
     assert!(c
         .expect_publish("$iothub/twin/res/", T)
         .topic
@@ -250,9 +276,16 @@ fn direct_method_round_trip_timeout_and_offline() {
     });
     let mut c = c;
     let p = c.expect_publish("$iothub/methods/POST/", T);
-    assert!(p.topic.starts_with("$iothub/methods/POST/led/?$rid="), "{}", p.topic);
+    assert!(
+        p.topic.starts_with("$iothub/methods/POST/led/?$rid="),
+        "{}",
+        p.topic
+    );
     assert_eq!(p.qos, 0);
-    assert_eq!(serde_json::from_slice::<Value>(&p.payload).unwrap(), json!({"on": true}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&p.payload).unwrap(),
+        json!({"on": true})
+    );
     let rid = topic_param(&p.topic, "$rid").unwrap().to_string();
     c.publish(
         &format!("$iothub/methods/res/200/?$rid={rid}"),
@@ -270,7 +303,11 @@ fn direct_method_round_trip_timeout_and_offline() {
     });
     let p = c.expect_publish("$iothub/methods/POST/reboot/", T);
     let rid = topic_param(&p.topic, "$rid").unwrap().to_string();
-    c.publish(&format!("$iothub/methods/res/65535/?$rid={rid}"), b"not json", 0);
+    c.publish(
+        &format!("$iothub/methods/res/65535/?$rid={rid}"),
+        b"not json",
+        0,
+    );
     let r = call.join().unwrap().unwrap();
     assert_eq!(r.status, 65535);
     assert_eq!(r.payload, json!("not json"));
@@ -299,7 +336,8 @@ fn direct_method_round_trip_timeout_and_offline() {
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
     assert!(matches!(
-        env.svc.invoke_method("nobody", "led", Value::Null, Duration::from_secs(1)),
+        env.svc
+            .invoke_method("nobody", "led", Value::Null, Duration::from_secs(1)),
         Err(Error::Http { status: 404, .. })
     ));
 }
@@ -324,9 +362,14 @@ fn qos2_publish_closes_and_qos2_subscribe_is_granted_qos1() {
 #[test]
 fn foreign_topics_close_the_connection() {
     let env = start();
-    for (i, action) in ["pub-other-device", "pub-random", "sub-other-device", "sub-wildcard"]
-        .iter()
-        .enumerate()
+    for (i, action) in [
+        "pub-other-device",
+        "pub-random",
+        "sub-other-device",
+        "sub-wildcard",
+    ]
+    .iter()
+    .enumerate()
     {
         let id = format!("f{i}");
         let mut c = env.ready_device(&id);
@@ -412,21 +455,22 @@ fn will_is_sent_as_telemetry_on_abnormal_disconnect_only() {
         qos: 0,
         retain: false,
     });
-    let (mut c, code) = Client::connect(env.emu.mqtt_addr(), &env.ca_pem(), Some(&id), conn.clone());
+    let (mut c, code) =
+        Client::connect(env.emu.mqtt_addr(), &env.ca_pem(), Some(&id), conn.clone());
     assert_eq!(code, Some(0));
     c.send(&Packet::Disconnect).unwrap();
     assert!(c.closed_within(T));
     let (c, _) = Client::connect(env.emu.mqtt_addr(), &env.ca_pem(), Some(&id), conn);
     drop(c);
-    let e = env
-        .svc
-        .wait_for_event(|e| e.device_id == "w", T)
-        .unwrap();
+    let e = env.svc.wait_for_event(|e| e.device_id == "w", T).unwrap();
     assert_eq!(e.payload, "gone");
     assert_eq!(e.properties["iothub-MessageType"], "Will");
     assert_eq!(e.properties["reason"], "lost");
     std::thread::sleep(Duration::from_millis(200));
-    let page = env.svc.events_page(Some(0), Some("w"), Duration::ZERO).unwrap();
+    let page = env
+        .svc
+        .events_page(Some(0), Some("w"), Duration::ZERO)
+        .unwrap();
     assert_eq!(page.events.len(), 1, "no will after a DISCONNECT");
 }
 
@@ -439,8 +483,15 @@ fn unsubscribe_and_ping() {
         filters: vec!["$iothub/twin/res/#".into()],
     })
     .unwrap();
-    assert_eq!(c.expect(T, |p| matches!(p, Packet::Unsuback(5))), Packet::Unsuback(5));
+    assert_eq!(
+        c.expect(T, |p| matches!(p, Packet::Unsuback(5))),
+        Packet::Unsuback(5)
+    );
     c.publish("$iothub/twin/GET/?$rid=1", b"", 0);
     c.send(&Packet::Pingreq).unwrap();
-    assert_eq!(c.recv(T), Some(Packet::Pingresp), "no twin answer after unsubscribing");
+    assert_eq!(
+        c.recv(T),
+        Some(Packet::Pingresp),
+        "no twin answer after unsubscribing"
+    );
 }

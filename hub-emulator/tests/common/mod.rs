@@ -327,15 +327,20 @@ impl Client {
                 Ok(Some(p)) if pred(&p) => return p,
                 Ok(Some(p)) => self.backlog.push(p),
                 Ok(None) => {}
-                Err(()) => panic!("connection closed while waiting; backlog {:?}", self.backlog),
+                Err(()) => panic!(
+                    "connection closed while waiting; backlog {:?}",
+                    self.backlog
+                ),
             }
         }
     }
 
     /// Waits for a PUBLISH whose topic starts with `prefix`.
     pub fn expect_publish(&mut self, prefix: &str, timeout: Duration) -> Publish {
-        match self.expect(timeout, |p| matches!(p, Packet::Publish(pb) if pb.topic.starts_with(prefix)))
-        {
+        match self.expect(
+            timeout,
+            |p| matches!(p, Packet::Publish(pb) if pb.topic.starts_with(prefix)),
+        ) {
             Packet::Publish(p) => p,
             _ => unreachable!(),
         }
