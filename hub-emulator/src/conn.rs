@@ -512,6 +512,14 @@ impl Session {
         .await
     }
 
+    /// PUBACK for a QoS 1 publish.
+    async fn ack(&mut self, pid: Option<u16>) -> Flow {
+        match pid {
+            Some(pid) => self.respond(Packet::Puback(pid)).await,
+            None => Flow::Continue,
+        }
+    }
+
     async fn on_packet(&mut self, p: Packet) -> Flow {
         self.last_rx = Instant::now();
         match p {
@@ -522,11 +530,8 @@ impl Session {
                         false,
                     );
                 }
-                if let Some(pid) = pb.pid {
-                    if let Flow::Close(r, g) = self.respond(Packet::Puback(pid)).await {
-                        return Flow::Close(r, g);
-                    }
-                }
+                // The handlers acknowledge (QoS 1) once the request is accepted: a publish
+                // that closes the connection is never acknowledged.
                 match self.kind {
                     ConnKind::Hub => self.on_hub_publish(pb).await,
                     ConnKind::Dps => self.on_dps_publish(pb).await,
@@ -568,7 +573,7 @@ impl Session {
                 .hub
                 .telemetry(&self.id, &self.auth, topic, bag, &pb.payload, extra)
             {
-                Ok(()) => Flow::Continue,
+                Ok(()) => self.ack(pb.pid).await,
                 Err(e) => Flow::Close(e, false),
             };
         }
@@ -581,6 +586,9 @@ impl Session {
             let Some(rid) = util::query_param(topic, "$rid").map(str::to_string) else {
                 return Flow::Close(format!("twin request without $rid: \"{topic}\""), false);
             };
+            if let Flow::Close(r, g) = self.ack(pb.pid).await {
+                return Flow::Close(r, g);
+            }
             let Some(qos) = self.hub.granted(self.conn_id, SubKind::TwinRes) else {
                 warn!(
                     "{} twin request $rid={rid} ignored: not subscribed to $iothub/twin/res/#",
@@ -622,7 +630,7 @@ impl Session {
             return match (status, rid) {
                 (Some(status), Some(rid)) => {
                     self.hub.method_response(&self.id, rid, status, &pb.payload);
-                    Flow::Continue
+                    self.ack(pb.pid).await
                 }
                 _ => Flow::Close(
                     format!("malformed method response topic \"{topic}\""),
@@ -643,6 +651,9 @@ impl Session {
         let Some(rid) = util::query_param(topic, "$rid").map(str::to_string) else {
             return Flow::Close(format!("DPS request without $rid: \"{topic}\""), false);
         };
+        if let Flow::Close(r, g) = self.ack(pb.pid).await {
+            return Flow::Close(r, g);
+        }
         let Some(qos) = self.hub.granted(self.conn_id, SubKind::DpsRes) else {
             warn!(
                 "{} DPS request ignored: not subscribed to $dps/registrations/res/#",

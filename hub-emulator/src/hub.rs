@@ -11,7 +11,7 @@ use crate::util::{self, url_decode, url_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -245,6 +245,8 @@ pub(crate) struct Hub {
     pending: Mutex<HashMap<u64, PendingMethod>>,
     next_id: AtomicU64,
     event_seq: watch::Sender<u64>,
+    /// Faults in the list (expired ones included until pruned): a lock-free fast path.
+    fault_count: AtomicUsize,
 }
 
 /// Who a connection authenticated as.
@@ -310,6 +312,7 @@ impl Hub {
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             event_seq,
+            fault_count: AtomicUsize::new(0),
         })
     }
 
@@ -389,7 +392,9 @@ impl Hub {
                         .map(|s| format!("during {s} s"))
                         .unwrap_or_else(|| "until cleared".into())
                 );
-                self.state().faults.push(ActiveFault { fault: f, until });
+                let mut st = self.state();
+                st.faults.push(ActiveFault { fault: f, until });
+                self.fault_count.store(st.faults.len(), Ordering::Relaxed);
                 Ok(FaultAdded { id, dropped: 0 })
             }
         }
@@ -417,12 +422,16 @@ impl Hub {
             None => st.faults.clear(),
         }
         let n = before - st.faults.len();
+        self.fault_count.store(st.faults.len(), Ordering::Relaxed);
         info!("fault: cleared {n}");
         n
     }
 
     /// The active fault of `kind` that applies to `device`, if any.
     pub fn fault(&self, kind: FaultKind, device: &str) -> Option<Fault> {
+        if self.fault_count.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let mut st = self.state();
         if st.faults.is_empty() {
             return None;

@@ -187,7 +187,9 @@ impl Emulator {
         // rustls may find more than one provider in the process; be explicit.
         let _ = rustls::crypto::ring::default_provider().install_default();
         std::fs::create_dir_all(&cfg.state_dir)?;
-        let tls = pki::server_tls_config(&cfg.state_dir, &cfg.server_cert_names)?;
+        let mut names = cfg.server_cert_names.clone();
+        names.push(cfg.hub_hostname.clone());
+        let tls = pki::server_tls_config(&cfg.state_dir, &names)?;
         let store = store::Store::open(&cfg.state_dir)?;
         let hub = hub::Hub::open(
             hub::HubSettings {

@@ -569,8 +569,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             if let Some(t) = m.timeout {
                 ev = ev.until(Instant::now() + Duration::from_secs_f64(t.max(0.0)));
             }
-            let mut n = 0;
-            for e in ev {
+            for (i, e) in ev.enumerate() {
                 let e = e?;
                 let mut v = serde_json::to_value(&e).map_err(|e| Error::Json(e.to_string()))?;
                 if let Some(o) = v.as_object_mut() {
@@ -578,8 +577,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     o.remove("seq");
                 }
                 println!("{}", serde_json::to_string(&v).unwrap_or_default());
-                n += 1;
-                if m.count.is_some_and(|c| n >= c) {
+                if m.count.is_some_and(|c| i + 1 >= c) {
                     break;
                 }
             }

@@ -377,7 +377,7 @@ fn decode_body(first: u8, body: &[u8]) -> Result<Packet, DecodeError> {
             }
             Packet::Unsubscribe { pid, filters }
         }
-        12 | 13 | 14 => {
+        12..=14 => {
             expect_flags(0)?;
             r.end()?;
             match kind {

@@ -1,6 +1,6 @@
-//! Persistence: JSON files under the state directory, each written atomically (temporary file
-//! + rename) by one writer thread, in the order the changes were made. Several queued writes of
-//! the same file collapse into the last one.
+//! Persistence: JSON files under the state directory, each written atomically (a temporary
+//! file, then a rename) by one writer thread, in the order the changes were made. Several
+//! queued writes of the same file collapse into the last one.
 
 use crate::Error;
 use std::collections::HashMap;

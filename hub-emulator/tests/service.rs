@@ -59,13 +59,25 @@ fn state_survives_a_restart() {
     assert_eq!(emu.ca_pem(), ca_pem_before, "the server CA is kept");
     let devices = svc.list_devices().unwrap();
     assert_eq!(
-        devices.iter().map(|d| d.device_id.as_str()).collect::<Vec<_>>(),
+        devices
+            .iter()
+            .map(|d| d.device_id.as_str())
+            .collect::<Vec<_>>(),
         ["keep", "keep-sas"]
     );
-    assert_eq!(svc.get_device("keep-sas").unwrap().authentication, sas_before.authentication);
+    assert_eq!(
+        svc.get_device("keep-sas").unwrap().authentication,
+        sas_before.authentication
+    );
     let twin = svc.get_twin("keep").unwrap();
-    assert_eq!(twin.properties.desired, json!({"mode": "eco", "$version": 2}));
-    assert_eq!(twin.properties.reported, json!({"battery": 87, "$version": 2}));
+    assert_eq!(
+        twin.properties.desired,
+        json!({"mode": "eco", "$version": 2})
+    );
+    assert_eq!(
+        twin.properties.reported,
+        json!({"battery": 87, "$version": 2})
+    );
     let cas = svc.list_cas().unwrap();
     assert_eq!(cas.len(), 2);
     assert!(cas.iter().any(|c| c.name == "root" && c.is_verified));
@@ -77,7 +89,12 @@ fn state_survives_a_restart() {
     // The restored CA authenticates devices.
     let mut conn = hub_emulator::mqtt::Connect::new("keep");
     conn.username = Some(hub_username("keep"));
-    let (_c, code) = Client::connect(emu.mqtt_addr(), &emu.ca_pem(), Some(&ca.issue("keep")), conn);
+    let (_c, code) = Client::connect(
+        emu.mqtt_addr(),
+        &emu.ca_pem(),
+        Some(&ca.issue("keep")),
+        conn,
+    );
     assert_eq!(code, Some(0));
     // Deleting a device removes its file.
     svc.delete_device("keep-sas").unwrap();
@@ -179,7 +196,10 @@ fn fault_delay_slows_every_response() {
     assert_eq!(c.recv(T), Some(Packet::Pingresp));
     assert!(t0.elapsed() < Duration::from_millis(250));
     // Invalid faults are rejected.
-    let err = env.svc.add_fault(&Fault::new(FaultKind::Delay)).unwrap_err();
+    let err = env
+        .svc
+        .add_fault(&Fault::new(FaultKind::Delay))
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
 }
 
@@ -188,13 +208,21 @@ fn service_errors_are_json_with_status() {
     let env = start();
     let err = env.svc.get_device("missing").unwrap_err();
     assert_eq!(err.status(), Some(404));
-    let err = env.svc.create_device("bad/id", Authentication::sas_generated());
+    let err = env
+        .svc
+        .create_device("bad/id", Authentication::sas_generated());
     assert!(err.is_err());
-    let err = env.svc.create_device("bad id", Authentication::sas_generated()).unwrap_err();
+    let err = env
+        .svc
+        .create_device("bad id", Authentication::sas_generated())
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     let err = env.svc.register_ca("x", "not a pem", true).unwrap_err();
     assert_eq!(err.status(), Some(400));
-    let err = env.svc.create_ca_enrollment_group("g", "no-such-ca").unwrap_err();
+    let err = env
+        .svc
+        .create_ca_enrollment_group("g", "no-such-ca")
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     let resp = ureq_get(&format!("{}/nowhere", env.emu.http_url()));
     assert_eq!(resp.0, 404);
@@ -204,7 +232,10 @@ fn service_errors_are_json_with_status() {
     env.svc
         .create_device("odd:id#1", Authentication::sas_generated())
         .unwrap();
-    assert_eq!(env.svc.get_device("odd:id#1").unwrap().device_id, "odd:id#1");
+    assert_eq!(
+        env.svc.get_device("odd:id#1").unwrap().device_id,
+        "odd:id#1"
+    );
     let info = env.svc.info().unwrap();
     assert_eq!(info.hub_hostname, "localhost");
     assert_eq!(info.mqtt_addr, env.emu.mqtt_addr().to_string());
@@ -232,14 +263,22 @@ fn file_server_serves_ranges() {
     let mut r = agent.get(&url).call().unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.body_mut().read_to_vec().unwrap(), data);
-    let mut r = agent.get(&url).header("Range", "bytes=100-199").call().unwrap();
+    let mut r = agent
+        .get(&url)
+        .header("Range", "bytes=100-199")
+        .call()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 206);
     assert_eq!(
         r.headers().get("content-range").unwrap().to_str().unwrap(),
         "bytes 100-199/5000"
     );
     assert_eq!(r.body_mut().read_to_vec().unwrap(), &data[100..200]);
-    let r = agent.get(&url).header("Range", "bytes=6000-").call().unwrap();
+    let r = agent
+        .get(&url)
+        .header("Range", "bytes=6000-")
+        .call()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 416);
     let r = agent
         .get(format!("{}/files/../x", env.emu.http_url()))
@@ -281,40 +320,87 @@ fn cli_drives_a_running_emulator() {
     assert_eq!(code, Some(0));
     let list = cli_json(&env, &["device", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 2);
-    assert_eq!(cli_json(&env, &["device", "show", "cli-sas"])["connectionState"], "Connected");
+    assert_eq!(
+        cli_json(&env, &["device", "show", "cli-sas"])["connectionState"],
+        "Connected"
+    );
 
     // Twin, method, C2D, monitor against a connected device.
     let mut c = env.ready_device("cli-dev");
-    let t = cli_json(&env, &["twin", "update-desired", "cli-dev", r#"{"led":"on"}"#]);
+    let t = cli_json(
+        &env,
+        &["twin", "update-desired", "cli-dev", r#"{"led":"on"}"#],
+    );
     assert_eq!(t["properties"]["desired"]["led"], "on");
     c.expect_publish("$iothub/twin/PATCH/properties/desired/?$version=2", T);
-    assert_eq!(cli_json(&env, &["twin", "show", "cli-dev"])["properties"]["desired"]["$version"], 2);
+    assert_eq!(
+        cli_json(&env, &["twin", "show", "cli-dev"])["properties"]["desired"]["$version"],
+        2
+    );
 
     let url = env.emu.http_url();
     let method = std::thread::spawn(move || {
         Command::new(env!("CARGO_BIN_EXE_hub-emulator"))
-            .args(["--url", &url, "method", "invoke", "cli-dev", "blink", "--payload", r#"{"n":3}"#, "--timeout", "5"])
+            .args([
+                "--url",
+                &url,
+                "method",
+                "invoke",
+                "cli-dev",
+                "blink",
+                "--payload",
+                r#"{"n":3}"#,
+                "--timeout",
+                "5",
+            ])
             .output()
             .unwrap()
     });
     let p = c.expect_publish("$iothub/methods/POST/blink/", T);
     let rid = topic_param(&p.topic, "$rid").unwrap().to_string();
-    c.publish(&format!("$iothub/methods/res/201/?$rid={rid}"), br#"{"done":true}"#, 0);
+    c.publish(
+        &format!("$iothub/methods/res/201/?$rid={rid}"),
+        br#"{"done":true}"#,
+        0,
+    );
     let out = method.join().unwrap();
     assert!(out.status.success());
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r, json!({"status": 201, "payload": {"done": true}}));
-    let (ok, _, err) = cli(&env, &["method", "invoke", "cli-dev", "none", "--timeout", "0.2"]);
+    let (ok, _, err) = cli(
+        &env,
+        &["method", "invoke", "cli-dev", "none", "--timeout", "0.2"],
+    );
     assert!(!ok && err.contains("504"), "{err}");
 
-    let sent = cli_json(&env, &["c2d", "send", "cli-dev", "--payload", "hi", "-p", "a=1", "-p", "b=x y"]);
+    let sent = cli_json(
+        &env,
+        &[
+            "c2d",
+            "send",
+            "cli-dev",
+            "--payload",
+            "hi",
+            "-p",
+            "a=1",
+            "-p",
+            "b=x y",
+        ],
+    );
     assert_eq!(sent["state"], "delivered");
     let p = c.expect_publish("devices/cli-dev/messages/devicebound/", T);
     assert!(p.topic.ends_with("&a=1&b=x%20y"), "{}", p.topic);
     assert_eq!(p.payload, b"hi");
 
-    c.publish("devices/cli-dev/messages/events/%24.ct=text%2Fplain&n=1", b"tele", 0);
-    let (ok, out, err) = cli(&env, &["monitor", "--from-start", "--count", "1", "--timeout", "5"]);
+    c.publish(
+        "devices/cli-dev/messages/events/%24.ct=text%2Fplain&n=1",
+        b"tele",
+        0,
+    );
+    let (ok, out, err) = cli(
+        &env,
+        &["monitor", "--from-start", "--count", "1", "--timeout", "5"],
+    );
     assert!(ok, "{err}");
     let line: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(line["deviceId"], "cli-dev");
@@ -329,29 +415,63 @@ fn cli_drives_a_running_emulator() {
     let ca2 = Ca::new("CLI CA");
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, &ca2.cert_pem).unwrap();
-    let reg = cli_json(&env, &["ca", "register", "cli-ca", "--cert", ca_file.to_str().unwrap()]);
+    let reg = cli_json(
+        &env,
+        &[
+            "ca",
+            "register",
+            "cli-ca",
+            "--cert",
+            ca_file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(reg["isVerified"], false);
     let (ok, code, _) = cli(&env, &["ca", "verification-code", "cli-ca"]);
     assert!(ok);
     let proof = dir.join("proof.pem");
     std::fs::write(&proof, ca2.issue(code.trim()).cert_pem).unwrap();
-    let v = cli_json(&env, &["ca", "verify", "cli-ca", "--cert", proof.to_str().unwrap()]);
+    let v = cli_json(
+        &env,
+        &["ca", "verify", "cli-ca", "--cert", proof.to_str().unwrap()],
+    );
     assert_eq!(v["isVerified"], true);
     assert_eq!(cli_json(&env, &["ca", "list"]).as_array().unwrap().len(), 2);
 
     // DPS enrollments.
     let g = cli_json(&env, &["dps", "group", "create", "g1", "--ca", "cli-ca"]);
     assert_eq!(g["attestation"]["caName"], "cli-ca");
-    let e = cli_json(&env, &["dps", "enrollment", "create", "r1", "--symmetric-key", "--disabled"]);
+    let e = cli_json(
+        &env,
+        &[
+            "dps",
+            "enrollment",
+            "create",
+            "r1",
+            "--symmetric-key",
+            "--disabled",
+        ],
+    );
     assert_eq!(e["provisioningStatus"], "disabled");
-    assert_eq!(cli_json(&env, &["dps", "enrollment", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        cli_json(&env, &["dps", "enrollment", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(cli(&env, &["dps", "group", "delete", "g1"]).0);
-    assert!(cli_json(&env, &["dps", "group", "list"]).as_array().unwrap().is_empty());
+    assert!(cli_json(&env, &["dps", "group", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // Faults.
     let f = cli_json(&env, &["fault", "throttle", "--duration", "30"]);
     assert!(f["id"].as_u64().unwrap() > 0);
-    assert_eq!(cli_json(&env, &["fault", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        cli_json(&env, &["fault", "list"]).as_array().unwrap().len(),
+        1
+    );
     assert!(cli(&env, &["fault", "clear"]).0);
     let (ok, out, _) = cli(&env, &["fault", "drop"]);
     assert!(ok && out.contains("dropped"), "{out}");

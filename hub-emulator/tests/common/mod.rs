@@ -263,10 +263,7 @@ impl Client {
         if !self.backlog.is_empty() {
             return Some(self.backlog.remove(0));
         }
-        match self.read_packet(timeout) {
-            Ok(p) => p,
-            Err(_) => None,
-        }
+        self.read_packet(timeout).unwrap_or_default()
     }
 
     /// `Ok(None)`: timeout. `Err`: closed.
