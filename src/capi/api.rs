@@ -1,0 +1,476 @@
+//! The exported functions, the library's single context (state, handler, client) and its state
+//! machine (nrf-api.md sections 1.1 and 4.1).
+//!
+//! Locking: the state lock is held only to check and change the state, never while the C handler
+//! runs, so the handler may call every function of the API (as the original allows).
+
+use core::ffi::c_int;
+use std::boxed::Box;
+use std::string::String;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::vec::Vec;
+
+use super::error::{errno, Error, Op};
+use super::events;
+use super::types::*;
+use crate::config;
+use crate::hub::properties::{valid_component, PropertyList};
+use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
+use crate::mqtt::QoS;
+use crate::port::{ConnectConfig, HubClient, SendError};
+use crate::sink::measure;
+
+use iot_hub_state::*;
+
+static STATE: Mutex<iot_hub_state> = Mutex::new(STATE_UNINIT);
+static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(None);
+static CLIENT: OnceLock<HubClient> = OnceLock::new();
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic aborts (both profiles), so a poisoned lock only means "a thread died holding it".
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The state machine of the original: which transitions are allowed.
+fn allowed(from: iot_hub_state, to: iot_hub_state) -> bool {
+    matches!(
+        (from, to),
+        (STATE_UNINIT, STATE_DISCONNECTED)
+            | (STATE_DISCONNECTED, STATE_CONNECTING)
+            | (STATE_CONNECTING, STATE_CONNECTED | STATE_DISCONNECTED)
+            | (STATE_TRANSPORT_CONNECTED, STATE_CONNECTING)
+            | (STATE_CONNECTED, STATE_DISCONNECTING | STATE_DISCONNECTED)
+            | (
+                STATE_DISCONNECTING,
+                STATE_DISCONNECTED | STATE_TRANSPORT_CONNECTED
+            )
+    )
+}
+
+/// Moves to `to` if the state machine allows it (a move to the current state is a no-op);
+/// otherwise refuses, logs, and reports AZURE_IOT_HUB_EVT_ERROR with -EINVAL, as the original.
+pub(super) fn transition(to: iot_hub_state) {
+    let refused = {
+        let mut st = lock(&STATE);
+        if *st == to || allowed(*st, to) {
+            *st = to;
+            None
+        } else {
+            Some(*st)
+        }
+    };
+    if let Some(from) = refused {
+        log::error!("invalid state transition {from:?} -> {to:?}");
+        events::emit_error(&Error::InvalidTransition, None);
+    }
+}
+
+/// Calls the application's handler, if there is one.
+pub(super) fn emit(evt: &mut azure_iot_hub_evt) {
+    let handler = *lock(&HANDLER);
+    if let Some(h) = handler {
+        // SAFETY: `h` is the function the application registered with `azure_iot_hub_init`;
+        // `evt` is a valid, initialised event that lives for the whole call.
+        unsafe { h(evt) };
+    }
+}
+
+fn ret(op: Op, r: Result<(), Error>) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            let code = errno(op, &e);
+            log::debug!("{op:?}: {e:?} -> {code}");
+            code
+        }
+    }
+}
+
+/// Initialises the library and registers the event handler.
+///
+/// Call it once before any other function. It may be called again while disconnected, to
+/// register another handler.
+///
+/// @param event_handler The function that receives the library's events (on the library's
+///        thread; AZURE_IOT_HUB_EVT_CONNECTING in the caller of azure_iot_hub_connect()).
+///
+/// @retval 0 Success.
+/// @retval -EALREADY The library is connecting, connected or disconnecting (checked first).
+/// @retval -EINVAL @p event_handler is NULL.
+#[no_mangle]
+pub extern "C" fn azure_iot_hub_init(event_handler: azure_iot_hub_evt_handler_t) -> c_int {
+    ret(Op::Init, init(event_handler))
+}
+
+fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
+    let mut st = lock(&STATE);
+    if !matches!(*st, STATE_UNINIT | STATE_DISCONNECTED) {
+        return Err(Error::AlreadyInitialised);
+    }
+    let handler = event_handler.ok_or(Error::Null)?;
+    CLIENT.get_or_init(|| {
+        let mut scratch = Vec::new();
+        HubClient::new(Box::new(move |ev| events::on_port_event(&mut scratch, ev)))
+    });
+    *lock(&HANDLER) = Some(handler);
+    *st = STATE_DISCONNECTED;
+    Ok(())
+}
+
+/// Connects to Azure IoT Hub.
+///
+/// Blocks until the transport is connected (DNS, TCP, TLS) and the MQTT CONNECT is sent.
+/// AZURE_IOT_HUB_EVT_CONNECTING is delivered from inside this call, before the transport is set
+/// up; then wait for AZURE_IOT_HUB_EVT_CONNECTED and AZURE_IOT_HUB_EVT_READY before sending.
+/// The host name and device ID are copied: the buffers may be reused after the call.
+///
+/// @param config The host name and device ID. NULL, or a buffer of size 0, selects
+///        CONFIG_AZURE_IOT_HUB_HOSTNAME / CONFIG_AZURE_IOT_HUB_DEVICE_ID.
+///
+/// @retval 0 Success: the CONNECT packet was sent.
+/// @retval -EINPROGRESS A connection attempt is in progress.
+/// @retval -EALREADY Already connected.
+/// @retval -ENOENT The library is not initialised, or not disconnected.
+/// @retval -EINVAL Invalid configuration: a buffer with a size but no pointer, or a host name or
+///         device ID that is empty, not UTF-8, or holds characters MQTT does not allow. No
+///         event is sent.
+/// @retval -EMSGSIZE The host name or device ID is longer than the library stores (128 bytes),
+///         or the MQTT user name does not fit CONFIG_AZURE_IOT_HUB_USER_NAME_BUF_SIZE.
+/// @retval -ENOTSUP @p config asks for DPS, which this build does not support.
+/// @retval -EFAULT Internal error.
+/// @retval <0 Any other negative errno: the transport failed (for example -EHOSTUNREACH when the
+///         host name cannot be resolved, -ECONNREFUSED, -ECONNABORTED when the TLS handshake
+///         fails). The state is back to disconnected; no further event is sent.
+///
+/// # Safety
+///
+/// @p config is NULL or points to a valid `struct azure_iot_hub_config` whose buffers are
+/// readable for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn azure_iot_hub_connect(config: *const azure_iot_hub_config) -> c_int {
+    if !config.is_aligned() {
+        return ret(Op::Connect, Err(Error::Null));
+    }
+    // SAFETY: NULL or aligned, and the caller guarantees a non-NULL pointer points to a valid
+    // config. Every field is an integer or a pointer, so any bit pattern C stored is valid.
+    let config = unsafe { config.as_ref() };
+    ret(Op::Connect, connect(config))
+}
+
+fn text(buf: &azure_iot_hub_buf) -> Result<Option<String>, Error> {
+    // SAFETY: the caller of azure_iot_hub_connect guarantees the buffer is readable during the
+    // call; the bytes are copied before it returns.
+    let bytes = unsafe { buf.bytes() }.ok_or(Error::Null)?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
+    Ok(Some(s.into()))
+}
+
+/// Fills in and checks what CONNECT will carry, so that a bad configuration is refused before
+/// AZURE_IOT_HUB_EVT_CONNECTING.
+fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig, Error> {
+    let mut cc = ConnectConfig::from_config();
+    if let Some(c) = config {
+        if c.use_dps.get() && config::AZURE_IOT_HUB_DPS {
+            return Err(Error::DpsUnsupported);
+        }
+        if let Some(h) = text(&c.hostname)? {
+            cc.hostname = h;
+        }
+        if let Some(d) = text(&c.device_id)? {
+            cc.device_id = d;
+        }
+    }
+    if cc.hostname.len() > MAX_HOSTNAME_LEN || cc.device_id.len() > MAX_DEVICE_ID_LEN {
+        return Err(Error::ConfigTooLong);
+    }
+    for s in [&cc.hostname, &cc.device_id] {
+        if s.is_empty() || !valid_component(s.as_bytes(), false) {
+            return Err(Error::InvalidConfig);
+        }
+    }
+    let user = measure(|m| hub::write_user_name(m, &cc.hostname, &cc.device_id, None))
+        .map_err(|_| Error::ConfigTooLong)?;
+    if user + 1 > cc.options.user_name_buf_size {
+        return Err(Error::ConfigTooLong);
+    }
+    Ok(cc)
+}
+
+fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
+    let cc = {
+        let mut st = lock(&STATE);
+        match *st {
+            STATE_CONNECTING => return Err(Error::ConnectInProgress),
+            STATE_CONNECTED => return Err(Error::AlreadyConnected),
+            STATE_DISCONNECTED => {}
+            _ => return Err(Error::NotDisconnected),
+        }
+        let cc = connect_config(config)?;
+        *st = STATE_CONNECTING;
+        cc
+    };
+    let Some(client) = CLIENT.get() else {
+        // DISCONNECTED is only reached through init, which creates the client.
+        *lock(&STATE) = STATE_DISCONNECTED;
+        return Err(Error::NotDisconnected);
+    };
+    emit(&mut azure_iot_hub_evt::new(
+        azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING,
+    ));
+    client.connect(&cc).map_err(|e| {
+        let mut st = lock(&STATE);
+        if *st == STATE_CONNECTING {
+            *st = STATE_DISCONNECTED;
+        }
+        Error::Connect(e)
+    })
+}
+
+/// Disconnects from Azure IoT Hub.
+///
+/// AZURE_IOT_HUB_EVT_DISCONNECTED is delivered when the connection is closed, before this
+/// function returns (from the library's thread; when called from the event handler, right after
+/// the handler returns).
+///
+/// @retval 0 Success.
+/// @retval -ENOTCONN Not connected (also while the connection is still being set up).
+/// @retval -ENXIO The transport reported an error; the state is disconnected.
+#[no_mangle]
+pub extern "C" fn azure_iot_hub_disconnect() -> c_int {
+    ret(Op::Disconnect, disconnect())
+}
+
+fn disconnect() -> Result<(), Error> {
+    {
+        let mut st = lock(&STATE);
+        if *st != STATE_CONNECTED {
+            return Err(Error::NotConnected);
+        }
+        *st = STATE_DISCONNECTING;
+    }
+    let client = CLIENT.get().ok_or(Error::NotConnected)?;
+    client.disconnect().map_err(|_| {
+        let mut st = lock(&STATE);
+        if *st == STATE_DISCONNECTING {
+            *st = STATE_DISCONNECTED;
+        }
+        Error::DisconnectFailed
+    })
+}
+
+/// The next MQTT message ID (1, 2, ..., 65535, 1, ...), once the library is initialised.
+fn next_message_id() -> Option<u16> {
+    CLIENT.get().map(HubClient::next_packet_id)
+}
+
+fn require_connected() -> Result<(), Error> {
+    if *lock(&STATE) == STATE_CONNECTED {
+        Ok(())
+    } else {
+        Err(Error::NotConnected)
+    }
+}
+
+/// The caller's property array, read in place.
+struct CProperties<'a>(&'a [azure_iot_hub_property]);
+
+impl PropertyList for CProperties<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        let p = self.0.get(i)?;
+        // SAFETY: azure_iot_hub_send's caller guarantees that the properties' buffers are
+        // readable for the duration of the call, which outlives this borrow.
+        unsafe { Some((p.key.bytes()?, p.value.bytes()?)) }
+    }
+}
+
+/// Sends a message to Azure IoT Hub.
+///
+/// Topic types: AZURE_IOT_HUB_TOPIC_EVENT (telemetry, with the properties in `topic.properties`
+/// appended to the topic verbatim), AZURE_IOT_HUB_TOPIC_TWIN_REPORTED and
+/// AZURE_IOT_HUB_TOPIC_TWIN_REQUEST (with `request_id`, or a generated request ID when its size
+/// is 0). A `message_id` of 0 takes the next message ID. QoS 0 or 1.
+///
+/// @param tx_data The message. Its buffers need only be valid during the call.
+///
+/// @retval 0 Success: the message was handed to the transport.
+/// @retval -EINVAL @p tx_data is NULL (checked first), a buffer has a size but no pointer, a
+///         property has no key pointer, or the QoS is not 0 or 1.
+/// @retval -ENOTCONN Not connected.
+/// @retval -ENOMSG The topic type cannot be sent, or a property or the request ID holds
+///         characters that would make the topic invalid (`&`, `#`, `+`, NUL, `=` in a key or
+///         request ID, or bytes that are not UTF-8).
+/// @retval -EMSGSIZE The properties do not fit CONFIG_AZURE_IOT_HUB_MSG_PROPERTY_BUFFER_SIZE, or
+///         the topic does not fit CONFIG_AZURE_IOT_HUB_TOPIC_MAX_LEN.
+/// @retval -ENOMEM The transmit buffer cannot take the message now.
+/// @retval -EFAULT Internal error.
+/// @retval <0 Any other negative errno: the transport failed writing the message.
+///
+/// # Safety
+///
+/// @p tx_data is NULL or points to a valid `struct azure_iot_hub_msg` whose buffers and property
+/// array are readable for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn azure_iot_hub_send(tx_data: *const azure_iot_hub_msg) -> c_int {
+    if tx_data.is_null() || !tx_data.is_aligned() {
+        return ret(Op::Send, Err(Error::Null));
+    }
+    // SAFETY: non-NULL and aligned; the caller guarantees it points to a valid message. Every
+    // field is an integer or a pointer, so any bit pattern C stored is a valid value.
+    let msg = unsafe { &*tx_data };
+    ret(Op::Send, send(msg))
+}
+
+fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
+    use azure_iot_hub_topic_type::*;
+    // The message ID is chosen before the state is checked, as the original does.
+    let packet_id = if msg.message_id != 0 {
+        Some(msg.message_id)
+    } else {
+        next_message_id()
+    };
+    require_connected()?;
+    let topic_type = msg.topic.r#type.get();
+    if !matches!(
+        topic_type,
+        Some(
+            AZURE_IOT_HUB_TOPIC_EVENT
+                | AZURE_IOT_HUB_TOPIC_TWIN_REPORTED
+                | AZURE_IOT_HUB_TOPIC_TWIN_REQUEST
+        )
+    ) {
+        return Err(Error::UnsupportedTopic);
+    }
+    let qos = match msg.qos.0 {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => return Err(Error::UnsupportedQoS),
+    };
+    // SAFETY: the caller guarantees the payload is readable during the call.
+    let payload = unsafe { msg.payload.bytes() }.ok_or(Error::Null)?;
+    let props: &[azure_iot_hub_property] = match msg.topic.property_count {
+        0 => &[],
+        n => {
+            let p = msg.topic.properties;
+            if p.is_null()
+                || !p.is_aligned()
+                || n > isize::MAX as usize / core::mem::size_of::<azure_iot_hub_property>()
+            {
+                return Err(Error::Null);
+            }
+            // SAFETY: non-NULL, aligned, and `n` entries fit the address space; the caller
+            // guarantees the array is readable for the duration of the call.
+            unsafe { core::slice::from_raw_parts(p, n) }
+        }
+    };
+    let properties = CProperties(props);
+    let request_id = match topic_type {
+        Some(AZURE_IOT_HUB_TOPIC_EVENT) => None,
+        _ => {
+            // SAFETY: the caller guarantees the request ID is readable during the call.
+            let rid = unsafe { msg.request_id.bytes() }.ok_or(Error::Null)?;
+            if rid.is_empty() {
+                None
+            } else {
+                Some(core::str::from_utf8(rid).map_err(|_| {
+                    Error::Send(SendError::Publish(hub::PublishError::InvalidArgument))
+                })?)
+            }
+        }
+    };
+    let kind = match topic_type {
+        Some(AZURE_IOT_HUB_TOPIC_EVENT) => {
+            // A property without a key pointer (or any buffer with a size but no pointer) is an
+            // invalid argument, not an invalid topic.
+            for p in props {
+                if p.key.ptr.is_null() {
+                    return Err(Error::Null);
+                }
+                // SAFETY: as in CProperties::get.
+                if unsafe { p.key.bytes().is_none() || p.value.bytes().is_none() } {
+                    return Err(Error::Null);
+                }
+            }
+            MessageKind::Telemetry {
+                properties: &properties,
+            }
+        }
+        Some(AZURE_IOT_HUB_TOPIC_TWIN_REPORTED) => MessageKind::TwinReported { request_id },
+        _ => MessageKind::TwinGet { request_id },
+    };
+    publish(&Message {
+        kind,
+        payload,
+        qos,
+        packet_id,
+        dup: msg.dup_flag != 0,
+        retain: msg.retain_flag != 0,
+    })
+}
+
+fn publish(msg: &Message<'_>) -> Result<(), Error> {
+    let client = CLIENT.get().ok_or(Error::NotConnected)?;
+    client.publish(msg).map(|_| ()).map_err(Error::Send)
+}
+
+/// Sends the response to a direct method (AZURE_IOT_HUB_EVT_DIRECT_METHOD), with QoS 0, on
+/// `$iothub/methods/res/<status>/?$rid=<request_id>`.
+///
+/// @param result The request ID of the invocation, the status (any 32-bit value), and the
+///        response payload (JSON). Its buffers need only be valid during the call.
+///
+/// @retval 0 Success.
+/// @retval -EINVAL @p result is NULL (checked first), or a buffer has a size but no pointer.
+/// @retval -ENOTCONN Not connected.
+/// @retval -EFAULT The response cannot be built: an empty request ID or one with characters a
+///         topic cannot hold, or a topic longer than CONFIG_AZURE_IOT_HUB_TOPIC_MAX_LEN.
+/// @retval -ENXIO The transport failed to send the response.
+///
+/// # Safety
+///
+/// @p result is NULL or points to a valid `struct azure_iot_hub_result` whose buffers are
+/// readable for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn azure_iot_hub_method_respond(result: *mut azure_iot_hub_result) -> c_int {
+    if result.is_null() || !result.is_aligned() {
+        return ret(Op::MethodRespond, Err(Error::Null));
+    }
+    // SAFETY: non-NULL and aligned; the caller guarantees it points to a valid result, whose
+    // fields are integers and pointers (any bit pattern is valid). It is only read.
+    let result = unsafe { &*result };
+    ret(Op::MethodRespond, method_respond(result))
+}
+
+fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
+    let packet_id = next_message_id();
+    require_connected()?;
+    // SAFETY: the caller guarantees both buffers are readable during the call.
+    let (rid, payload) = unsafe { (result.request_id.bytes(), result.payload.bytes()) };
+    let (rid, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
+    let request_id = core::str::from_utf8(rid)
+        .map_err(|_| Error::Send(SendError::Publish(hub::PublishError::InvalidArgument)))?;
+    publish(&Message {
+        kind: MessageKind::MethodResponse {
+            request_id,
+            status: result.status,
+        },
+        payload,
+        qos: QoS::AtMostOnce,
+        packet_id,
+        dup: false,
+        retain: false,
+    })
+}
+
+/// The library's state (`enum iot_hub_state`: UNINIT 0, DISCONNECTED 1, CONNECTING 2,
+/// TRANSPORT_CONNECTED 3, CONNECTED 4, DISCONNECTING 5). Exported like the original's
+/// non-static function; not declared in the header.
+#[no_mangle]
+pub extern "C" fn iot_hub_state_get() -> iot_hub_state {
+    *lock(&STATE)
+}

@@ -1,0 +1,64 @@
+//! The errno numbers the C API returns (as negative values).
+//!
+//! On a host with a C library (feature `std`: the Linux port) they come from `libc`, so a C
+//! program compares them with its own `<errno.h>`. Without it (the Zephyr port) they are the
+//! newlib/picolibc numbers Zephyr uses (nrf-api.md section 1). When the Zephyr port gets its own
+//! feature, switch the `cfg`s below to it.
+#![allow(missing_docs)]
+
+use core::ffi::c_int;
+
+#[cfg(feature = "std")]
+mod values {
+    use core::ffi::c_int;
+    pub const ENOENT: c_int = libc::ENOENT;
+    pub const EIO: c_int = libc::EIO;
+    pub const ENXIO: c_int = libc::ENXIO;
+    pub const ENOMEM: c_int = libc::ENOMEM;
+    pub const EACCES: c_int = libc::EACCES;
+    pub const EFAULT: c_int = libc::EFAULT;
+    pub const EINVAL: c_int = libc::EINVAL;
+    pub const ENOMSG: c_int = libc::ENOMSG;
+    pub const EBADMSG: c_int = libc::EBADMSG;
+    pub const EPROTO: c_int = libc::EPROTO;
+    pub const EMSGSIZE: c_int = libc::EMSGSIZE;
+    pub const ENOTSUP: c_int = libc::ENOTSUP;
+    pub const ENOBUFS: c_int = libc::ENOBUFS;
+    pub const ECONNABORTED: c_int = libc::ECONNABORTED;
+    pub const ENOTCONN: c_int = libc::ENOTCONN;
+    pub const ETIMEDOUT: c_int = libc::ETIMEDOUT;
+    pub const EHOSTUNREACH: c_int = libc::EHOSTUNREACH;
+    pub const EALREADY: c_int = libc::EALREADY;
+    pub const EINPROGRESS: c_int = libc::EINPROGRESS;
+}
+
+#[cfg(not(feature = "std"))]
+mod values {
+    use core::ffi::c_int;
+    pub const ENOENT: c_int = 2;
+    pub const EIO: c_int = 5;
+    pub const ENXIO: c_int = 6;
+    pub const ENOMEM: c_int = 12;
+    pub const EACCES: c_int = 13;
+    pub const EFAULT: c_int = 14;
+    pub const EINVAL: c_int = 22;
+    pub const ENOMSG: c_int = 35;
+    pub const EBADMSG: c_int = 77;
+    pub const EPROTO: c_int = 71;
+    pub const EMSGSIZE: c_int = 122;
+    pub const ENOTSUP: c_int = 134;
+    pub const ENOBUFS: c_int = 105;
+    pub const ECONNABORTED: c_int = 113;
+    pub const ENOTCONN: c_int = 128;
+    pub const ETIMEDOUT: c_int = 116;
+    pub const EHOSTUNREACH: c_int = 118;
+    pub const EALREADY: c_int = 120;
+    pub const EINPROGRESS: c_int = 119;
+}
+
+pub use values::*;
+
+/// `-e`: the form the API returns.
+pub const fn neg(e: c_int) -> c_int {
+    -e
+}

@@ -1,0 +1,168 @@
+//! Every failure of the C API and the one table that turns it into the errno the function
+//! returns (or the `data.err` of an AZURE_IOT_HUB_EVT_ERROR event).
+
+use core::ffi::c_int;
+
+use super::errno::*;
+use crate::hub::{self, PublishError};
+use crate::port::{ConnectError, SendError};
+
+/// Which function (or event) reports the failure: the same cause may mean a different code in
+/// each, as the original's header documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Init,
+    Connect,
+    Disconnect,
+    Send,
+    MethodRespond,
+    /// An AZURE_IOT_HUB_EVT_ERROR event.
+    Event,
+}
+
+/// Why a call failed, or what an error event reports.
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// A NULL argument, or a buffer with `size > 0` and a NULL `ptr`.
+    Null,
+    /// init: not UNINIT or DISCONNECTED.
+    AlreadyInitialised,
+    /// connect: CONNECTING.
+    ConnectInProgress,
+    /// connect: CONNECTED.
+    AlreadyConnected,
+    /// connect: neither DISCONNECTED, CONNECTING nor CONNECTED (for example UNINIT).
+    NotDisconnected,
+    /// disconnect, send, method_respond: not CONNECTED.
+    NotConnected,
+    /// connect: a host name or device ID that is not UTF-8, empty, or not allowed in MQTT.
+    InvalidConfig,
+    /// connect: a host name or device ID longer than the library stores.
+    ConfigTooLong,
+    /// connect: `use_dps` with CONFIG_AZURE_IOT_HUB_DPS, which this build cannot do yet.
+    DpsUnsupported,
+    /// send: a topic type other than EVENT, TWIN_REPORTED and TWIN_REQUEST.
+    UnsupportedTopic,
+    /// send: a QoS other than 0 and 1.
+    UnsupportedQoS,
+    /// disconnect: the transport refused.
+    DisconnectFailed,
+    /// The port could not connect.
+    Connect(ConnectError),
+    /// The port could not publish.
+    Send(SendError),
+    /// A state transition the state machine does not allow (reported as an event).
+    InvalidTransition,
+    /// Events: the hub refused a subscription.
+    SubscriptionRefused,
+    /// Events: a message on a topic the library does not know.
+    UnknownTopic,
+    /// Events: a message on a method or twin topic without a required part.
+    MalformedMessage,
+    /// Events: the connection is closed because of this.
+    Protocol(hub::ProtocolError),
+}
+
+fn os_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
+    match e.raw_os_error() {
+        Some(n) if n > 0 => n,
+        _ => otherwise,
+    }
+}
+
+/// THE table: the negative errno for `error` in `op`.
+pub(crate) fn errno(op: Op, error: &Error) -> c_int {
+    use Error as E;
+    use PublishError as P;
+    let e = match (op, error) {
+        (_, E::Null) => EINVAL,
+        (_, E::AlreadyInitialised) => EALREADY,
+        (_, E::ConnectInProgress) => EINPROGRESS,
+        (_, E::AlreadyConnected) => EALREADY,
+        (_, E::NotDisconnected) => ENOENT,
+        (_, E::NotConnected) => ENOTCONN,
+        (_, E::InvalidConfig) => EINVAL,
+        (_, E::ConfigTooLong) => EMSGSIZE,
+        (_, E::DpsUnsupported) => ENOTSUP,
+        (_, E::UnsupportedTopic) => ENOMSG,
+        (_, E::UnsupportedQoS) => EINVAL,
+        (_, E::DisconnectFailed) => ENXIO,
+        (_, E::InvalidTransition) => EINVAL,
+        (_, E::SubscriptionRefused) => EACCES,
+        (_, E::UnknownTopic) => ENOMSG,
+        (_, E::MalformedMessage) => EBADMSG,
+        (_, E::Protocol(hub::ProtocolError::KeepAliveTimeout)) => ETIMEDOUT,
+        (_, E::Protocol(hub::ProtocolError::TransmitBufferFull)) => ENOBUFS,
+        (_, E::Protocol(_)) => EPROTO,
+
+        (_, E::Connect(c)) => match c {
+            ConnectError::InvalidConfig(hub::ConnectError::InvalidHostname)
+            | ConnectError::InvalidConfig(hub::ConnectError::InvalidDeviceId) => EINVAL,
+            ConnectError::InvalidConfig(hub::ConnectError::UserNameTooLong)
+            | ConnectError::InvalidConfig(hub::ConnectError::BufferTooSmall) => EMSGSIZE,
+            // The port checks its own state first; the C API's state says DISCONNECTED.
+            ConnectError::InvalidConfig(hub::ConnectError::NotDisconnected)
+            | ConnectError::Busy => EALREADY,
+            ConnectError::Dns(io) => os_errno(io, EHOSTUNREACH),
+            ConnectError::Tcp(io) => os_errno(io, EIO),
+            ConnectError::Tls(_) => ECONNABORTED,
+        },
+
+        // A direct-method response: a response that cannot be built is -EFAULT, a publish the
+        // transport refused is -ENXIO (the original's header).
+        (Op::MethodRespond, E::Send(SendError::Publish(P::NotConnected))) => ENOTCONN,
+        (Op::MethodRespond, E::Send(SendError::Publish(P::BufferFull) | SendError::Io(_))) => ENXIO,
+        (Op::MethodRespond, E::Send(SendError::Publish(_))) => EFAULT,
+
+        (_, E::Send(SendError::Publish(p))) => match p {
+            P::NotConnected => ENOTCONN,
+            // Bytes that would change the topic's meaning: the topic would be invalid.
+            P::InvalidArgument => ENOMSG,
+            P::PropertiesTooLong | P::TopicTooLong => EMSGSIZE,
+            P::BufferFull => ENOMEM,
+            P::UnsupportedQoS => EINVAL,
+        },
+        (_, E::Send(SendError::Io(io))) => os_errno(io, EIO),
+    };
+    neg(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_negative_and_context_matters() {
+        let io = || std::io::Error::from_raw_os_error(ECONNRESET_FOR_TEST);
+        assert_eq!(
+            errno(Op::Send, &Error::Send(SendError::Io(io()))),
+            -ECONNRESET_FOR_TEST
+        );
+        assert_eq!(
+            errno(Op::MethodRespond, &Error::Send(SendError::Io(io()))),
+            -ENXIO
+        );
+        assert_eq!(
+            errno(
+                Op::MethodRespond,
+                &Error::Send(SendError::Publish(PublishError::TopicTooLong))
+            ),
+            -EFAULT
+        );
+        assert_eq!(
+            errno(
+                Op::Send,
+                &Error::Send(SendError::Publish(PublishError::TopicTooLong))
+            ),
+            -EMSGSIZE
+        );
+        let dns = std::io::Error::other("failed to lookup address information");
+        assert_eq!(
+            errno(Op::Connect, &Error::Connect(ConnectError::Dns(dns))),
+            -EHOSTUNREACH
+        );
+        assert!(errno(Op::Init, &Error::Null) < 0);
+    }
+
+    const ECONNRESET_FOR_TEST: c_int = libc::ECONNRESET;
+}

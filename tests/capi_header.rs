@@ -1,0 +1,85 @@
+//! The committed C header `include/net/azure_iot_hub.h` must be exactly what the pinned cbindgen
+//! generates from `src/capi` with `cbindgen.toml`, and must compile on its own as C11 and C++.
+//!
+//! After changing a type or a doc comment in `src/capi`, regenerate it with
+//!
+//! ```text
+//! AZURE_IOT_HUB_BLESS=1 cargo test --test capi_header
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn header_path() -> PathBuf {
+    root().join("include/net/azure_iot_hub.h")
+}
+
+fn generate() -> String {
+    let config = cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("cbindgen.toml");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root().join("src/capi/mod.rs"))
+        .generate()
+        .expect("cbindgen failed to generate the header");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    String::from_utf8(out).expect("UTF-8 header")
+}
+
+#[test]
+fn committed_header_is_up_to_date() {
+    let generated = generate();
+    let path = header_path();
+    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &generated).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated {
+        let first = committed.lines().zip(generated.lines()).position(|(a, b)| a != b);
+        panic!(
+            "{} differs from what cbindgen generates from src/capi (first differing line: {}).\n\
+             Regenerate it with:\n\n    AZURE_IOT_HUB_BLESS=1 cargo test --test capi_header\n",
+            path.display(),
+            first.map_or_else(|| "a missing or extra line at the end".to_string(), |i| (i + 1).to_string()),
+        );
+    }
+}
+
+fn compile(compiler: &str, args: &[&str], source: &Path) {
+    let out = std::env::temp_dir().join(format!("azure_iot_hub_header_{}_{}.o", compiler.replace('+', "x"), std::process::id()));
+    let status = Command::new(compiler)
+        .args(args)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    let _ = std::fs::remove_file(&out);
+    assert!(status.success(), "{compiler} {args:?} failed on {}", source.display());
+}
+
+#[test]
+fn header_compiles_standalone_as_c11_and_cxx() {
+    let c = root().join("tests/c/header_only.c");
+    compile("cc", &["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"], &c);
+    compile("c++", &["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"], &c);
+}
+
+#[test]
+fn header_compiles_for_zephyr_with_its_mqtt_qos() {
+    // On Zephyr, `enum mqtt_qos` comes from <zephyr/net/mqtt.h>; a stand-in checks the include.
+    let c = root().join("tests/c/header_only.c");
+    let fake = root().join("tests/c/fake_zephyr");
+    let fake = fake.to_str().unwrap();
+    compile("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror", "-D__ZEPHYR__", "-DFAKE_ZEPHYR_MQTT_H", "-I", fake], &c);
+}
