@@ -385,8 +385,11 @@ impl Hub {
                     None => None,
                 };
                 info!(
-                    "fault: {:?} for {} {}",
-                    f.kind,
+                    "fault: {} for {} {}",
+                    serde_json::to_value(f.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
                     f.device_id.as_deref().unwrap_or("all devices"),
                     f.duration_secs
                         .map(|s| format!("during {s} s"))
