@@ -16,6 +16,7 @@ extern crate std;
 
 pub mod config;
 pub mod dps;
+pub mod fota;
 pub mod hub;
 pub mod mqtt;
 pub mod sink;
