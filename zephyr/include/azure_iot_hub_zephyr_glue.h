@@ -1,0 +1,154 @@
+/*
+ * Copyright (c) 2025 The azure-iot-hub-rs authors
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The C glue between the Rust library and Zephyr.
+ *
+ * Zephyr implements many of its APIs as static inline functions or macros (system calls,
+ * logging, thread stacks, settings handlers, compiled-in certificates). Rust cannot call those
+ * directly, so this file declares small real functions that do it. The Rust Zephyr port
+ * declares the same prototypes in an `extern "C"` block; nothing else in the library is C.
+ *
+ * Rules: every function is callable from any thread unless noted; sizes are size_t, timeouts
+ * are milliseconds (negative = forever, 0 = no wait); errors are negative errno values.
+ * Functions named azhub_rs_* are the other direction: implemented in Rust, called from C.
+ */
+
+#ifndef AZURE_IOT_HUB_ZEPHYR_GLUE_H__
+#define AZURE_IOT_HUB_ZEPHYR_GLUE_H__
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Logging (src/log_*.c) ------------------------------------------------------------- */
+
+/** Log modules, named as in the original library. */
+enum azhub_z_log_module {
+	AZHUB_Z_LOG_AZURE_IOT_HUB = 0,     /* "azure_iot_hub", CONFIG_AZURE_IOT_HUB_LOG_LEVEL */
+	AZHUB_Z_LOG_AZURE_IOT_HUB_DPS = 1, /* "azure_iot_hub_dps", same level option */
+	AZHUB_Z_LOG_AZURE_FOTA = 2,        /* "azure_fota", CONFIG_AZURE_FOTA_LOG_LEVEL */
+	AZHUB_Z_LOG_MQTT_HELPER = 3,       /* "mqtt_helper", CONFIG_MQTT_HELPER_LOG_LEVEL */
+};
+
+/**
+ * Compiled-in maximum level of a module: 0 off, 1 error, 2 warning, 3 info, 4 debug.
+ * Lets Rust skip formatting messages that would be dropped.
+ */
+int azhub_z_log_level(int module);
+
+/**
+ * Log one line. @p msg need not be NUL-terminated; it is copied (and cut to
+ * CONFIG_AZURE_IOT_HUB_RS_LOG_LINE_MAX - 1 bytes) before it reaches Zephyr logging, so the
+ * buffer may be reused as soon as the call returns (deferred logging included).
+ */
+void azhub_z_log(int module, int level, const char *msg, size_t len);
+
+/* ---- Time, randomness (src/glue.c) ---------------------------------------------------- */
+
+/** Milliseconds since boot (k_uptime_get()). */
+int64_t azhub_z_uptime_ms(void);
+
+/** Sleep the calling thread (k_msleep()). */
+void azhub_z_sleep_ms(int32_t ms);
+
+/** Fill @p dst with random bytes: sys_csrand_get() when available, else sys_rand32_get(). */
+int azhub_z_random(void *dst, size_t len);
+
+/* ---- Worker thread and synchronisation (src/glue.c) ----------------------------------- */
+
+/**
+ * Start the library's worker thread (at most once per boot): stack
+ * CONFIG_MQTT_HELPER_STACK_SIZE, priority K_LOWEST_APPLICATION_THREAD_PRIO, name
+ * "azure_iot_hub". @return 0, or -EALREADY if it was already started.
+ */
+int azhub_z_thread_start(void (*entry)(void *arg), void *arg);
+
+/** Number of semaphores and mutexes this file owns (ids 0 .. count-1). */
+#define AZHUB_Z_SEM_COUNT 4
+#define AZHUB_Z_MUTEX_COUNT 2
+
+/** Semaphores: initial count 0, limit 1. @return 0, -EAGAIN on timeout, -EINVAL bad id. */
+int azhub_z_sem_take(int id, int32_t timeout_ms);
+void azhub_z_sem_give(int id);
+void azhub_z_sem_reset(int id);
+
+/** Recursive mutexes (k_mutex). @return 0, -EAGAIN on timeout, -EINVAL bad id. */
+int azhub_z_mutex_lock(int id, int32_t timeout_ms);
+int azhub_z_mutex_unlock(int id);
+
+/* ---- Sockets (src/glue.c) ------------------------------------------------------------- */
+
+/* Zephyr's socket calls are system calls (static inline). These return what the zsock_*
+ * functions return (-1 and errno on failure); azhub_z_errno() reads errno.
+ */
+int azhub_z_errno(void);
+int azhub_z_socket(int family, int type, int proto);
+int azhub_z_connect(int fd, const void *addr, uint32_t addrlen);
+ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags);
+ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags);
+int azhub_z_close(int fd);
+int azhub_z_shutdown(int fd, int how);
+int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen);
+/** poll() on one descriptor; @p revents receives the returned events. */
+int azhub_z_poll(int fd, short events, short *revents, int timeout_ms);
+
+/**
+ * Resolve @p host (a name or a numeric address) and copy the first IPv6 or IPv4 result,
+ * with @p port filled in, into @p addr (room: @p *addrlen bytes, sizeof(struct sockaddr)
+ * is enough). On success @p *addrlen and @p *family are set.
+ * @return 0; a negative errno; or, like the original, a positive DNS_EAI_* code negated
+ *         (getaddrinfo() failure).
+ */
+int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family);
+
+/** Socket constants of this Zephyr build, so that Rust needs no header parsing for them. */
+struct azhub_z_socket_consts {
+	int af_inet, af_inet6, sock_stream, ipproto_tcp, ipproto_tls_1_2;
+	int sol_socket, so_sndtimeo, so_rcvtimeo;
+	int sol_tls, tls_sec_tag_list, tls_hostname, tls_peer_verify, tls_session_cache,
+		tls_native;
+	int tls_peer_verify_none, tls_peer_verify_required, tls_session_cache_disabled;
+	short pollin, pollout, pollerr, pollhup, pollnval;
+	int msg_dontwait;
+	int sizeof_timeval, sizeof_sockaddr;
+};
+extern const struct azhub_z_socket_consts azhub_z_socket_consts;
+
+/** Build a struct timeval of @p ms into @p out (room: sizeof_timeval bytes). */
+void azhub_z_timeval(void *out, int32_t ms);
+
+/* ---- TLS credentials (src/certs.c) ---------------------------------------------------- */
+
+/**
+ * With CONFIG_MQTT_HELPER_PROVISION_CERTIFICATES and CONFIG_NET_SOCKETS_SOCKOPT_TLS: add the
+ * PEM files compiled from the application's certificate folder to MQTT_HELPER_SEC_TAG (and
+ * the "-2" files to MQTT_HELPER_SECONDARY_SEC_TAG when it is not -1). Does the work once per
+ * boot; -EEXIST from Zephyr is not an error. @return 0 or a negative errno.
+ */
+int azhub_z_provision_certificates(void);
+
+/* ---- Settings (src/settings.c, only with CONFIG_AZURE_IOT_HUB_DPS) --------------------- */
+
+/**
+ * A settings handler for the subtree "azure_iot_hub" is registered statically, like the
+ * original's. For every stored key it calls azhub_rs_settings_set() with the key below the
+ * subtree ("hostname", "hostname_len", "device_id", "device_id_len") and the value, and
+ * azhub_rs_settings_loaded() when loading ends. Both are implemented by the Rust library.
+ */
+void azhub_rs_settings_set(const char *key, const void *value, size_t len);
+void azhub_rs_settings_loaded(void);
+
+/** settings_subsys_init() then settings_load_subtree("azure_iot_hub"). */
+int azhub_z_settings_load(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AZURE_IOT_HUB_ZEPHYR_GLUE_H__ */

@@ -1,0 +1,326 @@
+/*
+ * Copyright (c) 2025 The azure-iot-hub-rs authors
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Real functions around Zephyr's static inline APIs, for the Rust library.
+ * See ../include/azure_iot_hub_zephyr_glue.h for the contract.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <zephyr/kernel.h>
+#include <zephyr/net/socket.h>
+#if __has_include(<zephyr/random/random.h>)
+#include <zephyr/random/random.h>
+#else
+#include <zephyr/random/rand32.h>
+#endif
+
+#include "azure_iot_hub_zephyr_glue.h"
+
+static k_timeout_t ms_to_timeout(int32_t ms)
+{
+	if (ms < 0) {
+		return K_FOREVER;
+	}
+	if (ms == 0) {
+		return K_NO_WAIT;
+	}
+	return K_MSEC(ms);
+}
+
+/* ---- Time, randomness ------------------------------------------------------------------ */
+
+int64_t azhub_z_uptime_ms(void)
+{
+	return k_uptime_get();
+}
+
+void azhub_z_sleep_ms(int32_t ms)
+{
+	(void)k_msleep(ms);
+}
+
+int azhub_z_random(void *dst, size_t len)
+{
+	if (dst == NULL && len > 0) {
+		return -EINVAL;
+	}
+#if defined(CONFIG_CSPRNG_ENABLED)
+	return sys_csrand_get(dst, len);
+#else
+	uint8_t *out = dst;
+
+	while (len > 0) {
+		uint32_t r = sys_rand32_get();
+		size_t n = MIN(len, sizeof(r));
+
+		memcpy(out, &r, n);
+		out += n;
+		len -= n;
+	}
+	return 0;
+#endif
+}
+
+/* ---- Worker thread and synchronisation ------------------------------------------------- */
+
+K_THREAD_STACK_DEFINE(azhub_z_stack, CONFIG_MQTT_HELPER_STACK_SIZE);
+static struct k_thread azhub_z_thread;
+static atomic_t azhub_z_thread_started;
+
+static void thread_entry(void *p1, void *p2, void *p3)
+{
+	void (*entry)(void *arg) = (void (*)(void *))p1;
+
+	ARG_UNUSED(p3);
+	entry(p2);
+}
+
+int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
+{
+	if (entry == NULL) {
+		return -EINVAL;
+	}
+	if (!atomic_cas(&azhub_z_thread_started, 0, 1)) {
+		return -EALREADY;
+	}
+	k_tid_t tid = k_thread_create(&azhub_z_thread, azhub_z_stack,
+				      K_THREAD_STACK_SIZEOF(azhub_z_stack), thread_entry,
+				      (void *)entry, arg, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
+				      K_NO_WAIT);
+	(void)k_thread_name_set(tid, "azure_iot_hub");
+	return 0;
+}
+
+static struct k_sem azhub_z_sems[AZHUB_Z_SEM_COUNT];
+static struct k_mutex azhub_z_mutexes[AZHUB_Z_MUTEX_COUNT];
+
+static int glue_sync_init(void)
+{
+	for (int i = 0; i < AZHUB_Z_SEM_COUNT; i++) {
+		k_sem_init(&azhub_z_sems[i], 0, 1);
+	}
+	for (int i = 0; i < AZHUB_Z_MUTEX_COUNT; i++) {
+		k_mutex_init(&azhub_z_mutexes[i]);
+	}
+	return 0;
+}
+
+SYS_INIT(glue_sync_init, POST_KERNEL, 0);
+
+int azhub_z_sem_take(int id, int32_t timeout_ms)
+{
+	if (id < 0 || id >= AZHUB_Z_SEM_COUNT) {
+		return -EINVAL;
+	}
+	return k_sem_take(&azhub_z_sems[id], ms_to_timeout(timeout_ms)) == 0 ? 0 : -EAGAIN;
+}
+
+void azhub_z_sem_give(int id)
+{
+	if (id >= 0 && id < AZHUB_Z_SEM_COUNT) {
+		k_sem_give(&azhub_z_sems[id]);
+	}
+}
+
+void azhub_z_sem_reset(int id)
+{
+	if (id >= 0 && id < AZHUB_Z_SEM_COUNT) {
+		k_sem_reset(&azhub_z_sems[id]);
+	}
+}
+
+int azhub_z_mutex_lock(int id, int32_t timeout_ms)
+{
+	if (id < 0 || id >= AZHUB_Z_MUTEX_COUNT) {
+		return -EINVAL;
+	}
+	return k_mutex_lock(&azhub_z_mutexes[id], ms_to_timeout(timeout_ms)) == 0 ? 0 : -EAGAIN;
+}
+
+int azhub_z_mutex_unlock(int id)
+{
+	if (id < 0 || id >= AZHUB_Z_MUTEX_COUNT) {
+		return -EINVAL;
+	}
+	return k_mutex_unlock(&azhub_z_mutexes[id]);
+}
+
+/* ---- Sockets --------------------------------------------------------------------------- */
+
+int azhub_z_errno(void)
+{
+	return errno;
+}
+
+int azhub_z_socket(int family, int type, int proto)
+{
+	return zsock_socket(family, type, proto);
+}
+
+int azhub_z_connect(int fd, const void *addr, uint32_t addrlen)
+{
+	return zsock_connect(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+}
+
+ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags)
+{
+	return zsock_send(fd, buf, len, flags);
+}
+
+ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags)
+{
+	return zsock_recv(fd, buf, len, flags);
+}
+
+int azhub_z_close(int fd)
+{
+	return zsock_close(fd);
+}
+
+int azhub_z_shutdown(int fd, int how)
+{
+	return zsock_shutdown(fd, how);
+}
+
+int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)
+{
+	return zsock_setsockopt(fd, level, optname, optval, (socklen_t)optlen);
+}
+
+int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
+{
+	struct zsock_pollfd pfd = {
+		.fd = fd,
+		.events = events,
+	};
+	int ret = zsock_poll(&pfd, 1, timeout_ms);
+
+	if (revents != NULL) {
+		*revents = pfd.revents;
+	}
+	return ret;
+}
+
+int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
+{
+	struct zsock_addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+	};
+	struct zsock_addrinfo *result = NULL;
+	struct zsock_addrinfo *ai;
+	int err;
+
+	if (host == NULL || addr == NULL || addrlen == NULL || family == NULL) {
+		return -EINVAL;
+	}
+
+	/* Numeric addresses (such as CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS) need no resolver. */
+	if (*addrlen >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+		if (zsock_inet_pton(AF_INET, host, &in4.sin_addr) == 1) {
+			memcpy(addr, &in4, sizeof(in4));
+			*addrlen = sizeof(in4);
+			*family = AF_INET;
+			return 0;
+		}
+	}
+#if defined(CONFIG_NET_IPV6)
+	if (*addrlen >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+
+		if (zsock_inet_pton(AF_INET6, host, &in6.sin6_addr) == 1) {
+			memcpy(addr, &in6, sizeof(in6));
+			*addrlen = sizeof(in6);
+			*family = AF_INET6;
+			return 0;
+		}
+	}
+#endif
+
+	err = zsock_getaddrinfo(host, NULL, &hints, &result);
+	if (err) {
+		/* Same convention as the original mqtt_helper: the negated getaddrinfo() code. */
+		return -err;
+	}
+
+	err = -ENOENT;
+	for (ai = result; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET6 && IS_ENABLED(CONFIG_NET_IPV6)) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ai->ai_addr;
+
+			if (*addrlen < sizeof(*in6)) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(addr, in6, sizeof(*in6));
+			((struct sockaddr_in6 *)addr)->sin6_port = htons(port);
+			*addrlen = sizeof(*in6);
+			*family = AF_INET6;
+			err = 0;
+			break;
+		}
+		if (ai->ai_family == AF_INET) {
+			struct sockaddr_in *in4 = (struct sockaddr_in *)ai->ai_addr;
+
+			if (*addrlen < sizeof(*in4)) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(addr, in4, sizeof(*in4));
+			((struct sockaddr_in *)addr)->sin_port = htons(port);
+			*addrlen = sizeof(*in4);
+			*family = AF_INET;
+			err = 0;
+			break;
+		}
+	}
+
+	zsock_freeaddrinfo(result);
+	return err;
+}
+
+#if !defined(TLS_NATIVE)
+#define TLS_NATIVE -1 /* not available in this Zephyr version */
+#endif
+
+const struct azhub_z_socket_consts azhub_z_socket_consts = {
+	.af_inet = AF_INET,
+	.af_inet6 = AF_INET6,
+	.sock_stream = SOCK_STREAM,
+	.ipproto_tcp = IPPROTO_TCP,
+	.ipproto_tls_1_2 = IPPROTO_TLS_1_2,
+	.sol_socket = SOL_SOCKET,
+	.so_sndtimeo = SO_SNDTIMEO,
+	.so_rcvtimeo = SO_RCVTIMEO,
+	.sol_tls = SOL_TLS,
+	.tls_sec_tag_list = TLS_SEC_TAG_LIST,
+	.tls_hostname = TLS_HOSTNAME,
+	.tls_peer_verify = TLS_PEER_VERIFY,
+	.tls_session_cache = TLS_SESSION_CACHE,
+	.tls_native = TLS_NATIVE,
+	.tls_peer_verify_none = TLS_PEER_VERIFY_NONE,
+	.tls_peer_verify_required = TLS_PEER_VERIFY_REQUIRED,
+	.tls_session_cache_disabled = TLS_SESSION_CACHE_DISABLED,
+	.pollin = ZSOCK_POLLIN,
+	.pollout = ZSOCK_POLLOUT,
+	.pollerr = ZSOCK_POLLERR,
+	.pollhup = ZSOCK_POLLHUP,
+	.pollnval = ZSOCK_POLLNVAL,
+	.msg_dontwait = ZSOCK_MSG_DONTWAIT,
+	.sizeof_timeval = sizeof(struct zsock_timeval),
+	.sizeof_sockaddr = sizeof(struct sockaddr),
+};
+
+void azhub_z_timeval(void *out, int32_t ms)
+{
+	struct zsock_timeval tv = {
+		.tv_sec = ms / 1000,
+		.tv_usec = (ms % 1000) * 1000,
+	};
+
+	memcpy(out, &tv, sizeof(tv));
+}
