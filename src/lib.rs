@@ -19,6 +19,7 @@ pub mod dps;
 pub mod fota;
 pub mod hub;
 pub mod mqtt;
+pub mod sas;
 pub mod sink;
 
 mod connection;
