@@ -14,6 +14,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod backoff;
 pub mod config;
 pub mod dps;
 pub mod fota;
