@@ -241,6 +241,7 @@ fn dropping_an_unsent_publish_leaves_the_queue_as_it_was() {
         let out = c.client.publish(&msg, 0).unwrap();
         assert!(out.head().starts_with(&before));
         assert!(out.head().len() > before.len());
+        assert_eq!(out.packet_header(), &out.head()[before.len()..]);
     }
     assert_eq!(c.client.poll_transmit().unwrap(), &before[..]);
 }

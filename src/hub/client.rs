@@ -289,6 +289,12 @@ impl Outgoing<'_, '_> {
         &self.buf[*self.sent_at..*self.len]
     }
 
+    /// This packet's own header (without what was queued before it), e.g. to keep a copy in an
+    /// [`super::outbox::Outbox`].
+    pub fn packet_header(&self) -> &[u8] {
+        &self.buf[self.rollback_to..*self.len]
+    }
+
     /// Bytes to write second: the payload, straight from the caller's buffer.
     pub fn body(&self) -> &[u8] {
         self.body

@@ -4,6 +4,7 @@
 pub mod c2d;
 mod client;
 pub mod methods;
+pub mod outbox;
 pub mod properties;
 pub mod telemetry;
 pub mod twin;
