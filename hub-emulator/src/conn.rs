@@ -21,6 +21,8 @@ const CONNECT_LIMIT: usize = 64 * 1024;
 /// Largest packet accepted after CONNECT: the D2C limit plus room for a long topic.
 const PACKET_LIMIT: usize = crate::hub::MAX_D2C_BYTES + 64 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest idle time Azure allows (1767 s), whatever the client's keepalive.
+const MAX_IDLE: Duration = Duration::from_secs(1767);
 
 pub(crate) async fn accept_loop(
     hub: Arc<Hub>,
@@ -326,7 +328,9 @@ async fn connected(
         id: id.clone(),
         conn_id,
         auth: auth_method,
-        keep_alive: (c.keep_alive > 0).then(|| Duration::from_millis(c.keep_alive as u64 * 1500)),
+        // 1.5 × the client's keepalive, capped like Azure's load balancer idle timeout.
+        keep_alive: (c.keep_alive > 0)
+            .then(|| Duration::from_millis(c.keep_alive as u64 * 1500).min(MAX_IDLE)),
         last_rx: Instant::now(),
         next_pid: 0,
         inflight: HashMap::new(),

@@ -407,6 +407,7 @@ impl Hub {
         let mut st = self.state();
         let now = Instant::now();
         st.faults.retain(|a| a.until.is_none_or(|u| u > now));
+        self.fault_count.store(st.faults.len(), Ordering::Relaxed);
         st.faults
             .iter()
             .map(|a| {
@@ -441,6 +442,7 @@ impl Hub {
         }
         let now = Instant::now();
         st.faults.retain(|a| a.until.is_none_or(|u| u > now));
+        self.fault_count.store(st.faults.len(), Ordering::Relaxed);
         st.faults
             .iter()
             .find(|a| {

@@ -190,6 +190,12 @@ fn fault_delay_slows_every_response() {
     c.publish("$iothub/twin/GET/?$rid=1", b"", 0);
     c.expect_publish("$iothub/twin/res/200/", T);
     assert!(t0.elapsed() >= Duration::from_millis(290));
+    // CONNACK is delayed too.
+    env.svc.create_x509_ca_device("slow2").unwrap();
+    let t0 = Instant::now();
+    let (_c2, code) = env.connect_device("slow2", Some(&env.ca.issue("slow2")), None, 60);
+    assert_eq!(code, Some(0));
+    assert!(t0.elapsed() >= Duration::from_millis(290));
     env.svc.clear_faults().unwrap();
     let t0 = Instant::now();
     c.send(&Packet::Pingreq).unwrap();
