@@ -182,6 +182,10 @@ fn parse_username(u: &str) -> Result<Identity, String> {
         [_host, dev] if !dev.is_empty() => Ok(Identity::Hub {
             device_id: dev.to_string(),
         }),
+        // An older form without the `?`: `{host}/{device}/api-version=...`.
+        [_host, dev, q] if !dev.is_empty() && q.starts_with("api-version=") => Ok(Identity::Hub {
+            device_id: dev.to_string(),
+        }),
         [_host, dev, module] if !dev.is_empty() => Err(format!(
             "module identities are not supported (module \"{module}\")"
         )),
@@ -711,6 +715,10 @@ mod tests {
             _ => panic!(),
         }
         assert!(parse_username("h/d/m/?api-version=1").is_err());
+        assert!(matches!(
+            parse_username("h/d/api-version=2016-11-14&DeviceClientType=x"),
+            Ok(Identity::Hub { device_id }) if device_id == "d"
+        ));
         assert!(parse_username("nothing").is_err());
         assert_eq!(
             telemetry_bag("devices/d1/messages/events/a=1", "d1"),

@@ -1116,6 +1116,7 @@ impl Hub {
                 format!("DeviceMaximumQueueDepthExceeded: {MAX_C2D_QUEUE} messages wait already"),
             ));
         }
+        let size = payload.len();
         e.c2d.push_back(QueuedC2d {
             message_id: mid.clone(),
             topic,
@@ -1123,8 +1124,7 @@ impl Hub {
         });
         let delivered = self.flush_c2d_locked(&mut st, id);
         info!(
-            "{id} C2D {mid} {} B props {} {}",
-            msg.payload.len(),
+            "{id} C2D {mid} {size} B props {} {}",
             serde_json::to_string(&msg.properties).unwrap_or_default(),
             if delivered { "sent" } else { "queued" }
         );
