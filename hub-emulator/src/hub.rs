@@ -31,6 +31,8 @@ pub const MAX_SUBSCRIPTIONS: usize = 5;
 pub const MAX_TWIN_DEPTH: usize = 10;
 /// Telemetry events kept for `GET /events`.
 pub const EVENT_LOG_CAPACITY: usize = 10_000;
+/// ... and at most this many payload bytes.
+pub const EVENT_LOG_BYTES: usize = 64 << 20;
 
 /// An error of a service operation: HTTP status, Azure-style error code and message.
 #[derive(Debug, Clone)]
@@ -235,6 +237,7 @@ struct State {
     dps_ops: HashMap<String, DpsOp>,
     faults: Vec<ActiveFault>,
     events: VecDeque<TelemetryEvent>,
+    events_bytes: usize,
 }
 
 /// The hub.
@@ -308,6 +311,7 @@ impl Hub {
                 dps_ops: HashMap::new(),
                 faults: Vec::new(),
                 events: VecDeque::new(),
+                events_bytes: 0,
             }),
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -1017,6 +1021,7 @@ impl Hub {
         );
         let mut st = self.state();
         let seq = self.event_seq.borrow().wrapping_add(1);
+        st.events_bytes += text.len();
         st.events.push_back(TelemetryEvent {
             seq,
             device_id: device_id.into(),
@@ -1027,8 +1032,11 @@ impl Hub {
             enqueued_time: now,
             topic: topic.into(),
         });
-        while st.events.len() > EVENT_LOG_CAPACITY {
-            st.events.pop_front();
+        while st.events.len() > EVENT_LOG_CAPACITY || st.events_bytes > EVENT_LOG_BYTES {
+            match st.events.pop_front() {
+                Some(old) => st.events_bytes -= old.payload.len(),
+                None => break,
+            }
         }
         if let Some(e) = st.devices.get_mut(device_id) {
             e.device.last_activity_time = util::rfc3339_now();
