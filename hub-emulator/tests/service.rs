@@ -181,26 +181,26 @@ fn fault_throttle_gives_429_on_twin_operations() {
 fn fault_delay_slows_every_response() {
     let env = start();
     let mut c = env.ready_device("slow");
-    env.svc.add_fault(&Fault::delay(300)).unwrap();
+    env.svc.add_fault(&Fault::delay(600)).unwrap();
     let t0 = Instant::now();
     c.send(&Packet::Pingreq).unwrap();
     assert_eq!(c.recv(T), Some(Packet::Pingresp));
-    assert!(t0.elapsed() >= Duration::from_millis(290));
+    assert!(t0.elapsed() >= Duration::from_millis(590));
     let t0 = Instant::now();
     c.publish("$iothub/twin/GET/?$rid=1", b"", 0);
     c.expect_publish("$iothub/twin/res/200/", T);
-    assert!(t0.elapsed() >= Duration::from_millis(290));
+    assert!(t0.elapsed() >= Duration::from_millis(590));
     // CONNACK is delayed too.
     env.svc.create_x509_ca_device("slow2").unwrap();
     let t0 = Instant::now();
     let (_c2, code) = env.connect_device("slow2", Some(&env.ca.issue("slow2")), None, 60);
     assert_eq!(code, Some(0));
-    assert!(t0.elapsed() >= Duration::from_millis(290));
+    assert!(t0.elapsed() >= Duration::from_millis(590));
     env.svc.clear_faults().unwrap();
     let t0 = Instant::now();
     c.send(&Packet::Pingreq).unwrap();
     assert_eq!(c.recv(T), Some(Packet::Pingresp));
-    assert!(t0.elapsed() < Duration::from_millis(250));
+    assert!(t0.elapsed() < Duration::from_millis(500));
     // Invalid faults are rejected.
     let err = env
         .svc
