@@ -42,18 +42,28 @@ fn committed_header_is_up_to_date() {
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     if committed != generated {
-        let first = committed.lines().zip(generated.lines()).position(|(a, b)| a != b);
+        let first = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b);
         panic!(
             "{} differs from what cbindgen generates from src/capi (first differing line: {}).\n\
              Regenerate it with:\n\n    AZURE_IOT_HUB_BLESS=1 cargo test --test capi_header\n",
             path.display(),
-            first.map_or_else(|| "a missing or extra line at the end".to_string(), |i| (i + 1).to_string()),
+            first.map_or_else(
+                || "a missing or extra line at the end".to_string(),
+                |i| (i + 1).to_string()
+            ),
         );
     }
 }
 
 fn compile(compiler: &str, args: &[&str], source: &Path) {
-    let out = std::env::temp_dir().join(format!("azure_iot_hub_header_{}_{}.o", compiler.replace('+', "x"), std::process::id()));
+    let out = std::env::temp_dir().join(format!(
+        "azure_iot_hub_header_{}_{}.o",
+        compiler.replace('+', "x"),
+        std::process::id()
+    ));
     let status = Command::new(compiler)
         .args(args)
         .arg("-I")
@@ -65,14 +75,34 @@ fn compile(compiler: &str, args: &[&str], source: &Path) {
         .status()
         .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
     let _ = std::fs::remove_file(&out);
-    assert!(status.success(), "{compiler} {args:?} failed on {}", source.display());
+    assert!(
+        status.success(),
+        "{compiler} {args:?} failed on {}",
+        source.display()
+    );
 }
 
 #[test]
 fn header_compiles_standalone_as_c11_and_cxx() {
     let c = root().join("tests/c/header_only.c");
-    compile("cc", &["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"], &c);
-    compile("c++", &["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"], &c);
+    compile(
+        "cc",
+        &["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"],
+        &c,
+    );
+    compile(
+        "c++",
+        &[
+            "-x",
+            "c++",
+            "-std=c++11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+        ],
+        &c,
+    );
 }
 
 #[test]
@@ -81,5 +111,18 @@ fn header_compiles_for_zephyr_with_its_mqtt_qos() {
     let c = root().join("tests/c/header_only.c");
     let fake = root().join("tests/c/fake_zephyr");
     let fake = fake.to_str().unwrap();
-    compile("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror", "-D__ZEPHYR__", "-DFAKE_ZEPHYR_MQTT_H", "-I", fake], &c);
+    compile(
+        "cc",
+        &[
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-D__ZEPHYR__",
+            "-DFAKE_ZEPHYR_MQTT_H",
+            "-I",
+            fake,
+        ],
+        &c,
+    );
 }

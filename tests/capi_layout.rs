@@ -31,8 +31,16 @@ const EXPECTED: &[(&str, usize, usize)] = &[
     ("alignof(struct azure_iot_hub_topic_data)", 4, 8),
     ("offsetof(struct azure_iot_hub_topic_data, type)", 0, 0),
     ("offsetof(struct azure_iot_hub_topic_data, name)", 4, 8),
-    ("offsetof(struct azure_iot_hub_topic_data, properties)", 12, 24),
-    ("offsetof(struct azure_iot_hub_topic_data, property_count)", 16, 32),
+    (
+        "offsetof(struct azure_iot_hub_topic_data, properties)",
+        12,
+        24,
+    ),
+    (
+        "offsetof(struct azure_iot_hub_topic_data, property_count)",
+        16,
+        32,
+    ),
     ("sizeof(struct azure_iot_hub_msg)", 44, 80),
     ("alignof(struct azure_iot_hub_msg)", 4, 8),
     ("offsetof(struct azure_iot_hub_msg, topic)", 0, 0),
@@ -60,9 +68,17 @@ const EXPECTED: &[(&str, usize, usize)] = &[
     ("offsetof(struct azure_iot_hub_evt, data.method)", 4, 8),
     ("offsetof(struct azure_iot_hub_evt, data.result)", 4, 8),
     ("offsetof(struct azure_iot_hub_evt, data.err)", 4, 8),
-    ("offsetof(struct azure_iot_hub_evt, data.persistent_session)", 4, 8),
+    (
+        "offsetof(struct azure_iot_hub_evt, data.persistent_session)",
+        4,
+        8,
+    ),
     ("offsetof(struct azure_iot_hub_evt, data.message_id)", 4, 8),
-    ("offsetof(struct azure_iot_hub_evt, data.msg.payload)", 24, 48),
+    (
+        "offsetof(struct azure_iot_hub_evt, data.msg.payload)",
+        24,
+        48,
+    ),
     ("offsetof(struct azure_iot_hub_evt, topic)", 48, 88),
     ("sizeof(((struct azure_iot_hub_evt *)0)->data)", 44, 80),
     ("sizeof(struct azure_iot_hub_config)", 20, 40),
@@ -124,100 +140,293 @@ fn rust_values() -> BTreeMap<&'static str, usize> {
     let v: &[(&'static str, usize)] = &[
         ("sizeof(struct azure_iot_hub_buf)", size_of::<Buf>()),
         ("alignof(struct azure_iot_hub_buf)", align_of::<Buf>()),
-        ("offsetof(struct azure_iot_hub_buf, ptr)", offset_of!(Buf, ptr)),
-        ("offsetof(struct azure_iot_hub_buf, size)", offset_of!(Buf, size)),
+        (
+            "offsetof(struct azure_iot_hub_buf, ptr)",
+            offset_of!(Buf, ptr),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_buf, size)",
+            offset_of!(Buf, size),
+        ),
         ("sizeof(struct azure_iot_hub_property)", size_of::<Prop>()),
         ("alignof(struct azure_iot_hub_property)", align_of::<Prop>()),
-        ("offsetof(struct azure_iot_hub_property, key)", offset_of!(Prop, key)),
-        ("offsetof(struct azure_iot_hub_property, value)", offset_of!(Prop, value)),
-        ("sizeof(struct azure_iot_hub_topic_data)", size_of::<Topic>()),
-        ("alignof(struct azure_iot_hub_topic_data)", align_of::<Topic>()),
-        ("offsetof(struct azure_iot_hub_topic_data, type)", offset_of!(Topic, r#type)),
-        ("offsetof(struct azure_iot_hub_topic_data, name)", offset_of!(Topic, name)),
-        ("offsetof(struct azure_iot_hub_topic_data, properties)", offset_of!(Topic, properties)),
-        ("offsetof(struct azure_iot_hub_topic_data, property_count)", offset_of!(Topic, property_count)),
+        (
+            "offsetof(struct azure_iot_hub_property, key)",
+            offset_of!(Prop, key),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_property, value)",
+            offset_of!(Prop, value),
+        ),
+        (
+            "sizeof(struct azure_iot_hub_topic_data)",
+            size_of::<Topic>(),
+        ),
+        (
+            "alignof(struct azure_iot_hub_topic_data)",
+            align_of::<Topic>(),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_topic_data, type)",
+            offset_of!(Topic, r#type),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_topic_data, name)",
+            offset_of!(Topic, name),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_topic_data, properties)",
+            offset_of!(Topic, properties),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_topic_data, property_count)",
+            offset_of!(Topic, property_count),
+        ),
         ("sizeof(struct azure_iot_hub_msg)", size_of::<Msg>()),
         ("alignof(struct azure_iot_hub_msg)", align_of::<Msg>()),
-        ("offsetof(struct azure_iot_hub_msg, topic)", offset_of!(Msg, topic)),
-        ("offsetof(struct azure_iot_hub_msg, payload)", offset_of!(Msg, payload)),
-        ("offsetof(struct azure_iot_hub_msg, request_id)", offset_of!(Msg, request_id)),
-        ("offsetof(struct azure_iot_hub_msg, qos)", offset_of!(Msg, qos)),
-        ("offsetof(struct azure_iot_hub_msg, message_id)", offset_of!(Msg, message_id)),
-        ("offsetof(struct azure_iot_hub_msg, dup_flag)", offset_of!(Msg, dup_flag)),
-        ("offsetof(struct azure_iot_hub_msg, retain_flag)", offset_of!(Msg, retain_flag)),
+        (
+            "offsetof(struct azure_iot_hub_msg, topic)",
+            offset_of!(Msg, topic),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_msg, payload)",
+            offset_of!(Msg, payload),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_msg, request_id)",
+            offset_of!(Msg, request_id),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_msg, qos)",
+            offset_of!(Msg, qos),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_msg, message_id)",
+            offset_of!(Msg, message_id),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_msg, dup_flag)",
+            offset_of!(Msg, dup_flag),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_msg, retain_flag)",
+            offset_of!(Msg, retain_flag),
+        ),
         ("sizeof(struct azure_iot_hub_method)", size_of::<Method>()),
         ("alignof(struct azure_iot_hub_method)", align_of::<Method>()),
-        ("offsetof(struct azure_iot_hub_method, name)", offset_of!(Method, name)),
-        ("offsetof(struct azure_iot_hub_method, request_id)", offset_of!(Method, request_id)),
-        ("offsetof(struct azure_iot_hub_method, payload)", offset_of!(Method, payload)),
+        (
+            "offsetof(struct azure_iot_hub_method, name)",
+            offset_of!(Method, name),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_method, request_id)",
+            offset_of!(Method, request_id),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_method, payload)",
+            offset_of!(Method, payload),
+        ),
         ("sizeof(struct azure_iot_hub_result)", size_of::<Res>()),
         ("alignof(struct azure_iot_hub_result)", align_of::<Res>()),
-        ("offsetof(struct azure_iot_hub_result, request_id)", offset_of!(Res, request_id)),
-        ("offsetof(struct azure_iot_hub_result, status)", offset_of!(Res, status)),
-        ("offsetof(struct azure_iot_hub_result, payload)", offset_of!(Res, payload)),
+        (
+            "offsetof(struct azure_iot_hub_result, request_id)",
+            offset_of!(Res, request_id),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_result, status)",
+            offset_of!(Res, status),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_result, payload)",
+            offset_of!(Res, payload),
+        ),
         ("sizeof(struct azure_iot_hub_evt)", size_of::<Evt>()),
         ("alignof(struct azure_iot_hub_evt)", align_of::<Evt>()),
-        ("offsetof(struct azure_iot_hub_evt, type)", offset_of!(Evt, r#type)),
+        (
+            "offsetof(struct azure_iot_hub_evt, type)",
+            offset_of!(Evt, r#type),
+        ),
         ("offsetof(struct azure_iot_hub_evt, data)", data),
         // Every member of a repr(C) union starts at its offset 0.
         ("offsetof(struct azure_iot_hub_evt, data.msg)", data),
         ("offsetof(struct azure_iot_hub_evt, data.method)", data),
         ("offsetof(struct azure_iot_hub_evt, data.result)", data),
         ("offsetof(struct azure_iot_hub_evt, data.err)", data),
-        ("offsetof(struct azure_iot_hub_evt, data.persistent_session)", data),
+        (
+            "offsetof(struct azure_iot_hub_evt, data.persistent_session)",
+            data,
+        ),
         ("offsetof(struct azure_iot_hub_evt, data.message_id)", data),
-        ("offsetof(struct azure_iot_hub_evt, data.msg.payload)", data + offset_of!(Msg, payload)),
-        ("offsetof(struct azure_iot_hub_evt, topic)", offset_of!(Evt, topic)),
-        ("sizeof(((struct azure_iot_hub_evt *)0)->data)", size_of::<azure_iot_hub_evt_data>()),
+        (
+            "offsetof(struct azure_iot_hub_evt, data.msg.payload)",
+            data + offset_of!(Msg, payload),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_evt, topic)",
+            offset_of!(Evt, topic),
+        ),
+        (
+            "sizeof(((struct azure_iot_hub_evt *)0)->data)",
+            size_of::<azure_iot_hub_evt_data>(),
+        ),
         ("sizeof(struct azure_iot_hub_config)", size_of::<Cfg>()),
         ("alignof(struct azure_iot_hub_config)", align_of::<Cfg>()),
-        ("offsetof(struct azure_iot_hub_config, hostname)", offset_of!(Cfg, hostname)),
-        ("offsetof(struct azure_iot_hub_config, device_id)", offset_of!(Cfg, device_id)),
-        ("offsetof(struct azure_iot_hub_config, use_dps)", offset_of!(Cfg, use_dps)),
-        ("sizeof(azure_iot_hub_evt_handler_t)", size_of::<azure_iot_hub_evt_handler_t>()),
-        ("sizeof(enum azure_iot_hub_evt_type)", size_of::<azure_iot_hub_evt_type>()),
-        ("sizeof(enum azure_iot_hub_topic_type)", size_of::<azure_iot_hub_topic_type>()),
+        (
+            "offsetof(struct azure_iot_hub_config, hostname)",
+            offset_of!(Cfg, hostname),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_config, device_id)",
+            offset_of!(Cfg, device_id),
+        ),
+        (
+            "offsetof(struct azure_iot_hub_config, use_dps)",
+            offset_of!(Cfg, use_dps),
+        ),
+        (
+            "sizeof(azure_iot_hub_evt_handler_t)",
+            size_of::<azure_iot_hub_evt_handler_t>(),
+        ),
+        (
+            "sizeof(enum azure_iot_hub_evt_type)",
+            size_of::<azure_iot_hub_evt_type>(),
+        ),
+        (
+            "sizeof(enum azure_iot_hub_topic_type)",
+            size_of::<azure_iot_hub_topic_type>(),
+        ),
         ("sizeof(enum mqtt_qos)", size_of::<mqtt_qos_t>()),
-        ("AZURE_IOT_HUB_EVT_CONNECTING", AZURE_IOT_HUB_EVT_CONNECTING as usize),
-        ("AZURE_IOT_HUB_EVT_CONNECTED", AZURE_IOT_HUB_EVT_CONNECTED as usize),
-        ("AZURE_IOT_HUB_EVT_CONNECTION_FAILED", AZURE_IOT_HUB_EVT_CONNECTION_FAILED as usize),
+        (
+            "AZURE_IOT_HUB_EVT_CONNECTING",
+            AZURE_IOT_HUB_EVT_CONNECTING as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_CONNECTED",
+            AZURE_IOT_HUB_EVT_CONNECTED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_CONNECTION_FAILED",
+            AZURE_IOT_HUB_EVT_CONNECTION_FAILED as usize,
+        ),
         ("AZURE_IOT_HUB_EVT_READY", AZURE_IOT_HUB_EVT_READY as usize),
-        ("AZURE_IOT_HUB_EVT_DISCONNECTED", AZURE_IOT_HUB_EVT_DISCONNECTED as usize),
-        ("AZURE_IOT_HUB_EVT_DATA_RECEIVED", AZURE_IOT_HUB_EVT_DATA_RECEIVED as usize),
-        ("AZURE_IOT_HUB_EVT_PUBACK", AZURE_IOT_HUB_EVT_PUBACK as usize),
-        ("AZURE_IOT_HUB_EVT_PINGRESP", AZURE_IOT_HUB_EVT_PINGRESP as usize),
-        ("AZURE_IOT_HUB_EVT_TWIN_RECEIVED", AZURE_IOT_HUB_EVT_TWIN_RECEIVED as usize),
-        ("AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED", AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED as usize),
-        ("AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS", AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS as usize),
-        ("AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL", AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL as usize),
-        ("AZURE_IOT_HUB_EVT_DIRECT_METHOD", AZURE_IOT_HUB_EVT_DIRECT_METHOD as usize),
-        ("AZURE_IOT_HUB_EVT_FOTA_START", AZURE_IOT_HUB_EVT_FOTA_START as usize),
-        ("AZURE_IOT_HUB_EVT_FOTA_DONE", AZURE_IOT_HUB_EVT_FOTA_DONE as usize),
-        ("AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING", AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING as usize),
-        ("AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE", AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE as usize),
-        ("AZURE_IOT_HUB_EVT_FOTA_ERROR", AZURE_IOT_HUB_EVT_FOTA_ERROR as usize),
-        ("AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE", AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE as usize),
+        (
+            "AZURE_IOT_HUB_EVT_DISCONNECTED",
+            AZURE_IOT_HUB_EVT_DISCONNECTED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_DATA_RECEIVED",
+            AZURE_IOT_HUB_EVT_DATA_RECEIVED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_PUBACK",
+            AZURE_IOT_HUB_EVT_PUBACK as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_PINGRESP",
+            AZURE_IOT_HUB_EVT_PINGRESP as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_TWIN_RECEIVED",
+            AZURE_IOT_HUB_EVT_TWIN_RECEIVED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED",
+            AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS",
+            AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL",
+            AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_DIRECT_METHOD",
+            AZURE_IOT_HUB_EVT_DIRECT_METHOD as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_FOTA_START",
+            AZURE_IOT_HUB_EVT_FOTA_START as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_FOTA_DONE",
+            AZURE_IOT_HUB_EVT_FOTA_DONE as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING",
+            AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE",
+            AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_FOTA_ERROR",
+            AZURE_IOT_HUB_EVT_FOTA_ERROR as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE",
+            AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE as usize,
+        ),
         ("AZURE_IOT_HUB_EVT_ERROR", AZURE_IOT_HUB_EVT_ERROR as usize),
-        ("AZURE_IOT_HUB_TOPIC_DEVICEBOUND", AZURE_IOT_HUB_TOPIC_DEVICEBOUND as usize),
-        ("AZURE_IOT_HUB_TOPIC_DIRECT_METHOD", AZURE_IOT_HUB_TOPIC_DIRECT_METHOD as usize),
-        ("AZURE_IOT_HUB_TOPIC_TWIN_DESIRED", AZURE_IOT_HUB_TOPIC_TWIN_DESIRED as usize),
-        ("AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT", AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT as usize),
+        (
+            "AZURE_IOT_HUB_TOPIC_DEVICEBOUND",
+            AZURE_IOT_HUB_TOPIC_DEVICEBOUND as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_TOPIC_DIRECT_METHOD",
+            AZURE_IOT_HUB_TOPIC_DIRECT_METHOD as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_TOPIC_TWIN_DESIRED",
+            AZURE_IOT_HUB_TOPIC_TWIN_DESIRED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT",
+            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT as usize,
+        ),
         ("AZURE_IOT_HUB_TOPIC_DPS", AZURE_IOT_HUB_TOPIC_DPS as usize),
-        ("AZURE_IOT_HUB_TOPIC_EVENT", AZURE_IOT_HUB_TOPIC_EVENT as usize),
-        ("AZURE_IOT_HUB_TOPIC_TWIN_REPORTED", AZURE_IOT_HUB_TOPIC_TWIN_REPORTED as usize),
-        ("AZURE_IOT_HUB_TOPIC_TWIN_REQUEST", AZURE_IOT_HUB_TOPIC_TWIN_REQUEST as usize),
-        ("AZURE_IOT_HUB_TOPIC_UNKNOWN", AZURE_IOT_HUB_TOPIC_UNKNOWN as usize),
+        (
+            "AZURE_IOT_HUB_TOPIC_EVENT",
+            AZURE_IOT_HUB_TOPIC_EVENT as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_TOPIC_TWIN_REPORTED",
+            AZURE_IOT_HUB_TOPIC_TWIN_REPORTED as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_TOPIC_TWIN_REQUEST",
+            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST as usize,
+        ),
+        (
+            "AZURE_IOT_HUB_TOPIC_UNKNOWN",
+            AZURE_IOT_HUB_TOPIC_UNKNOWN as usize,
+        ),
         // `enum mqtt_qos` is not a Rust enum (C writes it); the library reads these values.
-        ("MQTT_QOS_0_AT_MOST_ONCE", azure_iot_hub::mqtt::QoS::AtMostOnce as usize),
-        ("MQTT_QOS_1_AT_LEAST_ONCE", azure_iot_hub::mqtt::QoS::AtLeastOnce as usize),
-        ("MQTT_QOS_2_EXACTLY_ONCE", azure_iot_hub::mqtt::QoS::ExactlyOnce as usize),
+        (
+            "MQTT_QOS_0_AT_MOST_ONCE",
+            azure_iot_hub::mqtt::QoS::AtMostOnce as usize,
+        ),
+        (
+            "MQTT_QOS_1_AT_LEAST_ONCE",
+            azure_iot_hub::mqtt::QoS::AtLeastOnce as usize,
+        ),
+        (
+            "MQTT_QOS_2_EXACTLY_ONCE",
+            azure_iot_hub::mqtt::QoS::ExactlyOnce as usize,
+        ),
     ];
     v.iter().copied().collect()
 }
 
 /// Compiles and runs tests/c/layout.c with `flags`; `None` if the compiler cannot build for them.
 fn c_values(flags: &[&str]) -> Option<BTreeMap<String, usize>> {
-    let exe = std::env::temp_dir().join(format!("azure_iot_hub_layout_{}_{}", flags.join("").replace('-', ""), std::process::id()));
+    let exe = std::env::temp_dir().join(format!(
+        "azure_iot_hub_layout_{}_{}",
+        flags.join("").replace('-', ""),
+        std::process::id()
+    ));
     let out = Command::new("cc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
         .args(flags)
@@ -254,7 +463,11 @@ fn check(c: &BTreeMap<String, usize>, bits: usize) {
         let want = if bits == 32 { v32 } else { v64 };
         assert_eq!(c.get(name), Some(&want), "{name} ({bits}-bit)");
     }
-    assert_eq!(c.len(), EXPECTED.len() + 1, "layout.c prints something the table does not check");
+    assert_eq!(
+        c.len(),
+        EXPECTED.len() + 1,
+        "layout.c prints something the table does not check"
+    );
 }
 
 #[test]
@@ -276,14 +489,24 @@ fn layout_32_bit_matches_the_original() {
         None if std::env::var("AZURE_IOT_HUB_SKIP_M32").is_ok_and(|v| v == "1") => {
             eprintln!("skipped: cc -m32 is unavailable and AZURE_IOT_HUB_SKIP_M32=1");
         }
-        None => panic!("cc -m32 cannot build: install gcc-multilib, or set AZURE_IOT_HUB_SKIP_M32=1 to skip"),
+        None => panic!(
+            "cc -m32 cannot build: install gcc-multilib, or set AZURE_IOT_HUB_SKIP_M32=1 to skip"
+        ),
     }
 }
 
 #[test]
 fn iot_hub_state_values() {
     use iot_hub_state::*;
-    let all = [STATE_UNINIT, STATE_DISCONNECTED, STATE_CONNECTING, STATE_TRANSPORT_CONNECTED, STATE_CONNECTED, STATE_DISCONNECTING, STATE_COUNT];
+    let all = [
+        STATE_UNINIT,
+        STATE_DISCONNECTED,
+        STATE_CONNECTING,
+        STATE_TRANSPORT_CONNECTED,
+        STATE_CONNECTED,
+        STATE_DISCONNECTING,
+        STATE_COUNT,
+    ];
     for (i, s) in all.into_iter().enumerate() {
         assert_eq!(s as usize, i);
     }

@@ -128,7 +128,8 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
 ///        CONFIG_AZURE_IOT_HUB_HOSTNAME / CONFIG_AZURE_IOT_HUB_DEVICE_ID.
 ///
 /// @retval 0 Success: the CONNECT packet was sent.
-/// @retval -EINPROGRESS A connection attempt is in progress.
+/// @retval -EINPROGRESS A connection attempt is in progress (or the previous connection is still
+///         being closed: AZURE_IOT_HUB_EVT_DISCONNECTED has not been delivered yet).
 /// @retval -EALREADY Already connected.
 /// @retval -ENOENT The library is not initialised, or not disconnected.
 /// @retval -EINVAL Invalid configuration: a buffer with a size but no pointer, or a host name or

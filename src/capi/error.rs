@@ -100,9 +100,10 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
             | ConnectError::InvalidConfig(hub::ConnectError::InvalidDeviceId) => EINVAL,
             ConnectError::InvalidConfig(hub::ConnectError::UserNameTooLong)
             | ConnectError::InvalidConfig(hub::ConnectError::BufferTooSmall) => EMSGSIZE,
-            // The port checks its own state first; the C API's state says DISCONNECTED.
+            // The C API's state says DISCONNECTED, but the port is still closing the previous
+            // connection (between CONNECTION_FAILED and DISCONNECTED): try again after it.
             ConnectError::InvalidConfig(hub::ConnectError::NotDisconnected)
-            | ConnectError::Busy => EALREADY,
+            | ConnectError::Busy => EINPROGRESS,
             ConnectError::Dns(io) => os_errno(io, EHOSTUNREACH),
             ConnectError::Tcp(io) => os_errno(io, EIO),
             ConnectError::Tls(_) => ECONNABORTED,
