@@ -119,6 +119,9 @@ enum DeviceCmd {
         primary_thumbprint: Option<String>,
         #[arg(long)]
         secondary_thumbprint: Option<String>,
+        /// Self-signed: take the primary thumbprint (SHA-1) from this PEM certificate.
+        #[arg(long)]
+        cert: Option<PathBuf>,
         #[arg(long)]
         primary_key: Option<String>,
         #[arg(long)]
@@ -302,6 +305,9 @@ enum EnrollmentCmd {
         thumbprint: Option<String>,
         #[arg(long)]
         secondary_thumbprint: Option<String>,
+        /// Attest by the thumbprint (SHA-1) of this PEM certificate.
+        #[arg(long)]
+        cert: Option<PathBuf>,
         #[arg(long)]
         symmetric_key: bool,
         #[arg(long)]
@@ -456,15 +462,17 @@ fn run(cli: Cli) -> Result<(), Error> {
                 auth,
                 primary_thumbprint,
                 secondary_thumbprint,
+                cert,
                 primary_key,
                 secondary_key,
                 disabled,
             } => {
+                let from_cert = cert.map(|c| thumbprint_of(&c)).transpose()?;
                 let authentication = match auth {
                     AuthKind::X509Ca => Authentication::CertificateAuthority,
                     AuthKind::SelfSigned => Authentication::SelfSigned {
-                        primary_thumbprint: primary_thumbprint.ok_or_else(|| {
-                            Error::Config("--primary-thumbprint is required".into())
+                        primary_thumbprint: primary_thumbprint.or(from_cert).ok_or_else(|| {
+                            Error::Config("--primary-thumbprint or --cert is required".into())
                         })?,
                         secondary_thumbprint,
                     },
@@ -647,12 +655,17 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ca,
                 thumbprint,
                 secondary_thumbprint,
+                cert,
                 symmetric_key,
                 primary_key,
                 device_id,
                 disabled,
                 initial_twin,
             } => {
+                let thumbprint = match cert {
+                    Some(c) => Some(thumbprint_of(&c)?),
+                    None => thumbprint,
+                };
                 let attestation = match (ca, thumbprint, symmetric_key) {
                     (Some(ca_name), None, false) => Attestation::X509Ca { ca_name },
                     (None, Some(t), false) => Attestation::X509Thumbprint {
@@ -732,6 +745,11 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+fn thumbprint_of(path: &PathBuf) -> Result<String, Error> {
+    hub_emulator::pki::pem_thumbprint(&read(path)?)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))
 }
 
 fn sas_key(svc: &ServiceClient, id: &str) -> Result<(String, String), Error> {

@@ -443,6 +443,40 @@ fn cli_drives_a_running_emulator() {
     assert_eq!(v["isVerified"], true);
     assert_eq!(cli_json(&env, &["ca", "list"]).as_array().unwrap().len(), 2);
 
+    // Self-signed devices and thumbprint enrollments from a certificate file.
+    let selfie = self_signed("cli-selfie");
+    let selfie_file = dir.join("selfie.pem");
+    std::fs::write(&selfie_file, &selfie.cert_pem).unwrap();
+    let sha1 = hub_emulator::util::sha1_thumbprint(selfie.leaf_der());
+    let d = cli_json(
+        &env,
+        &[
+            "device",
+            "create",
+            "cli-selfie",
+            "--auth",
+            "self-signed",
+            "--cert",
+            selfie_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(d["authentication"]["primaryThumbprint"], sha1.as_str());
+    let (_s, code) = env.connect_device("cli-selfie", Some(&selfie), None, 60);
+    assert_eq!(code, Some(0));
+    let e = cli_json(
+        &env,
+        &[
+            "dps",
+            "enrollment",
+            "create",
+            "cli-selfie",
+            "--cert",
+            selfie_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(e["attestation"]["primaryThumbprint"], sha1.as_str());
+    assert!(cli(&env, &["dps", "enrollment", "delete", "cli-selfie"]).0);
+
     // DPS enrollments.
     let g = cli_json(&env, &["dps", "group", "create", "g1", "--ca", "cli-ca"]);
     assert_eq!(g["attestation"]["caName"], "cli-ca");
