@@ -1,0 +1,297 @@
+//! The application-thread side: connecting, publishing, and writing through the TLS connection.
+
+use std::format;
+use std::io::{self, IoSlice, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::string::ToString;
+use std::sync::Arc;
+use std::time::Duration;
+use std::vec;
+use std::vec::Vec;
+
+use rustls::pki_types::ServerName;
+use rustls::ClientConnection;
+
+use super::{
+    not_connected, tls, worker, Conn, ConnectConfig, ConnectError, Link, SendError, Sent, Shared,
+    LOG_HUB, LOG_TRANSPORT,
+};
+use crate::hub::{self, Client, Message};
+
+/// Bounds the TCP connect and the TLS handshake when the send timeout is off.
+const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Writes rustls' pending records to the socket (blocking, under the send timeout).
+pub(crate) fn flush_tls(conn: &mut Conn) -> io::Result<()> {
+    while conn.tls.wants_write() {
+        if conn.tls.write_tls(&mut conn.tcp)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "socket accepted no bytes",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Encrypts `parts` as one stream (records span the parts, so a header and a body up to 16 KB
+/// go out as one TLS record) and writes everything out.
+pub(crate) fn write_all(conn: &mut Conn, parts: &[&[u8]]) -> io::Result<()> {
+    let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    while !parts.is_empty() {
+        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let mut n = conn.tls.writer().write_vectored(&slices)?;
+        if n == 0 && !conn.tls.wants_write() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "TLS connection accepts no data",
+            ));
+        }
+        // Drop what was taken.
+        while n > 0 {
+            let first = parts[0];
+            if n >= first.len() {
+                n -= first.len();
+                parts.remove(0);
+            } else {
+                parts[0] = &first[n..];
+                n = 0;
+            }
+        }
+        flush_tls(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks the connection broken after a failed write: the stream may hold half a packet, so the
+/// socket is shut down and the worker ends the connection.
+fn break_link(link: &mut Link, err: &io::Error) {
+    log::warn!(target: LOG_TRANSPORT, "write failed: {err}; closing the connection");
+    link.broken = true;
+    if let Some(conn) = link.conn.as_mut() {
+        let _ = conn.tcp.shutdown(Shutdown::Both);
+    }
+}
+
+/// Writes the client's queued packets (CONNECT, SUBSCRIBE, PUBACK, PINGREQ, DISCONNECT, the
+/// automatic twin GET).
+pub(crate) fn flush(link: &mut Link, now_ms: u64) -> io::Result<()> {
+    let result = (|| {
+        let Link { client, conn, .. } = &mut *link;
+        let conn = conn.as_mut().ok_or_else(not_connected)?;
+        while let Some(bytes) = client.poll_transmit() {
+            let n = bytes.len();
+            write_all(conn, &[bytes])?;
+            client.transmit_complete(n, now_ms);
+        }
+        flush_tls(conn)
+    })();
+    if let Err(e) = &result {
+        break_link(link, e);
+    }
+    result
+}
+
+pub(crate) fn publish(shared: &Shared, msg: &Message<'_>) -> Result<Sent, SendError> {
+    let mut link = shared.lock();
+    if link.broken {
+        return Err(SendError::Io(not_connected()));
+    }
+    let now = shared.now_ms();
+    let Link { client, conn, .. } = &mut *link;
+    let out = client.publish(msg, now).map_err(SendError::Publish)?;
+    let (packet_id, request_id) = (
+        out.packet_id,
+        out.request_id.as_ref().map(|r| r.as_str().to_string()),
+    );
+    let Some(conn) = conn.as_mut() else {
+        // Connected implies a transport; keep the core consistent anyway (dropping `out` takes
+        // the header back out of the queue).
+        return Err(SendError::Io(not_connected()));
+    };
+    let size = out.head().len() + out.body().len();
+    match write_all(conn, &[out.head(), out.body()]) {
+        Ok(()) => {
+            out.sent();
+            // The queue is empty now; this records the time of the transmission for keep-alive.
+            client.transmit_complete(size, now);
+            log::debug!(target: LOG_HUB, "published {size} bytes, packet id {packet_id}");
+            Ok(Sent {
+                packet_id,
+                request_id,
+            })
+        }
+        Err(e) => {
+            drop(out);
+            break_link(&mut link, &e);
+            Err(SendError::Io(e))
+        }
+    }
+}
+
+/// Rebuilds the client when the transmit buffer size changes, keeping the packet-ID sequence.
+fn resize_tx(client: &mut Client<Vec<u8>>, size: usize, options: hub::Options) {
+    let last = client.next_packet_id();
+    let mut fresh = Client::new(vec![0u8; size], options);
+    while fresh.next_packet_id() != last {}
+    *client = fresh;
+}
+
+fn resolve(config: &ConnectConfig) -> Result<Vec<SocketAddr>, ConnectError> {
+    let host = config
+        .static_ip
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&config.hostname);
+    let addrs: Vec<SocketAddr> = (host, config.port)
+        .to_socket_addrs()
+        .map_err(ConnectError::Dns)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(ConnectError::Dns(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host}: no address"),
+        )));
+    }
+    Ok(addrs)
+}
+
+fn tcp_connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let mut last = None;
+    for addr in addrs {
+        log::debug!(target: LOG_TRANSPORT, "connecting to {addr}");
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                log::debug!(target: LOG_TRANSPORT, "{addr}: {e}");
+                last = Some(e);
+            }
+        }
+    }
+    Err(ConnectError::Tcp(last.unwrap_or_else(not_connected)))
+}
+
+/// DNS, TCP and the TLS handshake, on the caller's thread and without the lock (except to
+/// publish the socket for `abort()`).
+fn establish(shared: &Shared, config: &ConnectConfig) -> Result<Conn, ConnectError> {
+    let tls_config = tls::client_config(&config.credentials, config.password.is_some())
+        .map_err(ConnectError::Tls)?;
+    let server_name = ServerName::try_from(config.hostname.clone()).map_err(|e| {
+        ConnectError::Tls(format!(
+            "{:?} is not a valid server name: {e}",
+            config.hostname
+        ))
+    })?;
+    let setup_timeout = config
+        .send_timeout_secs
+        .map_or(DEFAULT_SETUP_TIMEOUT, |s| Duration::from_secs(s.into()));
+    let addrs = resolve(config)?;
+    let tcp = tcp_connect(&addrs, setup_timeout)?;
+    {
+        let mut link = shared.lock();
+        if link.close_requested {
+            return Err(ConnectError::Tcp(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "aborted",
+            )));
+        }
+        link.handshaking = tcp.try_clone().ok();
+    }
+    let _ = tcp.set_nodelay(true);
+    tcp.set_read_timeout(Some(setup_timeout))
+        .map_err(ConnectError::Tcp)?;
+    tcp.set_write_timeout(Some(setup_timeout))
+        .map_err(ConnectError::Tcp)?;
+    let mut conn = Conn {
+        tls: ClientConnection::new(Arc::new(tls_config), server_name)
+            .map_err(|e| ConnectError::Tls(e.to_string()))?,
+        tcp,
+    };
+    while conn.tls.is_handshaking() {
+        if let Err(e) = conn.tls.complete_io(&mut conn.tcp) {
+            return Err(ConnectError::Tls(format!(
+                "handshake with {}:{} failed: {e}",
+                config.hostname, config.port
+            )));
+        }
+    }
+    // Reads happen only after poll(2) says there is input; writes keep the send timeout.
+    conn.tcp.set_read_timeout(None).map_err(ConnectError::Tcp)?;
+    let send_timeout = config
+        .send_timeout_secs
+        .map(|s| Duration::from_secs(s.max(1).into()));
+    if let Err(e) = conn.tcp.set_write_timeout(send_timeout) {
+        log::warn!(target: LOG_TRANSPORT, "cannot set the send timeout: {e}");
+    }
+    Ok(conn)
+}
+
+pub(crate) fn connect(shared: &Arc<Shared>, config: &ConnectConfig) -> Result<(), ConnectError> {
+    let generation = {
+        let mut link = shared.lock();
+        if link.active {
+            return Err(ConnectError::Busy);
+        }
+        if config.tx_buffer_size != link.tx_size {
+            resize_tx(&mut link.client, config.tx_buffer_size, config.options);
+        }
+        link.client.set_options(config.options);
+        let now = shared.now_ms();
+        let password = config.password.as_deref().map(str::as_bytes);
+        link.client
+            .connect(&config.hostname, &config.device_id, password, None, now)
+            .map_err(|e| match e {
+                hub::ConnectError::NotDisconnected => ConnectError::Busy,
+                e => ConnectError::InvalidConfig(e),
+            })?;
+        link.active = true;
+        link.close_requested = false;
+        link.broken = false;
+        link.generation += 1;
+        link.tx_size = config.tx_buffer_size;
+        link.generation
+    };
+    log::info!(target: LOG_TRANSPORT, "connecting to {}:{} as {}", config.hostname, config.port, config.device_id);
+    let started = std::time::Instant::now();
+    let established = establish(shared, config);
+    let mut link = shared.lock();
+    link.handshaking = None;
+    let result = established.and_then(|conn| {
+        if link.close_requested {
+            return Err(ConnectError::Tcp(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "aborted",
+            )));
+        }
+        let fd = conn.tcp.as_raw_fd();
+        link.conn = Some(conn);
+        let now = shared.now_ms();
+        flush(&mut link, now).map_err(ConnectError::Tcp)?;
+        worker::spawn(shared.clone(), fd, config.rx_buffer_size).map_err(ConnectError::Tcp)
+    });
+    match result {
+        Ok(()) => {
+            log::info!(
+                target: LOG_TRANSPORT,
+                "connected to {}:{} in {} ms, CONNECT sent",
+                config.hostname,
+                config.port,
+                started.elapsed().as_millis()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            log::warn!(target: LOG_TRANSPORT, "connect failed: {e}");
+            link.client.handle_closed();
+            link.conn = None;
+            link.active = false;
+            link.close_requested = false;
+            link.broken = false;
+            link.finished = generation;
+            drop(link);
+            shared.finished_cv.notify_all();
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The connection's worker thread: waits for input or the keep-alive deadline, moves decrypted
+//! bytes into the framer, feeds packets to the client, flushes what the client queued, and
+//! delivers events. It holds the link lock only to touch the client or the TLS connection, never
+//! while it waits or runs the handler.
+
+use std::io::{self, Read};
+use std::net::Shutdown;
+use std::os::fd::RawFd;
+use std::string::String;
+use std::sync::Arc;
+use std::vec;
+use std::vec::Vec;
+
+use super::{
+    net, sys, CloseReason, HubClient, PortEvent, Shared, LOG_HUB, LOG_TRANSPORT, WORKER_OF,
+};
+use crate::hub::{Event, ProtocolError};
+use crate::mqtt::{Framed, Framer};
+
+/// The smallest receive buffer the worker uses (a CONNACK and a SUBACK must fit).
+const MIN_RX_BUFFER: usize = 16;
+
+pub(crate) fn spawn(shared: Arc<Shared>, fd: RawFd, rx_buffer_size: usize) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(String::from("mqtt_helper"))
+        .spawn(move || run(shared, fd, rx_buffer_size))
+        .map(|_| ())
+}
+
+fn run(shared: Arc<Shared>, fd: RawFd, rx_buffer_size: usize) {
+    WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
+    let view = HubClient::view(shared.clone());
+    let mut framer = Framer::new(vec![0u8; rx_buffer_size.max(MIN_RX_BUFFER)]);
+    let reason = serve(&shared, &view, &mut framer, fd);
+    finish(&shared, &view, reason);
+}
+
+fn deliver(shared: &Shared, view: &HubClient, event: &PortEvent<'_>) {
+    log::debug!(target: LOG_HUB, "event: {event:?}");
+    let mut handler = shared.handler.lock().unwrap_or_else(|e| e.into_inner());
+    handler(view, event);
+}
+
+fn protocol_error(shared: &Shared, view: &HubClient, e: ProtocolError) -> CloseReason {
+    log::error!(target: LOG_TRANSPORT, "protocol error: {e:?}");
+    deliver(shared, view, &PortEvent::ProtocolError(e));
+    CloseReason::Protocol(e)
+}
+
+/// Runs the connection until it ends; returns why.
+fn serve(
+    shared: &Shared,
+    view: &HubClient,
+    framer: &mut Framer<Vec<u8>>,
+    fd: RawFd,
+) -> CloseReason {
+    loop {
+        // 1. Every packet the framer holds, one event each.
+        loop {
+            let framed = match framer.next() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return protocol_error(shared, view, ProtocolError::Frame(e)),
+            };
+            let mut link = shared.lock();
+            if link.close_requested {
+                return CloseReason::Requested;
+            }
+            let now = shared.now_ms();
+            let handled = match framed {
+                Framed::Packet { header, body } => link.client.handle_packet(header, body, now),
+                Framed::Oversize { header, prefix } => {
+                    link.client.handle_oversize(header, prefix, now)
+                }
+            };
+            let event = match handled {
+                Ok(event) => event,
+                Err(e) => {
+                    drop(link);
+                    return protocol_error(shared, view, e);
+                }
+            };
+            // PUBACK, SUBSCRIBE, the twin GET: on the wire before the application sees the event.
+            let flushed = net::flush(&mut link, now);
+            drop(link);
+            if let Event::MessageTooLarge { topic, size } = event {
+                log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
+            }
+            deliver(shared, view, &PortEvent::Hub(event));
+            if let Event::ConnectionRefused { return_code } = event {
+                log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");
+                return CloseReason::Refused;
+            }
+            if flushed.is_err() {
+                return CloseReason::Transport;
+            }
+        }
+
+        // 2. Decrypted bytes rustls already holds.
+        let mut link = shared.lock();
+        if link.close_requested {
+            return CloseReason::Requested;
+        }
+        if link.broken {
+            return CloseReason::Transport;
+        }
+        let Some(conn) = link.conn.as_mut() else {
+            return CloseReason::Transport;
+        };
+        let spare = framer.spare();
+        if spare.is_empty() {
+            // Cannot happen: a full buffer always yields a packet or an oversize report.
+            log::error!(target: LOG_TRANSPORT, "receive buffer full without a packet");
+            return CloseReason::Transport;
+        }
+        match conn.tls.reader().read(spare) {
+            Ok(0) => {
+                log::info!(target: LOG_TRANSPORT, "the server closed the TLS session");
+                return CloseReason::Transport;
+            }
+            Ok(n) => {
+                framer.commit(n);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                log::info!(target: LOG_TRANSPORT, "connection lost: {e}");
+                return CloseReason::Transport;
+            }
+        }
+
+        // 3. Keep-alive.
+        let now = shared.now_ms();
+        if let Err(e) = link.client.handle_timeout(now) {
+            drop(link);
+            return protocol_error(shared, view, e);
+        }
+        if net::flush(&mut link, now).is_err() {
+            return CloseReason::Transport;
+        }
+        let timeout = link
+            .client
+            .poll_timeout()
+            .map(|deadline| deadline.saturating_sub(now));
+        drop(link);
+
+        // 4. Wait for input, without the lock.
+        match sys::wait_readable(fd, timeout) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                log::error!(target: LOG_TRANSPORT, "poll failed: {e}");
+                return CloseReason::Transport;
+            }
+        }
+
+        // 5. Read what is there (never blocks) and decrypt it.
+        let mut link = shared.lock();
+        if link.close_requested {
+            return CloseReason::Requested;
+        }
+        let Some(conn) = link.conn.as_mut() else {
+            return CloseReason::Transport;
+        };
+        match conn.tls.read_tls(&mut sys::NoWait(fd)) {
+            Ok(0) => {
+                log::info!(target: LOG_TRANSPORT, "the server closed the connection");
+                return CloseReason::Transport;
+            }
+            Ok(_) => {
+                let processed = conn.tls.process_new_packets();
+                // Alerts, key updates: whatever rustls wants to answer.
+                let flushed = net::flush_tls(conn);
+                if let Err(e) = processed {
+                    log::error!(target: LOG_TRANSPORT, "TLS error: {e}");
+                    return CloseReason::Transport;
+                }
+                if let Err(e) = flushed {
+                    log::info!(target: LOG_TRANSPORT, "connection lost: {e}");
+                    return CloseReason::Transport;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                log::info!(target: LOG_TRANSPORT, "connection lost: {e}");
+                return CloseReason::Transport;
+            }
+        }
+    }
+}
+
+/// Forgets the connection and delivers `Disconnected`. The handler lock is taken first and held
+/// until the event is delivered, so a connection started meanwhile (by another thread, or by the
+/// handler itself) delivers its events only after this one's `Disconnected`.
+fn finish(shared: &Shared, view: &HubClient, reason: CloseReason) {
+    let mut handler = shared.handler.lock().unwrap_or_else(|e| e.into_inner());
+    let (reason, generation, conn) = {
+        let mut link = shared.lock();
+        let reason = if link.close_requested {
+            CloseReason::Requested
+        } else {
+            reason
+        };
+        link.client.handle_closed();
+        let conn = link.conn.take();
+        link.active = false;
+        link.close_requested = false;
+        link.broken = false;
+        (reason, link.generation, conn)
+    };
+    if let Some(conn) = conn {
+        let _ = conn.tcp.shutdown(Shutdown::Both);
+        drop(conn);
+    }
+    log::info!(target: LOG_TRANSPORT, "disconnected: {reason:?}");
+    let event = PortEvent::Disconnected(reason);
+    log::debug!(target: LOG_HUB, "event: {event:?}");
+    handler(view, &event);
+    drop(handler);
+    let mut link = shared.lock();
+    link.finished = link.finished.max(generation);
+    drop(link);
+    shared.finished_cv.notify_all();
+}

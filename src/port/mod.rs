@@ -1,0 +1,13 @@
+//! Platform ports: drive the sans-IO core over a real transport.
+//!
+//! The Linux (std) port: [`HubClient`] runs one connection on a worker thread over TCP + rustls.
+//! The C API (`crate::capi`) is a thin layer over this interface; the Zephyr port will offer the
+//! same interface over Zephyr sockets.
+//!
+//! Threading contract (the original's): events are delivered on the worker thread; the handler
+//! may call [`HubClient::publish`] and [`HubClient::disconnect`] from inside the handler. Event
+//! data is valid only during the handler call.
+
+mod linux;
+
+pub use linux::*;
