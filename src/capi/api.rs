@@ -22,8 +22,8 @@ use crate::sink::measure;
 
 use iot_hub_state::*;
 
-static STATE: Mutex<iot_hub_state> = Mutex::new(STATE_UNINIT);
-static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(None);
+pub(super) static STATE: Mutex<iot_hub_state> = Mutex::new(STATE_UNINIT);
+pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(None);
 static CLIENT: OnceLock<HubClient> = OnceLock::new();
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -242,3 +242,258 @@ fn on_hub_event(scratch: &mut Vec<u8>, e: &Event<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::string::{String, ToString};
+    use std::sync::Mutex;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::capi::api::{HANDLER, STATE};
+    use crate::capi::errno::*;
+    use crate::hub::PropertyBag;
+    use crate::port::CloseReason;
+
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    struct Seen {
+        t: i32,
+        err: i32,
+        topic_type: i32,
+        topic: String,
+        props: Vec<(String, String)>,
+        props_null: bool,
+        result: Option<(String, u32, String)>,
+        msg_payload: String,
+        nul: bool,
+    }
+
+    static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+
+    fn text(b: azure_iot_hub_buf) -> String {
+        // SAFETY: the event's buffers are valid during the handler call.
+        String::from_utf8(unsafe { b.bytes() }.unwrap().to_vec()).unwrap()
+    }
+
+    unsafe extern "C" fn record(evt: *mut azure_iot_hub_evt) {
+        // SAFETY: the library passes a valid event for the duration of the call.
+        let evt = unsafe { &*evt };
+        let t = evt.r#type as i32;
+        let mut s = Seen {
+            t,
+            topic_type: evt.topic.r#type.0,
+            topic: text(evt.topic.name),
+            ..Seen::default()
+        };
+        s.props_null = evt.topic.properties.is_null();
+        for i in 0..evt.topic.property_count {
+            // SAFETY: `property_count` entries are valid during the call.
+            let p = unsafe { *evt.topic.properties.add(i) };
+            s.props.push((text(p.key), text(p.value)));
+        }
+        // SAFETY: reading the union member the event type says is valid.
+        unsafe {
+            match evt.r#type {
+                AZURE_IOT_HUB_EVT_ERROR | AZURE_IOT_HUB_EVT_CONNECTION_FAILED => {
+                    s.err = evt.data.err
+                }
+                AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL | AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS => {
+                    let r = evt.data.result;
+                    s.result = Some((text(r.request_id), r.status, text(r.payload)));
+                    s.msg_payload = text(evt.data.msg.payload);
+                    s.nul = *r.payload.ptr.add(r.payload.size) == 0;
+                }
+                AZURE_IOT_HUB_EVT_DATA_RECEIVED | AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED => {
+                    s.msg_payload = text(evt.data.msg.payload);
+                    s.nul = *evt.data.msg.payload.ptr.add(evt.data.msg.payload.size) == 0;
+                }
+                _ => {}
+            }
+        }
+        SEEN.lock().unwrap().push(s);
+    }
+
+    fn feed(ev: PortEvent<'_>) -> Vec<Seen> {
+        let mut scratch = Vec::new();
+        SEEN.lock().unwrap().clear();
+        on_port_event(&mut scratch, &ev);
+        core::mem::take(&mut *SEEN.lock().unwrap())
+    }
+
+    fn seen(t: azure_iot_hub_evt_type) -> Seen {
+        Seen {
+            t: t as i32,
+            ..Seen::default()
+        }
+    }
+
+    fn error(err: c_int, topic: &str) -> Seen {
+        Seen {
+            err: -err,
+            topic_type: if topic.is_empty() {
+                0
+            } else {
+                AZURE_IOT_HUB_TOPIC_UNKNOWN as i32
+            },
+            topic: topic.to_string(),
+            props_null: true,
+            ..seen(AZURE_IOT_HUB_EVT_ERROR)
+        }
+    }
+
+    use core::ffi::c_int;
+
+    /// The conversions the hub emulator cannot provoke (and the invalid-transition report). One
+    /// test, because the C API's context is global.
+    #[test]
+    fn events_from_the_port() {
+        *HANDLER.lock().unwrap() = Some(record);
+        let plain = |t| Seen {
+            props_null: true,
+            ..seen(t)
+        };
+
+        // Not connecting: CONNACK is an invalid transition, reported, and the event still goes.
+        *STATE.lock().unwrap() = STATE_DISCONNECTED;
+        assert_eq!(
+            feed(PortEvent::Hub(Event::Connected {
+                session_present: false
+            })),
+            [error(EINVAL, ""), plain(AZURE_IOT_HUB_EVT_CONNECTED)]
+        );
+        assert_eq!(*STATE.lock().unwrap(), STATE_DISCONNECTED);
+        *STATE.lock().unwrap() = STATE_CONNECTING;
+        assert_eq!(
+            feed(PortEvent::Hub(Event::Connected {
+                session_present: true
+            })),
+            [plain(AZURE_IOT_HUB_EVT_CONNECTED)]
+        );
+        assert_eq!(*STATE.lock().unwrap(), STATE_CONNECTED);
+
+        // A refused subscription.
+        assert_eq!(
+            feed(PortEvent::Hub(Event::Ready { refused: 0b0100 })),
+            [error(EACCES, ""), plain(AZURE_IOT_HUB_EVT_READY)]
+        );
+        assert_eq!(
+            feed(PortEvent::Hub(Event::Ready { refused: 0 })),
+            [plain(AZURE_IOT_HUB_EVT_READY)]
+        );
+
+        // Unknown and malformed messages.
+        assert_eq!(
+            feed(PortEvent::Hub(Event::UnknownTopic {
+                topic: "a/b",
+                payload: b"x"
+            })),
+            [error(ENOMSG, "a/b")]
+        );
+        let bad = "$iothub/twin/res/200/?$version=1";
+        assert_eq!(
+            feed(PortEvent::Hub(Event::Malformed { topic: Some(bad) })),
+            [error(EBADMSG, bad)]
+        );
+        assert_eq!(
+            feed(PortEvent::Hub(Event::Malformed { topic: None })),
+            [error(EBADMSG, "")]
+        );
+
+        // Too large, with the type of its topic.
+        let m = "$iothub/methods/POST/big/?$rid=9";
+        assert_eq!(
+            feed(PortEvent::Hub(Event::MessageTooLarge {
+                topic: Some(m),
+                size: 9000
+            })),
+            [Seen {
+                topic_type: AZURE_IOT_HUB_TOPIC_DIRECT_METHOD as i32,
+                topic: m.into(),
+                props_null: true,
+                ..seen(AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE)
+            }]
+        );
+
+        // A failed twin request: data.result filled, payload NUL-terminated, in data.msg too.
+        let t = "$iothub/twin/res/404/?$rid=77";
+        let got = feed(PortEvent::Hub(Event::TwinResult {
+            topic: t,
+            request_id: "77",
+            status: 404,
+            version: None,
+            payload: b"{\"message\":\"nope\"}",
+        }));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL as i32);
+        assert_eq!(
+            got[0].topic_type,
+            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT as i32
+        );
+        assert_eq!(
+            got[0].result,
+            Some(("77".into(), 404, "{\"message\":\"nope\"}".into()))
+        );
+        assert_eq!(got[0].msg_payload, "{\"message\":\"nope\"}");
+        assert!(got[0].nul);
+
+        // A desired patch: no properties, NULL pointer.
+        let d = "$iothub/twin/PATCH/properties/desired/?$version=3";
+        let got = feed(PortEvent::Hub(Event::TwinDesired {
+            topic: d,
+            version: "3",
+            payload: b"{}",
+        }));
+        assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED as i32);
+        assert_eq!(
+            (got[0].topic_type, got[0].props_null, got[0].props.len()),
+            (AZURE_IOT_HUB_TOPIC_TWIN_DESIRED as i32, true, 0)
+        );
+
+        // C2D: at most RECV_MAX properties, as received.
+        let c = "devices/d/messages/devicebound/a=1&b=%20&c&d=4&e=5";
+        let got = feed(PortEvent::Hub(Event::C2d {
+            topic: c,
+            properties: crate::hub::c2d::parse(c).unwrap_or(PropertyBag("")),
+            payload: b"hi",
+        }));
+        assert_eq!(got[0].topic_type, AZURE_IOT_HUB_TOPIC_DEVICEBOUND as i32);
+        let want = [("a", "1"), ("b", "%20"), ("c", ""), ("d", "4"), ("e", "5")];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .take(RECV_MAX)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got[0].props, want);
+        assert_eq!((got[0].msg_payload.as_str(), got[0].nul), ("hi", true));
+
+        // A protocol error, then the end of the connection.
+        assert_eq!(
+            feed(PortEvent::ProtocolError(
+                crate::hub::ProtocolError::KeepAliveTimeout
+            )),
+            [error(ETIMEDOUT, "")]
+        );
+        assert_eq!(
+            feed(PortEvent::ProtocolError(
+                crate::hub::ProtocolError::Unexpected(2)
+            )),
+            [error(EPROTO, "")]
+        );
+        let p = CloseReason::Protocol(crate::hub::ProtocolError::Unexpected(2));
+        assert_eq!(
+            feed(PortEvent::Disconnected(p)),
+            [plain(AZURE_IOT_HUB_EVT_DISCONNECTED)]
+        );
+        assert_eq!(*STATE.lock().unwrap(), STATE_DISCONNECTED);
+        assert_eq!(
+            feed(PortEvent::Hub(Event::ConnectionRefused { return_code: 5 })),
+            [Seen {
+                err: 5,
+                props_null: true,
+                ..seen(AZURE_IOT_HUB_EVT_CONNECTION_FAILED)
+            }]
+        );
+        *HANDLER.lock().unwrap() = None;
+        *STATE.lock().unwrap() = STATE_UNINIT;
+    }
+}
