@@ -250,6 +250,7 @@ int main(void)
 	CHECK(r.payload_nul_terminated);
 	CHECK_EQ(respond_result, 0);
 	method_status = 70000; /* the whole uint32_t goes out */
+	respond_result = 1;
 	wait_stdin("method 2");
 	wait_event_from(&from, AZURE_IOT_HUB_EVT_DIRECT_METHOD, 10);
 	CHECK_EQ(respond_result, 0);

@@ -74,7 +74,7 @@ static struct recorded events[MAX_EVENTS];
 static int event_count;
 static pthread_mutex_t event_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t event_cond = PTHREAD_COND_INITIALIZER;
-/* Called inside the handler after the event is recorded (NULL: nothing). */
+/* Called inside the handler before the event is recorded (NULL: nothing). */
 __attribute__((unused)) static void (*on_event)(struct azure_iot_hub_evt *evt);
 
 __attribute__((unused)) static void copy_buf(char *dst, size_t cap, struct azure_iot_hub_buf b)
@@ -142,16 +142,17 @@ __attribute__((unused)) static void record_handler(struct azure_iot_hub_evt *evt
 	       r.request_id, r.method, r.properties, r.payload);
 	fflush(stdout);
 
+	/* The test's own reaction first, so that a waiter sees its effects with the event. */
+	if (on_event) {
+		on_event(evt);
+	}
+
 	pthread_mutex_lock(&event_lock);
 	if (event_count < MAX_EVENTS) {
 		events[event_count++] = r;
 	}
 	pthread_cond_broadcast(&event_cond);
 	pthread_mutex_unlock(&event_lock);
-
-	if (on_event) {
-		on_event(evt);
-	}
 }
 
 /* Waits up to `secs` seconds for an event of `type` at index >= *from; returns a copy and moves
