@@ -121,12 +121,14 @@ enum azure_iot_hub_evt_type {
     AZURE_IOT_HUB_EVT_FOTA_ERROR,
     /**
      * A received message was larger than the receive buffer and was dropped; `topic` holds its
-     * topic when it could be read.
+     * topic and its type when the topic could be read (otherwise the type is
+     * AZURE_IOT_HUB_TOPIC_UNKNOWN and the name empty).
      */
     AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE,
     /**
      * An error: `data.err` holds a negative errno (-EACCES: a subscription was refused;
-     * -ENOMSG: a message on an unknown topic, -EBADMSG: a malformed message, both with `topic`;
+     * -ENOMSG: a message on an unknown topic, -EBADMSG: a malformed message, both with
+     * `topic.type` AZURE_IOT_HUB_TOPIC_UNKNOWN and the topic in `topic.name` if readable;
      * -EPROTO or -ETIMEDOUT: the connection is closed next; -EINVAL: invalid state transition).
      */
     AZURE_IOT_HUB_EVT_ERROR,

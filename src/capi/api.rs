@@ -61,7 +61,7 @@ pub(super) fn transition(to: iot_hub_state) {
     };
     if let Some(from) = refused {
         log::error!("invalid state transition {from:?} -> {to:?}");
-        events::emit_error(&Error::InvalidTransition, None);
+        events::emit_error(&Error::InvalidTransition, events::About::Nothing);
     }
 }
 

@@ -52,12 +52,20 @@ fn nul_terminated(scratch: &mut Vec<u8>, payload: &[u8]) -> azure_iot_hub_buf {
     }
 }
 
-/// AZURE_IOT_HUB_EVT_ERROR with `data.err` from the errno table, and the topic if there is one.
-pub(super) fn emit_error(error: &Error, with_topic: Option<&str>) {
+/// What an error event says about the message it concerns.
+pub(super) enum About<'a> {
+    /// No message: the topic stays zeroed.
+    Nothing,
+    /// A message: `topic.type` is UNKNOWN, `topic.name` its topic if it could be read.
+    Message(Option<&'a str>),
+}
+
+/// AZURE_IOT_HUB_EVT_ERROR with `data.err` from the errno table.
+pub(super) fn emit_error(error: &Error, about: About<'_>) {
     let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
     evt.data.err = errno(Op::Event, error);
-    if let Some(t) = with_topic {
-        evt.topic = topic(AZURE_IOT_HUB_TOPIC_UNKNOWN, t);
+    if let About::Message(name) = about {
+        evt.topic = topic(AZURE_IOT_HUB_TOPIC_UNKNOWN, name.unwrap_or(""));
     }
     emit(&mut evt);
 }
@@ -72,7 +80,7 @@ pub(super) fn on_port_event(scratch: &mut Vec<u8>, ev: &PortEvent<'_>) {
         PortEvent::Hub(e) => on_hub_event(scratch, e),
         PortEvent::ProtocolError(p) => {
             log::error!("protocol error: {p:?}; the connection is closed");
-            emit_error(&Error::Protocol(*p), None);
+            emit_error(&Error::Protocol(*p), About::Nothing);
         }
         PortEvent::Disconnected(reason) => {
             log::debug!("disconnected: {reason:?}");
@@ -101,7 +109,7 @@ fn on_hub_event(scratch: &mut Vec<u8>, e: &Event<'_>) {
                         log::error!("subscription to {f} refused");
                     }
                 }
-                emit_error(&Error::SubscriptionRefused, None);
+                emit_error(&Error::SubscriptionRefused, About::Nothing);
             }
             simple(AZURE_IOT_HUB_EVT_READY);
         }
@@ -227,18 +235,19 @@ fn on_hub_event(scratch: &mut Vec<u8>, e: &Event<'_>) {
                 "incoming message of {size} bytes is larger than the receive buffer; dropped"
             );
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE);
-            if let Some(n) = name {
-                evt.topic = topic(topic_type_of(n), n);
-            }
+            evt.topic = match name {
+                Some(n) => topic(topic_type_of(n), n),
+                None => topic(AZURE_IOT_HUB_TOPIC_UNKNOWN, ""),
+            };
             emit(&mut evt);
         }
         Event::Malformed { topic: name } => {
             log::warn!("malformed message on {name:?}; dropped");
-            emit_error(&Error::MalformedMessage, name);
+            emit_error(&Error::MalformedMessage, About::Message(name));
         }
         Event::UnknownTopic { topic: name, .. } => {
             log::warn!("message on unrecognised topic {name}; dropped");
-            emit_error(&Error::UnknownTopic, Some(name));
+            emit_error(&Error::UnknownTopic, About::Message(Some(name)));
         }
     }
 }
@@ -327,15 +336,15 @@ mod tests {
         }
     }
 
-    fn error(err: c_int, topic: &str) -> Seen {
+    fn error(err: c_int, topic: Option<&str>) -> Seen {
         Seen {
             err: -err,
-            topic_type: if topic.is_empty() {
-                0
-            } else {
+            topic_type: if topic.is_some() {
                 AZURE_IOT_HUB_TOPIC_UNKNOWN as i32
+            } else {
+                0
             },
-            topic: topic.to_string(),
+            topic: topic.unwrap_or("").to_string(),
             props_null: true,
             ..seen(AZURE_IOT_HUB_EVT_ERROR)
         }
@@ -359,7 +368,7 @@ mod tests {
             feed(PortEvent::Hub(Event::Connected {
                 session_present: false
             })),
-            [error(EINVAL, ""), plain(AZURE_IOT_HUB_EVT_CONNECTED)]
+            [error(EINVAL, None), plain(AZURE_IOT_HUB_EVT_CONNECTED)]
         );
         assert_eq!(*STATE.lock().unwrap(), STATE_DISCONNECTED);
         *STATE.lock().unwrap() = STATE_CONNECTING;
@@ -374,7 +383,7 @@ mod tests {
         // A refused subscription.
         assert_eq!(
             feed(PortEvent::Hub(Event::Ready { refused: 0b0100 })),
-            [error(EACCES, ""), plain(AZURE_IOT_HUB_EVT_READY)]
+            [error(EACCES, None), plain(AZURE_IOT_HUB_EVT_READY)]
         );
         assert_eq!(
             feed(PortEvent::Hub(Event::Ready { refused: 0 })),
@@ -387,16 +396,16 @@ mod tests {
                 topic: "a/b",
                 payload: b"x"
             })),
-            [error(ENOMSG, "a/b")]
+            [error(ENOMSG, Some("a/b"))]
         );
         let bad = "$iothub/twin/res/200/?$version=1";
         assert_eq!(
             feed(PortEvent::Hub(Event::Malformed { topic: Some(bad) })),
-            [error(EBADMSG, bad)]
+            [error(EBADMSG, Some(bad))]
         );
         assert_eq!(
             feed(PortEvent::Hub(Event::Malformed { topic: None })),
-            [error(EBADMSG, "")]
+            [error(EBADMSG, Some(""))]
         );
 
         // Too large, with the type of its topic.
@@ -409,6 +418,18 @@ mod tests {
             [Seen {
                 topic_type: AZURE_IOT_HUB_TOPIC_DIRECT_METHOD as i32,
                 topic: m.into(),
+                props_null: true,
+                ..seen(AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE)
+            }]
+        );
+
+        assert_eq!(
+            feed(PortEvent::Hub(Event::MessageTooLarge {
+                topic: None,
+                size: 9000
+            })),
+            [Seen {
+                topic_type: AZURE_IOT_HUB_TOPIC_UNKNOWN as i32,
                 props_null: true,
                 ..seen(AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE)
             }]
@@ -471,13 +492,13 @@ mod tests {
             feed(PortEvent::ProtocolError(
                 crate::hub::ProtocolError::KeepAliveTimeout
             )),
-            [error(ETIMEDOUT, "")]
+            [error(ETIMEDOUT, None)]
         );
         assert_eq!(
             feed(PortEvent::ProtocolError(
                 crate::hub::ProtocolError::Unexpected(2)
             )),
-            [error(EPROTO, "")]
+            [error(EPROTO, None)]
         );
         let p = CloseReason::Protocol(crate::hub::ProtocolError::Unexpected(2));
         assert_eq!(
