@@ -18,7 +18,7 @@ use azure_iot_hub::hub::{Property, State};
 use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::port::{CloseReason, ConnectConfig, ConnectError};
 use cert_tool::CaBundle;
-use linux_common::{device_folder, openssl, write_primary, Device, Ev, MqttPeer};
+use linux_common::{device_folder, openssl, server_identity, write_primary, Device, Ev, MqttPeer};
 
 /// A Mosquitto broker on an ephemeral loopback port, killed on drop.
 struct Broker {
@@ -50,25 +50,6 @@ fn mosquitto_available() -> bool {
              or set AZURE_IOT_HUB_SKIP_MOSQUITTO=1 to skip these tests"
         ),
     }
-}
-
-/// A server certificate for `localhost` / 127.0.0.1 signed by `ca`.
-fn server_identity(ca: &CaBundle) -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let issuer = rcgen::Issuer::from_ca_cert_pem(
-        ca.cert_pem(),
-        rcgen::KeyPair::from_pem(ca.key_pem()).unwrap(),
-    )
-    .unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
 }
 
 fn free_port() -> u16 {

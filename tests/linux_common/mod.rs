@@ -417,3 +417,22 @@ impl MqttPeer {
         }
     }
 }
+
+/// A server certificate for `localhost` / 127.0.0.1 signed by `ca`: `(cert_pem, key_pem)`.
+pub fn server_identity(ca: &cert_tool::CaBundle) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let issuer = rcgen::Issuer::from_ca_cert_pem(
+        ca.cert_pem(),
+        rcgen::KeyPair::from_pem(ca.key_pem()).unwrap(),
+    )
+    .unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}

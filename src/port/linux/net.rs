@@ -295,3 +295,91 @@ pub(crate) fn connect(shared: &Arc<Shared>, config: &ConnectConfig) -> Result<()
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::string::String;
+    use std::sync::mpsc;
+
+    fn pem_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+        rustls_pemfile::certs(&mut pem.as_bytes())
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// A publish header and its body go out as one TLS record, and a body over the record limit
+    /// as the fewest records.
+    #[test]
+    fn head_and_body_share_a_record() {
+        let ca = cert_tool::root_ca().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec![String::from("localhost")]).unwrap();
+        let issuer = rcgen::Issuer::from_ca_cert_pem(
+            ca.cert_pem(),
+            rcgen::KeyPair::from_pem(ca.key_pem()).unwrap(),
+        )
+        .unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                pem_certs(&cert.pem()),
+                rustls_pemfile::private_key(&mut key.serialize_pem().as_bytes())
+                    .unwrap()
+                    .unwrap(),
+            )
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(pem_certs(ca.cert_pem()));
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let server = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            let mut conn = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+            while conn.is_handshaking() {
+                conn.complete_io(&mut tcp).unwrap();
+            }
+            ready_tx.send(()).unwrap();
+            // From here on, count the raw records the client sends until it closes.
+            let mut raw = Vec::new();
+            tcp.read_to_end(&mut raw).unwrap();
+            let mut lengths = Vec::new();
+            let mut at = 0;
+            while at + 5 <= raw.len() {
+                let len = usize::from(u16::from_be_bytes([raw[at + 3], raw[at + 4]]));
+                lengths.push(len);
+                at += 5 + len;
+            }
+            lengths
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = Conn {
+            tls: ClientConnection::new(Arc::new(client_config), name).unwrap(),
+            tcp,
+        };
+        while conn.tls.is_handshaking() {
+            conn.tls.complete_io(&mut conn.tcp).unwrap();
+        }
+        ready_rx.recv().unwrap();
+        write_all(&mut conn, &[&[0x32, 0x20, 0, 4], &[7u8; 1000]]).unwrap();
+        write_all(&mut conn, &[&[1u8; 10], &[2u8; 20_000]]).unwrap();
+        conn.tcp.shutdown(Shutdown::Both).unwrap();
+        let lengths = server.join().unwrap();
+        // TLS 1.3 adds a content-type byte and a 16-byte tag to each record.
+        assert_eq!(lengths, [1004 + 17, 16384 + 17, 20_010 - 16384 + 17]);
+    }
+}
