@@ -377,6 +377,7 @@ pub struct Client<B> {
     subscribe_id: u16,
     last_tx_ms: u64,
     ping_sent_ms: Option<u64>,
+    c2d_qos: QoS,
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
@@ -398,7 +399,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             subscribe_id: 0,
             last_tx_ms: 0,
             ping_sent_ms: None,
+            c2d_qos: QoS::AtMostOnce,
         }
+    }
+
+    /// The QoS of the C2D subscription (QoS 0 by default, as the original). With a persistent
+    /// session, QoS 1 makes the hub queue C2D messages while the device is offline and deliver
+    /// them again until acknowledged. Takes effect at the next SUBSCRIBE (after CONNACK).
+    pub fn set_c2d_qos(&mut self, qos: QoS) {
+        self.c2d_qos = if qos == QoS::AtMostOnce {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
     }
 
     /// The options.
@@ -708,7 +721,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     fn queue_subscribe(&mut self) -> Result<(), ProtocolError> {
         let id = self.next_packet_id();
         self.subscribe_id = id;
-        let filters = SUBSCRIPTIONS.map(|f| (f, QoS::AtMostOnce));
+        let c2d_qos = self.c2d_qos;
+        let filters = SUBSCRIPTIONS.map(|f| {
+            if f == super::c2d::SUBSCRIBE_FILTER {
+                (f, c2d_qos)
+            } else {
+                (f, QoS::AtMostOnce)
+            }
+        });
         self.tx
             .push(|c| encode_subscribe(c, id, &filters))
             .map_err(|_| ProtocolError::TransmitBufferFull)
