@@ -78,7 +78,9 @@ fn jitter_spreads_a_fleet() {
     let mut seen = std::collections::BTreeSet::new();
     for device in 0..200u32 {
         let mut r = policy(1_000, 60_000, 500);
-        let d = r.lost(Loss::Transport, 0, device.wrapping_mul(2_654_435_761)).unwrap();
+        let d = r
+            .lost(Loss::Transport, 0, device.wrapping_mul(2_654_435_761))
+            .unwrap();
         assert!((1_000..=1_500).contains(&d), "{d}");
         seen.insert(d);
     }
@@ -157,7 +159,9 @@ fn persistent_session_resends_with_dup() {
         retain: false,
     };
     let out = c.client.publish(&msg, 2).unwrap();
-    outbox.store(out.packet_id, &[out.packet_header(), out.body()]).unwrap();
+    outbox
+        .store(out.packet_id, &[out.packet_header(), out.body()])
+        .unwrap();
     out.sent();
     // The connection drops before the PUBACK.
     c.handle_closed();
@@ -229,7 +233,9 @@ fn model_id_in_connect() {
     let connect = take_tx(&mut c, 0);
     let text = String::from_utf8_lossy(&connect);
     assert!(
-        text.contains("&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1\0\x1aSharedAccessSignature sr=x"),
+        text.contains(
+            "&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1\0\x1aSharedAccessSignature sr=x"
+        ),
         "{text:?}"
     );
     // User name and password flags.
