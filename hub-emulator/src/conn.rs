@@ -300,8 +300,8 @@ async fn connected(
     if let Some(d) = hub.delay(&id) {
         tokio::time::sleep(d).await;
     }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let conn_id = hub.register_conn(
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (conn_id, session_present) = hub.register_conn(
         kind,
         &id,
         tx,
@@ -312,13 +312,20 @@ async fn connected(
     );
     if io
         .send(&Packet::Connack {
-            session_present: false,
+            session_present,
             code: 0,
         })
         .await
         .is_err()
     {
-        hub.unregister_conn(conn_id, Vec::new());
+        // C2D a resumed session already queued here goes back to the device's queue.
+        let mut unsent = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if let Outbound::Publish { c2d: Some(m), .. } = o {
+                unsent.push(m);
+            }
+        }
+        hub.unregister_conn(conn_id, unsent);
         return;
     }
     info!(

@@ -119,6 +119,9 @@ struct DeviceEntry {
     device: Device,
     twin: TwinState,
     c2d: VecDeque<QueuedC2d>,
+    /// The subscriptions of the device's persistent MQTT session (CleanSession=0), kept while
+    /// it is not connected, as IoT Hub does (in memory, like the C2D queue).
+    session: Option<BTreeMap<String, u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +147,7 @@ struct ConnEntry {
     device_id: String,
     tx: mpsc::UnboundedSender<Outbound>,
     subs: BTreeMap<String, u8>,
+    clean_session: bool,
     auth: String,
     peer: String,
     keep_alive: u16,
@@ -275,6 +279,7 @@ impl Hub {
                     device: f.device,
                     twin: f.twin,
                     c2d: VecDeque::new(),
+                    session: None,
                 },
             );
         }
@@ -463,7 +468,9 @@ impl Hub {
 
     // ---------------------------------------------------------------- connections
 
-    /// Registers a connection. For the hub, an older connection of the same device is closed.
+    /// Registers a connection. For the hub, an older connection of the same device is closed,
+    /// and with CleanSession=0 the device's persistent session (its subscriptions) is resumed:
+    /// the second value is CONNACK's session-present flag.
     #[allow(clippy::too_many_arguments)]
     pub fn register_conn(
         &self,
@@ -474,16 +481,32 @@ impl Hub {
         peer: &str,
         keep_alive: u16,
         clean_session: bool,
-    ) -> u64 {
+    ) -> (u64, bool) {
         let id = self.next_id();
         let mut st = self.state();
+        let mut subs = BTreeMap::new();
+        let mut session_present = false;
         if kind == ConnKind::Hub {
+            // A persistent session still open on a replaced connection moves to this one.
+            let mut live = None;
             if let Some(old) = st.device_conn.insert(device_id.to_string(), id) {
                 if let Some(c) = st.conns.get(&old) {
                     info!("{device_id}: a new connection replaces the old one (400027 ConnectionForcefullyClosedOnNewConnection)");
                     let _ = c.tx.send(Outbound::Close(
                         "a new connection for the same device".into(),
                     ));
+                    live = (!c.clean_session).then(|| c.subs.clone());
+                }
+            }
+            if let Some(e) = st.devices.get_mut(device_id) {
+                let stored = live.or_else(|| e.session.take());
+                if let (false, Some(stored)) = (clean_session, stored) {
+                    info!(
+                        "{device_id}: persistent session resumed ({})",
+                        stored.keys().cloned().collect::<Vec<_>>().join(", ")
+                    );
+                    subs = stored;
+                    session_present = true;
                 }
             }
             if clean_session {
@@ -504,7 +527,8 @@ impl Hub {
                 kind,
                 device_id: device_id.to_string(),
                 tx,
-                subs: BTreeMap::new(),
+                subs,
+                clean_session,
                 auth: auth.to_string(),
                 peer: peer.to_string(),
                 keep_alive,
@@ -514,21 +538,35 @@ impl Hub {
         if let Some(e) = st.devices.get_mut(device_id) {
             e.device.last_activity_time = util::rfc3339_now();
         }
-        id
+        if session_present {
+            // Queued C2D goes out (after the CONNACK) on a resumed C2D subscription.
+            self.flush_c2d_locked(&mut st, device_id);
+        }
+        (id, session_present)
     }
 
     /// Forgets a connection; C2D messages it had not acknowledged go back to the queue front.
+    /// A persistent session (CleanSession=0) keeps its subscriptions for the next connection.
     pub fn unregister_conn(&self, id: u64, unacked: Vec<QueuedC2d>) {
         let mut st = self.state();
         if let Some(c) = st.conns.remove(&id) {
             if c.kind == ConnKind::Hub {
-                if st.device_conn.get(&c.device_id) == Some(&id) {
+                let current = st.device_conn.get(&c.device_id) == Some(&id);
+                if current {
                     st.device_conn.remove(&c.device_id);
                 }
                 if let Some(e) = st.devices.get_mut(&c.device_id) {
+                    if current {
+                        e.session = (!c.clean_session).then_some(c.subs);
+                    }
                     e.device.last_activity_time = util::rfc3339_now();
+                    let returned = !unacked.is_empty();
                     for m in unacked.into_iter().rev() {
                         e.c2d.push_front(m);
+                    }
+                    if returned && !current {
+                        // The connection that replaced this one may have resumed its session.
+                        self.flush_c2d_locked(&mut st, &c.device_id);
                     }
                 }
             }
@@ -785,6 +823,7 @@ impl Hub {
                 },
                 twin: TwinState::new(),
                 c2d: VecDeque::new(),
+                session: None,
             });
         let changed_auth = e.device.authentication != auth || e.device.status != spec.status;
         e.device.authentication = auth;
@@ -1742,6 +1781,7 @@ impl Hub {
                     },
                     twin,
                     c2d: VecDeque::new(),
+                    session: None,
                 };
                 self.persist_device(&e);
                 st.devices.insert(device_id.clone(), e);
