@@ -50,6 +50,8 @@ const OPTIONS: &[(&str, Ty, &str)] = &[
     ("AZURE_FOTA_TLS", Ty::Bool, "y"),
     ("AZURE_FOTA_SEC_TAG", Ty::I32, "-1"),
     ("AZURE_FOTA_DOWNLOAD_PORT", Ty::U16, "443"),
+    // Linux port only: where the FOTA image is written (docs/fota.md).
+    ("AZURE_FOTA_IMAGE_FILE", Ty::Str, "firmware.bin"),
     ("MQTT_HELPER_NATIVE_TLS", Ty::Bool, "n"),
     ("MQTT_HELPER_PORT", Ty::U16, "8883"),
     ("MQTT_HELPER_SEC_TAG", Ty::I32, "-1"),

@@ -452,6 +452,57 @@ impl ServiceClient {
         )
         .map(|_| ())
     }
+
+    // ------------------------------------------------------------ FOTA
+
+    /// Starts an Azure FOTA job: uploads `data` as file `path`, then sets the device's desired
+    /// `firmware` object (`fwVersion`, `jobId` — a new UUID when `None` —, `fwLocation`
+    /// `{host: "localhost:<HTTPS files port>", path, protocol: "https"}`, `fwFragmentSize`).
+    /// Returns the job ID.
+    pub fn fota_start(
+        &self,
+        device: &str,
+        path: &str,
+        data: &[u8],
+        version: &str,
+        job_id: Option<&str>,
+        fragment_size: u32,
+    ) -> Result<String, Error> {
+        let info = self.info()?;
+        let port = info
+            .files_https_addr
+            .rsplit_once(':')
+            .map(|(_, p)| p.to_string())
+            .ok_or_else(|| Error::Config("the emulator has no HTTPS file server".into()))?;
+        self.put_file(path, data)?;
+        let job = job_id.map_or_else(new_uuid, str::to_string);
+        self.update_desired(
+            device,
+            serde_json::json!({"firmware": {
+                "fwVersion": version,
+                "jobId": job,
+                "fwLocation": {"host": format!("localhost:{port}"), "path": path, "protocol": "https"},
+                "fwFragmentSize": fragment_size,
+            }}),
+        )?;
+        Ok(job)
+    }
+}
+
+/// A random (version 4) UUID, as Azure FOTA job IDs are.
+pub fn new_uuid() -> String {
+    let mut b = crate::util::random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::util::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Blocking iterator over telemetry events (long-polls `GET /events`).

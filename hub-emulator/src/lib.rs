@@ -20,6 +20,7 @@
 
 pub mod client;
 mod conn;
+mod files_https;
 mod http;
 mod hub;
 pub mod model;
@@ -29,6 +30,7 @@ mod store;
 pub mod util;
 
 pub use client::{Events, ServiceClient};
+pub use files_https::FileServerControl;
 pub use model::*;
 
 use std::fmt;
@@ -110,6 +112,8 @@ pub struct Config {
     pub mqtt_addr: SocketAddr,
     /// Service API listener. Port 0 picks a free port.
     pub http_addr: SocketAddr,
+    /// HTTPS firmware file server (FOTA downloads). Port 0 picks a free port.
+    pub files_https_addr: SocketAddr,
     /// The hub host name devices use in their user name and DPS returns as `assignedHub`.
     pub hub_hostname: String,
     /// The DPS ID scope devices must use.
@@ -134,6 +138,7 @@ impl Config {
             state_dir: state_dir.into(),
             mqtt_addr: SocketAddr::from(([127, 0, 0, 1], 8883)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            files_https_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
             hub_hostname: "localhost".into(),
             dps_id_scope: "0ne00000000".into(),
             dps_retry_after_secs: 3,
@@ -149,6 +154,7 @@ impl Config {
         Config {
             mqtt_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            files_https_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dps_retry_after_secs: 1,
             ..Config::new(state_dir)
         }
@@ -178,6 +184,8 @@ pub struct Emulator {
     shutdown: tokio::sync::watch::Sender<bool>,
     mqtt_addr: SocketAddr,
     http_addr: SocketAddr,
+    files_addr: SocketAddr,
+    files_ctl: Arc<FileServerControl>,
     cfg: Config,
 }
 
@@ -205,10 +213,11 @@ impl Emulator {
             .thread_name("hub-emulator")
             .enable_all()
             .build()?;
-        let (mqtt, http) = runtime.block_on(async {
+        let (mqtt, http, files) = runtime.block_on(async {
             let m = tokio::net::TcpListener::bind(cfg.mqtt_addr).await;
             let h = tokio::net::TcpListener::bind(cfg.http_addr).await;
-            (m, h)
+            let f = tokio::net::TcpListener::bind(cfg.files_https_addr).await;
+            (m, h, f)
         });
         let mqtt = mqtt.map_err(|e| {
             Error::Config(format!("cannot listen on {} (MQTT): {e}", cfg.mqtt_addr))
@@ -216,10 +225,25 @@ impl Emulator {
         let http = http.map_err(|e| {
             Error::Config(format!("cannot listen on {} (HTTP): {e}", cfg.http_addr))
         })?;
+        let files = files.map_err(|e| {
+            Error::Config(format!(
+                "cannot listen on {} (HTTPS files): {e}",
+                cfg.files_https_addr
+            ))
+        })?;
         let mqtt_addr = mqtt.local_addr()?;
         let http_addr = http.local_addr()?;
+        let files_addr = files.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let files_ctl = Arc::new(FileServerControl::default());
+        runtime.spawn(files_https::accept_loop(
+            files,
+            acceptor.clone(),
+            cfg.state_dir.join("files"),
+            files_ctl.clone(),
+            shutdown_rx.clone(),
+        ));
         runtime.spawn(conn::accept_loop(
             hub.clone(),
             mqtt,
@@ -232,6 +256,7 @@ impl Emulator {
                 hub_hostname: cfg.hub_hostname.clone(),
                 dps_id_scope: cfg.dps_id_scope.clone(),
                 mqtt_addr: mqtt_addr.to_string(),
+                files_https_addr: files_addr.to_string(),
                 ca_pem_path: cfg.state_dir.join(pki::CA_CERT_FILE).display().to_string(),
                 state_dir: cfg.state_dir.display().to_string(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -258,6 +283,8 @@ impl Emulator {
             shutdown,
             mqtt_addr,
             http_addr,
+            files_addr,
+            files_ctl,
             cfg,
         })
     }
@@ -269,6 +296,14 @@ impl Emulator {
     /// The service API's address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+    /// The HTTPS firmware file server's address (FOTA `fwLocation.host` is `localhost:<port>`).
+    pub fn files_https_addr(&self) -> SocketAddr {
+        self.files_addr
+    }
+    /// Fault knobs and counters of the HTTPS file server.
+    pub fn file_server(&self) -> &FileServerControl {
+        &self.files_ctl
     }
     /// The service API's base URL, e.g. `http://127.0.0.1:8080`.
     pub fn http_url(&self) -> String {

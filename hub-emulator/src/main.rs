@@ -61,6 +61,9 @@ enum Cmd {
     /// Firmware file server (for FOTA): upload a file served at {url}/files/{path}.
     #[command(subcommand)]
     File(FileCmd),
+    /// Azure FOTA: start a firmware update through the device twin.
+    #[command(subcommand)]
+    Fota(FotaCmd),
     /// Show what the running emulator serves where.
     Info,
 }
@@ -78,6 +81,9 @@ struct ServeArgs {
     http_addr: IpAddr,
     #[arg(long, default_value_t = 8080)]
     http_port: u16,
+    /// Port of the HTTPS firmware file server (FOTA downloads; same address as the service API).
+    #[arg(long, default_value_t = 8443)]
+    files_https_port: u16,
     /// Host name of the hub (user names, SAS resource, DPS assignedHub).
     #[arg(long, default_value = "localhost")]
     hub_hostname: String,
@@ -378,6 +384,29 @@ struct FaultCommon {
 }
 
 #[derive(Subcommand)]
+enum FotaCmd {
+    /// Upload FILE and set the desired `firmware` object of DEVICE (a new job).
+    Start {
+        device: String,
+        /// The firmware image.
+        #[arg(long)]
+        file: PathBuf,
+        /// The new firmware version (`fwVersion`).
+        #[arg(long)]
+        version: String,
+        /// The job ID (`jobId`; a new UUID by default).
+        #[arg(long)]
+        job_id: Option<String>,
+        /// Bytes per range request (`fwFragmentSize`).
+        #[arg(long, default_value_t = 4096)]
+        fragment_size: u32,
+        /// Path of the image on the file server (default: fota/<file name>).
+        #[arg(long)]
+        path: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum FileCmd {
     /// Upload FILE to be served at {url}/files/PATH.
     Put { path: String, file: PathBuf },
@@ -437,6 +466,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             let mut cfg = Config::new(a.state);
             cfg.mqtt_addr = SocketAddr::new(a.mqtt_addr, a.mqtt_port);
             cfg.http_addr = SocketAddr::new(a.http_addr, a.http_port);
+            cfg.files_https_addr = SocketAddr::new(a.http_addr, a.files_https_port);
             cfg.hub_hostname = a.hub_hostname;
             cfg.dps_id_scope = a.id_scope;
             cfg.dps_retry_after_secs = a.dps_retry_after;
@@ -445,10 +475,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             cfg.worker_threads = a.threads;
             let emu = Emulator::start(cfg)?;
             eprintln!(
-                "hub-emulator: devices connect to mqtts://{} (trust {}), service API at {}",
+                "hub-emulator: devices connect to mqtts://{} (trust {}), service API at {}, firmware files at https://{}",
                 emu.mqtt_addr(),
                 emu.ca_pem_path().display(),
-                emu.http_url()
+                emu.http_url(),
+                emu.files_https_addr()
             );
             emu.wait_for_shutdown_signal();
             eprintln!("hub-emulator: shutting down");
@@ -737,6 +768,35 @@ fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("faults cleared");
             }
         },
+        Cmd::Fota(FotaCmd::Start {
+            device,
+            file,
+            version,
+            job_id,
+            fragment_size,
+            path,
+        }) => {
+            let data = std::fs::read(&file)
+                .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
+            let path = path.unwrap_or_else(|| {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "firmware.bin".into());
+                format!("fota/{name}")
+            });
+            let job = svc.fota_start(
+                &device,
+                &path,
+                &data,
+                &version,
+                job_id.as_deref(),
+                fragment_size,
+            )?;
+            print_json(
+                &serde_json::json!({"jobId": job, "path": path, "size": data.len(), "fwVersion": version}),
+            );
+        }
         Cmd::File(FileCmd::Put { path, file }) => {
             let data = std::fs::read(&file)
                 .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;

@@ -442,6 +442,9 @@ pub struct ConnectionInfo {
     pub keep_alive: u16,
     pub subscriptions: Vec<String>,
     pub connected_at: String,
+    /// The IoT Plug and Play model ID of the user name's `model-id` (URL-decoded), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
 }
 
 /// The service API's error body.
@@ -459,6 +462,9 @@ pub struct Info {
     pub hub_hostname: String,
     pub dps_id_scope: String,
     pub mqtt_addr: String,
+    /// The HTTPS firmware file server (FOTA downloads).
+    #[serde(default)]
+    pub files_https_addr: String,
     pub ca_pem_path: String,
     pub state_dir: String,
     pub version: String,

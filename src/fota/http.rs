@@ -137,12 +137,13 @@ impl Download {
         self.header.clear();
     }
 
-    /// Bytes from the server. `body` receives image bytes with their offset in the image.
+    /// Bytes from the server. `body` receives image bytes with their offset in the image and
+    /// the image size (known from the response headers before the first body byte).
     /// Returns the bytes of `data` consumed (stops at the end of the response) and the progress.
     pub fn handle_input(
         &mut self,
         data: &[u8],
-        body: &mut dyn FnMut(u64, &[u8]),
+        body: &mut dyn FnMut(u64, &[u8], u64),
     ) -> Result<(usize, Progress), HttpError> {
         let mut used = 0;
         while used < data.len() {
@@ -162,7 +163,7 @@ impl Download {
                 }
                 Phase::Body { remaining } => {
                     let n = (data.len() - used).min(remaining.min(usize::MAX as u64) as usize);
-                    body(self.offset, &data[used..used + n]);
+                    body(self.offset, &data[used..used + n], self.total.unwrap_or(0));
                     self.offset += n as u64;
                     used += n;
                     let left = remaining - n as u64;
@@ -233,6 +234,10 @@ impl Download {
             }
             200 if self.offset == 0 => {
                 let len = content_length.ok_or(HttpError::Malformed)?;
+                if len == 0 {
+                    // An empty image is never a firmware update.
+                    return Err(HttpError::Malformed);
+                }
                 self.total = Some(len);
                 Ok(len)
             }
@@ -303,7 +308,7 @@ mod tests {
         );
         let r = response(0, &image[0..4], 10);
         let (n, p) = d
-            .handle_input(&r, &mut |off, b| {
+            .handle_input(&r, &mut |off, b, _| {
                 got[off as usize..off as usize + b.len()].copy_from_slice(b)
             })
             .unwrap();
@@ -313,7 +318,7 @@ mod tests {
         let r = response(4, &image[4..8], 10);
         let cut = r.len() - 2;
         let (_, p) = d
-            .handle_input(&r[..cut], &mut |off, b| {
+            .handle_input(&r[..cut], &mut |off, b, _| {
                 got[off as usize..off as usize + b.len()].copy_from_slice(b)
             })
             .unwrap();
@@ -323,7 +328,7 @@ mod tests {
         assert!(request(&mut d).contains("Range: bytes=6-9"));
         let r = response(6, &image[6..10], 10);
         let (_, p) = d
-            .handle_input(&r, &mut |off, b| {
+            .handle_input(&r, &mut |off, b, _| {
                 got[off as usize..off as usize + b.len()].copy_from_slice(b)
             })
             .unwrap();
@@ -335,7 +340,7 @@ mod tests {
     fn last_fragment_is_clamped_to_the_image() {
         let mut d = Download::new("h", "/p", 8).unwrap();
         request(&mut d);
-        d.handle_input(&response(0, b"01234567", 10), &mut |_, _| {})
+        d.handle_input(&response(0, b"01234567", 10), &mut |_, _, _| {})
             .unwrap();
         assert!(request(&mut d).contains("Range: bytes=8-9"));
     }
@@ -347,7 +352,7 @@ mod tests {
         assert_eq!(
             d.handle_input(
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-                &mut |_, _| {}
+                &mut |_, _, _| {}
             ),
             Err(HttpError::Status(404))
         );
@@ -356,7 +361,7 @@ mod tests {
         assert_eq!(
             d.handle_input(
                 b"HTTP/1.1 206 OK\r\nContent-Range: bytes 4-7/10\r\n\r\n",
-                &mut |_, _| {}
+                &mut |_, _, _| {}
             ),
             Err(HttpError::Malformed)
         );
@@ -365,21 +370,30 @@ mod tests {
         assert_eq!(
             d.handle_input(
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-                &mut |_, _| {}
+                &mut |_, _, _| {}
             ),
             Err(HttpError::Unsupported)
         );
         let mut d = Download::new("h", "/p", 8).unwrap();
         request(&mut d);
         assert_eq!(
-            d.handle_input(b"garbage\r\n\r\n", &mut |_, _| {}),
+            d.handle_input(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                &mut |_, _, _| {}
+            ),
+            Err(HttpError::Malformed)
+        );
+        let mut d = Download::new("h", "/p", 8).unwrap();
+        request(&mut d);
+        assert_eq!(
+            d.handle_input(b"garbage\r\n\r\n", &mut |_, _, _| {}),
             Err(HttpError::Malformed)
         );
         let mut d = Download::new("h", "/p", 8).unwrap();
         request(&mut d);
         let long = [b'a'; MAX_HEADER_LEN + 1];
         assert_eq!(
-            d.handle_input(&long, &mut |_, _| {}),
+            d.handle_input(&long, &mut |_, _, _| {}),
             Err(HttpError::HeadersTooLong)
         );
         assert_eq!(
@@ -404,7 +418,7 @@ mod tests {
         let (_, p) = d
             .handle_input(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef",
-                &mut |_, b| n += b.len(),
+                &mut |_, b, _| n += b.len(),
             )
             .unwrap();
         assert_eq!((p, n), (Progress::Done, 6));

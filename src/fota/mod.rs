@@ -10,8 +10,11 @@
 //! type is an error, not a crash), the job-ID comparison is exact (not a prefix), the version
 //! comparison is exact, and the buffer's length is honoured (no NUL terminator needed).
 
+pub mod firmware;
 pub mod http;
 pub mod twin;
+
+pub use firmware::FirmwareSink;
 
 use heapless::String;
 
@@ -338,9 +341,9 @@ impl Fota {
         put_json_str(s, &self.running)?;
         if !self.job_id.is_empty() {
             s.put(b"\",\"pendingFwVersion\":\"")?;
-            s.put(self.pending_version.as_bytes())?;
+            put_json_str(s, &self.pending_version)?;
             s.put(b"\",\"jobId\":\"")?;
-            s.put(self.job_id.as_bytes())?;
+            put_json_str(s, &self.job_id)?;
         }
         s.put(b"\"}}")
     }

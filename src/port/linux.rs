@@ -46,12 +46,19 @@ use crate::hub::{self, Client, Message, MessageKind, Options, Property};
 use crate::mqtt::QoS;
 
 mod config;
+#[cfg(feature = "fota")]
+mod fota;
 mod net;
 mod sys;
 mod tls;
 mod worker;
 
 pub use config::ConnectConfigBuilder;
+#[cfg(feature = "fota")]
+pub use fota::{
+    FileSink, FotaAgent, FotaError, FotaEvent, FotaEventKind, FotaNotice, FotaSettings, HubFota,
+    DEFAULT_MAX_FRAGMENT_SIZE,
+};
 pub use tls::TagFiles;
 
 /// Log target of the transport (connection, TLS, socket), as the original's log module.
