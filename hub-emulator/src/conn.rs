@@ -165,6 +165,16 @@ enum Identity {
     },
 }
 
+/// The `model-id` of a hub user name's query (IoT Plug and Play), URL-decoded.
+fn model_id(u: &str) -> Option<String> {
+    let (_, query) = u.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("model-id="))
+        .filter(|m| !m.is_empty())
+        .map(crate::util::url_decode)
+}
+
 fn parse_username(u: &str) -> Result<Identity, String> {
     let parts: Vec<&str> = u.split('/').collect();
     if parts.len() >= 4 && parts[1] == "registrations" && parts[3].starts_with("api-version=") {
@@ -310,6 +320,13 @@ async fn connected(
         c.keep_alive,
         c.clean_session,
     );
+    if kind == ConnKind::Hub {
+        let model = model_id(&username);
+        if let Some(m) = &model {
+            info!("device {id} announces the Plug and Play model {m}");
+        }
+        hub.set_model_id(conn_id, model);
+    }
     if io
         .send(&Packet::Connack {
             session_present,
@@ -722,6 +739,12 @@ mod tests {
             _ => panic!(),
         }
         assert!(parse_username("h/d/m/?api-version=1").is_err());
+        assert_eq!(
+            model_id("h/d/?api-version=2020-09-30&DeviceClientType=x&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1")
+                .as_deref(),
+            Some("dtmi:com:example:Thermostat;1")
+        );
+        assert_eq!(model_id("h/d/?api-version=2020-09-30"), None);
         assert!(matches!(
             parse_username("h/d/api-version=2016-11-14&DeviceClientType=x"),
             Ok(Identity::Hub { device_id }) if device_id == "d"

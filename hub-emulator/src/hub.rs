@@ -152,6 +152,7 @@ struct ConnEntry {
     peer: String,
     keep_alive: u16,
     connected_at: String,
+    model_id: Option<String>,
 }
 
 impl ConnEntry {
@@ -533,6 +534,7 @@ impl Hub {
                 peer: peer.to_string(),
                 keep_alive,
                 connected_at: util::rfc3339_now(),
+                model_id: None,
             },
         );
         if let Some(e) = st.devices.get_mut(device_id) {
@@ -543,6 +545,13 @@ impl Hub {
             self.flush_c2d_locked(&mut st, device_id);
         }
         (id, session_present)
+    }
+
+    /// Records the IoT Plug and Play model ID a connection announced (shown by `connections`).
+    pub fn set_model_id(&self, id: u64, model_id: Option<String>) {
+        if let Some(c) = self.state().conns.get_mut(&id) {
+            c.model_id = model_id;
+        }
     }
 
     /// Forgets a connection; C2D messages it had not acknowledged go back to the queue front.
@@ -602,6 +611,7 @@ impl Hub {
                 keep_alive: c.keep_alive,
                 subscriptions: c.subs.keys().cloned().collect(),
                 connected_at: c.connected_at.clone(),
+                model_id: c.model_id.clone(),
             })
             .collect();
         v.sort_by_key(|c| c.id);
