@@ -35,6 +35,8 @@ const OPTIONS: &[(&str, Ty, &str)] = &[
         "global.azure-devices-provisioning.net",
     ),
     ("AZURE_IOT_HUB_DPS_TIMEOUT_SEC", Ty::Usize, "90"),
+    // Extension (default: none): JSON sent as the DPS registration's "payload" (custom allocation).
+    ("AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD", Ty::Str, ""),
     ("AZURE_IOT_HUB_DPS_HOSTNAME_MAX_LEN", Ty::Usize, "64"),
     ("AZURE_IOT_HUB_DPS_DEVICE_ID_MAX_LEN", Ty::Usize, "128"),
     ("AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE", Ty::Usize, "224"),

@@ -174,6 +174,11 @@ fn text(buf: &azure_iot_hub_buf) -> Result<Option<String>, Error> {
 fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig, Error> {
     let mut cc = ConnectConfig::from_config();
     if let Some(c) = config {
+        #[cfg(all(feature = "dps", feature = "std", not(feature = "zephyr")))]
+        if super::dps::use_dps(c) {
+            // The host name and device ID come from DPS, after CONNECTING (dps::connect_hook).
+            return Ok(cc);
+        }
         if c.use_dps.get() && config::AZURE_IOT_HUB_DPS {
             return Err(Error::DpsUnsupported);
         }
@@ -221,6 +226,13 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     emit(&mut azure_iot_hub_evt::new(
         azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING,
     ));
+    #[cfg(all(feature = "dps", feature = "std", not(feature = "zephyr")))]
+    let cc = super::dps::connect_hook(config, cc).inspect_err(|_| {
+        let mut st = lock(&STATE);
+        if *st == STATE_CONNECTING {
+            *st = STATE_DISCONNECTED;
+        }
+    })?;
     client.connect(&cc).map_err(|e| {
         let mut st = lock(&STATE);
         if *st == STATE_CONNECTING {

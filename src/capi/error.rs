@@ -41,6 +41,8 @@ pub(crate) enum Error {
     ConfigTooLong,
     /// connect: `use_dps` with CONFIG_AZURE_IOT_HUB_DPS, which this build cannot do yet.
     DpsUnsupported,
+    /// connect with `use_dps`: DPS failed; the positive errno (see capi/dps).
+    Dps(c_int),
     /// send: a topic type other than EVENT, TWIN_REPORTED and TWIN_REQUEST.
     UnsupportedTopic,
     /// send: a QoS other than 0 and 1.
@@ -84,6 +86,7 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
         (_, E::InvalidConfig) => EINVAL,
         (_, E::ConfigTooLong) => EMSGSIZE,
         (_, E::DpsUnsupported) => ENOTSUP,
+        (_, E::Dps(e)) => *e,
         (_, E::UnsupportedTopic) => ENOMSG,
         (_, E::UnsupportedQoS) => EINVAL,
         (_, E::DisconnectFailed) => ENXIO,

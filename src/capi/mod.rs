@@ -17,6 +17,9 @@
 
 pub mod errno;
 pub mod types;
+/// `include/net/azure_iot_hub_dps.h` (feature `dps`).
+#[cfg(feature = "dps")]
+pub mod dps;
 
 #[cfg(feature = "std")]
 mod api;

@@ -7,6 +7,7 @@
 //! keeps serving other work while DPS waits.
 
 mod response;
+pub mod settings;
 
 pub use response::{
     parse_response, parse_topic, OperationStatus, RegistrationResponse, ResponseTopic,

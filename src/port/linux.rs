@@ -48,7 +48,10 @@ use crate::mqtt::QoS;
 mod config;
 #[cfg(feature = "fota")]
 mod fota;
+#[cfg(feature = "dps")]
+mod dps;
 mod net;
+mod settings;
 mod sys;
 mod tls;
 mod worker;
@@ -59,6 +62,14 @@ pub use fota::{
     FileSink, FotaAgent, FotaError, FotaEvent, FotaEventKind, FotaNotice, FotaSettings, HubFota,
     DEFAULT_MAX_FRAGMENT_SIZE,
 };
+#[cfg(feature = "dps")]
+pub use dps::{
+    clear_assignment, provision, provision_with, register, stored_assignment, Assignment,
+    DpsCancel, DpsConfig, DpsError, DpsStatus, DEFAULT_SETTINGS_FILE_NAME,
+};
+#[cfg(feature = "dps")]
+pub(crate) use dps::internal as dps_internal;
+pub use settings::FileSettings;
 pub use tls::TagFiles;
 
 /// Log target of the transport (connection, TLS, socket), as the original's log module.

@@ -65,7 +65,7 @@ fn send_timeout(enabled: bool, secs: usize) -> Option<u32> {
 }
 
 /// Reads `CONFIG_<name>` and parses it; a value that does not parse is logged and ignored.
-fn var<T>(env: &dyn Env, name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+pub(crate) fn var<T>(env: &dyn Env, name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
     let key = ["CONFIG_", name].concat();
     let raw = env.get(&key)?;
     let value = parse(raw.trim());
@@ -75,7 +75,7 @@ fn var<T>(env: &dyn Env, name: &str, parse: impl Fn(&str) -> Option<T>) -> Optio
     value
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s {
         "y" | "Y" | "1" | "true" | "yes" => Some(true),
         "n" | "N" | "0" | "false" | "no" | "" => Some(false),
@@ -84,7 +84,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// Kconfig strings may be written quoted, as in a `.config` file.
-fn parse_str(s: &str) -> Option<String> {
+pub(crate) fn parse_str(s: &str) -> Option<String> {
     let s = match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
         None => s.to_string(),

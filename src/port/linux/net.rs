@@ -20,7 +20,7 @@ use super::{
 use crate::hub::{self, Client, Message};
 
 /// Bounds the TCP connect and the TLS handshake when the send timeout is off.
-const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Writes rustls' pending records to the socket (blocking, under the send timeout).
 pub(crate) fn flush_tls(conn: &mut Conn) -> io::Result<()> {
@@ -138,13 +138,28 @@ fn resize_tx(client: &mut Client<Vec<u8>>, size: usize, options: hub::Options) {
     *client = fresh;
 }
 
-fn resolve(config: &ConnectConfig) -> Result<Vec<SocketAddr>, ConnectError> {
-    let host = config
+/// Where and how to open a TLS connection (shared by the hub connection and DPS).
+pub(crate) struct Endpoint<'a> {
+    /// Host name: DNS (unless `static_ip`), SNI and certificate check.
+    pub(crate) hostname: &'a str,
+    pub(crate) port: u16,
+    /// Connect to this address instead of resolving `hostname`.
+    pub(crate) static_ip: Option<&'a str>,
+    pub(crate) credentials: &'a super::Credentials,
+    /// A password (SAS token) authenticates the device: the client certificate is optional.
+    pub(crate) password: bool,
+    /// Bounds the TCP connect and the TLS handshake.
+    pub(crate) setup_timeout: Duration,
+    /// The socket's send timeout once connected (`None`: none).
+    pub(crate) send_timeout: Option<Duration>,
+}
+
+fn resolve(ep: &Endpoint<'_>) -> Result<Vec<SocketAddr>, ConnectError> {
+    let host = ep
         .static_ip
-        .as_deref()
         .filter(|s| !s.is_empty())
-        .unwrap_or(&config.hostname);
-    let addrs: Vec<SocketAddr> = (host, config.port)
+        .unwrap_or(ep.hostname);
+    let addrs: Vec<SocketAddr> = (host, ep.port)
         .to_socket_addrs()
         .map_err(ConnectError::Dns)?
         .collect();
@@ -172,36 +187,23 @@ fn tcp_connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Con
     Err(ConnectError::Tcp(last.unwrap_or_else(not_connected)))
 }
 
-/// DNS, TCP and the TLS handshake, on the caller's thread and without the lock (except to
-/// publish the socket for `abort()`).
-fn establish(shared: &Shared, config: &ConnectConfig) -> Result<Conn, ConnectError> {
-    let tls_config = tls::client_config(&config.credentials, config.password.is_some())
-        .map_err(ConnectError::Tls)?;
-    let server_name = ServerName::try_from(config.hostname.clone()).map_err(|e| {
-        ConnectError::Tls(format!(
-            "{:?} is not a valid server name: {e}",
-            config.hostname
-        ))
+/// DNS, TCP and the TLS handshake, on the caller's thread. `on_tcp` sees the socket before the
+/// handshake (to keep a clone that can end it) and may refuse to go on.
+pub(crate) fn open(
+    ep: &Endpoint<'_>,
+    on_tcp: impl FnOnce(&TcpStream) -> Result<(), ConnectError>,
+) -> Result<Conn, ConnectError> {
+    let tls_config = tls::client_config(ep.credentials, ep.password).map_err(ConnectError::Tls)?;
+    let server_name = ServerName::try_from(ep.hostname.to_string()).map_err(|e| {
+        ConnectError::Tls(format!("{:?} is not a valid server name: {e}", ep.hostname))
     })?;
-    let setup_timeout = config
-        .send_timeout_secs
-        .map_or(DEFAULT_SETUP_TIMEOUT, |s| Duration::from_secs(s.into()));
-    let addrs = resolve(config)?;
-    let tcp = tcp_connect(&addrs, setup_timeout)?;
-    {
-        let mut link = shared.lock();
-        if link.close_requested {
-            return Err(ConnectError::Tcp(io::Error::new(
-                io::ErrorKind::Interrupted,
-                "aborted",
-            )));
-        }
-        link.handshaking = tcp.try_clone().ok();
-    }
+    let addrs = resolve(ep)?;
+    let tcp = tcp_connect(&addrs, ep.setup_timeout)?;
+    on_tcp(&tcp)?;
     let _ = tcp.set_nodelay(true);
-    tcp.set_read_timeout(Some(setup_timeout))
+    tcp.set_read_timeout(Some(ep.setup_timeout))
         .map_err(ConnectError::Tcp)?;
-    tcp.set_write_timeout(Some(setup_timeout))
+    tcp.set_write_timeout(Some(ep.setup_timeout))
         .map_err(ConnectError::Tcp)?;
     let mut conn = Conn {
         tls: ClientConnection::new(Arc::new(tls_config), server_name)
@@ -212,19 +214,46 @@ fn establish(shared: &Shared, config: &ConnectConfig) -> Result<Conn, ConnectErr
         if let Err(e) = conn.tls.complete_io(&mut conn.tcp) {
             return Err(ConnectError::Tls(format!(
                 "handshake with {}:{} failed: {e}",
-                config.hostname, config.port
+                ep.hostname, ep.port
             )));
         }
     }
     // Reads happen only after poll(2) says there is input; writes keep the send timeout.
     conn.tcp.set_read_timeout(None).map_err(ConnectError::Tcp)?;
-    let send_timeout = config
-        .send_timeout_secs
-        .map(|s| Duration::from_secs(s.max(1).into()));
-    if let Err(e) = conn.tcp.set_write_timeout(send_timeout) {
+    if let Err(e) = conn.tcp.set_write_timeout(ep.send_timeout) {
         log::warn!(target: LOG_TRANSPORT, "cannot set the send timeout: {e}");
     }
     Ok(conn)
+}
+
+/// DNS, TCP and the TLS handshake, on the caller's thread and without the lock (except to
+/// publish the socket for `abort()`).
+fn establish(shared: &Shared, config: &ConnectConfig) -> Result<Conn, ConnectError> {
+    let setup_timeout = config
+        .send_timeout_secs
+        .map_or(DEFAULT_SETUP_TIMEOUT, |s| Duration::from_secs(s.into()));
+    let ep = Endpoint {
+        hostname: &config.hostname,
+        port: config.port,
+        static_ip: config.static_ip.as_deref(),
+        credentials: &config.credentials,
+        password: config.password.is_some(),
+        setup_timeout,
+        send_timeout: config
+            .send_timeout_secs
+            .map(|s| Duration::from_secs(s.max(1).into())),
+    };
+    open(&ep, |tcp| {
+        let mut link = shared.lock();
+        if link.close_requested {
+            return Err(ConnectError::Tcp(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "aborted",
+            )));
+        }
+        link.handshaking = tcp.try_clone().ok();
+        Ok(())
+    })
 }
 
 pub(crate) fn connect(shared: &Arc<Shared>, config: &ConnectConfig) -> Result<(), ConnectError> {

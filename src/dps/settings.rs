@@ -1,0 +1,398 @@
+//! The DPS assignment in persistent settings: which keys, how values are checked when they are
+//! loaded, and in which order they are written, shared by every port (Linux: a file; Zephyr:
+//! the settings subsystem). A port implements [`SettingsStore`]; the rest is here.
+//!
+//! Keys (the original's, nrf-api.md section 4.10):
+//!
+//! | key | value |
+//! |---|---|
+//! | `azure_iot_hub/hostname` | the assigned IoT Hub host name, raw bytes, no NUL, at most `CONFIG_AZURE_IOT_HUB_DPS_HOSTNAME_MAX_LEN - 1` |
+//! | `azure_iot_hub/device_id` | the assigned device ID, raw bytes, no NUL, at most `CONFIG_AZURE_IOT_HUB_DPS_DEVICE_ID_MAX_LEN - 1` |
+//!
+//! The original also wrote `azure_iot_hub/hostname_len` and `azure_iot_hub/device_id_len` (a
+//! native `size_t`, read back as `uint32_t`, and needed before the value key was loaded). They
+//! are **not written** here: a settings value knows its own length. They are deleted with their
+//! value, and ignored when loaded, so settings written by the original load unchanged.
+//!
+//! Loaded values are checked (length, UTF-8, characters an MQTT user name and topic can carry);
+//! a value that fails is treated as absent, so the device provisions again instead of using a
+//! corrupt name. An assignment is complete only when both keys hold valid values.
+//!
+//! Write order ([`store_assignment`]): the device ID is deleted first, then the host name and the
+//! device ID are written. A power cut at any point leaves either the old assignment, an
+//! incomplete one (which means "not assigned"), or the new one, never a host name of one
+//! assignment with the device ID of another.
+
+use heapless::String;
+
+use crate::config;
+use crate::hub::properties::valid_component;
+
+/// The settings subtree of the assignment.
+pub const SUBTREE: &str = "azure_iot_hub";
+/// Key of the assigned host name.
+pub const KEY_HOSTNAME: &str = "azure_iot_hub/hostname";
+/// Key of the assigned device ID.
+pub const KEY_DEVICE_ID: &str = "azure_iot_hub/device_id";
+/// The original's length key of the host name (deleted, never written, ignored on load).
+pub const KEY_HOSTNAME_LEN: &str = "azure_iot_hub/hostname_len";
+/// The original's length key of the device ID (deleted, never written, ignored on load).
+pub const KEY_DEVICE_ID_LEN: &str = "azure_iot_hub/device_id_len";
+
+/// Longest assigned host name kept (`CONFIG_AZURE_IOT_HUB_DPS_HOSTNAME_MAX_LEN` minus the NUL).
+pub const HOSTNAME_MAX_LEN: usize = config::AZURE_IOT_HUB_DPS_HOSTNAME_MAX_LEN - 1;
+/// Longest assigned device ID kept (`CONFIG_AZURE_IOT_HUB_DPS_DEVICE_ID_MAX_LEN` minus the NUL).
+pub const DEVICE_ID_MAX_LEN: usize = config::AZURE_IOT_HUB_DPS_DEVICE_ID_MAX_LEN - 1;
+
+/// A key-value store that survives a restart (Zephyr settings, a file, flash...).
+pub trait SettingsStore {
+    /// The store's error.
+    type Error;
+
+    /// Reads `key` into `buf`. Returns `Ok(None)` when the key does not exist, otherwise the
+    /// value's full length, which may exceed `buf.len()` (then only `buf.len()` bytes are
+    /// copied).
+    fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, Self::Error>;
+
+    /// Writes `key`. When this returns, the value must survive a power cut.
+    fn save(&mut self, key: &str, value: &[u8]) -> Result<(), Self::Error>;
+
+    /// Deletes `key`; deleting a key that does not exist succeeds.
+    fn delete(&mut self, key: &str) -> Result<(), Self::Error>;
+}
+
+/// One of the two stored values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The assigned IoT Hub host name.
+    Hostname,
+    /// The assigned device ID.
+    DeviceId,
+}
+
+impl Field {
+    /// Its key.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Field::Hostname => KEY_HOSTNAME,
+            Field::DeviceId => KEY_DEVICE_ID,
+        }
+    }
+
+    /// The original's length key for it.
+    pub const fn len_key(self) -> &'static str {
+        match self {
+            Field::Hostname => KEY_HOSTNAME_LEN,
+            Field::DeviceId => KEY_DEVICE_ID_LEN,
+        }
+    }
+
+    /// The longest value kept.
+    pub const fn max_len(self) -> usize {
+        match self {
+            Field::Hostname => HOSTNAME_MAX_LEN,
+            Field::DeviceId => DEVICE_ID_MAX_LEN,
+        }
+    }
+}
+
+/// Why a value is not usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidValue {
+    /// Empty.
+    Empty,
+    /// Longer than [`Field::max_len`].
+    TooLong,
+    /// Not UTF-8, or holds characters an MQTT user name, client ID or topic cannot carry
+    /// (NUL, `#`, `+`, `&`, `=`, control characters, `"`, `\`, `/` in a device ID).
+    BadCharacters,
+}
+
+/// Checks a value for `field` (before it is stored, and after it is loaded).
+pub fn validate(field: Field, value: &[u8]) -> Result<&str, InvalidValue> {
+    if value.is_empty() {
+        return Err(InvalidValue::Empty);
+    }
+    if value.len() > field.max_len() {
+        return Err(InvalidValue::TooLong);
+    }
+    let bad = |b: u8| {
+        b < 0x20
+            || b == 0x7f
+            || b == b'"'
+            || b == b'\\'
+            || (field == Field::Hostname && (b == b'/' || b == b' '))
+    };
+    if !valid_component(value, false) || value.iter().any(|&b| bad(b)) {
+        return Err(InvalidValue::BadCharacters);
+    }
+    core::str::from_utf8(value).map_err(|_| InvalidValue::BadCharacters)
+}
+
+/// The stored assignment, as far as it is there and valid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredAssignment {
+    /// The assigned host name.
+    pub hostname: Option<String<HOSTNAME_MAX_LEN>>,
+    /// The assigned device ID.
+    pub device_id: Option<String<DEVICE_ID_MAX_LEN>>,
+}
+
+impl StoredAssignment {
+    /// Both values are there: DPS need not run.
+    pub fn is_complete(&self) -> bool {
+        self.hostname.is_some() && self.device_id.is_some()
+    }
+}
+
+/// What [`load_assignment`] found wrong, per field (for a log line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// The host name was stored but not usable.
+    pub hostname: Option<InvalidValue>,
+    /// The device ID was stored but not usable.
+    pub device_id: Option<InvalidValue>,
+}
+
+fn load_field<S: SettingsStore, const N: usize>(
+    store: &mut S,
+    field: Field,
+) -> Result<(Option<String<N>>, Option<InvalidValue>), S::Error> {
+    // The store reports the full length, so a longer value is recognised without reading it.
+    let mut buf = [0u8; N];
+    let Some(len) = store.load(field.key(), &mut buf)? else {
+        return Ok((None, None));
+    };
+    if len > N {
+        return Ok((None, Some(InvalidValue::TooLong)));
+    }
+    match validate(field, &buf[..len]) {
+        Ok(s) => {
+            let mut out = String::new();
+            // Cannot fail: `len <= N`.
+            let _ = out.push_str(s);
+            Ok((Some(out), None))
+        }
+        Err(e) => Ok((None, Some(e))),
+    }
+}
+
+/// Loads the assignment. Values that are stored but not valid are left out (and reported).
+pub fn load_assignment<S: SettingsStore>(
+    store: &mut S,
+) -> Result<(StoredAssignment, LoadReport), S::Error> {
+    let (hostname, h_err) = load_field::<S, HOSTNAME_MAX_LEN>(store, Field::Hostname)?;
+    let (device_id, d_err) = load_field::<S, DEVICE_ID_MAX_LEN>(store, Field::DeviceId)?;
+    Ok((
+        StoredAssignment {
+            hostname,
+            device_id,
+        },
+        LoadReport {
+            hostname: h_err,
+            device_id: d_err,
+        },
+    ))
+}
+
+/// Why [`store_assignment`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError<E> {
+    /// The host name or the device ID cannot be stored (nothing was written).
+    Invalid(Field, InvalidValue),
+    /// The store failed.
+    Store(E),
+}
+
+/// Writes a new assignment: deletes the device ID, then writes the host name, then the device ID
+/// (the device ID completes the assignment; see the module documentation).
+pub fn store_assignment<S: SettingsStore>(
+    store: &mut S,
+    hostname: &str,
+    device_id: &str,
+) -> Result<(), StoreError<S::Error>> {
+    validate(Field::Hostname, hostname.as_bytes())
+        .map_err(|e| StoreError::Invalid(Field::Hostname, e))?;
+    validate(Field::DeviceId, device_id.as_bytes())
+        .map_err(|e| StoreError::Invalid(Field::DeviceId, e))?;
+    store
+        .delete(Field::DeviceId.key())
+        .map_err(StoreError::Store)?;
+    store
+        .save(Field::Hostname.key(), hostname.as_bytes())
+        .map_err(StoreError::Store)?;
+    store
+        .save(Field::DeviceId.key(), device_id.as_bytes())
+        .map_err(StoreError::Store)?;
+    Ok(())
+}
+
+/// Deletes one value and the original's length key for it.
+pub fn delete_field<S: SettingsStore>(store: &mut S, field: Field) -> Result<(), S::Error> {
+    store.delete(field.key())?;
+    store.delete(field.len_key())
+}
+
+/// Deletes the whole assignment (device ID first, so that a power cut leaves it incomplete).
+pub fn delete_assignment<S: SettingsStore>(store: &mut S) -> Result<(), S::Error> {
+    delete_field(store, Field::DeviceId)?;
+    delete_field(store, Field::Hostname)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heapless::{LinearMap, Vec};
+
+    /// A store in memory that can fail its n-th write (a "power cut").
+    #[derive(Default)]
+    struct Mem {
+        map: LinearMap<&'static str, Vec<u8, 300>, 8>,
+        writes_left: Option<usize>,
+    }
+
+    fn intern(key: &str) -> &'static str {
+        [
+            KEY_HOSTNAME,
+            KEY_DEVICE_ID,
+            KEY_HOSTNAME_LEN,
+            KEY_DEVICE_ID_LEN,
+        ]
+        .into_iter()
+        .find(|k| *k == key)
+        .unwrap()
+    }
+
+    impl Mem {
+        fn tick(&mut self) -> Result<(), ()> {
+            match &mut self.writes_left {
+                Some(0) => Err(()),
+                Some(n) => {
+                    *n -= 1;
+                    Ok(())
+                }
+                None => Ok(()),
+            }
+        }
+    }
+
+    impl SettingsStore for Mem {
+        type Error = ();
+        fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, ()> {
+            Ok(self.map.get(&intern(key)).map(|v| {
+                let n = v.len().min(buf.len());
+                buf[..n].copy_from_slice(&v[..n]);
+                v.len()
+            }))
+        }
+        fn save(&mut self, key: &str, value: &[u8]) -> Result<(), ()> {
+            self.tick()?;
+            self.map
+                .insert(intern(key), Vec::from_slice(value).unwrap())
+                .map_err(|_| ())?;
+            Ok(())
+        }
+        fn delete(&mut self, key: &str) -> Result<(), ()> {
+            self.tick()?;
+            self.map.remove(&intern(key));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn store_and_load() {
+        let mut m = Mem::default();
+        store_assignment(&mut m, "hub.azure-devices.net", "dev-1").unwrap();
+        let (a, r) = load_assignment(&mut m).unwrap();
+        assert!(a.is_complete());
+        assert_eq!(a.hostname.as_deref(), Some("hub.azure-devices.net"));
+        assert_eq!(a.device_id.as_deref(), Some("dev-1"));
+        assert_eq!(r, LoadReport::default());
+        assert!(!m.map.contains_key(&KEY_HOSTNAME_LEN));
+        delete_assignment(&mut m).unwrap();
+        assert!(m.map.is_empty());
+        assert_eq!(
+            load_assignment(&mut m).unwrap().0,
+            StoredAssignment::default()
+        );
+    }
+
+    #[test]
+    fn original_length_keys_are_ignored_and_deleted() {
+        let mut m = Mem::default();
+        m.save(KEY_HOSTNAME_LEN, &9usize.to_ne_bytes()).unwrap();
+        m.save(KEY_HOSTNAME, b"localhost").unwrap();
+        m.save(KEY_DEVICE_ID_LEN, &2u32.to_ne_bytes()).unwrap();
+        m.save(KEY_DEVICE_ID, b"d2").unwrap();
+        let (a, _) = load_assignment(&mut m).unwrap();
+        assert_eq!(
+            (a.hostname.as_deref(), a.device_id.as_deref()),
+            (Some("localhost"), Some("d2"))
+        );
+        delete_field(&mut m, Field::Hostname).unwrap();
+        assert!(!m.map.contains_key(&KEY_HOSTNAME_LEN) && !m.map.contains_key(&KEY_HOSTNAME));
+        assert!(m.map.contains_key(&KEY_DEVICE_ID_LEN));
+    }
+
+    #[test]
+    fn invalid_values_are_absent() {
+        let mut m = Mem::default();
+        m.save(KEY_HOSTNAME, &[b'h'; HOSTNAME_MAX_LEN + 1]).unwrap();
+        m.save(KEY_DEVICE_ID, b"a#b").unwrap();
+        let (a, r) = load_assignment(&mut m).unwrap();
+        assert!(!a.is_complete());
+        assert_eq!(a, StoredAssignment::default());
+        assert_eq!(r.hostname, Some(InvalidValue::TooLong));
+        assert_eq!(r.device_id, Some(InvalidValue::BadCharacters));
+        m.save(KEY_HOSTNAME, &[b'h'; HOSTNAME_MAX_LEN]).unwrap();
+        m.save(KEY_DEVICE_ID, &[0xff, 0xfe]).unwrap();
+        let (a, r) = load_assignment(&mut m).unwrap();
+        assert_eq!(a.hostname.as_ref().map(|h| h.len()), Some(HOSTNAME_MAX_LEN));
+        assert_eq!(r.device_id, Some(InvalidValue::BadCharacters));
+        m.save(KEY_DEVICE_ID, b"").unwrap();
+        assert_eq!(
+            load_assignment(&mut m).unwrap().1.device_id,
+            Some(InvalidValue::Empty)
+        );
+    }
+
+    #[test]
+    fn refuses_to_store_invalid_values() {
+        let mut m = Mem::default();
+        assert_eq!(
+            store_assignment(&mut m, "a/b", "d"),
+            Err(StoreError::Invalid(
+                Field::Hostname,
+                InvalidValue::BadCharacters
+            ))
+        );
+        assert_eq!(
+            store_assignment(&mut m, "h", ""),
+            Err(StoreError::Invalid(Field::DeviceId, InvalidValue::Empty))
+        );
+        assert!(m.map.is_empty());
+    }
+
+    /// A power cut after each write of a re-provisioning: the old pair, an incomplete one, or
+    /// the new pair; never a mix.
+    #[test]
+    fn power_cut_never_mixes_assignments() {
+        for cut in 0..4 {
+            let mut m = Mem::default();
+            store_assignment(&mut m, "old-hub", "old-dev").unwrap();
+            m.writes_left = Some(cut);
+            let r = store_assignment(&mut m, "new-hub", "new-dev");
+            assert_eq!(r.is_ok(), cut >= 3, "cut {cut}");
+            m.writes_left = None;
+            let (a, _) = load_assignment(&mut m).unwrap();
+            let pair = (a.hostname.as_deref(), a.device_id.as_deref());
+            match cut {
+                0 => assert_eq!(pair, (Some("old-hub"), Some("old-dev"))),
+                1 => assert_eq!(pair, (Some("old-hub"), None)),
+                2 => assert_eq!(pair, (Some("new-hub"), None)),
+                _ => assert_eq!(pair, (Some("new-hub"), Some("new-dev"))),
+            }
+            assert_eq!(a.is_complete(), cut == 0 || cut >= 3);
+        }
+    }
+}

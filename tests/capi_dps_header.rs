@@ -1,0 +1,132 @@
+//! The committed C header `include/net/azure_iot_hub_dps.h` must be exactly what the pinned
+//! cbindgen generates from `src/capi/dps` with `cbindgen_dps.toml`, and must compile on its own
+//! (it includes <net/azure_iot_hub.h>) as C11 and C++.
+//!
+//! After changing a DPS type or doc comment, regenerate it with
+//!
+//! ```text
+//! AZURE_IOT_HUB_BLESS=1 cargo test --test capi_dps_header
+//! ```
+#![cfg(feature = "dps")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn header_path() -> PathBuf {
+    root().join("include/net/azure_iot_hub_dps.h")
+}
+
+fn generate() -> String {
+    let config =
+        cbindgen::Config::from_file(root().join("cbindgen_dps.toml")).expect("cbindgen_dps.toml");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root().join("src/capi/dps/mod.rs"))
+        .generate()
+        .expect("cbindgen failed to generate the DPS header");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    String::from_utf8(out).expect("UTF-8 header")
+}
+
+#[test]
+fn committed_dps_header_is_up_to_date() {
+    let generated = generate();
+    let path = header_path();
+    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated {
+        let first = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b);
+        panic!(
+            "{} differs from what cbindgen generates from src/capi/dps (first differing line: {}).\n\
+             Regenerate it with:\n\n    AZURE_IOT_HUB_BLESS=1 cargo test --test capi_dps_header\n",
+            path.display(),
+            first.map_or_else(
+                || "a missing or extra line at the end".to_string(),
+                |i| (i + 1).to_string()
+            ),
+        );
+    }
+}
+
+#[test]
+fn dps_header_has_the_original_guard_includes_and_names() {
+    let h = std::fs::read_to_string(header_path()).unwrap();
+    for needle in [
+        "#ifndef AZURE_IOT_HUB_DPS__",
+        "#define AZURE_IOT_HUB_DPS__",
+        "#include <stdint.h>",
+        "#include <net/azure_iot_hub.h>",
+        "typedef void (*azure_iot_hub_dps_handler_t)(enum azure_iot_hub_dps_reg_status status);",
+        "AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,",
+        "int azure_iot_hub_dps_init(struct azure_iot_hub_dps_config *cfg);",
+        "int azure_iot_hub_dps_start(void);",
+        "int azure_iot_hub_dps_hostname_get(struct azure_iot_hub_buf *buf);",
+        "int azure_iot_hub_dps_hostname_delete(void);",
+        "int azure_iot_hub_dps_device_id_get(struct azure_iot_hub_buf *buf);",
+        "int azure_iot_hub_dps_device_id_delete(void);",
+        "int azure_iot_hub_dps_reset(void);",
+        "int azure_iot_hub_dps_payload_set(const char *json, size_t len);",
+    ] {
+        assert!(h.contains(needle), "the DPS header lacks {needle:?}");
+    }
+    // And the main header does not declare them.
+    let main = std::fs::read_to_string(root().join("include/net/azure_iot_hub.h")).unwrap();
+    assert!(!main.contains("azure_iot_hub_dps"));
+}
+
+fn compile(compiler: &str, args: &[&str]) {
+    let src = root().join("tests/c/dps_header_only.c");
+    let out = std::env::temp_dir().join(format!(
+        "azure_iot_hub_dps_header_{}_{}.o",
+        compiler.replace('+', "x"),
+        std::process::id()
+    ));
+    let status = Command::new(compiler)
+        .args(args)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    let _ = std::fs::remove_file(&out);
+    assert!(
+        status.success(),
+        "{compiler} {args:?} failed on {}",
+        src.display()
+    );
+}
+
+#[test]
+fn dps_header_compiles_standalone_as_c11_and_cxx() {
+    compile(
+        "cc",
+        &["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"],
+    );
+    compile(
+        "c++",
+        &[
+            "-x",
+            "c++",
+            "-std=c++11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+        ],
+    );
+}
