@@ -76,6 +76,17 @@ const OPTIONS: &[(&str, Ty, &str)] = &[
     // Zephyr's MQTT options the library honours.
     ("MQTT_KEEPALIVE", Ty::U16, "60"),
     ("MQTT_CLEAN_SESSION", Ty::Bool, "y"),
+    // Extensions beyond the original (zephyr/Kconfig.rs; docs/extensions.md). Each default keeps
+    // the original's behaviour.
+    ("AZURE_IOT_HUB_AUTO_RECONNECT", Ty::Bool, "n"),
+    ("AZURE_IOT_HUB_RECONNECT_BACKOFF_MIN_MS", Ty::Usize, "1000"),
+    ("AZURE_IOT_HUB_RECONNECT_BACKOFF_MAX_MS", Ty::Usize, "100000"),
+    ("AZURE_IOT_HUB_RECONNECT_JITTER_MS", Ty::Usize, "5000"),
+    ("AZURE_IOT_HUB_PERSISTENT_SESSION", Ty::Bool, "n"),
+    ("AZURE_IOT_HUB_QOS1_QUEUE_SIZE", Ty::Usize, "4096"),
+    ("AZURE_IOT_HUB_MODEL_ID", Ty::Str, ""),
+    ("AZURE_IOT_HUB_SAS_KEY", Ty::Str, ""),
+    ("AZURE_IOT_HUB_SAS_TOKEN_VALIDITY_SEC", Ty::Usize, "3600"),
 ];
 
 fn read_dotconfig() -> HashMap<String, String> {

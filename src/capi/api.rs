@@ -108,6 +108,9 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
         return Err(Error::AlreadyInitialised);
     }
     let handler = event_handler.ok_or(Error::Null)?;
+    // The hub's FOTA handler (it cannot fail: the handler is not NULL).
+    #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+    super::fota::hub_init();
     CLIENT.get_or_init(|| {
         let mut scratch = Vec::new();
         HubClient::new(Box::new(move |ev| events::on_port_event(&mut scratch, ev)))
@@ -173,6 +176,11 @@ fn text(buf: &azure_iot_hub_buf) -> Result<Option<String>, Error> {
 /// AZURE_IOT_HUB_EVT_CONNECTING.
 fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig, Error> {
     let mut cc = ConnectConfig::from_config();
+    // FOTA forces the twin GET after SUBACK (nrf-api.md section 4.4).
+    #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+    {
+        cc.options.auto_twin_request = true;
+    }
     if let Some(c) = config {
         #[cfg(all(feature = "dps", feature = "std", not(feature = "zephyr")))]
         if super::dps::use_dps(c) {

@@ -124,6 +124,8 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
             P::InvalidArgument => ENOMSG,
             P::PropertiesTooLong | P::TopicTooLong => EMSGSIZE,
             P::BufferFull => ENOMEM,
+            // A persistent session's QoS 1 outbox is full (docs/extensions.md).
+            P::OutboxFull => ENOMEM,
             P::UnsupportedQoS => EINVAL,
         },
         (_, E::Send(SendError::Io(io))) => os_errno(io, EIO),

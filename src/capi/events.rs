@@ -8,6 +8,10 @@
 
 use std::vec::Vec;
 
+/// Automatic reconnect: its events in the C API.
+#[path = "reconnect.rs"]
+pub(super) mod reconnect;
+
 use super::api::{emit, transition};
 use super::error::{errno, Error, Op};
 use super::types::azure_iot_hub_evt_type::*;
@@ -84,9 +88,13 @@ pub(super) fn on_port_event(scratch: &mut Vec<u8>, ev: &PortEvent<'_>) {
         }
         PortEvent::Disconnected(reason) => {
             log::debug!("disconnected: {reason:?}");
+            reconnect::ended();
             transition(STATE_DISCONNECTED);
             simple(AZURE_IOT_HUB_EVT_DISCONNECTED);
         }
+        // Automatic reconnect and SAS renewal (ports that have them).
+        #[allow(unreachable_patterns)]
+        other => reconnect::on_port_event(other),
     }
 }
 
@@ -171,6 +179,9 @@ fn on_hub_event(scratch: &mut Vec<u8>, e: &Event<'_>) {
             request_id,
             payload,
         } => {
+            // FOTA reads the twin before the application (nrf-api.md section 5.2).
+            #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+            super::fota::on_twin(payload);
             let t = topic(AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name);
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_RECEIVED);
             evt.data.msg = azure_iot_hub_msg {
@@ -187,6 +198,8 @@ fn on_hub_event(scratch: &mut Vec<u8>, e: &Event<'_>) {
             payload,
             ..
         } => {
+            #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+            super::fota::on_twin(payload);
             // properties stay NULL with a count of 0.
             let t = topic(AZURE_IOT_HUB_TOPIC_TWIN_DESIRED, name);
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED);

@@ -16,6 +16,9 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod errno;
+/// `include/net/azure_fota.h` (feature `fota`).
+#[cfg(feature = "fota")]
+pub mod fota;
 pub mod types;
 /// `include/net/azure_iot_hub_dps.h` (feature `dps`).
 #[cfg(feature = "dps")]

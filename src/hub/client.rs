@@ -102,6 +102,9 @@ pub enum PublishError {
     BufferFull,
     /// QoS 2: IoT Hub closes the connection on a QoS 2 publish.
     UnsupportedQoS,
+    /// A persistent session's QoS 1 outbox ([`super::outbox::Outbox`]) has no room for the
+    /// message until PUBACKs free some: try again later (nothing was dropped or sent).
+    OutboxFull,
 }
 
 /// The connection must be closed: the peer broke the protocol, or stopped answering.

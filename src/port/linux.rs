@@ -46,29 +46,32 @@ use crate::hub::{self, Client, Message, MessageKind, Options, Property};
 use crate::mqtt::QoS;
 
 mod config;
-#[cfg(feature = "fota")]
-mod fota;
 #[cfg(feature = "dps")]
 mod dps;
+mod extensions;
+#[cfg(feature = "fota")]
+mod fota;
 mod net;
+mod session;
 mod settings;
 mod sys;
 mod tls;
 mod worker;
 
 pub use config::ConnectConfigBuilder;
-#[cfg(feature = "fota")]
-pub use fota::{
-    FileSink, FotaAgent, FotaError, FotaEvent, FotaEventKind, FotaNotice, FotaSettings, HubFota,
-    DEFAULT_MAX_FRAGMENT_SIZE,
-};
+#[cfg(feature = "dps")]
+pub(crate) use dps::internal as dps_internal;
 #[cfg(feature = "dps")]
 pub use dps::{
     clear_assignment, provision, provision_with, register, stored_assignment, Assignment,
     DpsCancel, DpsConfig, DpsError, DpsStatus, DEFAULT_SETTINGS_FILE_NAME,
 };
-#[cfg(feature = "dps")]
-pub(crate) use dps::internal as dps_internal;
+pub use extensions::{hub_sas_token, hub_sas_token_until, url_encode, Extensions};
+#[cfg(feature = "fota")]
+pub use fota::{
+    FileSink, FotaAgent, FotaError, FotaEvent, FotaEventKind, FotaNotice, FotaSettings, HubFota,
+    DEFAULT_MAX_FRAGMENT_SIZE,
+};
 pub use settings::FileSettings;
 pub use tls::TagFiles;
 
@@ -124,6 +127,9 @@ pub struct ConnectConfig {
     pub send_timeout_secs: Option<u32>,
     /// SAS token for the MQTT password (None: X.509 only).
     pub password: Option<String>,
+    /// The extensions beyond the original (reconnect, persistent session, model ID, SAS key);
+    /// their defaults keep the original's behaviour (docs/extensions.md).
+    pub extensions: Extensions,
 }
 
 /// Why a connection could not be set up (before CONNECT was written).
@@ -186,6 +192,10 @@ pub enum CloseReason {
     Transport,
     /// The peer broke the protocol.
     Protocol(hub::ProtocolError),
+    /// A reconnect attempt failed before CONNACK (DNS, TCP or TLS; the log says which).
+    ConnectFailed,
+    /// The library closed the connection to present a fresh SAS token.
+    TokenRenewal,
 }
 
 /// What the worker delivers to the handler.
@@ -195,8 +205,24 @@ pub enum PortEvent<'a> {
     Hub(hub::Event<'a>),
     /// The peer broke the protocol; the connection is closed next.
     ProtocolError(hub::ProtocolError),
-    /// The connection ended (always the last event of a connection).
+    /// The connection ended (always the last event of a connection, and with automatic
+    /// reconnect the last event of the session: the library does not reconnect after it).
     Disconnected(CloseReason),
+    /// Automatic reconnect or SAS renewal: the connection (or a reconnect attempt) ended, and the
+    /// library tries again after `retry_in_ms` (`Reconnecting` comes then). Instead of
+    /// `Disconnected`, which stays the session's final event.
+    ConnectionLost {
+        /// Why it ended.
+        reason: CloseReason,
+        /// The backoff delay before the next attempt.
+        retry_in_ms: u64,
+    },
+    /// A reconnect attempt starts now (DNS, TCP, TLS, CONNECT); `Hub(Connected)` follows, or
+    /// `ConnectionLost` when it fails.
+    Reconnecting {
+        /// Attempts in this session so far, this one included.
+        attempt: u32,
+    },
 }
 
 /// The handler type: called on the worker thread.
@@ -242,12 +268,20 @@ pub(crate) struct Link {
     pub(crate) generation: u64,
     /// The last connection whose `Disconnected` event has been delivered.
     pub(crate) finished: u64,
+    /// A session kept alive across connections (automatic reconnect, SAS renewal).
+    pub(crate) session: Option<session::Session>,
+    /// The persistent session's unacknowledged QoS 1 messages.
+    pub(crate) outbox: Option<hub::outbox::Outbox<Vec<u8>>>,
+    /// The return code of the last refused CONNACK.
+    pub(crate) refused_code: u8,
 }
 
 pub(crate) struct Shared {
     pub(crate) link: Mutex<Link>,
-    /// Signalled when `finished` changes.
+    /// Signalled when `finished` changes (and when a session ends).
     pub(crate) finished_cv: Condvar,
+    /// Wakes the retry loop (deadline moved, or `disconnect()`).
+    pub(crate) wake: Condvar,
     /// Held by a worker while it runs the handler; also orders the events of consecutive
     /// connections (a worker holds it from its teardown until `Disconnected` was delivered).
     pub(crate) handler: Mutex<ClientHandler>,
@@ -357,8 +391,12 @@ impl HubClient {
                 tx_size: crate::config::MQTT_HELPER_RX_TX_BUFFER_SIZE,
                 generation: 0,
                 finished: 0,
+                session: None,
+                outbox: None,
+                refused_code: 0,
             }),
             finished_cv: Condvar::new(),
+            wake: Condvar::new(),
             handler: Mutex::new(handler),
             epoch: Instant::now(),
             handles: AtomicUsize::new(1),
@@ -466,7 +504,14 @@ impl HubClient {
     pub fn disconnect(&self) -> Result<(), hub::State> {
         let generation = {
             let mut link = self.shared.lock();
-            link.client.disconnect()?;
+            if let Err(state) = link.client.disconnect() {
+                // Between connections of a reconnecting session, or waiting for its CONNACK.
+                drop(link);
+                if session::stop(&self.shared, on_worker_of(&self.shared)) {
+                    return Ok(());
+                }
+                return Err(state);
+            }
             log::info!(target: LOG_TRANSPORT, "disconnecting");
             let now = self.shared.now_ms();
             // The connection ends either way: a failed write only means the peer sees a reset.
@@ -489,6 +534,11 @@ impl HubClient {
     pub fn abort(&self) {
         let generation = {
             let mut link = self.shared.lock();
+            if link.session.is_some() {
+                drop(link);
+                session::stop(&self.shared, on_worker_of(&self.shared));
+                return;
+            }
             if !link.active {
                 return;
             }
@@ -531,6 +581,17 @@ impl HubClient {
     /// The core's connection state.
     pub fn state(&self) -> hub::State {
         self.shared.lock().client.state()
+    }
+
+    /// True while a session with automatic reconnect (or SAS renewal) is between connections:
+    /// waiting for its backoff deadline or attempting to connect. `disconnect()` stops it.
+    pub fn is_reconnecting(&self) -> bool {
+        session::is_reconnecting(&self.shared.lock())
+    }
+
+    /// QoS 1 messages of the persistent session that wait for their PUBACK.
+    pub fn unacknowledged(&self) -> usize {
+        self.shared.lock().outbox.as_ref().map_or(0, |o| o.count())
     }
 }
 

@@ -61,6 +61,12 @@ pub enum Ev {
     },
     ProtocolError(String),
     Disconnected(CloseReason),
+    /// Automatic reconnect: the connection ended and the library tries again.
+    Lost {
+        reason: CloseReason,
+        retry_in_ms: u64,
+    },
+    Reconnecting(u32),
 }
 
 impl Ev {
@@ -134,6 +140,14 @@ impl Ev {
             },
             PortEvent::ProtocolError(e) => Ev::ProtocolError(format!("{e:?}")),
             PortEvent::Disconnected(r) => Ev::Disconnected(*r),
+            PortEvent::ConnectionLost {
+                reason,
+                retry_in_ms,
+            } => Ev::Lost {
+                reason: *reason,
+                retry_in_ms: *retry_in_ms,
+            },
+            PortEvent::Reconnecting { attempt } => Ev::Reconnecting(*attempt),
         }
     }
 }

@@ -53,6 +53,7 @@ pub(crate) fn kconfig_defaults() -> ConnectConfig {
             k::MQTT_HELPER_SEND_TIMEOUT_SEC,
         ),
         password: None,
+        extensions: super::Extensions::kconfig_defaults(),
     }
 }
 
@@ -146,6 +147,7 @@ pub(crate) fn from_env(env: &dyn Env) -> ConnectConfig {
     if let Some(v) = var(env, "AZURE_IOT_HUB_USER_NAME_BUF_SIZE", num) {
         o.user_name_buf_size = v;
     }
+    c.extensions.apply_env(env);
     c
 }
 
@@ -261,6 +263,37 @@ impl ConnectConfigBuilder {
     /// A SAS token as the MQTT password (the client certificate becomes optional).
     pub fn sas_token(mut self, token: impl Into<String>) -> Self {
         self.config.password = Some(token.into());
+        self
+    }
+
+    /// Reconnects automatically after a lost connection, with this backoff (an extension; off
+    /// by default, as the original).
+    pub fn auto_reconnect(mut self, backoff: crate::backoff::BackoffConfig) -> Self {
+        self.config.extensions.reconnect.enabled = true;
+        self.config.extensions.reconnect.backoff = backoff;
+        self
+    }
+
+    /// A persistent session (clean session 0, C2D with QoS 1) whose QoS 1 messages are kept in an
+    /// outbox of `queue_bytes` until PUBACK and re-sent with DUP after a reconnect.
+    pub fn persistent_session(mut self, queue_bytes: usize) -> Self {
+        self.config.extensions.persistent_session = true;
+        self.config.extensions.qos1_queue_size = queue_bytes;
+        self
+    }
+
+    /// The IoT Plug and Play model ID (for example `dtmi:com:example:Thermostat;1`), sent
+    /// URL-encoded as `&model-id=` in the user name.
+    pub fn model_id(mut self, dtmi: impl Into<String>) -> Self {
+        self.config.extensions.model_id = non_empty(&dtmi.into());
+        self
+    }
+
+    /// SAS authentication with the device's symmetric key (base64): a token valid for
+    /// `validity_secs` is made at every connect and renewed (by reconnecting) after 80 % of it.
+    pub fn sas_key(mut self, key_base64: impl Into<String>, validity_secs: u32) -> Self {
+        self.config.extensions.sas_key = non_empty(&key_base64.into());
+        self.config.extensions.sas_validity_secs = validity_secs.max(2);
         self
     }
 

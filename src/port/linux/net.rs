@@ -14,8 +14,8 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
 
 use super::{
-    not_connected, tls, worker, Conn, ConnectConfig, ConnectError, Link, SendError, Sent, Shared,
-    LOG_HUB, LOG_TRANSPORT,
+    not_connected, session, tls, worker, Conn, ConnectConfig, ConnectError, Link, SendError, Sent,
+    Shared, LOG_HUB, LOG_TRANSPORT,
 };
 use crate::hub::{self, Client, Message};
 
@@ -99,7 +99,12 @@ pub(crate) fn publish(shared: &Shared, msg: &Message<'_>) -> Result<Sent, SendEr
         return Err(SendError::Io(not_connected()));
     }
     let now = shared.now_ms();
-    let Link { client, conn, .. } = &mut *link;
+    let Link {
+        client,
+        conn,
+        outbox,
+        ..
+    } = &mut *link;
     let out = client.publish(msg, now).map_err(SendError::Publish)?;
     let (packet_id, request_id) = (
         out.packet_id,
@@ -110,6 +115,19 @@ pub(crate) fn publish(shared: &Shared, msg: &Message<'_>) -> Result<Sent, SendEr
         // the header back out of the queue).
         return Err(SendError::Io(not_connected()));
     };
+    // A persistent session keeps a copy until PUBACK (or says it has no room).
+    let stored = match session::store(
+        outbox,
+        msg.qos,
+        out.packet_id,
+        &[out.packet_header(), out.body()],
+    ) {
+        Ok(stored) => stored,
+        Err(e) => {
+            drop(out);
+            return Err(SendError::Publish(e));
+        }
+    };
     let size = out.head().len() + out.body().len();
     match write_all(conn, &[out.head(), out.body()]) {
         Ok(()) => {
@@ -117,6 +135,15 @@ pub(crate) fn publish(shared: &Shared, msg: &Message<'_>) -> Result<Sent, SendEr
             // The queue is empty now; this records the time of the transmission for keep-alive.
             client.transmit_complete(size, now);
             log::debug!(target: LOG_HUB, "published {size} bytes, packet id {packet_id}");
+            Ok(Sent {
+                packet_id,
+                request_id,
+            })
+        }
+        Err(e) if stored => {
+            // Kept in the outbox: it goes out again (DUP) after the reconnect.
+            drop(out);
+            break_link(&mut link, &e);
             Ok(Sent {
                 packet_id,
                 request_id,
@@ -257,19 +284,37 @@ fn establish(shared: &Shared, config: &ConnectConfig) -> Result<Conn, ConnectErr
 }
 
 pub(crate) fn connect(shared: &Arc<Shared>, config: &ConnectConfig) -> Result<(), ConnectError> {
+    let prepared;
+    let retry = session::from_retry();
     let generation = {
         let mut link = shared.lock();
-        if link.active {
+        if link.active || (session::is_reconnecting(&link) && !retry) {
             return Err(ConnectError::Busy);
         }
+        // The extensions: a fresh SAS token, a persistent session, the reconnecting session.
+        prepared = session::prepare(&mut link, config)?;
+        let config = &prepared;
         if config.tx_buffer_size != link.tx_size {
             resize_tx(&mut link.client, config.tx_buffer_size, config.options);
         }
         link.client.set_options(config.options);
+        link.client
+            .set_c2d_qos(if config.extensions.persistent_session {
+                crate::mqtt::QoS::AtLeastOnce
+            } else {
+                crate::mqtt::QoS::AtMostOnce
+            });
         let now = shared.now_ms();
         let password = config.password.as_deref().map(str::as_bytes);
+        let model_id = config.extensions.encoded_model_id();
         link.client
-            .connect(&config.hostname, &config.device_id, password, None, now)
+            .connect(
+                &config.hostname,
+                &config.device_id,
+                password,
+                model_id.as_deref(),
+                now,
+            )
             .map_err(|e| match e {
                 hub::ConnectError::NotDisconnected => ConnectError::Busy,
                 e => ConnectError::InvalidConfig(e),
@@ -281,6 +326,7 @@ pub(crate) fn connect(shared: &Arc<Shared>, config: &ConnectConfig) -> Result<()
         link.tx_size = config.tx_buffer_size;
         link.generation
     };
+    let config = &prepared;
     log::info!(target: LOG_TRANSPORT, "connecting to {}:{} as {}", config.hostname, config.port, config.device_id);
     let started = std::time::Instant::now();
     let established = establish(shared, config);
@@ -301,6 +347,7 @@ pub(crate) fn connect(shared: &Arc<Shared>, config: &ConnectConfig) -> Result<()
     });
     match result {
         Ok(()) => {
+            session::started(&mut link, config, retry);
             log::info!(
                 target: LOG_TRANSPORT,
                 "connected to {}:{} in {} ms, CONNECT sent",

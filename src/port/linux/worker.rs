@@ -12,7 +12,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::{
-    net, sys, CloseReason, HubClient, PortEvent, Shared, LOG_HUB, LOG_TRANSPORT, WORKER_OF,
+    net, session, sys, CloseReason, HubClient, PortEvent, Shared, LOG_HUB, LOG_TRANSPORT, WORKER_OF,
 };
 use crate::hub::{Event, ProtocolError};
 use crate::mqtt::{Framed, Framer};
@@ -81,13 +81,15 @@ fn serve(
                 }
             };
             // PUBACK, SUBSCRIBE, the twin GET: on the wire before the application sees the event.
-            let flushed = net::flush(&mut link, now);
+            let flushed =
+                net::flush(&mut link, now).and_then(|()| session::on_event(&mut link, &event, now));
             drop(link);
             if let Event::MessageTooLarge { topic, size } = event {
                 log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
             deliver(shared, view, &PortEvent::Hub(event));
             if let Event::ConnectionRefused { return_code } = event {
+                shared.lock().refused_code = return_code;
                 log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");
                 return CloseReason::Refused;
             }
@@ -138,10 +140,14 @@ fn serve(
         if net::flush(&mut link, now).is_err() {
             return CloseReason::Transport;
         }
-        let timeout = link
-            .client
-            .poll_timeout()
-            .map(|deadline| deadline.saturating_sub(now));
+        if session::renew_if_due(&mut link, now) {
+            return CloseReason::TokenRenewal;
+        }
+        let deadline = match (link.client.poll_timeout(), session::renewal_deadline(&link)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|deadline| deadline.saturating_sub(now));
         drop(link);
 
         // 4. Wait for input, without the lock.
@@ -192,9 +198,9 @@ fn serve(
 /// Forgets the connection and delivers `Disconnected`. The handler lock is taken first and held
 /// until the event is delivered, so a connection started meanwhile (by another thread, or by the
 /// handler itself) delivers its events only after this one's `Disconnected`.
-fn finish(shared: &Shared, view: &HubClient, reason: CloseReason) {
+fn finish(shared: &Arc<Shared>, view: &HubClient, reason: CloseReason) {
     let mut handler = shared.handler.lock().unwrap_or_else(|e| e.into_inner());
-    let (reason, generation, conn) = {
+    let (reason, generation, conn, retry_in_ms) = {
         let mut link = shared.lock();
         let reason = if link.close_requested {
             CloseReason::Requested
@@ -206,14 +212,25 @@ fn finish(shared: &Shared, view: &HubClient, reason: CloseReason) {
         link.active = false;
         link.close_requested = false;
         link.broken = false;
-        (reason, link.generation, conn)
+        // Automatic reconnect / SAS renewal: does the session go on?
+        let retry_in_ms = session::after_loss(&mut link, reason, shared.now_ms());
+        (reason, link.generation, conn, retry_in_ms)
     };
     if let Some(conn) = conn {
         let _ = conn.tcp.shutdown(Shutdown::Both);
         drop(conn);
     }
     log::info!(target: LOG_TRANSPORT, "disconnected: {reason:?}");
-    let event = PortEvent::Disconnected(reason);
+    let event = match retry_in_ms {
+        Some(retry_in_ms) => {
+            log::info!(target: LOG_TRANSPORT, "reconnecting in {retry_in_ms} ms");
+            PortEvent::ConnectionLost {
+                reason,
+                retry_in_ms,
+            }
+        }
+        None => PortEvent::Disconnected(reason),
+    };
     log::debug!(target: LOG_HUB, "event: {event:?}");
     handler(view, &event);
     drop(handler);
@@ -221,4 +238,7 @@ fn finish(shared: &Shared, view: &HubClient, reason: CloseReason) {
     link.finished = link.finished.max(generation);
     drop(link);
     shared.finished_cv.notify_all();
+    if retry_in_ms.is_some() {
+        session::retry_loop(shared, view);
+    }
 }

@@ -1,0 +1,88 @@
+//! The C API's side of automatic reconnect and SAS renewal (docs/extensions.md). The header has
+//! no reconnect event, so the existing events tell the story:
+//!
+//! * the connection is lost and the library will try again: AZURE_IOT_HUB_EVT_DISCONNECTED with
+//!   `data.err` set to the (negative) reason; state DISCONNECTED. With the default configuration
+//!   (no reconnect) DISCONNECTED always has `data.err = 0`, as the original: `data.err != 0`
+//!   means "a reconnect follows";
+//! * an attempt starts: AZURE_IOT_HUB_EVT_CONNECTING; state CONNECTING;
+//! * then CONNECTED and READY as after `azure_iot_hub_connect()`, or DISCONNECTED (with
+//!   `data.err`) again when the attempt fails;
+//! * the session ends: DISCONNECTED with `data.err = 0` (after `azure_iot_hub_disconnect()`,
+//!   which also stops a pending reconnect, or when a refusal ends it).
+//!
+//! Reasons: `-ECONNRESET` the connection dropped, `-EPROTO`/`-ETIMEDOUT`/`-ENOBUFS` a protocol
+//! error (as AZURE_IOT_HUB_EVT_ERROR reports it), `-ECONNREFUSED` CONNACK 3 (server
+//! unavailable), `-ENOTCONN` a reconnect attempt failed before CONNACK (DNS, TCP, TLS),
+//! `-EAGAIN` the SAS token is being renewed.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::port::PortEvent;
+
+/// A session reconnects: between a lost connection and the session's final DISCONNECTED.
+static RECONNECTING: AtomicBool = AtomicBool::new(false);
+
+/// True while the library reconnects on its own (so `azure_iot_hub_disconnect()` must stop it).
+pub(in crate::capi) fn active() -> bool {
+    RECONNECTING.load(Ordering::SeqCst)
+}
+
+/// The session's final DISCONNECTED.
+pub(in crate::capi) fn ended() {
+    RECONNECTING.store(false, Ordering::SeqCst);
+}
+
+#[cfg(feature = "std")]
+mod imp {
+    use core::ffi::c_int;
+
+    use super::{Ordering, PortEvent, RECONNECTING};
+    use crate::capi::api::{emit, transition};
+    use crate::capi::error::{errno, Error, Op};
+    use crate::capi::types::azure_iot_hub_evt_type::*;
+    use crate::capi::types::iot_hub_state::*;
+    use crate::capi::types::*;
+    use crate::port::CloseReason;
+
+    /// `data.err` of a DISCONNECTED that a reconnect follows.
+    pub(in crate::capi) fn reason_errno(reason: CloseReason) -> c_int {
+        match reason {
+            CloseReason::Protocol(p) => errno(Op::Event, &Error::Protocol(p)),
+            CloseReason::Refused => -libc::ECONNREFUSED,
+            CloseReason::ConnectFailed => -libc::ENOTCONN,
+            CloseReason::TokenRenewal => -libc::EAGAIN,
+            CloseReason::Transport | CloseReason::Requested => -libc::ECONNRESET,
+        }
+    }
+
+    pub(in crate::capi) fn on_port_event(ev: &PortEvent<'_>) {
+        match *ev {
+            PortEvent::ConnectionLost {
+                reason,
+                retry_in_ms,
+            } => {
+                log::info!("connection lost ({reason:?}); reconnecting in {retry_in_ms} ms");
+                RECONNECTING.store(true, Ordering::SeqCst);
+                transition(STATE_DISCONNECTED);
+                let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_DISCONNECTED);
+                evt.data.err = reason_errno(reason);
+                emit(&mut evt);
+            }
+            PortEvent::Reconnecting { attempt } => {
+                log::info!("reconnect attempt {attempt}");
+                RECONNECTING.store(true, Ordering::SeqCst);
+                transition(STATE_CONNECTING);
+                emit(&mut azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_CONNECTING));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+pub(in crate::capi) use imp::on_port_event;
+
+/// Ports without reconnect have no such events.
+#[cfg(not(feature = "std"))]
+pub(in crate::capi) fn on_port_event(_ev: &PortEvent<'_>) {}

@@ -1,0 +1,316 @@
+//! `include/net/azure_fota.h`: the committed header is what the pinned cbindgen generates from
+//! `src/capi/fota.rs` with `cbindgen_fota.toml` (regenerate with
+//! `AZURE_IOT_HUB_BLESS=1 cargo test --test capi_fota`), it compiles on its own as C11 and C++,
+//! its ABI matches the original for 64- and 32-bit targets (tests/c/fota_layout.c), and a C
+//! program exercises every function and return code under AddressSanitizer
+//! (tests/c/fota_api.c, linked with the staticlib).
+//!
+//! The 32-bit build needs gcc-multilib; without it the layout test fails unless
+//! `AZURE_IOT_HUB_SKIP_M32=1` is set.
+#![cfg(all(feature = "capi", feature = "fota"))]
+
+use std::collections::BTreeMap;
+use std::mem::{align_of, offset_of, size_of};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use azure_iot_hub::capi::fota::{azure_fota_callback_t, azure_fota_event, azure_fota_evt_type};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn header_path() -> PathBuf {
+    root().join("include/net/azure_fota.h")
+}
+
+fn generate() -> String {
+    let config =
+        cbindgen::Config::from_file(root().join("cbindgen_fota.toml")).expect("cbindgen_fota.toml");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root().join("src/capi/fota.rs"))
+        .generate()
+        .expect("cbindgen failed to generate azure_fota.h");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    String::from_utf8(out).expect("UTF-8 header")
+}
+
+#[test]
+fn committed_header_is_up_to_date() {
+    let generated = generate();
+    let path = header_path();
+    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} differs from what cbindgen generates from src/capi/fota.rs; regenerate it with\n\n    \
+         AZURE_IOT_HUB_BLESS=1 cargo test --test capi_fota\n",
+        path.display()
+    );
+    // The original's names and guard.
+    for needle in [
+        "#ifndef AZURE_FOTA_H__",
+        "enum azure_fota_evt_type {",
+        "struct azure_fota_event {",
+        "typedef void (*azure_fota_callback_t)(struct azure_fota_event *evt);",
+        "int azure_fota_init(azure_fota_callback_t evt_handler);",
+        "int azure_fota_msg_process(const char *buf, size_t size);",
+    ] {
+        assert!(generated.contains(needle), "{needle} missing:\n{generated}");
+    }
+    assert!(!generated.contains("azure_iot_hub_"), "hub items leaked in");
+}
+
+fn cc(args: &[&str], source: &Path, out: &Path) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", args[0]))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("azure_fota_{}_{name}", std::process::id()))
+}
+
+#[test]
+fn header_compiles_standalone_as_c11_and_cxx() {
+    let src = tmp("header.c");
+    std::fs::write(
+        &src,
+        "#include <net/azure_fota.h>\n#include <net/azure_fota.h>\nint main(void) { return AZURE_FOTA_EVT_ERASE_DONE - 5; }\n",
+    )
+    .unwrap();
+    for args in [
+        &[
+            "cc",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+        ][..],
+        &[
+            "c++",
+            "-x",
+            "c++",
+            "-std=c++11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+        ],
+    ] {
+        let out = tmp("header.o");
+        let mut args = args.to_vec();
+        args.push("-c");
+        let o = cc(&args, &src, &out);
+        let _ = std::fs::remove_file(&out);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let _ = std::fs::remove_file(&src);
+}
+
+/// The layout numbers of nrf-api.md 2.1/2.3 as (name, 32-bit, 64-bit).
+const EXPECTED: &[(&str, usize, usize)] = &[
+    ("sizeof(enum azure_fota_evt_type)", 4, 4),
+    ("sizeof(struct azure_fota_event)", 12, 24),
+    ("alignof(struct azure_fota_event)", 4, 8),
+    ("offsetof(struct azure_fota_event, type)", 0, 0),
+    ("offsetof(struct azure_fota_event, report)", 4, 8),
+    ("offsetof(struct azure_fota_event, version)", 8, 16),
+    ("sizeof(azure_fota_callback_t)", 4, 8),
+    ("AZURE_FOTA_EVT_REPORT", 0, 0),
+    ("AZURE_FOTA_EVT_START", 1, 1),
+    ("AZURE_FOTA_EVT_DONE", 2, 2),
+    ("AZURE_FOTA_EVT_ERROR", 3, 3),
+    ("AZURE_FOTA_EVT_ERASE_PENDING", 4, 4),
+    ("AZURE_FOTA_EVT_ERASE_DONE", 5, 5),
+];
+
+/// Builds and runs tests/c/fota_layout.c; None when the compiler cannot build for `extra`.
+fn c_values(extra: &[&str]) -> Option<BTreeMap<String, usize>> {
+    let exe = tmp(&format!("layout{}", extra.join("")));
+    let mut args = vec!["cc", "-std=c11", "-Wall", "-Wextra", "-Werror"];
+    args.extend_from_slice(extra);
+    let o = cc(&args, &root().join("tests/c/fota_layout.c"), &exe);
+    if !o.status.success() {
+        if extra.is_empty() {
+            panic!("fota_layout.c: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        return None;
+    }
+    let run = Command::new(&exe).output().expect("run fota_layout");
+    let _ = std::fs::remove_file(&exe);
+    assert!(run.status.success());
+    Some(
+        String::from_utf8(run.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (k, v) = l.rsplit_once(' ').unwrap();
+                (k.to_string(), v.parse().unwrap())
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn layout_64_bit_matches_the_original_and_rust() {
+    let c = c_values(&[]).unwrap();
+    assert_eq!(c.len(), EXPECTED.len());
+    for (name, _, v64) in EXPECTED {
+        assert_eq!(c[*name], *v64, "{name}");
+    }
+    assert_eq!(
+        c["sizeof(struct azure_fota_event)"],
+        size_of::<azure_fota_event>()
+    );
+    assert_eq!(
+        c["alignof(struct azure_fota_event)"],
+        align_of::<azure_fota_event>()
+    );
+    assert_eq!(
+        c["offsetof(struct azure_fota_event, report)"],
+        offset_of!(azure_fota_event, report)
+    );
+    assert_eq!(
+        c["offsetof(struct azure_fota_event, version)"],
+        offset_of!(azure_fota_event, version)
+    );
+    assert_eq!(
+        c["sizeof(azure_fota_callback_t)"],
+        size_of::<azure_fota_callback_t>()
+    );
+    assert_eq!(
+        c["AZURE_FOTA_EVT_ERASE_DONE"],
+        azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_DONE as usize
+    );
+    assert_eq!(
+        c["AZURE_FOTA_EVT_ERROR"],
+        azure_fota_evt_type::AZURE_FOTA_EVT_ERROR as usize
+    );
+}
+
+#[test]
+fn layout_32_bit_matches_the_original() {
+    match c_values(&["-m32"]) {
+        Some(c) => {
+            for (name, v32, _) in EXPECTED {
+                assert_eq!(c[*name], *v32, "{name}");
+            }
+        }
+        None if std::env::var("AZURE_IOT_HUB_SKIP_M32").is_ok_and(|v| v == "1") => {
+            eprintln!("skipped: cc -m32 is unavailable and AZURE_IOT_HUB_SKIP_M32=1");
+        }
+        None => panic!(
+            "cc -m32 cannot build: install gcc-multilib, or set AZURE_IOT_HUB_SKIP_M32=1 to skip"
+        ),
+    }
+}
+
+fn build_dir() -> PathBuf {
+    // Shared with tests/capi.rs: the same nested build, so its artifacts are reused.
+    root().join("target").join("capi-build")
+}
+
+fn staticlib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--lib", "--quiet", "--target-dir"])
+            .arg(build_dir())
+            .current_dir(root());
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("CONFIG_") || k == "AZURE_IOT_HUB_DOTCONFIG" || k == "CARGO_TARGET_DIR"
+            {
+                cmd.env_remove(k);
+            }
+        }
+        assert!(
+            cmd.status().expect("cannot run cargo").success(),
+            "cargo build --lib failed"
+        );
+        let lib = build_dir().join("debug").join("libazure_iot_hub.a");
+        assert!(lib.exists(), "{} missing", lib.display());
+        lib
+    })
+}
+
+/// tests/c/fota_api.c under ASan and UBSan: init/msg_process return codes, the size honoured,
+/// START (1) then ERROR for a refused connection, REPORT for a twin, ERROR for invalid objects.
+#[test]
+fn c_api_return_codes_and_events_under_asan() {
+    let lib = staticlib();
+    let dir = build_dir().join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("fota_api");
+    let out = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-D_GNU_SOURCE",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-g",
+            "-O1",
+        ])
+        .args([
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=undefined",
+            "-fno-omit-frame-pointer",
+        ])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("tests/c/fota_api.c"))
+        .arg(lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("cannot run cc");
+    assert!(
+        out.status.success(),
+        "compiling fota_api.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(&exe);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CONFIG_") {
+            cmd.env_remove(k);
+        }
+    }
+    let run = cmd
+        .current_dir(work.path())
+        .env("CONFIG_AZURE_FOTA_APP_VERSION", "1.0.0")
+        .env("CONFIG_AZURE_FOTA_TLS", "n")
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .output()
+        .expect("run fota_api");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success() && stdout.contains("OK (0 failures)"),
+        "fota_api failed ({:?}):\n{stdout}\n{stderr}",
+        run.status
+    );
+    // The failed download left no partial image behind.
+    assert!(!work.path().join("firmware.bin.part").exists());
+    assert!(!work.path().join("firmware.bin").exists());
+}
