@@ -253,14 +253,12 @@ fn staticlib() -> &'static Path {
     })
 }
 
-/// tests/c/fota_api.c under ASan and UBSan: init/msg_process return codes, the size honoured,
-/// START (1) then ERROR for a refused connection, REPORT for a twin, ERROR for invalid objects.
-#[test]
-fn c_api_return_codes_and_events_under_asan() {
+/// Compiles tests/c/<name>.c with ASan and UBSan against the staticlib.
+fn program(name: &str) -> PathBuf {
     let lib = staticlib();
     let dir = build_dir().join("c");
     std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("fota_api");
+    let exe = dir.join(name);
     let out = Command::new("cc")
         .args([
             "-std=c11",
@@ -278,7 +276,7 @@ fn c_api_return_codes_and_events_under_asan() {
         ])
         .arg("-I")
         .arg(root().join("include"))
-        .arg(root().join("tests/c/fota_api.c"))
+        .arg(root().join("tests/c").join(format!("{name}.c")))
         .arg(lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)
@@ -286,9 +284,17 @@ fn c_api_return_codes_and_events_under_asan() {
         .expect("cannot run cc");
     assert!(
         out.status.success(),
-        "compiling fota_api.c failed:\n{}",
+        "compiling {name}.c failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    exe
+}
+
+/// tests/c/fota_api.c under ASan and UBSan: init/msg_process return codes, the size honoured,
+/// START (1) then ERROR for a refused connection, REPORT for a twin, ERROR for invalid objects.
+#[test]
+fn c_api_return_codes_and_events_under_asan() {
+    let exe = program("fota_api");
     let work = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(&exe);
     for (k, _) in std::env::vars_os() {
@@ -313,4 +319,121 @@ fn c_api_return_codes_and_events_under_asan() {
     // The failed download left no partial image behind.
     assert!(!work.path().join("firmware.bin.part").exists());
     assert!(!work.path().join("firmware.bin").exists());
+}
+
+/// A C program on the hub's API (tests/c/fota_hub.c, ASan) against the emulator: the twin GET
+/// forced by FOTA, FOTA_START before the patch's TWIN_DESIRED_RECEIVED, FOTA_DONE with the image
+/// byte-exact on disk and `applying` reported, then FOTA_ERROR for an invalid object.
+#[test]
+fn hub_raises_fota_events_from_the_twin() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let exe = program("fota_hub");
+    let emu = hub_emulator::Emulator::start(hub_emulator::Config::temp()).unwrap();
+    let svc = emu.service();
+    let ca = cert_tool::root_ca().unwrap();
+    svc.register_verified_ca("root", ca.cert_pem()).unwrap();
+    let id = "capi-fota";
+    svc.create_x509_ca_device(id).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let certs = work.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert, key) = cert_tool::device_identity(&ca, id);
+    std::fs::write(certs.join("ca-cert.pem"), emu.ca_pem()).unwrap();
+    std::fs::write(certs.join("client-cert.pem"), cert).unwrap();
+    std::fs::write(certs.join("private-key.pem"), key).unwrap();
+    let image = work.path().join("fw/app.bin");
+
+    let mut cmd = Command::new(&exe);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CONFIG_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .current_dir(work.path())
+        .env("CONFIG_AZURE_IOT_HUB_HOSTNAME", "localhost")
+        .env("CONFIG_AZURE_IOT_HUB_DEVICE_ID", id)
+        .env(
+            "CONFIG_MQTT_HELPER_PORT",
+            emu.mqtt_addr().port().to_string(),
+        )
+        .env("CONFIG_MQTT_HELPER_CERTIFICATES_FOLDER", &certs)
+        .env("CONFIG_AZURE_IOT_HUB_AUTO_DEVICE_TWIN_REQUEST", "n")
+        .env("CONFIG_AZURE_FOTA_APP_VERSION", "1.0.0")
+        .env("CONFIG_AZURE_FOTA_IMAGE_FILE", &image)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fota_hub");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut expect = |needle: &str| {
+        let end = Instant::now() + Duration::from_secs(40);
+        loop {
+            match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok(l) => {
+                    seen.push(l.clone());
+                    assert!(!l.starts_with("FAIL"), "{l}\n{}", seen.join("\n"));
+                    if l.contains(needle) {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no {needle:?}; output:\n{}", seen.join("\n")),
+            }
+        }
+    };
+
+    expect("AWAIT job");
+    let data: Vec<u8> = (0..150_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    svc.fota_start(id, "fota/c.bin", &data, "2.0.0", Some("c-job"), 2048)
+        .unwrap();
+    writeln!(stdin, "go").unwrap();
+    expect("EVT FOTA_START");
+    expect("EVT FOTA_DONE");
+    expect("DONE");
+    assert_eq!(std::fs::read(&image).unwrap(), data, "byte-exact image");
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fw = svc.get_twin(id).unwrap().properties.reported["firmware"].clone();
+        if fw["fwUpdateStatus"] == "applying" {
+            assert_eq!(fw["pendingFwVersion"], "2.0.0");
+            assert_eq!(fw["jobId"], "c-job");
+            break;
+        }
+        assert!(Instant::now() < end, "not applying: {fw}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    expect("AWAIT bad");
+    svc.update_desired(
+        id,
+        serde_json::json!({"firmware":{"fwVersion":"3","jobId":"bad","fwLocation":{"host":"localhost:1","path":"x"},"fwFragmentSize":0}}),
+    )
+    .unwrap();
+    writeln!(stdin, "go").unwrap();
+    expect("EVT FOTA_ERROR");
+    expect("PASS");
+    let status = child.wait().unwrap();
+    let err = err_thread.join().unwrap();
+    assert!(status.success(), "fota_hub: {status:?}\n{err}");
+    let fw = svc.get_twin(id).unwrap().properties.reported["firmware"].clone();
+    assert_eq!(fw["fwUpdateStatus"], "error");
 }
