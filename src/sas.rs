@@ -113,7 +113,7 @@ pub fn write_token<S: Sink>(
         let mut m = MacSink(&mut mac);
         resource.write_sr(&mut m)?;
         m.put_u8(b'\n')?;
-        put_u64(&mut m, expiry)?;
+        m.put_decimal_u64(expiry)?;
     }
     let digest = mac.finalize().into_bytes();
     let mut sig = [0u8; 44];
@@ -126,7 +126,7 @@ pub fn write_token<S: Sink>(
     s.put(b"&sig=")?;
     put_url_encoded(s, &sig[..len], false)?;
     s.put(b"&se=")?;
-    put_u64(s, expiry)?;
+    s.put_decimal_u64(expiry)?;
     if matches!(resource, Resource::Dps { .. }) {
         s.put(b"&skn=registration")?;
     }
@@ -144,20 +144,6 @@ pub fn token_len(
     Ok(c.0)
 }
 
-fn put_u64<S: Sink + ?Sized>(s: &mut S, v: u64) -> Result<(), Overflow> {
-    let mut digits = [0u8; 20];
-    let mut n = v;
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.put(&digits[at..])
-}
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,12 @@ pub trait Sink {
 
     /// Appends an unsigned integer in decimal, without allocation.
     fn put_decimal(&mut self, value: u32) -> Result<(), Overflow> {
-        let mut digits = [0u8; 10];
+        self.put_decimal_u64(u64::from(value))
+    }
+
+    /// Appends an unsigned 64-bit integer in decimal, without allocation.
+    fn put_decimal_u64(&mut self, value: u64) -> Result<(), Overflow> {
+        let mut digits = [0u8; 20];
         let mut n = value;
         let mut at = digits.len();
         loop {

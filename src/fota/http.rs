@@ -122,9 +122,9 @@ impl Download {
         s.put(b" HTTP/1.1\r\nHost: ")?;
         s.put(self.host.as_bytes())?;
         s.put(b"\r\nRange: bytes=")?;
-        put_u64(s, self.offset)?;
+        s.put_decimal_u64(self.offset)?;
         s.put_u8(b'-')?;
-        put_u64(s, end)?;
+        s.put_decimal_u64(end)?;
         s.put(b"\r\nConnection: keep-alive\r\n\r\n")?;
         self.phase = Phase::Headers;
         self.header.clear();
@@ -246,20 +246,6 @@ impl Download {
     }
 }
 
-fn put_u64<S: Sink>(s: &mut S, v: u64) -> Result<(), Overflow> {
-    let mut digits = [0u8; 20];
-    let mut n = v;
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.put(&digits[at..])
-}
 
 /// `bytes a-b/total`
 fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {

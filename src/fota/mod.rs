@@ -138,17 +138,13 @@ fn version_text(v: Version<'_>, out: &mut String<MAX_VERSION_LEN>) -> Result<(),
         Version::Text(_) => Err(FirmwareError::BadField),
         Version::Number(n) => {
             out.clear();
-            let mut digits = [0u8; 20];
+            let mut digits = [0u8; 21];
             let mut c = crate::sink::Cursor::new(&mut digits);
             if n < 0 {
                 let _ = c.put_u8(b'-');
             }
-            let mag = n.unsigned_abs();
-            // Versions as numbers are small; write the full magnitude in two halves.
-            if mag > u64::from(u32::MAX) {
-                return Err(FirmwareError::BadField);
-            }
-            let _ = c.put_decimal(mag as u32);
+            // A sign and 20 digits always fit.
+            let _ = c.put_decimal_u64(n.unsigned_abs());
             for &b in c.written() {
                 let _ = out.push(b as char);
             }
