@@ -75,6 +75,8 @@ pub(crate) async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        // Small responses must not wait for the peer's delayed ACK (Nagle).
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let files = files.clone();
         let ctl = ctl.clone();
@@ -241,11 +243,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             req.range,
             &head[9..12]
         );
-        s.write_all(head.as_bytes()).await?;
+        // Head and body in one write (one TLS record when small).
+        let mut out = head.into_bytes();
         if req.method == "GET" {
             let cut = ctl.cut_after.swap(NO_CUT, Ordering::SeqCst);
             if cut != NO_CUT && (cut as usize) < body.len() {
-                s.write_all(&body[..cut as usize]).await?;
+                out.extend_from_slice(&body[..cut as usize]);
+                s.write_all(&out).await?;
                 s.flush().await?;
                 ctl.cuts.fetch_add(1, Ordering::SeqCst);
                 tracing::info!("files: connection cut after {cut} body bytes (fault)");
@@ -260,8 +264,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     Ordering::SeqCst,
                 );
             }
-            s.write_all(body).await?;
+            out.extend_from_slice(body);
         }
+        s.write_all(&out).await?;
         s.flush().await?;
         if req.close {
             return Ok(());
