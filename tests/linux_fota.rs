@@ -407,3 +407,79 @@ fn bad_fragment_sizes_and_malformed_objects_are_errors() {
     dev.client.request_twin().unwrap();
     dev.wait("TWIN_RECEIVED", |e| matches!(e, Ev::TwinDocument { .. }));
 }
+
+/// CONFIG_AZURE_FOTA_TLS=n: plain HTTP, here from the emulator's service port, which serves the
+/// same files at /files/{path} with ranges. Then an `https://` host prefix forces TLS again.
+#[test]
+fn plain_http_when_tls_is_off() {
+    let hub = Hub::start();
+    let (config, folder) = hub.device("fw-plain");
+    let img_path = hub.dir.path().join("plain.bin");
+    let mut s = settings(&folder, &img_path, "1");
+    s.tls = false;
+    let dev = FotaDevice::new(s);
+    dev.connect(&config);
+    let data = image(30_000, 5);
+    hub.svc.put_file("fota/plain.bin", &data).unwrap();
+    hub.svc
+        .update_desired(
+            "fw-plain",
+            json!({"firmware":{"fwVersion":"2","jobId":"p1","fwLocation":{"host":format!("localhost:{}", hub.emu.http_addr().port()),"path":"files/fota/plain.bin"},"fwFragmentSize":4096}}),
+        )
+        .unwrap();
+    assert_eq!(dev.fota_event(WAIT), F::Start("2".into()));
+    assert_eq!(dev.fota_event(WAIT), F::Done);
+    assert_eq!(std::fs::read(&img_path).unwrap(), data);
+    assert_eq!(hub.emu.file_server().requests(), 0, "not over HTTPS");
+
+    let data = image(9000, 6);
+    hub.svc.put_file("fota/tls.bin", &data).unwrap();
+    hub.svc
+        .update_desired(
+            "fw-plain",
+            json!({"firmware":{"fwVersion":"3","jobId":"p2","fwLocation":{"host":format!("https://{}", hub.files_host()),"path":"fota/tls.bin"},"fwFragmentSize":4096}}),
+        )
+        .unwrap();
+    assert_eq!(dev.fota_event(WAIT), F::Start("3".into()));
+    assert_eq!(dev.fota_event(WAIT), F::Done);
+    assert_eq!(std::fs::read(&img_path).unwrap(), data);
+    assert_eq!(hub.emu.file_server().requests(), 3);
+}
+
+/// CONFIG_AZURE_FOTA_SEC_TAG selects the CA file: the MQTT secondary tag means ca-cert-2.pem.
+/// A CA the image server does not chain to fails the job at once with a TLS error (no retries),
+/// and the right one works.
+#[test]
+fn sec_tag_selects_the_ca() {
+    let hub = Hub::start();
+    let (config, folder) = hub.device("fw-tag");
+    let img_path = hub.dir.path().join("tag.bin");
+    let other_ca = cert_tool::root_ca().unwrap();
+    std::fs::write(folder.join("ca-cert-2.pem"), other_ca.cert_pem()).unwrap();
+    let mut s = settings(&folder, &img_path, "1");
+    s.mqtt_sec_tag = 10;
+    s.mqtt_secondary_sec_tag = 11;
+    s.sec_tag = 11;
+    let dev = FotaDevice::new(s);
+    dev.connect(&config);
+    let data = image(5000, 9);
+    hub.svc
+        .fota_start("fw-tag", "fota/tag.bin", &data, "2", Some("t1"), 4096)
+        .unwrap();
+    assert_eq!(dev.fota_event(WAIT), F::Start("2".into()));
+    let started = Instant::now();
+    match dev.fota_event(WAIT) {
+        F::Error(e) => assert!(e.starts_with("TLS"), "{e}"),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "no retries");
+    hub.wait_reported("fw-tag", "error");
+    // The emulator's CA under the secondary tag: the next job works.
+    std::fs::write(folder.join("ca-cert-2.pem"), hub.emu.ca_pem()).unwrap();
+    hub.svc
+        .fota_start("fw-tag", "fota/tag.bin", &data, "2", Some("t2"), 4096)
+        .unwrap();
+    assert_eq!(dev.fota_event(WAIT), F::Start("2".into()));
+    assert_eq!(dev.fota_event(WAIT), F::Done);
+    assert_eq!(std::fs::read(&img_path).unwrap(), data);
+}

@@ -593,6 +593,14 @@ fn fetch(
     loop {
         let before = download.offset();
         let err = match open(target, tls, s.io_timeout) {
+            // rustls reports a refused certificate (or another TLS failure) as InvalidData:
+            // retrying cannot help.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(FotaError::Tls(format!(
+                    "handshake with {}:{} failed: {e}",
+                    target.name, target.port
+                )))
+            }
             Err(e) => e,
             Ok(mut stream) => {
                 match transfer(agent, &mut *stream, download, sink, &mut prepared, &mut buf) {
