@@ -337,6 +337,12 @@ fn finish(generation: u64, result: Result<Assignment, DpsError>) {
     call(handler, status);
 }
 
+/// Whether `p` is one of the library's own copies (an earlier get repointed the caller there).
+fn is_own_buffer(p: *mut c_char) -> bool {
+    let p = p.cast::<u8>().cast_const();
+    p == lock(&HOSTNAME_BUF).as_ptr() || p == lock(&DEVICE_ID_BUF).as_ptr()
+}
+
 /// Copies `value` into `buf`, or repoints `buf` at `own` (see azure_iot_hub_dps_hostname_get()).
 ///
 /// # Safety
@@ -351,8 +357,9 @@ unsafe fn hand_out<const N: usize>(
     // SAFETY: the caller guarantees `buf` is valid and writable.
     let b = unsafe { &mut *buf };
     let bytes = value.as_bytes();
-    if b.ptr.is_null() || b.size == 0 {
-        // Compatibility with the original, which always repointed the caller's buffer.
+    if b.ptr.is_null() || b.size == 0 || is_own_buffer(b.ptr) {
+        // Compatibility with the original, which always repointed the caller's buffer (also
+        // when the caller passes a buffer an earlier call pointed at the library's copies).
         let mut own = lock(own);
         let n = bytes.len().min(N - 1);
         own[..n].copy_from_slice(&bytes[..n]);
@@ -380,8 +387,9 @@ unsafe fn hand_out<const N: usize>(
 ///
 /// If `buf->ptr` is non-NULL and `buf->size` is not 0, the host name is copied into that buffer
 /// (NUL-terminated when there is room for the NUL) and `buf->size` is set to its length. If
-/// `buf->ptr` is NULL or `buf->size` is 0, `buf` is pointed at the library's own NUL-terminated
-/// copy instead (as the original always did); that copy changes when the assignment changes.
+/// `buf->ptr` is NULL or `buf->size` is 0 (or `buf` points at a copy an earlier get handed out),
+/// `buf` is pointed at the library's own NUL-terminated copy instead, as the original always
+/// did; that copy changes when the assignment changes.
 ///
 /// @retval 0 Success.
 /// @retval -EINVAL @p buf is NULL.
