@@ -125,8 +125,9 @@ int azure_iot_hub_dps_start(void);
  *
  * If `buf->ptr` is non-NULL and `buf->size` is not 0, the host name is copied into that buffer
  * (NUL-terminated when there is room for the NUL) and `buf->size` is set to its length. If
- * `buf->ptr` is NULL or `buf->size` is 0, `buf` is pointed at the library's own NUL-terminated
- * copy instead (as the original always did); that copy changes when the assignment changes.
+ * `buf->ptr` is NULL or `buf->size` is 0 (or `buf` points at a copy an earlier get handed out),
+ * `buf` is pointed at the library's own NUL-terminated copy instead, as the original always
+ * did; that copy changes when the assignment changes.
  *
  * @retval 0 Success.
  * @retval -EINVAL @p buf is NULL.
