@@ -570,3 +570,45 @@ fn provisioned_device_gets_hub_events() {
     dev.wait_for("C2D", |e| matches!(e, Ev::C2d { .. }));
     dev.client.disconnect().unwrap();
 }
+
+/// Symmetric-key attestation: a SAS token as the DPS password, no client certificate.
+#[test]
+fn symmetric_key_registration() {
+    let dps = Dps::start();
+    let key = "c2VjcmV0LWtleS1mb3ItZHBzLXRlc3RzLTEyMzQ1Njc4";
+    dps.svc
+        .create_enrollment(
+            "dps-sas",
+            Attestation::SymmetricKey {
+                primary_key: key.into(),
+                secondary_key: String::new(),
+            },
+        )
+        .unwrap();
+    let mut cfg = dps.config("dps-sas");
+    std::fs::remove_file(cfg.credentials.folder.join("client-cert.pem")).unwrap();
+    std::fs::remove_file(cfg.credentials.folder.join("private-key.pem")).unwrap();
+    let scope = cfg.id_scope.clone();
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    cfg.password = Some(hub_emulator::util::sas_token(
+        &format!("{scope}/registrations/dps-sas"),
+        key,
+        expiry,
+        Some("registration"),
+    ));
+    let a = provision(&cfg).expect("provision with a SAS token");
+    assert_eq!(a.device_id, "dps-sas");
+    // A wrong key is refused at once.
+    clear_assignment(&cfg).unwrap();
+    cfg.password = Some(hub_emulator::util::sas_token(
+        &format!("{scope}/registrations/dps-sas"),
+        "d3Jvbmcta2V5",
+        expiry,
+        Some("registration"),
+    ));
+    expect_rejected(provision(&cfg), 401002);
+}
