@@ -562,8 +562,8 @@ fn open(
                     Some(cfg) => {
                         let name = ServerName::try_from(target.name.clone())
                             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-                        let conn = ClientConnection::new(cfg.clone(), name)
-                            .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+                        let conn =
+                            ClientConnection::new(cfg.clone(), name).map_err(io::Error::other)?;
                         let mut s = StreamOwned::new(conn, tcp);
                         while s.conn.is_handshaking() {
                             s.conn.complete_io(&mut s.sock)?;
@@ -755,7 +755,7 @@ impl FirmwareSink for FileSink {
         let file = self
             .file
             .as_mut()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "sink not prepared"))?;
+            .ok_or_else(|| io::Error::other("sink not prepared"))?;
         file.seek(SeekFrom::Start(offset))?;
         file.write_all(bytes)
     }
@@ -764,7 +764,7 @@ impl FirmwareSink for FileSink {
         let file = self
             .file
             .take()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "sink not prepared"))?;
+            .ok_or_else(|| io::Error::other("sink not prepared"))?;
         file.sync_all()?;
         drop(file);
         fs::rename(&self.temp, &self.path)
