@@ -26,7 +26,7 @@ pub mod sink;
 mod connection;
 pub use connection::Connection;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 #[allow(unsafe_code)]
 pub mod port;
 

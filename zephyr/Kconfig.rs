@@ -24,6 +24,14 @@ config AZURE_IOT_HUB_RS_LOG_LINE_MAX
 	  Log lines of the library are formatted in Rust and copied into a stack buffer
 	  of this size before they go to Zephyr logging; longer lines are cut.
 
+config AZURE_IOT_HUB_RS_TLS
+	bool "TLS on the MQTT socket"
+	default y
+	help
+	  Say n only to test against a local plain-TCP MQTT broker (the twister tests
+	  do, over loopback): the connection then has no TLS at all, and no security
+	  tag is used. IoT Hub accepts TLS only.
+
 config AZURE_IOT_HUB_AUTO_RECONNECT
 	bool "Reconnect automatically"
 	help

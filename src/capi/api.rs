@@ -5,30 +5,26 @@
 //! runs, so the handler may call every function of the API (as the original allows).
 
 use core::ffi::c_int;
-use std::boxed::Box;
-use std::string::String;
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::vec::Vec;
 
 use super::error::{errno, Error, Op};
 use super::events;
+use super::platform::{self, Mutex, SetText};
 use super::types::*;
 use crate::config;
 use crate::hub::properties::{valid_component, PropertyList};
 use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
 use crate::mqtt::QoS;
-use crate::port::{ConnectConfig, HubClient, SendError};
+use crate::port::{ConnectConfig, SendError};
 use crate::sink::measure;
 
 use iot_hub_state::*;
 
-pub(super) static STATE: Mutex<iot_hub_state> = Mutex::new(STATE_UNINIT);
-pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(None);
-static CLIENT: OnceLock<HubClient> = OnceLock::new();
+// On Zephyr the numbers are the glue's kernel mutexes 2 and 3 (the port uses 0 and 1).
+pub(super) static STATE: Mutex<iot_hub_state> = Mutex::new(2, STATE_UNINIT);
+pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(3, None);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic aborts (both profiles), so a poisoned lock only means "a thread died holding it".
-    m.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(m: &Mutex<T>) -> impl core::ops::DerefMut<Target = T> + '_ {
+    m.lock()
 }
 
 /// The state machine of the original: which transitions are allowed.
@@ -111,10 +107,7 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
     // The hub's FOTA handler (it cannot fail: the handler is not NULL).
     #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
     super::fota::hub_init();
-    CLIENT.get_or_init(|| {
-        let mut scratch = Vec::new();
-        HubClient::new(Box::new(move |ev| events::on_port_event(&mut scratch, ev)))
-    });
+    platform::init_client()?;
     *lock(&HANDLER) = Some(handler);
     *st = STATE_DISCONNECTED;
     Ok(())
@@ -161,7 +154,7 @@ pub unsafe extern "C" fn azure_iot_hub_connect(config: *const azure_iot_hub_conf
     ret(Op::Connect, connect(config))
 }
 
-fn text(buf: &azure_iot_hub_buf) -> Result<Option<String>, Error> {
+fn text(buf: &azure_iot_hub_buf) -> Result<Option<&str>, Error> {
     // SAFETY: the caller of azure_iot_hub_connect guarantees the buffer is readable during the
     // call; the bytes are copied before it returns.
     let bytes = unsafe { buf.bytes() }.ok_or(Error::Null)?;
@@ -169,7 +162,7 @@ fn text(buf: &azure_iot_hub_buf) -> Result<Option<String>, Error> {
         return Ok(None);
     }
     let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
-    Ok(Some(s.into()))
+    Ok(Some(s))
 }
 
 /// Fills in and checks what CONNECT will carry, so that a bad configuration is refused before
@@ -191,10 +184,10 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
             return Err(Error::DpsUnsupported);
         }
         if let Some(h) = text(&c.hostname)? {
-            cc.hostname = h;
+            cc.hostname.set_text(h)?;
         }
         if let Some(d) = text(&c.device_id)? {
-            cc.device_id = d;
+            cc.device_id.set_text(d)?;
         }
     }
     if cc.hostname.len() > MAX_HOSTNAME_LEN || cc.device_id.len() > MAX_DEVICE_ID_LEN {
@@ -226,7 +219,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
         *st = STATE_CONNECTING;
         cc
     };
-    let Some(client) = CLIENT.get() else {
+    let Some(client) = platform::client() else {
         // DISCONNECTED is only reached through init, which creates the client.
         *lock(&STATE) = STATE_DISCONNECTED;
         return Err(Error::NotDisconnected);
@@ -272,7 +265,7 @@ fn disconnect() -> Result<(), Error> {
         }
         *st = STATE_DISCONNECTING;
     }
-    let client = CLIENT.get().ok_or(Error::NotConnected)?;
+    let client = platform::client().ok_or(Error::NotConnected)?;
     client.disconnect().map_err(|_| {
         let mut st = lock(&STATE);
         if *st == STATE_DISCONNECTING {
@@ -284,7 +277,7 @@ fn disconnect() -> Result<(), Error> {
 
 /// The next MQTT message ID (1, 2, ..., 65535, 1, ...), once the library is initialised.
 fn next_message_id() -> Option<u16> {
-    CLIENT.get().map(HubClient::next_packet_id)
+    platform::client().map(|c| c.next_packet_id())
 }
 
 fn require_connected() -> Result<(), Error> {
@@ -435,7 +428,7 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
 }
 
 fn publish(msg: &Message<'_>) -> Result<(), Error> {
-    let client = CLIENT.get().ok_or(Error::NotConnected)?;
+    let client = platform::client().ok_or(Error::NotConnected)?;
     client.publish(msg).map(|_| ()).map_err(Error::Send)
 }
 

@@ -1,14 +1,13 @@
 //! The errno numbers the C API returns (as negative values).
 //!
 //! On a host with a C library (feature `std`: the Linux port) they come from `libc`, so a C
-//! program compares them with its own `<errno.h>`. Without it (the Zephyr port) they are the
-//! newlib/picolibc numbers Zephyr uses (nrf-api.md section 1). When the Zephyr port gets its own
-//! feature, switch the `cfg`s below to it.
+//! program compares them with its own `<errno.h>`. With the Zephyr port (feature `zephyr`), or
+//! without any port, they are the newlib/picolibc numbers Zephyr uses (nrf-api.md section 1).
 #![allow(missing_docs)]
 
 use core::ffi::c_int;
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(feature = "zephyr")))]
 mod values {
     use core::ffi::c_int;
     pub const ENOENT: c_int = libc::ENOENT;
@@ -32,7 +31,35 @@ mod values {
     pub const EINPROGRESS: c_int = libc::EINPROGRESS;
 }
 
-#[cfg(not(feature = "std"))]
+/// With the Zephyr port: the numbers of the libc this Zephyr build uses, from its `<errno.h>`
+/// through bindgen (newlib/picolibc numbers on boards, the host's with native_sim's external
+/// libc).
+#[cfg(feature = "zephyr")]
+mod values {
+    use crate::port::bindings as b;
+    use core::ffi::c_int;
+    pub const ENOENT: c_int = b::ENOENT as c_int;
+    pub const EIO: c_int = b::EIO as c_int;
+    pub const ENXIO: c_int = b::ENXIO as c_int;
+    pub const ENOMEM: c_int = b::ENOMEM as c_int;
+    pub const EACCES: c_int = b::EACCES as c_int;
+    pub const EFAULT: c_int = b::EFAULT as c_int;
+    pub const EINVAL: c_int = b::EINVAL as c_int;
+    pub const ENOMSG: c_int = b::ENOMSG as c_int;
+    pub const EBADMSG: c_int = b::EBADMSG as c_int;
+    pub const EPROTO: c_int = b::EPROTO as c_int;
+    pub const EMSGSIZE: c_int = b::EMSGSIZE as c_int;
+    pub const ENOTSUP: c_int = b::ENOTSUP as c_int;
+    pub const ENOBUFS: c_int = b::ENOBUFS as c_int;
+    pub const ECONNABORTED: c_int = b::ECONNABORTED as c_int;
+    pub const ENOTCONN: c_int = b::ENOTCONN as c_int;
+    pub const ETIMEDOUT: c_int = b::ETIMEDOUT as c_int;
+    pub const EHOSTUNREACH: c_int = b::EHOSTUNREACH as c_int;
+    pub const EALREADY: c_int = b::EALREADY as c_int;
+    pub const EINPROGRESS: c_int = b::EINPROGRESS as c_int;
+}
+
+#[cfg(not(any(feature = "std", feature = "zephyr")))]
 mod values {
     use core::ffi::c_int;
     pub const ENOENT: c_int = 2;

@@ -4,6 +4,7 @@
 use core::ffi::c_int;
 
 use super::errno::*;
+use super::platform::{dns_errno, os_errno};
 use crate::hub::{self, PublishError};
 use crate::port::{ConnectError, SendError};
 
@@ -65,13 +66,6 @@ pub(crate) enum Error {
     Protocol(hub::ProtocolError),
 }
 
-fn os_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
-    match e.raw_os_error() {
-        Some(n) if n > 0 => n,
-        _ => otherwise,
-    }
-}
-
 /// THE table: the negative errno for `error` in `op`.
 pub(crate) fn errno(op: Op, error: &Error) -> c_int {
     use Error as E;
@@ -107,7 +101,7 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
             // connection (between CONNECTION_FAILED and DISCONNECTED): try again after it.
             ConnectError::InvalidConfig(hub::ConnectError::NotDisconnected)
             | ConnectError::Busy => EINPROGRESS,
-            ConnectError::Dns(io) => os_errno(io, EHOSTUNREACH),
+            ConnectError::Dns(io) => dns_errno(io, EHOSTUNREACH),
             ConnectError::Tcp(io) => os_errno(io, EIO),
             ConnectError::Tls(_) => ECONNABORTED,
         },

@@ -6,13 +6,12 @@
 //! code which parses `payload.ptr` as a string (as the original sample does with cJSON) reads no
 //! further than the payload; `payload.size` does not count the NUL.
 
-use std::vec::Vec;
-
 /// Automatic reconnect: its events in the C API.
 #[path = "reconnect.rs"]
 pub(super) mod reconnect;
 
 use super::api::{emit, transition};
+use super::platform::{self, Scratch};
 use super::error::{errno, Error, Op};
 use super::types::azure_iot_hub_evt_type::*;
 use super::types::azure_iot_hub_topic_type::*;
@@ -46,14 +45,8 @@ fn buf(s: &str) -> azure_iot_hub_buf {
 }
 
 /// Copies `payload` into `scratch` with a NUL after it.
-fn nul_terminated(scratch: &mut Vec<u8>, payload: &[u8]) -> azure_iot_hub_buf {
-    scratch.clear();
-    scratch.extend_from_slice(payload);
-    scratch.push(0);
-    azure_iot_hub_buf {
-        size: payload.len(),
-        ..azure_iot_hub_buf::from_bytes(scratch)
-    }
+fn nul_terminated(scratch: &mut Scratch, payload: &[u8]) -> azure_iot_hub_buf {
+    azure_iot_hub_buf::from_bytes(platform::nul_terminated(scratch, payload))
 }
 
 /// What an error event says about the message it concerns.
@@ -79,7 +72,7 @@ fn simple(t: azure_iot_hub_evt_type) {
 }
 
 /// The port's handler. `scratch` is the worker's payload buffer.
-pub(super) fn on_port_event(scratch: &mut Vec<u8>, ev: &PortEvent<'_>) {
+pub(super) fn on_port_event(scratch: &mut Scratch, ev: &PortEvent<'_>) {
     match ev {
         PortEvent::Hub(e) => on_hub_event(scratch, e),
         PortEvent::ProtocolError(p) => {
@@ -98,7 +91,7 @@ pub(super) fn on_port_event(scratch: &mut Vec<u8>, ev: &PortEvent<'_>) {
     }
 }
 
-fn on_hub_event(scratch: &mut Vec<u8>, e: &Event<'_>) {
+fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
     match *e {
         Event::Connected { .. } => {
             transition(STATE_CONNECTED);
@@ -369,29 +362,29 @@ mod tests {
     /// test, because the C API's context is global.
     #[test]
     fn events_from_the_port() {
-        *HANDLER.lock().unwrap() = Some(record);
+        *HANDLER.lock() = Some(record);
         let plain = |t| Seen {
             props_null: true,
             ..seen(t)
         };
 
         // Not connecting: CONNACK is an invalid transition, reported, and the event still goes.
-        *STATE.lock().unwrap() = STATE_DISCONNECTED;
+        *STATE.lock() = STATE_DISCONNECTED;
         assert_eq!(
             feed(PortEvent::Hub(Event::Connected {
                 session_present: false
             })),
             [error(EINVAL, None), plain(AZURE_IOT_HUB_EVT_CONNECTED)]
         );
-        assert_eq!(*STATE.lock().unwrap(), STATE_DISCONNECTED);
-        *STATE.lock().unwrap() = STATE_CONNECTING;
+        assert_eq!(*STATE.lock(), STATE_DISCONNECTED);
+        *STATE.lock() = STATE_CONNECTING;
         assert_eq!(
             feed(PortEvent::Hub(Event::Connected {
                 session_present: true
             })),
             [plain(AZURE_IOT_HUB_EVT_CONNECTED)]
         );
-        assert_eq!(*STATE.lock().unwrap(), STATE_CONNECTED);
+        assert_eq!(*STATE.lock(), STATE_CONNECTED);
 
         // A refused subscription.
         assert_eq!(
@@ -518,7 +511,7 @@ mod tests {
             feed(PortEvent::Disconnected(p)),
             [plain(AZURE_IOT_HUB_EVT_DISCONNECTED)]
         );
-        assert_eq!(*STATE.lock().unwrap(), STATE_DISCONNECTED);
+        assert_eq!(*STATE.lock(), STATE_DISCONNECTED);
         assert_eq!(
             feed(PortEvent::Hub(Event::ConnectionRefused { return_code: 5 })),
             [Seen {
@@ -527,7 +520,7 @@ mod tests {
                 ..seen(AZURE_IOT_HUB_EVT_CONNECTION_FAILED)
             }]
         );
-        *HANDLER.lock().unwrap() = None;
-        *STATE.lock().unwrap() = STATE_UNINIT;
+        *HANDLER.lock() = None;
+        *STATE.lock() = STATE_UNINIT;
     }
 }

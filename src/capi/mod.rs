@@ -24,13 +24,15 @@ pub mod types;
 #[cfg(feature = "dps")]
 pub mod dps;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 mod api;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 mod error;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 mod events;
+#[cfg(any(feature = "std", feature = "zephyr"))]
+mod platform;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 pub use api::*;
 pub use types::*;

@@ -8,6 +8,14 @@
 //! may call [`HubClient::publish`] and [`HubClient::disconnect`] from inside the handler. Event
 //! data is valid only during the handler call.
 
+#[cfg(not(feature = "zephyr"))]
 mod linux;
-
+#[cfg(not(feature = "zephyr"))]
 pub use linux::*;
+
+/// The Zephyr port (feature `zephyr`, which takes precedence over `std`): see
+/// `src/port/zephyr/mod.rs` and docs/zephyr.md.
+#[cfg(feature = "zephyr")]
+mod zephyr;
+#[cfg(feature = "zephyr")]
+pub use zephyr::*;

@@ -49,6 +49,9 @@ int azhub_z_log_level(int module);
  */
 void azhub_z_log(int module, int level, const char *msg, size_t len);
 
+/** Log "panic" and call k_panic() (a Rust panic ends here). */
+__attribute__((noreturn)) void azhub_z_panic(void);
+
 /* ---- Time, randomness (src/glue.c) ---------------------------------------------------- */
 
 /** Milliseconds since boot (k_uptime_get()). */
@@ -69,9 +72,12 @@ int azhub_z_random(void *dst, size_t len);
  */
 int azhub_z_thread_start(void (*entry)(void *arg), void *arg);
 
+/** True when called on the worker thread started by azhub_z_thread_start(). */
+bool azhub_z_on_worker(void);
+
 /** Number of semaphores and mutexes this file owns (ids 0 .. count-1). */
 #define AZHUB_Z_SEM_COUNT 4
-#define AZHUB_Z_MUTEX_COUNT 2
+#define AZHUB_Z_MUTEX_COUNT 4
 
 /** Semaphores: initial count 0, limit 1. @return 0, -EAGAIN on timeout, -EINVAL bad id. */
 int azhub_z_sem_take(int id, int32_t timeout_ms);
@@ -107,21 +113,8 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms);
  */
 int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family);
 
-/** Socket constants of this Zephyr build, so that Rust needs no header parsing for them. */
-struct azhub_z_socket_consts {
-	int af_inet, af_inet6, sock_stream, ipproto_tcp, ipproto_tls_1_2;
-	int sol_socket, so_sndtimeo, so_rcvtimeo;
-	int sol_tls, tls_sec_tag_list, tls_hostname, tls_peer_verify, tls_session_cache,
-		tls_native;
-	int tls_peer_verify_none, tls_peer_verify_required, tls_session_cache_disabled;
-	short pollin, pollout, pollerr, pollhup, pollnval;
-	int msg_dontwait;
-	int sizeof_timeval, sizeof_sockaddr;
-};
-extern const struct azhub_z_socket_consts azhub_z_socket_consts;
-
-/** Build a struct timeval of @p ms into @p out (room: sizeof_timeval bytes). */
-void azhub_z_timeval(void *out, int32_t ms);
+/* The socket and TLS constants, errno values and struct zsock_timeval are not here: the Rust
+ * build takes them from Zephyr's headers with bindgen (zephyr/build_bindings.rs). */
 
 /* ---- TLS credentials (src/certs.c) ---------------------------------------------------- */
 

@@ -94,6 +94,17 @@ int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
 	return 0;
 }
 
+bool azhub_z_on_worker(void)
+{
+	return atomic_get(&azhub_z_thread_started) != 0 && k_current_get() == &azhub_z_thread;
+}
+
+void azhub_z_panic(void)
+{
+	k_panic();
+	CODE_UNREACHABLE;
+}
+
 static struct k_sem azhub_z_sems[AZHUB_Z_SEM_COUNT];
 static struct k_mutex azhub_z_mutexes[AZHUB_Z_MUTEX_COUNT];
 
@@ -281,46 +292,4 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 
 	zsock_freeaddrinfo(result);
 	return err;
-}
-
-#if !defined(TLS_NATIVE)
-#define TLS_NATIVE -1 /* not available in this Zephyr version */
-#endif
-
-const struct azhub_z_socket_consts azhub_z_socket_consts = {
-	.af_inet = AF_INET,
-	.af_inet6 = AF_INET6,
-	.sock_stream = SOCK_STREAM,
-	.ipproto_tcp = IPPROTO_TCP,
-	.ipproto_tls_1_2 = IPPROTO_TLS_1_2,
-	.sol_socket = SOL_SOCKET,
-	.so_sndtimeo = SO_SNDTIMEO,
-	.so_rcvtimeo = SO_RCVTIMEO,
-	.sol_tls = SOL_TLS,
-	.tls_sec_tag_list = TLS_SEC_TAG_LIST,
-	.tls_hostname = TLS_HOSTNAME,
-	.tls_peer_verify = TLS_PEER_VERIFY,
-	.tls_session_cache = TLS_SESSION_CACHE,
-	.tls_native = TLS_NATIVE,
-	.tls_peer_verify_none = TLS_PEER_VERIFY_NONE,
-	.tls_peer_verify_required = TLS_PEER_VERIFY_REQUIRED,
-	.tls_session_cache_disabled = TLS_SESSION_CACHE_DISABLED,
-	.pollin = ZSOCK_POLLIN,
-	.pollout = ZSOCK_POLLOUT,
-	.pollerr = ZSOCK_POLLERR,
-	.pollhup = ZSOCK_POLLHUP,
-	.pollnval = ZSOCK_POLLNVAL,
-	.msg_dontwait = ZSOCK_MSG_DONTWAIT,
-	.sizeof_timeval = sizeof(struct zsock_timeval),
-	.sizeof_sockaddr = sizeof(struct sockaddr),
-};
-
-void azhub_z_timeval(void *out, int32_t ms)
-{
-	struct zsock_timeval tv = {
-		.tv_sec = ms / 1000,
-		.tv_usec = (ms % 1000) * 1000,
-	};
-
-	memcpy(out, &tv, sizeof(tv));
 }

@@ -1,0 +1,177 @@
+//! What the C API needs from its platform, so that the same code serves both ports: a mutex
+//! usable in a `static`, the one client, the worker's payload scratch buffer, text fields of
+//! the port's `ConnectConfig`, and the errno carried by the port's errors.
+//!
+//! * Linux (`std`): `std::sync::Mutex`, a `OnceLock<HubClient>` whose handler closure owns a
+//!   growing `Vec` scratch buffer, `String` fields, `io::Error`.
+//! * Zephyr (`zephyr`): the glue's kernel mutexes, the port's single client, a static scratch
+//!   buffer of `RX_BUFFER_SIZE + 1` bytes, `heapless::String` fields, positive errno numbers.
+
+use core::ffi::c_int;
+
+use super::error::Error;
+#[cfg(not(feature = "zephyr"))]
+pub(crate) use std_impl::*;
+#[cfg(feature = "zephyr")]
+pub(crate) use zephyr_impl::*;
+
+/// A text field of the port's `ConnectConfig`.
+pub(crate) trait SetText {
+    /// Replaces the text; `Error::ConfigTooLong` if it does not fit.
+    fn set_text(&mut self, s: &str) -> Result<(), Error>;
+}
+
+#[cfg(not(feature = "zephyr"))]
+mod std_impl {
+    use super::*;
+    use std::boxed::Box;
+    use std::string::String;
+    use std::sync::{Mutex as StdMutex, MutexGuard, OnceLock};
+    use std::vec::Vec;
+
+    use crate::capi::events;
+    use crate::port::HubClient;
+
+    /// A mutex that can live in a `static`.
+    pub(crate) struct Mutex<T>(StdMutex<T>);
+
+    impl<T> Mutex<T> {
+        /// `slot` names the kernel mutex on Zephyr; unused here.
+        pub(crate) const fn new(_slot: c_int, value: T) -> Self {
+            Mutex(StdMutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            // A panic aborts (both profiles), so a poisoned lock only means "a thread died
+            // holding it".
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    /// The payload copy the worker hands to the C handler.
+    pub(crate) type Scratch = Vec<u8>;
+
+    /// Copies `payload` into `scratch` with a NUL after it; returns the copy without the NUL.
+    pub(crate) fn nul_terminated<'s>(scratch: &'s mut Scratch, payload: &[u8]) -> &'s [u8] {
+        scratch.clear();
+        scratch.extend_from_slice(payload);
+        scratch.push(0);
+        &scratch[..payload.len()]
+    }
+
+    static CLIENT: OnceLock<HubClient> = OnceLock::new();
+
+    /// Creates the client (once) with the C API's event conversion as its handler.
+    pub(crate) fn init_client() -> Result<(), Error> {
+        CLIENT.get_or_init(|| {
+            let mut scratch = Vec::new();
+            HubClient::new(Box::new(move |ev| events::on_port_event(&mut scratch, ev)))
+        });
+        Ok(())
+    }
+
+    /// The client, once [`init_client`] has run.
+    pub(crate) fn client() -> Option<&'static HubClient> {
+        CLIENT.get()
+    }
+
+    impl SetText for String {
+        fn set_text(&mut self, s: &str) -> Result<(), Error> {
+            *self = String::from(s);
+            Ok(())
+        }
+    }
+
+    /// The errno of a failed socket call, or `otherwise`.
+    pub(crate) fn os_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
+        match e.raw_os_error() {
+            Some(n) if n > 0 => n,
+            _ => otherwise,
+        }
+    }
+
+    /// The errno of a failed resolution, or `otherwise`.
+    pub(crate) fn dns_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
+        os_errno(e, otherwise)
+    }
+}
+
+#[cfg(feature = "zephyr")]
+mod zephyr_impl {
+    use super::*;
+    use core::cell::UnsafeCell;
+
+    use crate::capi::events;
+    use crate::port::{HubClient, KMutex, KGuard, PortEvent, RX_BUFFER_SIZE};
+
+    /// A mutex that can live in a `static`: the glue's kernel mutex number `slot`.
+    pub(crate) struct Mutex<T>(KMutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(slot: c_int, value: T) -> Self {
+            Mutex(KMutex::new(slot, value))
+        }
+
+        pub(crate) fn lock(&self) -> KGuard<'_, T> {
+            self.0.lock()
+        }
+    }
+
+    /// The payload copy the worker hands to the C handler: a static buffer.
+    pub(crate) struct Scratch(&'static mut [u8; RX_BUFFER_SIZE + 1]);
+
+    /// Copies `payload` into `scratch` with a NUL after it; returns the copy without the NUL.
+    /// A payload is never larger than the receive buffer; a longer one would be cut.
+    pub(crate) fn nul_terminated<'s>(scratch: &'s mut Scratch, payload: &[u8]) -> &'s [u8] {
+        let n = payload.len().min(RX_BUFFER_SIZE);
+        scratch.0[..n].copy_from_slice(&payload[..n]);
+        scratch.0[n] = 0;
+        &scratch.0[..n]
+    }
+
+    struct ScratchCell(UnsafeCell<[u8; RX_BUFFER_SIZE + 1]>);
+
+    // SAFETY: only `handler` below reaches the buffer, and the port calls the handler on its
+    // worker thread only, one call at a time (under its handler lock).
+    unsafe impl Sync for ScratchCell {}
+
+    static SCRATCH: ScratchCell = ScratchCell(UnsafeCell::new([0; RX_BUFFER_SIZE + 1]));
+
+    fn handler(_client: &HubClient, ev: &PortEvent<'_>) {
+        // SAFETY: see `ScratchCell`: calls are serialised, so this is the only reference while
+        // the call lasts, and it does not outlive the call.
+        let mut scratch = Scratch(unsafe { &mut *SCRATCH.0.get() });
+        events::on_port_event(&mut scratch, ev);
+    }
+
+    /// Initialises the port (once) with the C API's event conversion as its handler.
+    pub(crate) fn init_client() -> Result<(), Error> {
+        HubClient::new(handler).map(|_| ()).map_err(|_| Error::NotDisconnected)
+    }
+
+    /// The client, once [`init_client`] has run.
+    pub(crate) fn client() -> Option<HubClient> {
+        HubClient::get()
+    }
+
+    impl<const N: usize> SetText for heapless::String<N> {
+        fn set_text(&mut self, s: &str) -> Result<(), Error> {
+            self.clear();
+            self.push_str(s).map_err(|_| Error::ConfigTooLong)
+        }
+    }
+
+    /// The errno of a failed socket call (positive, Zephyr's numbers), or `otherwise`.
+    pub(crate) fn os_errno(e: &i32, otherwise: c_int) -> c_int {
+        if *e > 0 {
+            *e
+        } else {
+            otherwise
+        }
+    }
+
+    /// A failed resolution: the glue reports `getaddrinfo()` codes, which are not errno values.
+    pub(crate) fn dns_errno(_e: &i32, otherwise: c_int) -> c_int {
+        otherwise
+    }
+}

@@ -1,0 +1,392 @@
+//! The Zephyr port (feature `zephyr`): the interface of the Linux port's [`HubClient`], without
+//! `std` or a heap.
+//!
+//! * One client per image (the glue starts one worker thread per boot, stack
+//!   `CONFIG_MQTT_HELPER_STACK_SIZE`, priority `K_LOWEST_APPLICATION_THREAD_PRIO`).
+//! * Buffers are static and sized by Kconfig: transmit `CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE`,
+//!   receive `CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE + CONFIG_MQTT_HELPER_PAYLOAD_BUFFER_LEN`.
+//! * [`HubClient::connect`] resolves (`getaddrinfo`, or the static IP), opens a TLS socket
+//!   (`TLS_SEC_TAG_LIST` with the primary and secondary tags, `TLS_HOSTNAME`,
+//!   `TLS_PEER_VERIFY` required, `TLS_NATIVE` with `CONFIG_MQTT_HELPER_NATIVE_TLS`, `SO_SNDTIMEO`
+//!   from `CONFIG_MQTT_HELPER_SEND_TIMEOUT_SEC`), connects (the TLS handshake happens there),
+//!   writes CONNECT and hands the socket to the worker, which delivers the events.
+//! * Certificates are provisioned once per boot by the glue when
+//!   `CONFIG_MQTT_HELPER_PROVISION_CERTIFICATES` is on (before the first connection).
+//! * Logging goes to Zephyr's log modules `azure_iot_hub` and `mqtt_helper`; a panic logs and
+//!   ends in `k_panic()`.
+//!
+//! Threading contract (as on Linux): events come from the worker thread; the handler may call
+//! [`HubClient::publish`] and [`HubClient::disconnect`]. `disconnect()` called from another
+//! thread returns after `Disconnected` was delivered.
+
+use core::ffi::{c_int, c_void};
+use core::fmt;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::config as k;
+use crate::hub::{self, Client, Message, Options, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
+
+/// Zephyr's types and constants, generated from the build's headers (docs/zephyr.md).
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code,
+    missing_docs,
+    clippy::all
+)]
+pub(crate) mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/zephyr_bindings.rs"));
+}
+mod log;
+mod net;
+mod panic;
+mod sync;
+pub(crate) mod sys;
+mod worker;
+
+use sync::StaticBuf;
+pub(crate) use sync::{KGuard, KMutex};
+
+/// Log target of the transport, as the original's log module.
+pub(crate) const LOG_TRANSPORT: &str = "mqtt_helper";
+/// Log target of the IoT Hub layer.
+pub(crate) const LOG_HUB: &str = "azure_iot_hub";
+
+/// The transmit buffer size (`CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE`).
+pub const TX_BUFFER_SIZE: usize = k::MQTT_HELPER_RX_TX_BUFFER_SIZE;
+/// The receive buffer size (`RX_TX_BUFFER_SIZE + PAYLOAD_BUFFER_LEN`).
+pub const RX_BUFFER_SIZE: usize = k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
+
+/// Security tags of the TLS credentials (provisioned by the glue or by the application).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    /// `CONFIG_MQTT_HELPER_SEC_TAG`.
+    pub sec_tag: i32,
+    /// `CONFIG_MQTT_HELPER_SECONDARY_SEC_TAG` (-1: none).
+    pub secondary_sec_tag: i32,
+}
+
+/// Everything one connection needs. Strings are stored inline (no heap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectConfig {
+    /// IoT Hub host name (DNS, `TLS_HOSTNAME`, MQTT user name).
+    pub hostname: heapless::String<MAX_HOSTNAME_LEN>,
+    /// Device ID (MQTT client ID).
+    pub device_id: heapless::String<MAX_DEVICE_ID_LEN>,
+    /// TCP port (`CONFIG_MQTT_HELPER_PORT`).
+    pub port: u16,
+    /// Connect to this address instead of resolving `hostname`
+    /// (`CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS`; empty: resolve).
+    pub static_ip: &'static str,
+    /// TLS credentials by security tag.
+    pub credentials: Credentials,
+    /// Protocol options.
+    pub options: Options,
+    /// `SO_SNDTIMEO` in seconds (`CONFIG_MQTT_HELPER_SEND_TIMEOUT_SEC`), if enabled.
+    pub send_timeout_secs: Option<u32>,
+    /// TLS on the socket (`CONFIG_AZURE_IOT_HUB_RS_TLS`, default y; n only for tests against a
+    /// local plain-TCP broker).
+    pub tls: bool,
+    /// `TLS_NATIVE` (`CONFIG_MQTT_HELPER_NATIVE_TLS`).
+    pub native_tls: bool,
+}
+
+/// Why the strings of a [`ConnectConfig`] were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong;
+
+impl ConnectConfig {
+    /// The Kconfig values of this build.
+    pub fn from_config() -> Self {
+        let mut hostname = heapless::String::new();
+        let _ = hostname.push_str(k::AZURE_IOT_HUB_HOSTNAME);
+        let mut device_id = heapless::String::new();
+        let _ = device_id.push_str(k::AZURE_IOT_HUB_DEVICE_ID);
+        ConnectConfig {
+            hostname,
+            device_id,
+            port: k::MQTT_HELPER_PORT,
+            static_ip: k::MQTT_HELPER_STATIC_IP_ADDRESS,
+            credentials: Credentials {
+                sec_tag: k::MQTT_HELPER_SEC_TAG,
+                secondary_sec_tag: k::MQTT_HELPER_SECONDARY_SEC_TAG,
+            },
+            options: kconfig_options(),
+            send_timeout_secs: k::MQTT_HELPER_SEND_TIMEOUT
+                .then(|| u32::try_from(k::MQTT_HELPER_SEND_TIMEOUT_SEC).unwrap_or(u32::MAX)),
+            tls: k::AZURE_IOT_HUB_RS_TLS,
+            native_tls: k::MQTT_HELPER_NATIVE_TLS,
+        }
+    }
+
+    /// Same as [`ConnectConfig::from_config`] (there is no environment on Zephyr).
+    pub fn kconfig_defaults() -> Self {
+        Self::from_config()
+    }
+
+    /// Sets the host name.
+    pub fn set_hostname(&mut self, s: &str) -> Result<(), TooLong> {
+        self.hostname.clear();
+        self.hostname.push_str(s).map_err(|_| TooLong)
+    }
+
+    /// Sets the device ID.
+    pub fn set_device_id(&mut self, s: &str) -> Result<(), TooLong> {
+        self.device_id.clear();
+        self.device_id.push_str(s).map_err(|_| TooLong)
+    }
+}
+
+/// The protocol options from Kconfig.
+pub(crate) fn kconfig_options() -> Options {
+    Options {
+        keep_alive_secs: k::MQTT_KEEPALIVE,
+        clean_session: k::MQTT_CLEAN_SESSION,
+        auto_twin_request: k::AZURE_IOT_HUB_AUTO_DEVICE_TWIN_REQUEST,
+        topic_max_len: k::AZURE_IOT_HUB_TOPIC_MAX_LEN,
+        property_buffer_size: k::AZURE_IOT_HUB_MSG_PROPERTY_BUFFER_SIZE,
+        user_name_buf_size: k::AZURE_IOT_HUB_USER_NAME_BUF_SIZE,
+    }
+}
+
+/// Why a connection could not be set up. Numbers are positive errno values of this Zephyr
+/// build, as the socket calls reported them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Host name or device ID invalid, or the user name too long.
+    InvalidConfig(hub::ConnectError),
+    /// Resolution failed: the glue's code (a negated `DNS_EAI_*` code, or a negative errno),
+    /// as the original's `mqtt_helper` reports it.
+    Dns(i32),
+    /// Socket creation, options or connect failed (errno). With TLS, the handshake happens in
+    /// connect, so its failures are here too.
+    Tcp(i32),
+    /// Setting a TLS option failed (errno).
+    Tls(i32),
+    /// A client is already connecting or connected, or the port is not initialised.
+    Busy,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::InvalidConfig(e) => write!(f, "invalid configuration: {e:?}"),
+            ConnectError::Dns(e) => write!(f, "DNS resolution failed: {e}"),
+            ConnectError::Tcp(e) => write!(f, "connection failed: errno {e}"),
+            ConnectError::Tls(e) => write!(f, "TLS setup failed: errno {e}"),
+            ConnectError::Busy => f.write_str("already connecting or connected"),
+        }
+    }
+}
+
+/// Why a publish failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The core refused the message (not connected, invalid, too long...).
+    Publish(hub::PublishError),
+    /// Writing to the socket failed (errno); the connection is being torn down.
+    Io(i32),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Publish(e) => write!(f, "publish refused: {e:?}"),
+            SendError::Io(e) => write!(f, "send failed: errno {e}"),
+        }
+    }
+}
+
+/// Why the connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// `disconnect()` (or `abort()`) was called.
+    Requested,
+    /// The hub refused CONNACK.
+    Refused,
+    /// The peer closed the connection or the socket failed.
+    Transport,
+    /// The peer broke the protocol.
+    Protocol(hub::ProtocolError),
+}
+
+/// What the worker delivers to the handler.
+#[derive(Debug)]
+pub enum PortEvent<'a> {
+    /// An event from the core.
+    Hub(hub::Event<'a>),
+    /// The peer broke the protocol; the connection is closed next.
+    ProtocolError(hub::ProtocolError),
+    /// The connection ended (always the last event of a connection).
+    Disconnected(CloseReason),
+}
+
+/// The handler: called on the worker thread.
+pub type Handler = fn(&HubClient, &PortEvent<'_>);
+
+/// The connection state shared by the application threads and the worker.
+pub(crate) struct Link {
+    pub(crate) client: Option<Client<&'static mut [u8]>>,
+    /// The socket while a connection is up (-1: none).
+    pub(crate) fd: c_int,
+    pub(crate) active: bool,
+    pub(crate) close_requested: bool,
+    pub(crate) broken: bool,
+    pub(crate) generation: u64,
+    pub(crate) finished: u64,
+}
+
+pub(crate) static LINK: KMutex<Link> = KMutex::new(
+    sys::MUTEX_LINK,
+    Link {
+        client: None,
+        fd: -1,
+        active: false,
+        close_requested: false,
+        broken: false,
+        generation: 0,
+        finished: 0,
+    },
+);
+
+/// Held by the worker while it runs the handler (orders the events of consecutive connections).
+pub(crate) static HANDLER_LOCK: KMutex<()> = KMutex::new(sys::MUTEX_HANDLER, ());
+
+/// The handler, as a function pointer (null: none). Not behind `HANDLER_LOCK`, so the handler
+/// itself may register another one.
+static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The registered handler.
+pub(crate) fn handler() -> Option<Handler> {
+    let p = HANDLER.load(Ordering::Acquire);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null value was stored by `HubClient::new` from a valid `Handler`, and
+    // function pointers and data pointers have the same size on every Zephyr target.
+    Some(unsafe { core::mem::transmute::<*mut (), Handler>(p) })
+}
+
+static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
+pub(crate) static RX: StaticBuf<RX_BUFFER_SIZE> = StaticBuf::new();
+
+/// Why [`HubClient::new`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartError(pub i32);
+
+/// The device client of this image (a handle; all handles drive the one connection).
+#[derive(Debug, Clone, Copy)]
+pub struct HubClient {
+    _private: (),
+}
+
+impl HubClient {
+    /// Initialises the port on first use (buffers, logging, certificates, the worker thread) and
+    /// (re)sets the handler. Later calls only replace the handler.
+    pub fn new(handler: Handler) -> Result<HubClient, StartError> {
+        {
+            let mut link = LINK.lock();
+            if link.client.is_none() {
+                log::init();
+                let tx = TX.take().ok_or(StartError(-16))?;
+                link.client = Some(Client::new(tx, kconfig_options()));
+                if k::MQTT_HELPER_PROVISION_CERTIFICATES {
+                    // SAFETY: no preconditions; idempotent.
+                    let rc = unsafe { sys::azhub_z_provision_certificates() };
+                    if rc != 0 {
+                        ::log::error!(target: LOG_TRANSPORT, "certificate provisioning failed: {rc}");
+                    }
+                }
+                // SAFETY: `worker::main` is a valid entry that ignores its argument.
+                let rc = unsafe { sys::azhub_z_thread_start(worker::main, core::ptr::null_mut::<c_void>()) };
+                if rc != 0 {
+                    ::log::error!(target: LOG_TRANSPORT, "cannot start the worker thread: {rc}");
+                    return Err(StartError(rc));
+                }
+            }
+        }
+        HANDLER.store(handler as *mut (), Ordering::Release);
+        Ok(HubClient { _private: () })
+    }
+
+    /// The client, if [`HubClient::new`] has run.
+    pub fn get() -> Option<HubClient> {
+        LINK.lock()
+            .client
+            .is_some()
+            .then_some(HubClient { _private: () })
+    }
+
+    /// Resolves, connects (with the TLS handshake) and writes CONNECT, then returns; CONNACK and
+    /// everything after arrive as events on the worker thread.
+    pub fn connect(&self, config: &ConnectConfig) -> Result<(), ConnectError> {
+        net::connect(config)
+    }
+
+    /// Publishes; blocks until the bytes are handed to the socket. Returns the packet ID.
+    pub fn publish(&self, msg: &Message<'_>) -> Result<u16, SendError> {
+        net::publish(msg)
+    }
+
+    /// Sends DISCONNECT and closes. `Disconnected(Requested)` is delivered before this returns
+    /// (if called from the handler: right after the handler returns).
+    pub fn disconnect(&self) -> Result<(), hub::State> {
+        let generation = {
+            let mut link = LINK.lock();
+            let Link { client, .. } = &mut *link;
+            let Some(client) = client.as_mut() else {
+                return Err(hub::State::Disconnected);
+            };
+            client.disconnect()?;
+            ::log::info!(target: LOG_TRANSPORT, "disconnecting");
+            let _ = net::flush(&mut link, sys::now_ms());
+            link.close_requested = true;
+            link.generation
+        };
+        wait_finished(generation);
+        Ok(())
+    }
+
+    /// Closes the connection in any state after connect() returned, without DISCONNECT.
+    pub fn abort(&self) {
+        let generation = {
+            let mut link = LINK.lock();
+            if !link.active {
+                return;
+            }
+            link.close_requested = true;
+            link.generation
+        };
+        wait_finished(generation);
+    }
+
+    /// The next MQTT packet identifier (1..=65535).
+    pub fn next_packet_id(&self) -> u16 {
+        LINK.lock().client.as_mut().map_or(1, Client::next_packet_id)
+    }
+
+    /// The core's connection state.
+    pub fn state(&self) -> hub::State {
+        LINK.lock()
+            .client
+            .as_ref()
+            .map_or(hub::State::Disconnected, Client::state)
+    }
+}
+
+/// Waits until connection `generation` delivered `Disconnected`, unless called on the worker.
+fn wait_finished(generation: u64) {
+    // SAFETY: compares k_current_get() with the glue's worker thread.
+    if unsafe { sys::azhub_z_on_worker() } {
+        return;
+    }
+    loop {
+        if LINK.lock().finished >= generation {
+            return;
+        }
+        // Bounded wait: several threads may wait, and the semaphore has a limit of 1.
+        // SAFETY: a glue semaphore id.
+        unsafe { sys::azhub_z_sem_take(sys::SEM_FINISHED, 50) };
+    }
+}

@@ -1,0 +1,275 @@
+//! The application-thread side: connecting and publishing over a Zephyr (TLS) socket.
+
+use core::ffi::{c_int, c_void};
+use core::mem::size_of;
+
+use super::{
+    sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT,
+};
+use crate::hub::{self, Message};
+
+/// Room for any socket address (`struct sockaddr_in6` is 24 bytes in Zephyr).
+const SOCKADDR_ROOM: usize = 64;
+
+/// Writes all of `bytes` (blocking, under `SO_SNDTIMEO`). Returns the errno on failure.
+pub(crate) fn send_all(fd: c_int, mut bytes: &[u8]) -> Result<(), i32> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
+        let n = unsafe { sys::azhub_z_send(fd, bytes.as_ptr().cast(), bytes.len(), 0) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == sys::consts().eintr {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(0);
+        }
+        bytes = &bytes[usize::try_from(n).unwrap_or(0).min(bytes.len())..];
+    }
+    Ok(())
+}
+
+fn break_link(link: &mut Link, err: i32) {
+    ::log::warn!(target: LOG_TRANSPORT, "write failed: errno {err}; closing the connection");
+    link.broken = true;
+}
+
+/// Writes the client's queued packets.
+pub(crate) fn flush(link: &mut Link, now_ms: u64) -> Result<(), i32> {
+    let fd = link.fd;
+    let result = (|| {
+        let client = link.client.as_mut().ok_or(0)?;
+        if fd < 0 {
+            return Err(0);
+        }
+        while let Some(bytes) = client.poll_transmit() {
+            let n = bytes.len();
+            send_all(fd, bytes)?;
+            client.transmit_complete(n, now_ms);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        break_link(link, e);
+    }
+    result
+}
+
+pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
+    let mut link = LINK.lock();
+    if link.broken || link.fd < 0 {
+        return Err(SendError::Publish(hub::PublishError::NotConnected));
+    }
+    let now = sys::now_ms();
+    let fd = link.fd;
+    let Some(client) = link.client.as_mut() else {
+        return Err(SendError::Publish(hub::PublishError::NotConnected));
+    };
+    let out = client.publish(msg, now).map_err(SendError::Publish)?;
+    let packet_id = out.packet_id;
+    let size = out.head().len() + out.body().len();
+    match send_all(fd, out.head()).and_then(|()| send_all(fd, out.body())) {
+        Ok(()) => {
+            out.sent();
+            client.transmit_complete(size, now);
+            ::log::debug!(target: LOG_HUB, "published {size} bytes, packet id {packet_id}");
+            Ok(packet_id)
+        }
+        Err(e) => {
+            drop(out);
+            break_link(&mut link, e);
+            Err(SendError::Io(e))
+        }
+    }
+}
+
+/// A NUL-terminated copy of `s` (host names are at most 128 bytes).
+fn c_string(s: &str) -> Option<[u8; 130]> {
+    let mut buf = [0u8; 130];
+    if s.len() >= buf.len() || s.as_bytes().contains(&0) {
+        return None;
+    }
+    buf[..s.len()].copy_from_slice(s.as_bytes());
+    Some(buf)
+}
+
+fn setsockopt<T>(fd: c_int, level: c_int, name: c_int, value: &T) -> Result<(), i32> {
+    setsockopt_raw(fd, level, name, (value as *const T).cast(), size_of::<T>())
+}
+
+fn setsockopt_raw(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: usize,
+) -> Result<(), i32> {
+    let len = u32::try_from(len).map_err(|_| sys::consts().einval)?;
+    // SAFETY: the caller passes a pointer valid for `len` bytes for the duration of the call.
+    if unsafe { sys::azhub_z_setsockopt(fd, level, name, value, len) } < 0 {
+        Err(sys::errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Opens and connects the socket; returns it (the TLS handshake is part of connect).
+fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
+    let c = sys::consts();
+    let host = if config.static_ip.is_empty() {
+        config.hostname.as_str()
+    } else {
+        config.static_ip
+    };
+    let host_c = c_string(host).ok_or(ConnectError::Dns(-c.einval))?;
+    let mut addr = [0u8; SOCKADDR_ROOM];
+    let mut addrlen = SOCKADDR_ROOM as u32;
+    let mut family: c_int = 0;
+    // SAFETY: every pointer is valid for the call; `addr` has `addrlen` bytes of room.
+    let rc = unsafe {
+        sys::azhub_z_resolve(
+            host_c.as_ptr().cast(),
+            config.port,
+            addr.as_mut_ptr().cast(),
+            &mut addrlen,
+            &mut family,
+        )
+    };
+    if rc != 0 {
+        ::log::error!(target: LOG_TRANSPORT, "getaddrinfo() failed for {host}: {rc}");
+        return Err(ConnectError::Dns(rc));
+    }
+    let proto = if config.tls {
+        c.ipproto_tls_1_2
+    } else {
+        c.ipproto_tcp
+    };
+    // SAFETY: plain system call.
+    let fd = unsafe { sys::azhub_z_socket(family, c.sock_stream, proto) };
+    if fd < 0 {
+        let e = sys::errno();
+        ::log::error!(target: LOG_TRANSPORT, "socket() failed: errno {e}");
+        return Err(ConnectError::Tcp(e));
+    }
+    let close_on_err = |e: ConnectError| {
+        // SAFETY: `fd` is the socket opened above, not yet shared.
+        unsafe { sys::azhub_z_close(fd) };
+        e
+    };
+    if config.tls {
+        let mut tags = [config.credentials.sec_tag, 0];
+        let ntags = if config.credentials.secondary_sec_tag != -1 {
+            tags[1] = config.credentials.secondary_sec_tag;
+            2
+        } else {
+            1
+        };
+        setsockopt_raw(
+            fd,
+            c.sol_tls,
+            c.tls_sec_tag_list,
+            tags.as_ptr().cast(),
+            ntags * size_of::<i32>(),
+        )
+        .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+        let name = c_string(&config.hostname).ok_or_else(|| close_on_err(ConnectError::Tls(c.einval)))?;
+        setsockopt_raw(
+            fd,
+            c.sol_tls,
+            c.tls_hostname,
+            name.as_ptr().cast(),
+            config.hostname.len() + 1,
+        )
+        .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+        let verify: c_int = c.tls_peer_verify_required;
+        setsockopt(fd, c.sol_tls, c.tls_peer_verify, &verify)
+            .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+        if config.native_tls {
+            if c.tls_native < 0 {
+                ::log::error!(target: LOG_TRANSPORT, "TLS_NATIVE is not available in this Zephyr");
+                return Err(close_on_err(ConnectError::Tls(c.enotsup)));
+            }
+            let one: c_int = 1;
+            setsockopt(fd, c.sol_tls, c.tls_native, &one)
+                .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+        }
+    }
+    if let Some(secs) = config.send_timeout_secs {
+        let tv = super::bindings::azhub_timeval_t {
+            tv_sec: secs.try_into().unwrap_or(i32::MAX.into()),
+            ..Default::default()
+        };
+        if let Err(e) = setsockopt(fd, c.sol_socket, c.so_sndtimeo, &tv) {
+            ::log::warn!(target: LOG_TRANSPORT, "cannot set the send timeout: errno {e}");
+        }
+    }
+    // SAFETY: `addr` holds `addrlen` bytes of a socket address filled by the resolver.
+    if unsafe { sys::azhub_z_connect(fd, addr.as_ptr().cast(), addrlen) } < 0 {
+        let e = sys::errno();
+        ::log::error!(target: LOG_TRANSPORT, "connect() to {host}:{} failed: errno {e}", config.port);
+        return Err(close_on_err(ConnectError::Tcp(e)));
+    }
+    Ok(fd)
+}
+
+pub(crate) fn connect(config: &ConnectConfig) -> Result<(), ConnectError> {
+    let generation = {
+        let mut link = LINK.lock();
+        if link.active {
+            return Err(ConnectError::Busy);
+        }
+        let now = sys::now_ms();
+        let Some(client) = link.client.as_mut() else {
+            return Err(ConnectError::Busy);
+        };
+        client.set_options(config.options);
+        client
+            .connect(&config.hostname, &config.device_id, None, None, now)
+            .map_err(|e| match e {
+                hub::ConnectError::NotDisconnected => ConnectError::Busy,
+                e => ConnectError::InvalidConfig(e),
+            })?;
+        link.active = true;
+        link.close_requested = false;
+        link.broken = false;
+        link.generation += 1;
+        link.generation
+    };
+    ::log::info!(target: LOG_TRANSPORT, "connecting to {}:{} as {}", config.hostname, config.port, config.device_id);
+    let established = establish(config);
+    let mut link = LINK.lock();
+    let result = established.and_then(|fd| {
+        link.fd = fd;
+        if link.close_requested {
+            return Err(ConnectError::Tcp(sys::consts().econnaborted));
+        }
+        flush(&mut link, sys::now_ms()).map_err(ConnectError::Tcp)
+    });
+    match result {
+        Ok(()) => {
+            ::log::info!(target: LOG_TRANSPORT, "connected, CONNECT sent");
+            drop(link);
+            // SAFETY: a glue semaphore id.
+            unsafe { sys::azhub_z_sem_give(sys::SEM_START) };
+            Ok(())
+        }
+        Err(e) => {
+            ::log::warn!(target: LOG_TRANSPORT, "connect failed: {e}");
+            if link.fd >= 0 {
+                // SAFETY: the socket opened by `establish`, not given to the worker.
+                unsafe { sys::azhub_z_close(link.fd) };
+                link.fd = -1;
+            }
+            if let Some(client) = link.client.as_mut() {
+                client.handle_closed();
+            }
+            link.active = false;
+            link.close_requested = false;
+            link.broken = false;
+            link.finished = generation;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The worker thread: waits for a connection from `connect()`, then reads the socket, feeds the
+//! framer and the client, sends keep-alive PINGREQs, and delivers the events. It holds the link
+//! lock only to touch the client, never while it waits for the socket or runs the handler.
+
+use core::ffi::{c_int, c_void};
+
+use super::{
+    handler, net, sys, CloseReason, HubClient, PortEvent, HANDLER_LOCK, LINK, LOG_HUB, LOG_TRANSPORT, RX,
+};
+use crate::hub::{Event, ProtocolError};
+use crate::mqtt::{Framed, Framer};
+
+/// Longest single wait for input: how quickly `disconnect()`/`abort()` from another thread is
+/// noticed (Zephyr's `shutdown()` does not wake a `poll()` on every socket type).
+const POLL_SLICE_MS: u64 = 100;
+
+pub(crate) extern "C" fn main(_arg: *mut c_void) {
+    let Some(rx) = RX.take() else {
+        return;
+    };
+    let mut framer = Framer::new(rx);
+    loop {
+        // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
+        if unsafe { sys::azhub_z_sem_take(sys::SEM_START, -1) } != 0 {
+            continue;
+        }
+        let fd = LINK.lock().fd;
+        if fd < 0 {
+            continue;
+        }
+        framer.reset();
+        let reason = serve(&mut framer, fd);
+        finish(reason);
+    }
+}
+
+fn deliver(event: &PortEvent<'_>) {
+    ::log::debug!(target: LOG_HUB, "event: {event:?}");
+    let _order = HANDLER_LOCK.lock();
+    if let Some(h) = handler() {
+        h(&HubClient { _private: () }, event);
+    }
+}
+
+fn protocol_error(e: ProtocolError) -> CloseReason {
+    ::log::error!(target: LOG_TRANSPORT, "protocol error: {e:?}");
+    deliver(&PortEvent::ProtocolError(e));
+    CloseReason::Protocol(e)
+}
+
+fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
+    let c = sys::consts();
+    loop {
+        // 1. Every packet the framer holds, one event each.
+        loop {
+            let framed = match framer.next() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return protocol_error(ProtocolError::Frame(e)),
+            };
+            let mut link = LINK.lock();
+            if link.close_requested {
+                return CloseReason::Requested;
+            }
+            let now = sys::now_ms();
+            let Some(client) = link.client.as_mut() else {
+                return CloseReason::Transport;
+            };
+            let handled = match framed {
+                Framed::Packet { header, body } => client.handle_packet(header, body, now),
+                Framed::Oversize { header, prefix } => client.handle_oversize(header, prefix, now),
+            };
+            let event = match handled {
+                Ok(event) => event,
+                Err(e) => {
+                    drop(link);
+                    return protocol_error(e);
+                }
+            };
+            let flushed = net::flush(&mut link, now);
+            drop(link);
+            if let Event::MessageTooLarge { topic, size } = event {
+                ::log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
+            }
+            deliver(&PortEvent::Hub(event));
+            if let Event::ConnectionRefused { return_code } = event {
+                ::log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");
+                return CloseReason::Refused;
+            }
+            if flushed.is_err() {
+                return CloseReason::Transport;
+            }
+        }
+
+        // 2. Keep-alive, and how long to wait.
+        let mut link = LINK.lock();
+        if link.close_requested {
+            return CloseReason::Requested;
+        }
+        if link.broken {
+            return CloseReason::Transport;
+        }
+        let now = sys::now_ms();
+        let Some(client) = link.client.as_mut() else {
+            return CloseReason::Transport;
+        };
+        if let Err(e) = client.handle_timeout(now) {
+            drop(link);
+            return protocol_error(e);
+        }
+        let deadline = client.poll_timeout();
+        if net::flush(&mut link, now).is_err() {
+            return CloseReason::Transport;
+        }
+        drop(link);
+        let wait = deadline
+            .map_or(POLL_SLICE_MS, |d| d.saturating_sub(now))
+            .min(POLL_SLICE_MS);
+
+        // 3. Wait for input, without the lock.
+        let mut revents: i16 = 0;
+        // SAFETY: `revents` is valid for the call; `fd` stays open until `finish`.
+        let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait as c_int) };
+        if rc < 0 {
+            let e = sys::errno();
+            if e == c.eintr {
+                continue;
+            }
+            ::log::error!(target: LOG_TRANSPORT, "poll() failed: errno {e}");
+            return CloseReason::Transport;
+        }
+        if rc == 0 {
+            continue;
+        }
+        if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
+            ::log::info!(target: LOG_TRANSPORT, "socket error (revents {revents:#x})");
+            return CloseReason::Transport;
+        }
+
+        // 4. Read what is there.
+        let spare = framer.spare();
+        if spare.is_empty() {
+            ::log::error!(target: LOG_TRANSPORT, "receive buffer full without a packet");
+            return CloseReason::Transport;
+        }
+        // SAFETY: `spare` is valid for writes of its length for the duration of the call.
+        let n = unsafe { sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait) };
+        if n == 0 {
+            ::log::info!(target: LOG_TRANSPORT, "the server closed the connection");
+            return CloseReason::Transport;
+        }
+        if n < 0 {
+            let e = sys::errno();
+            if e == c.eagain || e == c.eintr {
+                continue;
+            }
+            ::log::info!(target: LOG_TRANSPORT, "connection lost: errno {e}");
+            return CloseReason::Transport;
+        }
+        framer.commit(usize::try_from(n).unwrap_or(0));
+    }
+}
+
+/// Forgets the connection, closes the socket and delivers `Disconnected`. The handler lock is
+/// taken first, so a connection started meanwhile delivers its events after this one's end.
+fn finish(reason: CloseReason) {
+    let order = HANDLER_LOCK.lock();
+    let (reason, generation) = {
+        let mut link = LINK.lock();
+        let reason = if link.close_requested {
+            CloseReason::Requested
+        } else {
+            reason
+        };
+        if let Some(client) = link.client.as_mut() {
+            client.handle_closed();
+        }
+        if link.fd >= 0 {
+            // SAFETY: the connection's socket; only this thread closes it.
+            unsafe { sys::azhub_z_close(link.fd) };
+        }
+        link.fd = -1;
+        link.active = false;
+        link.close_requested = false;
+        link.broken = false;
+        (reason, link.generation)
+    };
+    ::log::info!(target: LOG_TRANSPORT, "disconnected: {reason:?}");
+    let event = PortEvent::Disconnected(reason);
+    if let Some(h) = handler() {
+        h(&HubClient { _private: () }, &event);
+    }
+    drop(order);
+    let mut link = LINK.lock();
+    link.finished = link.finished.max(generation);
+    drop(link);
+    // SAFETY: a glue semaphore id.
+    unsafe { sys::azhub_z_sem_give(sys::SEM_FINISHED) };
+}
