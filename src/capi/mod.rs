@@ -15,14 +15,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+/// `include/net/azure_iot_hub_dps.h` (feature `dps`).
+#[cfg(feature = "dps")]
+pub mod dps;
 pub mod errno;
 /// `include/net/azure_fota.h` (feature `fota`).
 #[cfg(feature = "fota")]
 pub mod fota;
 pub mod types;
-/// `include/net/azure_iot_hub_dps.h` (feature `dps`).
-#[cfg(feature = "dps")]
-pub mod dps;
 
 #[cfg(any(feature = "std", feature = "zephyr"))]
 mod api;

@@ -29,6 +29,9 @@ use crate::dps::settings::SettingsStore;
 const HEADER: &str = "# azure_iot_hub settings v1";
 const LOG: &str = "azure_iot_hub_dps";
 
+/// The entries of a file, in file order.
+type Entries = Vec<(String, Vec<u8>)>;
+
 /// Serialises every read-modify-write of every settings file in the process.
 static WRITE_LOCK: Mutex<()> = Mutex::new(());
 
@@ -57,7 +60,7 @@ impl FileSettings {
 
     /// Every entry. A missing file is empty; an unreadable or corrupt one is an error for
     /// [`FileSettings::read`]'s callers to decide about.
-    fn read_raw(&self) -> io::Result<Option<Vec<(String, Vec<u8>)>>> {
+    fn read_raw(&self) -> io::Result<Option<Entries>> {
         let text = match fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
@@ -67,7 +70,7 @@ impl FileSettings {
     }
 
     /// Every entry; a corrupt file is logged and reads as empty.
-    pub fn read(&self) -> io::Result<Vec<(String, Vec<u8>)>> {
+    pub fn read(&self) -> io::Result<Entries> {
         match self.read_raw()? {
             Some(entries) => Ok(entries),
             None => {
@@ -81,7 +84,7 @@ impl FileSettings {
         }
     }
 
-    fn modify(&self, change: impl FnOnce(&mut Vec<(String, Vec<u8>)>)) -> io::Result<()> {
+    fn modify(&self, change: impl FnOnce(&mut Entries)) -> io::Result<()> {
         let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut entries = self.read()?;
         let before = entries.clone();
@@ -185,7 +188,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// `None` when the file is not a settings file of this format (or is damaged).
-fn parse(text: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+fn parse(text: &[u8]) -> Option<Entries> {
     let text = core::str::from_utf8(text).ok()?;
     let mut lines = text.split('\n');
     if lines.next()? != HEADER {
@@ -194,7 +197,7 @@ fn parse(text: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     if !text.ends_with('\n') {
         return None;
     }
-    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut entries: Entries = Vec::new();
     for line in lines {
         if line.is_empty() {
             continue;
