@@ -337,9 +337,12 @@ impl Fota {
         put_json_str(s, &self.running)?;
         if !self.job_id.is_empty() {
             s.put(b"\",\"pendingFwVersion\":\"")?;
-            put_json_str(s, &self.pending_version)?;
+            // Both come from a JSON string as written in the twin (serde-json-core hands over the
+            // escaped text), so they are valid string bodies already, and written verbatim the
+            // reported jobId compares equal with the desired one after a restart.
+            s.put(self.pending_version.as_bytes())?;
             s.put(b"\",\"jobId\":\"")?;
-            put_json_str(s, &self.job_id)?;
+            s.put(self.job_id.as_bytes())?;
         }
         s.put(b"\"}}")
     }
@@ -476,6 +479,25 @@ mod tests {
         assert!(matches!(o.action, Action::Download(_)));
         assert_eq!(f.pending_version(), Some("42"));
         assert!(report(&f).contains(r#""currentFwVersion":"v\"1""#));
+    }
+
+    #[test]
+    fn twin_strings_go_back_as_written() {
+        // serde-json-core hands over escaped strings as they are written; the report writes them
+        // back the same way (valid JSON, and the job ID compares equal after a restart).
+        let mut f = Fota::new("1", FotaOptions::default());
+        let o = f.process(br#"{"firmware":{"fwVersion":"2\"x","jobId":"j\\1","fwLocation":{"host":"h","path":"p"},"fwFragmentSize":10}}"#);
+        assert!(matches!(o.action, Action::Download(_)));
+        f.download_started();
+        assert_eq!(
+            report(&f).as_str(),
+            r#"{"firmware":{"fwUpdateStatus":"downloading","currentFwVersion":"1","pendingFwVersion":"2\"x","jobId":"j\\1"}}"#
+        );
+        // After a restart the reported job is the desired one: not downloaded again.
+        let twin = br#"{"desired":{"firmware":{"fwVersion":"2\"x","jobId":"j\\1","fwLocation":{"host":"h","path":"p"},"fwFragmentSize":10}},"reported":{"firmware":{"fwUpdateStatus":"downloading","currentFwVersion":"1","pendingFwVersion":"2\"x","jobId":"j\\1"}}}"#;
+        let mut again = Fota::new("1", FotaOptions::default());
+        assert_eq!(again.process(twin).action, Action::None);
+        assert_eq!(again.status(), FwStatus::Error);
     }
 
     #[test]
