@@ -304,7 +304,12 @@ int main(void)
 		printf("azure_iot_hub_init failed: %d\n", err);
 		return 1;
 	}
-	err = azure_iot_hub_connect(NULL);
+	/* As the nRF sample: use_dps is honoured only when DPS is enabled (on Linux,
+	 * CONFIG_AZURE_IOT_HUB_DPS=y in the environment, see docs/dps.md); otherwise the host
+	 * name and device ID come from CONFIG_AZURE_IOT_HUB_HOSTNAME / _DEVICE_ID. */
+	struct azure_iot_hub_config cfg = { .use_dps = true };
+
+	err = azure_iot_hub_connect(&cfg);
 	if (err) {
 		printf("azure_iot_hub_connect failed: %d\n", err);
 		return 1;
