@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use azure_iot_hub::fota::FirmwareSink;
 use azure_iot_hub::hub::Event;
-use azure_iot_hub::port::{ConnectConfig, FotaEvent, FotaSettings, HubClient, HubFota, PortEvent};
+use azure_iot_hub::port::{
+    ConnectConfig, FileSink, FotaEvent, FotaSettings, HubClient, HubFota, PortEvent,
+};
 use hub_emulator::{Config, Emulator, ServiceClient};
 use serde_json::{json, Value};
 
@@ -143,8 +146,16 @@ fn settings(folder: &Path, image: &Path, version: &str) -> FotaSettings {
 
 impl FotaDevice {
     fn new(settings: FotaSettings) -> FotaDevice {
+        let path = settings.image_file.clone();
+        Self::with_sink(settings, move || Box::new(FileSink::new(&path)))
+    }
+
+    fn with_sink(
+        settings: FotaSettings,
+        sink: impl Fn() -> Box<dyn FirmwareSink<Error = std::io::Error> + Send> + Send + Sync + 'static,
+    ) -> FotaDevice {
         let (ftx, fota_events) = mpsc::channel();
-        let fota = HubFota::new(settings, move |e| {
+        let fota = HubFota::with_sink(settings, sink, move |e| {
             let _ = ftx.send(match e {
                 FotaEvent::Start { version } => F::Start(version.to_string()),
                 FotaEvent::Done => F::Done,
@@ -481,5 +492,62 @@ fn sec_tag_selects_the_ca() {
         .unwrap();
     assert_eq!(dev.fota_event(WAIT), F::Start("2".into()));
     assert_eq!(dev.fota_event(WAIT), F::Done);
+    assert_eq!(std::fs::read(&img_path).unwrap(), data);
+}
+
+/// A sink that erases (as flash does) raises ERASE_PENDING and ERASE_DONE around its prepare
+/// step, once, between START and DONE, with the image size; a resumed download does not
+/// prepare again.
+#[test]
+fn erasing_sink_raises_erase_events() {
+    use std::sync::{Arc, Mutex};
+    struct Erasing {
+        file: FileSink,
+        prepared: Arc<Mutex<Vec<u64>>>,
+    }
+    impl FirmwareSink for Erasing {
+        type Error = std::io::Error;
+        fn erases(&self) -> bool {
+            true
+        }
+        fn prepare(&mut self, size: u64) -> std::io::Result<()> {
+            self.prepared.lock().unwrap().push(size);
+            self.file.prepare(size)
+        }
+        fn write(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+            self.file.write(offset, bytes)
+        }
+        fn finish(&mut self) -> std::io::Result<()> {
+            self.file.finish()
+        }
+        fn abort(&mut self) {
+            self.file.abort()
+        }
+    }
+    let hub = Hub::start();
+    let (config, folder) = hub.device("fw-erase");
+    let img_path = hub.dir.path().join("erase.bin");
+    let prepared = Arc::new(Mutex::new(Vec::new()));
+    let p = prepared.clone();
+    let path = img_path.clone();
+    let dev = FotaDevice::with_sink(settings(&folder, &img_path, "1"), move || {
+        Box::new(Erasing {
+            file: FileSink::new(&path),
+            prepared: p.clone(),
+        })
+    });
+    dev.connect(&config);
+    let data = image(20_000, 13);
+    hub.emu.file_server().cut_next_response_after(4000);
+    hub.svc
+        .fota_start("fw-erase", "fota/erase.bin", &data, "2", None, 8192)
+        .unwrap();
+    let got: Vec<F> = (0..4).map(|_| dev.fota_event(WAIT)).collect();
+    assert_eq!(
+        got,
+        [F::Start("2".into()), F::ErasePending, F::EraseDone, F::Done]
+    );
+    assert_eq!(*prepared.lock().unwrap(), [20_000]);
+    assert_eq!(hub.emu.file_server().cuts(), 1);
     assert_eq!(std::fs::read(&img_path).unwrap(), data);
 }
