@@ -246,7 +246,6 @@ impl Download {
     }
 }
 
-
 /// `bytes a-b/total`
 fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     let rest = v.strip_prefix("bytes")?.trim_start();
@@ -394,6 +393,45 @@ mod tests {
             Download::new("h", "/p", 0).err(),
             Some(HttpError::InvalidLocation)
         );
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        // Pseudo-random bytes, and mutations of a valid response, in random-sized pieces.
+        let valid = response(0, b"0123", 10);
+        let mut x: u32 = 0x1234_5678;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..2000 {
+            let mut d = Download::new("h", "/p", 4).unwrap();
+            request(&mut d);
+            let mut data = [0u8; 96];
+            let len = (next() % 96) as usize;
+            if round % 2 == 0 {
+                let n = valid.len().min(len);
+                data[..n].copy_from_slice(&valid[..n]);
+                for _ in 0..(next() % 4) {
+                    let i = (next() as usize) % len.max(1);
+                    data[i] = next() as u8;
+                }
+            } else {
+                for b in data.iter_mut().take(len) {
+                    *b = next() as u8;
+                }
+            }
+            let mut at = 0;
+            while at < len {
+                let piece = 1 + (next() as usize) % (len - at);
+                match d.handle_input(&data[at..at + piece], &mut |_, _, _| {}) {
+                    Ok((used, _)) if used > 0 => at += used,
+                    _ => break,
+                }
+            }
+        }
     }
 
     #[test]

@@ -501,6 +501,31 @@ mod tests {
     }
 
     #[test]
+    fn mutated_twins_never_panic() {
+        let mut x: u32 = 0x9e37_79b9;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut buf = [0u8; 512];
+        for _ in 0..3000 {
+            let n = JOB.len();
+            buf[..n].copy_from_slice(JOB);
+            for _ in 0..(1 + next() % 3) {
+                let i = (next() as usize) % n;
+                const ALPHABET: &[u8] = b"{}[]\":,0123456789aeflnrstu\\ -.";
+                buf[i] = ALPHABET[(next() as usize) % ALPHABET.len()];
+            }
+            let cut = n - (next() as usize) % 8;
+            let mut f = Fota::new("1.0.0", FotaOptions::default());
+            let _ = f.process(&buf[..cut]);
+            let _ = report(&f);
+        }
+    }
+
+    #[test]
     fn start_failure_reports_error() {
         let mut f = Fota::new("1", FotaOptions::default());
         assert!(matches!(f.process(JOB).action, Action::Download(_)));
