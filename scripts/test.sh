@@ -18,6 +18,19 @@ if grep -qE "FAILED|error: test failed|error\[|could not compile" target/test-ou
     exit 1
 fi
 
+# Optional: the cargo-fuzz targets under libFuzzer for N seconds each (needs `cargo install
+# cargo-fuzz`; works on stable through RUSTC_BOOTSTRAP). The stable smoke run of the same targets
+# (tests/fuzz_smoke.rs) is part of `cargo test` above.
+if [ -n "${AZURE_IOT_HUB_CARGO_FUZZ_SECS:-}" ]; then
+    echo "== cargo fuzz: ${AZURE_IOT_HUB_CARGO_FUZZ_SECS} s per target"
+    for t in mqtt_client hub_topics json fota_http; do
+        scratch=$(mktemp -d)
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "$scratch" "corpus/$t" -- \
+            -max_total_time="$AZURE_IOT_HUB_CARGO_FUZZ_SECS" 2>&1 | grep -E "^Done|ERROR|SUMMARY")
+        rm -rf "$scratch"
+    done
+fi
+
 echo "== demo"
 bash scripts/demo.sh
 
