@@ -1,3 +1,18 @@
 //! Benchmarks of the azure-iot-hub library (see docs/performance.md). `./scripts/bench.sh`
 //! prints the table; `cargo test -p azure-iot-hub-bench` runs each measurement once, small.
 pub mod ops;
+pub mod wire;
+pub mod throughput;
+pub mod fleet;
+pub mod callgrind;
+pub mod footprint;
+
+/// The `ops` binary next to the running executable (same target directory).
+pub fn ops_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("ops")
+}

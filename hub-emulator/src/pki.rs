@@ -92,8 +92,15 @@ pub(crate) fn server_tls_config(
     let verifier = Arc::new(RequestClientCert {
         algs: provider.signature_verification_algorithms,
     });
+    // HUB_EMULATOR_TLS=1.2 or 1.3 offers one version only (benchmarks measure each's records).
+    let versions: &[&rustls::SupportedProtocolVersion] =
+        match std::env::var("HUB_EMULATOR_TLS").as_deref() {
+            Ok("1.2") => &[&rustls::version::TLS12],
+            Ok("1.3") => &[&rustls::version::TLS13],
+            _ => &[&rustls::version::TLS12, &rustls::version::TLS13],
+        };
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .with_protocol_versions(versions)
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)

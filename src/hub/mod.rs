@@ -22,7 +22,8 @@ use crate::sink::{Overflow, Sink};
 pub const API_VERSION: &str = "2020-09-30";
 
 /// `DeviceClientType` sent in the user name.
-pub const DEVICE_CLIENT_TYPE: &str = concat!("azure-iot-hub-rs%2F", env!("CARGO_PKG_VERSION"));
+// Short on purpose: it is in every CONNECT (the original's `azsdk-c%2F1.4.0-beta.2` is 22 bytes).
+pub const DEVICE_CLIENT_TYPE: &str = concat!("iothub-rs%2F", env!("CARGO_PKG_VERSION"));
 
 /// The four subscriptions, in the original's order, all QoS 0.
 pub const SUBSCRIPTIONS: [&str; 4] = [
