@@ -525,3 +525,49 @@ fn original_style_application() {
     );
     assert!(out.iter().any(|l| l == "APP: interval 42, failures 0"));
 }
+
+/// The extensions from C, configured by `CONFIG_*` environment variables at run time: a full
+/// outbox makes send() return -ENOMEM; after a drop the library reconnects (DISCONNECTED with
+/// data.err, CONNECTING, CONNECTED, READY) and re-sends the unacknowledged messages; disconnect()
+/// during the backoff ends the session (DISCONNECTED with data.err 0); the hub sees the model ID.
+#[test]
+fn extensions_from_c() {
+    let hub = Hub::start();
+    let id = "capi-ext";
+    let mut env = hub.device(id, true);
+    for (k, v) in [
+        ("AZURE_IOT_HUB_AUTO_DEVICE_TWIN_REQUEST", "n"),
+        ("AZURE_IOT_HUB_AUTO_RECONNECT", "y"),
+        ("AZURE_IOT_HUB_RECONNECT_BACKOFF_MIN_MS", "200"),
+        ("AZURE_IOT_HUB_RECONNECT_BACKOFF_MAX_MS", "400"),
+        ("AZURE_IOT_HUB_RECONNECT_JITTER_MS", "10"),
+        ("AZURE_IOT_HUB_PERSISTENT_SESSION", "y"),
+        ("AZURE_IOT_HUB_QOS1_QUEUE_SIZE", "300"),
+        ("AZURE_IOT_HUB_MODEL_ID", "dtmi:com:example:Thermostat;1"),
+    ] {
+        env.push((format!("CONFIG_{k}"), v.to_string()));
+    }
+    let mut p = Proc::start("api_extensions", &env);
+    p.expect("READY", STEP);
+    let conns = hub.svc.connections().unwrap();
+    let c = conns.iter().find(|c| c.device_id == id).unwrap();
+    assert_eq!(c.model_id.as_deref(), Some("dtmi:com:example:Thermostat;1"));
+
+    p.expect("AWAIT full", STEP);
+    hub.svc
+        .add_fault(&hub_emulator::Fault::delay(1_500).for_device(id))
+        .unwrap();
+    p.send_line("go");
+    p.expect("FULL after", STEP);
+
+    p.expect("AWAIT drop", STEP);
+    hub.svc.clear_faults().unwrap();
+    hub.svc.drop_connections(Some(id)).unwrap();
+    p.send_line("go");
+    p.expect("RECONNECTED", STEP);
+
+    p.expect("AWAIT stop", STEP);
+    hub.svc.drop_connections(Some(id)).unwrap();
+    p.send_line("go");
+    p.finish(RUN);
+}
