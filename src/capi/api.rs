@@ -180,7 +180,9 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
             // The host name and device ID come from DPS, after CONNECTING (dps::connect_hook).
             return Ok(cc);
         }
-        if c.use_dps.get() && config::AZURE_IOT_HUB_DPS {
+        // Without the DPS port (feature `dps` on Linux), use_dps cannot be honoured.
+        let dps_port = cfg!(all(feature = "dps", feature = "std", not(feature = "zephyr")));
+        if c.use_dps.get() && config::AZURE_IOT_HUB_DPS && !dps_port {
             return Err(Error::DpsUnsupported);
         }
         if let Some(h) = text(&c.hostname)? {

@@ -43,6 +43,10 @@ pub(crate) enum Error {
     /// connect: `use_dps` with CONFIG_AZURE_IOT_HUB_DPS, which this build cannot do yet.
     DpsUnsupported,
     /// connect with `use_dps`: DPS failed; the positive errno (see capi/dps).
+    #[cfg_attr(
+        not(all(feature = "dps", feature = "std", not(feature = "zephyr"))),
+        allow(dead_code)
+    )]
     Dps(c_int),
     /// send: a topic type other than EVENT, TWIN_REPORTED and TWIN_REQUEST.
     UnsupportedTopic,
