@@ -15,23 +15,15 @@
 
 use crate::backoff::{Backoff, BackoffConfig};
 
-/// Reconnect settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Reconnect settings. The default is off (the original's behaviour), with
+/// [`BackoffConfig::default`] delays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReconnectConfig {
     /// Reconnect automatically (`CONFIG_AZURE_IOT_HUB_AUTO_RECONNECT`, default off).
     pub enabled: bool,
     /// The delays between attempts (`CONFIG_AZURE_IOT_HUB_RECONNECT_BACKOFF_MIN_MS`, `_MAX_MS`,
     /// `CONFIG_AZURE_IOT_HUB_RECONNECT_JITTER_MS`).
     pub backoff: BackoffConfig,
-}
-
-impl Default for ReconnectConfig {
-    fn default() -> Self {
-        ReconnectConfig {
-            enabled: false,
-            backoff: BackoffConfig::default(),
-        }
-    }
 }
 
 /// Why a connection (or an attempt at one) ended.
