@@ -232,10 +232,11 @@ fn dps_api_return_codes_and_reboot() {
     let dps = Dps::start();
     let env = dps.env("capi-dps");
     run("api", &env);
-    // Three registrations: the first, after deleting the host name, after the reset.
-    assert_eq!(dps.relay.count(), 3);
+    // Five registrations: the first, after deleting the host name, after the reset, with an
+    // invalid payload (refused), without it.
+    assert_eq!(dps.relay.count(), 5);
     run("reboot", &env);
-    assert_eq!(dps.relay.count(), 3, "no DPS traffic after a reboot");
+    assert_eq!(dps.relay.count(), 5, "no DPS traffic after a reboot");
 }
 
 /// DPS refuses (the emulator's forced failure): FAILED at once, twice.

@@ -188,6 +188,20 @@ static void mode_api(void)
 	CHECK_EQ(azure_iot_hub_dps_hostname_get(&b), -ENOENT);
 	CHECK_EQ(azure_iot_hub_dps_start(), 0);
 	CHECK_EQ(wait_final(20), AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED);
+
+	/* The payload is sent: one that makes the request invalid JSON is refused by DPS (400);
+	 * without it the same device registers. The payload survives reset. */
+	CHECK_EQ(azure_iot_hub_dps_payload_set("{", 1), 0);
+	CHECK_EQ(azure_iot_hub_dps_reset(), 0);
+	reset_statuses();
+	CHECK_EQ(azure_iot_hub_dps_init(&cfg), 0);
+	CHECK_EQ(azure_iot_hub_dps_start(), 0);
+	CHECK_EQ(wait_final(20), AZURE_IOT_HUB_DPS_REG_STATUS_FAILED);
+	CHECK_EQ(azure_iot_hub_dps_hostname_get(&b), -ENOENT);
+	CHECK_EQ(azure_iot_hub_dps_payload_set(NULL, 0), 0);
+	reset_statuses();
+	CHECK_EQ(azure_iot_hub_dps_start(), 0);
+	CHECK_EQ(wait_final(20), AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED);
 	printf("REGISTERED\n");
 }
 
