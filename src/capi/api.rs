@@ -214,6 +214,10 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
         match *st {
             STATE_CONNECTING => return Err(Error::ConnectInProgress),
             STATE_CONNECTED => return Err(Error::AlreadyConnected),
+            // The library reconnects on its own (docs/extensions.md): as if connecting.
+            STATE_DISCONNECTED if events::reconnect::active() => {
+                return Err(Error::ConnectInProgress)
+            }
             STATE_DISCONNECTED => {}
             _ => return Err(Error::NotDisconnected),
         }
@@ -262,7 +266,8 @@ pub extern "C" fn azure_iot_hub_disconnect() -> c_int {
 fn disconnect() -> Result<(), Error> {
     {
         let mut st = lock(&STATE);
-        if *st != STATE_CONNECTED {
+        // While the library reconnects on its own, disconnect() stops it.
+        if *st != STATE_CONNECTED && !events::reconnect::active() {
             return Err(Error::NotConnected);
         }
         *st = STATE_DISCONNECTING;
