@@ -460,6 +460,8 @@ fn scripted(
         let mut peer = ScriptPeer {
             tls: rustls::StreamOwned::new(conn, tcp),
             framer: Framer::new(vec![0u8; 1 << 16]),
+            register_topic: String::new(),
+            register_body: Vec::new(),
         };
         peer.expect(packet_type::CONNECT);
         peer.send(&[0x20, 2, 0, 0]);
@@ -470,6 +472,8 @@ fn scripted(
         let topic_len = usize::from(u16::from_be_bytes([register[0], register[1]]));
         let id = &register[2 + topic_len..4 + topic_len];
         peer.send(&[0x40, 2, id[0], id[1]]);
+        peer.register_topic = String::from_utf8_lossy(&register[2..2 + topic_len]).into();
+        peer.register_body = register[4 + topic_len..].to_vec();
         answer(&mut peer);
     });
     let mut c = DpsConfig::from_config().with_registration_id("scripted");
@@ -487,6 +491,9 @@ fn scripted(
 struct ScriptPeer {
     tls: rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
     framer: Framer<Vec<u8>>,
+    /// The register request the device sent.
+    register_topic: String,
+    register_body: Vec<u8>,
 }
 
 impl ScriptPeer {
@@ -611,4 +618,53 @@ fn symmetric_key_registration() {
         Some("registration"),
     ));
     expect_rejected(provision(&cfg), 401002);
+}
+
+/// What the register request carries on the wire: the topic, `{"registrationId":…}`, and the
+/// custom-allocation payload verbatim; then an assignment from a second status query.
+#[test]
+fn register_request_on_the_wire() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (mut cfg, _dir) = scripted(move |peer| {
+        tx.send((peer.register_topic.clone(), peer.register_body.clone()))
+            .unwrap();
+        peer.publish(
+            "$dps/registrations/res/202/?$rid=1&retry-after=1",
+            b"{\"operationId\":\"4.abc\",\"status\":\"assigning\"}",
+        );
+        let query = peer.expect(packet_type::PUBLISH);
+        let topic_len = usize::from(u16::from_be_bytes([query[0], query[1]]));
+        let topic = String::from_utf8_lossy(&query[2..2 + topic_len]).into_owned();
+        tx.send((topic, Vec::new())).unwrap();
+        let id = &query[2 + topic_len..4 + topic_len];
+        peer.send(&[0x40, 2, id[0], id[1]]);
+        peer.publish(
+            "$dps/registrations/res/200/?$rid=1",
+            b"{\"operationId\":\"4.abc\",\"status\":\"assigned\",\"registrationState\":{\"assignedHub\":\"hub.example\",\"deviceId\":\"dev-9\",\"payload\":{\"tier\":[1,{\"x\":null}]}}}",
+        );
+        let mut buf = [0u8; 64];
+        while matches!(peer.tls.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    cfg.registration_payload = Some("{\"tier\":\"gold\",\"n\":[1,2]}".into());
+    let t = Instant::now();
+    let a = provision(&cfg).expect("assigned");
+    let took = t.elapsed();
+    assert_eq!(
+        (a.hostname.as_str(), a.device_id.as_str()),
+        ("hub.example", "dev-9")
+    );
+    let (topic, body) = rx.recv().unwrap();
+    assert_eq!(topic, "$dps/registrations/PUT/iotdps-register/?$rid=1");
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "{\"registrationId\":\"scripted\",\"payload\":{\"tier\":\"gold\",\"n\":[1,2]}}"
+    );
+    let (query, _) = rx.recv().unwrap();
+    assert_eq!(
+        query,
+        "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=4.abc"
+    );
+    // The status query waited for retry-after (1 s).
+    assert!(took >= Duration::from_millis(1000), "{took:?}");
+    assert_eq!(stored_assignment(&cfg).unwrap(), Some(a));
 }
