@@ -799,8 +799,8 @@ pub enum FotaEvent<'a> {
 /// before the application sees it ([`HubFota::handle`]); reports are published as reported
 /// properties (QoS 0, generated request ID); the application gets [`FotaEvent`]s.
 ///
-/// Call [`HubFota::handle`] first in the client's handler, and connect with
-/// `auto_twin_request(true)` (the original forces the twin GET when FOTA is on).
+/// Call [`HubFota::handle`] first in the client's handler. It requests the twin on READY when
+/// the connection does not (the original forces the twin GET when FOTA is on).
 #[derive(Clone)]
 pub struct HubFota {
     agent: FotaAgent,
@@ -871,6 +871,9 @@ impl HubFota {
 
     /// Feeds a client event: twin documents and desired patches are processed (reports
     /// published, the download started). Returns what the FOTA library returned for them.
+    ///
+    /// On READY it requests the twin when the connection does not do so itself
+    /// (`auto_twin_request` off): FOTA forces the twin GET, as in the original.
     pub fn handle(
         &self,
         client: &HubClient,
@@ -879,6 +882,15 @@ impl HubFota {
         let payload = match event {
             PortEvent::Hub(Event::TwinDocument { payload, .. })
             | PortEvent::Hub(Event::TwinDesired { payload, .. }) => *payload,
+            PortEvent::Hub(Event::Ready { .. }) => {
+                let auto = client.shared.lock().client.options().auto_twin_request;
+                if !auto {
+                    if let Err(e) = client.request_twin() {
+                        log::warn!(target: LOG, "cannot request the twin: {e}");
+                    }
+                }
+                return None;
+            }
             _ => return None,
         };
         {
