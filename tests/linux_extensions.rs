@@ -421,3 +421,43 @@ fn sas_token_renewed_before_expiry() {
         Some(&Ev::Disconnected(CloseReason::Requested))
     );
 }
+
+/// disconnect() from the handler, on `Reconnecting`: the attempt does not happen, the session
+/// ends with `Disconnected(Requested)`.
+#[test]
+fn disconnect_from_the_handler_while_reconnecting() {
+    let hub = Hub::start();
+    let config = hub.x509("hd").auto_reconnect(fast()).build();
+    let mut dev = Device::new();
+    dev.connect_ready(&config);
+    dev.react(|client, ev| {
+        if matches!(ev, Ev::Reconnecting(_)) {
+            client.disconnect().unwrap();
+        }
+    });
+    hub.svc.drop_connections(Some("hd")).unwrap();
+    dev.wait_for("final", |e| matches!(e, Ev::Disconnected(_)));
+    std::thread::sleep(Duration::from_millis(300));
+    dev.drain();
+    let after: Vec<&Ev> = dev
+        .seen
+        .iter()
+        .skip_while(|e| !matches!(e, Ev::Lost { .. }))
+        .collect();
+    assert_eq!(
+        after,
+        [
+            &Ev::Lost {
+                reason: CloseReason::Transport,
+                retry_in_ms: match after[0] {
+                    Ev::Lost { retry_in_ms, .. } => *retry_in_ms,
+                    _ => unreachable!(),
+                }
+            },
+            &Ev::Reconnecting(1),
+            &Ev::Disconnected(CloseReason::Requested)
+        ]
+    );
+    assert!(!dev.client.is_reconnecting());
+    assert_eq!(dev.client.state(), State::Disconnected);
+}

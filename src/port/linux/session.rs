@@ -266,6 +266,11 @@ pub(crate) fn retry_loop(shared: &Arc<Shared>, view: &HubClient) {
             }
         };
         deliver(shared, view, &PortEvent::Reconnecting { attempt });
+        // The handler may have called disconnect() on this event.
+        if shared.lock().session.as_ref().is_none_or(|s| s.stop) {
+            end(shared, view, CloseReason::Requested);
+            return;
+        }
         IN_RETRY.with(|f| f.set(true));
         let result = net::connect(shared, &config);
         IN_RETRY.with(|f| f.set(false));
