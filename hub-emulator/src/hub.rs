@@ -222,6 +222,8 @@ struct DpsOp {
     outcome: DpsOutcome,
     created: String,
     result: Option<Value>,
+    /// The register request's `payload` (custom allocation data), echoed in the result.
+    payload: Option<Value>,
 }
 
 struct ActiveFault {
@@ -1653,9 +1655,11 @@ impl Hub {
                 dps_error(429001, "Operations are being throttled for this tenant."),
             );
         }
+        let mut payload = None;
         if !body.is_empty() {
             match serde_json::from_slice::<Value>(body) {
                 Ok(v) if v.is_object() => {
+                    payload = v.get("payload").cloned();
                     if let Some(r) = v.get("registrationId").and_then(Value::as_str) {
                         if r != reg_id {
                             return (
@@ -1711,6 +1715,7 @@ impl Hub {
                 outcome,
                 created: util::rfc3339_now(),
                 result: None,
+                payload,
             },
         );
         (
@@ -1801,11 +1806,17 @@ impl Hub {
                 self.settings.hub_hostname,
                 if created { " (created)" } else { "" }
             );
-            json!({"operationId": op_id, "status": "assigned", "registrationState": {
+            let mut r = json!({"operationId": op_id, "status": "assigned", "registrationState": {
                 "x509": {}, "registrationId": reg_id, "createdDateTimeUtc": op.created,
                 "assignedHub": self.settings.hub_hostname, "deviceId": device_id,
                 "status": "assigned", "substatus": "initialAssignment",
-                "lastUpdatedDateTimeUtc": now, "etag": util::etag()}})
+                "lastUpdatedDateTimeUtc": now, "etag": util::etag()}});
+            // Custom allocation returns data in `registrationState.payload`; with no allocation
+            // webhook, the emulator echoes the device's payload.
+            if let Some(p) = op.payload.clone() {
+                r["registrationState"]["payload"] = p;
+            }
+            r
         };
         if let Some(o) = st.dps_ops.get_mut(op_id) {
             o.result = Some(result.clone());

@@ -108,6 +108,11 @@ fn ca_enrollment_group_assigns_and_creates_the_device() {
         br#"{"registrationId":"dps-dev-1","payload":{"modelId":"x"}}"#,
     );
     assert_eq!(body["status"], "assigned");
+    // The registration payload comes back in registrationState.payload (no allocation webhook:
+    // echoed); without one there is none.
+    assert_eq!(body["registrationState"]["payload"], json!({"modelId": "x"}));
+    let (body, _) = provision(&mut c, b"");
+    assert!(body["registrationState"].get("payload").is_none());
     // A conn listing shows DPS connections.
     assert!(env
         .svc
