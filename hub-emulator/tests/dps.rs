@@ -110,7 +110,10 @@ fn ca_enrollment_group_assigns_and_creates_the_device() {
     assert_eq!(body["status"], "assigned");
     // The registration payload comes back in registrationState.payload (no allocation webhook:
     // echoed); without one there is none.
-    assert_eq!(body["registrationState"]["payload"], json!({"modelId": "x"}));
+    assert_eq!(
+        body["registrationState"]["payload"],
+        json!({"modelId": "x"})
+    );
     let (body, _) = provision(&mut c, b"");
     assert!(body["registrationState"].get("payload").is_none());
     // A conn listing shows DPS connections.
