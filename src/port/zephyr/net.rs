@@ -197,6 +197,8 @@ fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
         }
     }
     if let Some(secs) = config.send_timeout_secs {
+        // `tv_sec` is `long` or `time_t` depending on the libc: not always wider than u32.
+        #[allow(clippy::unnecessary_fallible_conversions)]
         let tv = super::bindings::azhub_timeval_t {
             tv_sec: secs.try_into().unwrap_or(i32::MAX.into()),
             ..Default::default()

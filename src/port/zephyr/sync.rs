@@ -90,6 +90,8 @@ impl<const N: usize> StaticBuf<N> {
     }
 
     /// The buffer, the first time; `None` afterwards.
+    // The `&'static mut` comes from the `UnsafeCell`, handed out once (see SAFETY below).
+    #[allow(clippy::mut_from_ref)]
     pub(crate) fn take(&'static self) -> Option<&'static mut [u8]> {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;
