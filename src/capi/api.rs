@@ -181,7 +181,11 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
             return Ok(cc);
         }
         // Without the DPS port (feature `dps` on Linux), use_dps cannot be honoured.
-        let dps_port = cfg!(all(feature = "dps", feature = "std", not(feature = "zephyr")));
+        let dps_port = cfg!(all(
+            feature = "dps",
+            feature = "std",
+            not(feature = "zephyr")
+        ));
         if c.use_dps.get() && config::AZURE_IOT_HUB_DPS && !dps_port {
             return Err(Error::DpsUnsupported);
         }
