@@ -10,7 +10,8 @@
 //! Without those variables (a `cargo check --features zephyr` on a machine with no Zephyr
 //! tree), `zephyr/bindings_stub.rs` is used: it type-checks the port and is never linked into
 //! firmware — the CMake build always sets the variables, and this refuses to fall back when
-//! `AZURE_IOT_HUB_RUST_TARGET` (set only by CMake) is present.
+//! `AZURE_IOT_HUB_RUST_TARGET` (set by our CMake) or `DOTCONFIG` (set by zephyr-lang-rust's) is
+//! present.
 
 use std::env;
 use std::fs;
@@ -57,14 +58,17 @@ pub fn generate() {
         "AUTOCONF_H",
         "ZEPHYR_C_COMPILER",
         "AZURE_IOT_HUB_RUST_TARGET",
+        "DOTCONFIG",
     ] {
         println!("cargo:rerun-if-env-changed={v}");
     }
     println!("cargo:rerun-if-changed=zephyr/bindings_stub.rs");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("zephyr_bindings.rs");
     let Ok(autoconf) = env::var("AUTOCONF_H") else {
-        if env::var("AZURE_IOT_HUB_RUST_TARGET").is_ok() {
-            panic!("AZURE_IOT_HUB_RUST_TARGET is set but AUTOCONF_H is not: run cargo from the Zephyr build (or source its azure_iot_hub_rs/cargo-env.sh)");
+        // Inside a Zephyr build (ours sets AZURE_IOT_HUB_RUST_TARGET, zephyr-lang-rust sets
+        // DOTCONFIG) the stub would be wrong: refuse.
+        if env::var("AZURE_IOT_HUB_RUST_TARGET").is_ok() || env::var("DOTCONFIG").is_ok() {
+            panic!("a Zephyr build runs cargo without AUTOCONF_H: set it (and INCLUDE_DIRS, INCLUDE_DEFINES, ZEPHYR_C_COMPILER), see docs/zephyr.md and <build>/azure_iot_hub_rs/cargo-env.sh");
         }
         fs::copy("zephyr/bindings_stub.rs", &out).unwrap();
         return;

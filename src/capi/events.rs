@@ -11,8 +11,8 @@
 pub(super) mod reconnect;
 
 use super::api::{emit, transition};
-use super::platform::{self, Scratch};
 use super::error::{errno, Error, Op};
+use super::platform::{self, Scratch};
 use super::types::azure_iot_hub_evt_type::*;
 use super::types::azure_iot_hub_topic_type::*;
 use super::types::iot_hub_state::*;

@@ -102,7 +102,7 @@ mod zephyr_impl {
     use core::cell::UnsafeCell;
 
     use crate::capi::events;
-    use crate::port::{HubClient, KMutex, KGuard, PortEvent, RX_BUFFER_SIZE};
+    use crate::port::{HubClient, KGuard, KMutex, PortEvent, RX_BUFFER_SIZE};
 
     /// A mutex that can live in a `static`: the glue's kernel mutex number `slot`.
     pub(crate) struct Mutex<T>(KMutex<T>);
@@ -146,7 +146,9 @@ mod zephyr_impl {
 
     /// Initialises the port (once) with the C API's event conversion as its handler.
     pub(crate) fn init_client() -> Result<(), Error> {
-        HubClient::new(handler).map(|_| ()).map_err(|_| Error::NotDisconnected)
+        HubClient::new(handler)
+            .map(|_| ())
+            .map_err(|_| Error::NotDisconnected)
     }
 
     /// The client, once [`init_client`] has run.

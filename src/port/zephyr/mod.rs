@@ -40,6 +40,7 @@ pub(crate) mod bindings {
 }
 mod log;
 mod net;
+#[cfg(not(feature = "zephyr-rust-app"))]
 mod panic;
 mod sync;
 pub(crate) mod sys;
@@ -56,7 +57,8 @@ pub(crate) const LOG_HUB: &str = "azure_iot_hub";
 /// The transmit buffer size (`CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE`).
 pub const TX_BUFFER_SIZE: usize = k::MQTT_HELPER_RX_TX_BUFFER_SIZE;
 /// The receive buffer size (`RX_TX_BUFFER_SIZE + PAYLOAD_BUFFER_LEN`).
-pub const RX_BUFFER_SIZE: usize = k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
+pub const RX_BUFFER_SIZE: usize =
+    k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
 
 /// Security tags of the TLS credentials (provisioned by the glue or by the application).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,7 +301,9 @@ impl HubClient {
                     }
                 }
                 // SAFETY: `worker::main` is a valid entry that ignores its argument.
-                let rc = unsafe { sys::azhub_z_thread_start(worker::main, core::ptr::null_mut::<c_void>()) };
+                let rc = unsafe {
+                    sys::azhub_z_thread_start(worker::main, core::ptr::null_mut::<c_void>())
+                };
                 if rc != 0 {
                     ::log::error!(target: LOG_TRANSPORT, "cannot start the worker thread: {rc}");
                     return Err(StartError(rc));
@@ -363,7 +367,10 @@ impl HubClient {
 
     /// The next MQTT packet identifier (1..=65535).
     pub fn next_packet_id(&self) -> u16 {
-        LINK.lock().client.as_mut().map_or(1, Client::next_packet_id)
+        LINK.lock()
+            .client
+            .as_mut()
+            .map_or(1, Client::next_packet_id)
     }
 
     /// The core's connection state.

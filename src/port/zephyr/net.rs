@@ -3,9 +3,7 @@
 use core::ffi::{c_int, c_void};
 use core::mem::size_of;
 
-use super::{
-    sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT,
-};
+use super::{sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT};
 use crate::hub::{self, Message};
 
 /// Room for any socket address (`struct sockaddr_in6` is 24 bytes in Zephyr).
@@ -174,7 +172,8 @@ fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
             ntags * size_of::<i32>(),
         )
         .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
-        let name = c_string(&config.hostname).ok_or_else(|| close_on_err(ConnectError::Tls(c.einval)))?;
+        let name =
+            c_string(&config.hostname).ok_or_else(|| close_on_err(ConnectError::Tls(c.einval)))?;
         setsockopt_raw(
             fd,
             c.sol_tls,

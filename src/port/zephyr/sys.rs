@@ -58,7 +58,10 @@ extern "C" {
     #[allow(dead_code)]
     pub(crate) fn azhub_z_random(dst: *mut c_void, len: usize) -> c_int;
 
-    pub(crate) fn azhub_z_thread_start(entry: extern "C" fn(*mut c_void), arg: *mut c_void) -> c_int;
+    pub(crate) fn azhub_z_thread_start(
+        entry: extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    ) -> c_int;
     pub(crate) fn azhub_z_on_worker() -> bool;
     pub(crate) fn azhub_z_sem_take(id: c_int, timeout_ms: i32) -> c_int;
     pub(crate) fn azhub_z_sem_give(id: c_int);
@@ -78,8 +81,12 @@ extern "C" {
         optval: *const c_void,
         optlen: u32,
     ) -> c_int;
-    pub(crate) fn azhub_z_poll(fd: c_int, events: c_short, revents: *mut c_short, timeout_ms: c_int)
-        -> c_int;
+    pub(crate) fn azhub_z_poll(
+        fd: c_int,
+        events: c_short,
+        revents: *mut c_short,
+        timeout_ms: c_int,
+    ) -> c_int;
     pub(crate) fn azhub_z_resolve(
         host: *const c_char,
         port: u16,

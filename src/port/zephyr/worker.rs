@@ -5,7 +5,8 @@
 use core::ffi::{c_int, c_void};
 
 use super::{
-    handler, net, sys, CloseReason, HubClient, PortEvent, HANDLER_LOCK, LINK, LOG_HUB, LOG_TRANSPORT, RX,
+    handler, net, sys, CloseReason, HubClient, PortEvent, HANDLER_LOCK, LINK, LOG_HUB,
+    LOG_TRANSPORT, RX,
 };
 use crate::hub::{Event, ProtocolError};
 use crate::mqtt::{Framed, Framer};
@@ -144,7 +145,9 @@ fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
             return CloseReason::Transport;
         }
         // SAFETY: `spare` is valid for writes of its length for the duration of the call.
-        let n = unsafe { sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait) };
+        let n = unsafe {
+            sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait)
+        };
         if n == 0 {
             ::log::info!(target: LOG_TRANSPORT, "the server closed the connection");
             return CloseReason::Transport;
