@@ -86,7 +86,11 @@ const OPTIONS: &[(&str, Ty, &str)] = &[
     // the original's behaviour.
     ("AZURE_IOT_HUB_AUTO_RECONNECT", Ty::Bool, "n"),
     ("AZURE_IOT_HUB_RECONNECT_BACKOFF_MIN_MS", Ty::Usize, "1000"),
-    ("AZURE_IOT_HUB_RECONNECT_BACKOFF_MAX_MS", Ty::Usize, "100000"),
+    (
+        "AZURE_IOT_HUB_RECONNECT_BACKOFF_MAX_MS",
+        Ty::Usize,
+        "100000",
+    ),
     ("AZURE_IOT_HUB_RECONNECT_JITTER_MS", Ty::Usize, "5000"),
     ("AZURE_IOT_HUB_PERSISTENT_SESSION", Ty::Bool, "n"),
     ("AZURE_IOT_HUB_QOS1_QUEUE_SIZE", Ty::Usize, "4096"),
