@@ -152,6 +152,36 @@ struct ShapeSection {
     firmware: Option<IgnoredAny>,
 }
 
+/// Deepest nesting of objects and arrays accepted. Azure limits desired and reported
+/// properties to a depth of 10 (the full twin document adds two levels).
+pub const MAX_DEPTH: usize = 16;
+
+/// The deepest nesting of `{`/`[` outside strings (no recursion; malformed input counts too).
+fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// Why a document was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotJson;
@@ -161,6 +191,11 @@ pub struct NotJson;
 /// makes that side [`Member::Invalid`] without hiding the other. A document that is not a JSON
 /// object (with object-valued `desired`/`reported`) is [`NotJson`].
 pub fn parse(json: &[u8]) -> Result<FirmwareTwin<'_>, NotJson> {
+    // The JSON parser recurses once per nesting level: bound the depth first, so that no
+    // document can exhaust a small stack.
+    if nesting_depth(json) > MAX_DEPTH {
+        return Err(NotJson);
+    }
     let (shape, _) = serde_json_core::from_slice::<Shape>(json).map_err(|_| NotJson)?;
     let desired_present = match &shape.desired {
         Some(d) => d.firmware.is_some(),
@@ -256,6 +291,25 @@ mod tests {
         let t = parse(br#"{"desired":{"firmware":{"fwVersion":"1","fwLocation":{"host":"h","path":"p"},"fwFragmentSize":1}},"reported":{"firmware":{"fwUpdateStatus":3}}}"#).unwrap();
         assert_eq!(t.reported, Some(Member::Invalid));
         assert!(matches!(t.desired, Member::Ok(_)));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let mut doc = [0u8; 40_000];
+        doc[..12].copy_from_slice(br#"{"firmware":"#);
+        for (i, b) in doc[12..20_012].iter_mut().enumerate() {
+            *b = if i < 10_000 { b'[' } else { b']' };
+        }
+        doc[20_012] = b'}';
+        assert_eq!(parse(&doc[..20_013]), Err(NotJson));
+        // Brackets inside strings do not count; depth 16 is accepted.
+        let ok = br#"{"firmware":{"fwVersion":"[[[[[[[[[[[[[[[[[[[[","fwLocation":{"host":"h","path":"p"},"fwFragmentSize":1},"x":[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}"#;
+        assert!(matches!(parse(ok).unwrap().desired, Member::Ok(_)));
+        assert_eq!(nesting_depth(ok), 16);
+        assert_eq!(nesting_depth(br#""\"[""#), 0);
+        assert_eq!(nesting_depth(br#""\\"["#), 1);
+        let too_deep = br#"{"firmware":{"fwVersion":"2","fwLocation":{"host":"h","path":"p"},"fwFragmentSize":1},"x":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}"#;
+        assert_eq!(parse(too_deep), Err(NotJson));
     }
 
     #[test]
