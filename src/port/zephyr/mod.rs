@@ -47,6 +47,7 @@ pub(crate) mod sys;
 mod worker;
 
 use sync::StaticBuf;
+#[allow(unused_imports)] // KGuard: used by the C API only
 pub(crate) use sync::{KGuard, KMutex};
 
 /// Log target of the transport, as the original's log module.
