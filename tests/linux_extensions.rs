@@ -256,6 +256,7 @@ fn persistent_session_resends_and_receives_queued_c2d() {
     // message, in either order.
     dev.wait_for("PUBACK of the resent message", |e| *e == Ev::Puback(id));
     assert_eq!(dev.client.unacknowledged(), 0);
+    assert_eq!(dev.client.resent_messages(), 1);
     if !dev.seen.iter().any(|e| matches!(e, Ev::C2d { .. })) {
         dev.wait_for("queued C2D", |e| matches!(e, Ev::C2d { .. }));
     }

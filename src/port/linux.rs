@@ -274,6 +274,8 @@ pub(crate) struct Link {
     pub(crate) outbox: Option<hub::outbox::Outbox<Vec<u8>>>,
     /// The return code of the last refused CONNACK.
     pub(crate) refused_code: u8,
+    /// QoS 1 messages re-sent (with DUP) after reconnects, in the client's life.
+    pub(crate) resent: u64,
 }
 
 pub(crate) struct Shared {
@@ -394,6 +396,7 @@ impl HubClient {
                 session: None,
                 outbox: None,
                 refused_code: 0,
+                resent: 0,
             }),
             finished_cv: Condvar::new(),
             wake: Condvar::new(),
@@ -592,6 +595,11 @@ impl HubClient {
     /// QoS 1 messages of the persistent session that wait for their PUBACK.
     pub fn unacknowledged(&self) -> usize {
         self.shared.lock().outbox.as_ref().map_or(0, |o| o.count())
+    }
+
+    /// QoS 1 messages the persistent session has re-sent (with DUP) after reconnects so far.
+    pub fn resent_messages(&self) -> u64 {
+        self.shared.lock().resent
     }
 }
 

@@ -138,9 +138,15 @@ pub(crate) fn on_event(link: &mut Link, event: &Event<'_>, now_ms: u64) -> io::R
                     .map(|_| s.config.extensions.sas_validity_secs);
                 s.policy.connected(now_ms, validity);
             }
-            let Link { outbox, conn, .. } = link;
+            let Link {
+                outbox,
+                conn,
+                resent,
+                ..
+            } = link;
             if let (Some(o), Some(conn)) = (outbox.as_mut(), conn.as_mut()) {
                 if !o.is_empty() {
+                    *resent += o.count() as u64;
                     log::info!(target: LOG_TRANSPORT, "re-sending {} unacknowledged QoS 1 message(s) (session present: {session_present})", o.count());
                     o.mark_duplicates();
                     for (_, p) in o.packets() {
