@@ -77,7 +77,7 @@ bool azhub_z_on_worker(void);
 
 /** Number of semaphores and mutexes this file owns (ids 0 .. count-1). */
 #define AZHUB_Z_SEM_COUNT 4
-#define AZHUB_Z_MUTEX_COUNT 4
+#define AZHUB_Z_MUTEX_COUNT 6
 
 /** Semaphores: initial count 0, limit 1. @return 0, -EAGAIN on timeout, -EINVAL bad id. */
 int azhub_z_sem_take(int id, int32_t timeout_ms);

@@ -15,6 +15,10 @@ use crate::capi::types::azure_iot_hub_buf;
 mod api;
 #[cfg(all(feature = "std", not(feature = "zephyr")))]
 pub use api::*;
+#[cfg(feature = "zephyr")]
+mod zephyr_api;
+#[cfg(feature = "zephyr")]
+pub use zephyr_api::*;
 
 /// DPS registration status, reported through the handler of struct azure_iot_hub_dps_config.
 #[repr(C)]

@@ -42,6 +42,9 @@ mod log;
 mod net;
 #[cfg(not(feature = "zephyr-rust-app"))]
 mod panic;
+/// Zephyr settings for the DPS assignment.
+#[cfg(feature = "dps")]
+pub mod settings;
 mod sync;
 pub(crate) mod sys;
 mod worker;

@@ -46,6 +46,9 @@ pub(crate) const SEM_FINISHED: c_int = 1;
 /// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 2; recursive k_mutex).
 pub(crate) const MUTEX_LINK: c_int = 0;
 pub(crate) const MUTEX_HANDLER: c_int = 1;
+/// The settings cache (feature `dps`); 2 and 3 are the C API's, 5 the C API's DPS state.
+#[allow(dead_code)]
+pub(crate) const MUTEX_SETTINGS: c_int = 4;
 
 extern "C" {
     pub(crate) fn azhub_z_log_level(module: c_int) -> c_int;
