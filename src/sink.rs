@@ -55,6 +55,10 @@ impl Sink for Counter {
         self.0 = self.0.checked_add(bytes.len()).ok_or(Overflow)?;
         Ok(())
     }
+    fn put_u8(&mut self, _byte: u8) -> Result<(), Overflow> {
+        self.0 = self.0.checked_add(1).ok_or(Overflow)?;
+        Ok(())
+    }
 }
 
 /// Writes into a caller-owned slice.
@@ -92,6 +96,23 @@ impl Sink for Cursor<'_> {
         let dst = self.buf.get_mut(self.len..end).ok_or(Overflow)?;
         dst.copy_from_slice(bytes);
         self.len = end;
+        Ok(())
+    }
+    // Single bytes and u16s are stored directly rather than through a `memcpy` call.
+    fn put_u8(&mut self, byte: u8) -> Result<(), Overflow> {
+        let slot = self.buf.get_mut(self.len).ok_or(Overflow)?;
+        *slot = byte;
+        self.len += 1;
+        Ok(())
+    }
+    fn put_u16(&mut self, value: u16) -> Result<(), Overflow> {
+        let [hi, lo] = value.to_be_bytes();
+        let Some([a, b]) = self.buf.get_mut(self.len..self.len + 2) else {
+            return Err(Overflow);
+        };
+        *a = hi;
+        *b = lo;
+        self.len += 2;
         Ok(())
     }
 }

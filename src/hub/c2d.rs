@@ -11,7 +11,7 @@ const MARKER: &str = "/messages/devicebound/";
 /// The property bag of a C2D topic, if `topic` is one. As in the original, the device ID in the
 /// topic is not checked; everything after `/messages/devicebound/` is the (still URL-encoded) bag.
 pub fn parse(topic: &str) -> Option<PropertyBag<'_>> {
-    let at = topic.find(MARKER)?;
+    let at = super::scan::find(topic, MARKER)?;
     Some(PropertyBag(&topic[at + MARKER.len()..]))
 }
 

@@ -642,14 +642,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
         let kind = msg.kind;
         let mut generated = None;
+        // Telemetry and method-response topic lengths are computed; twin topics are measured.
+        let mut known_topic_len = None;
         let rid: &str = match kind {
             MessageKind::Telemetry { properties } => {
-                properties::validate(properties).map_err(|_| PublishError::InvalidArgument)?;
-                let bag = measure(|m| properties::write_bag(m, properties))
-                    .map_err(|_| PublishError::PropertiesTooLong)?;
+                let bag =
+                    properties::bag_len(properties).map_err(|_| PublishError::InvalidArgument)?;
                 if bag > 0 && bag + 1 > self.opts.property_buffer_size {
                     return Err(PublishError::PropertiesTooLong);
                 }
+                known_topic_len = Some(telemetry::topic_len(self.device_id.len(), bag));
                 ""
             }
             MessageKind::TwinGet {
@@ -667,10 +669,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 generated = Some(self.next_request_id());
                 ""
             }
-            MessageKind::MethodResponse { request_id: r, .. } => {
+            MessageKind::MethodResponse {
+                request_id: r,
+                status,
+            } => {
                 if r.is_empty() || !valid_component(r.as_bytes(), true) {
                     return Err(PublishError::InvalidArgument);
                 }
+                known_topic_len = Some(methods::response_topic_len(status, r.len()));
                 r
             }
         };
@@ -680,8 +686,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         };
         let rid: &str = generated.as_deref().unwrap_or(rid);
         let device_id = self.device_id.as_str();
-        let topic_len = measure(|m| write_publish_topic(m, &kind, device_id, rid))
-            .map_err(|_| PublishError::TopicTooLong)?;
+        let topic_len = match known_topic_len {
+            Some(n) => n,
+            None => measure(|m| write_publish_topic(m, &kind, device_id, rid))
+                .map_err(|_| PublishError::TopicTooLong)?,
+        };
         if topic_len > self.opts.topic_max_len {
             return Err(PublishError::TopicTooLong);
         }

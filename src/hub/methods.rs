@@ -32,12 +32,26 @@ pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
     let rest = topic
         .strip_prefix(PREFIX)
         .ok_or(MethodTopicError::NotMethod)?;
-    let (name, request_id) = rest.split_once(RID).ok_or(MethodTopicError::Malformed)?;
+    let (name, request_id) =
+        super::scan::split_once(rest, RID).ok_or(MethodTopicError::Malformed)?;
     if name.is_empty() || request_id.is_empty() {
         return Err(MethodTopicError::Malformed);
     }
     Ok(MethodTopic { name, request_id })
 }
+
+/// The length [`write_response_topic`] writes (computed: the status is not formatted twice).
+pub fn response_topic_len(status: u32, request_id_len: usize) -> usize {
+    let mut digits = 1;
+    let mut v = status;
+    while v >= 10 {
+        v /= 10;
+        digits += 1;
+    }
+    RES_PREFIX.len() + digits + RID.len() + request_id_len
+}
+
+const RES_PREFIX: &str = "$iothub/methods/res/";
 
 /// Writes the response topic. The status is written in full (the original truncated it to 16 bits).
 pub fn write_response_topic<S: Sink>(
@@ -45,7 +59,7 @@ pub fn write_response_topic<S: Sink>(
     status: u32,
     request_id: &str,
 ) -> Result<(), Overflow> {
-    s.put(b"$iothub/methods/res/")?;
+    s.put(RES_PREFIX.as_bytes())?;
     s.put_decimal(status)?;
     s.put(RID.as_bytes())?;
     s.put(request_id.as_bytes())
@@ -99,5 +113,10 @@ mod tests {
         let mut c = Cursor::new(&mut buf);
         write_response_topic(&mut c, 65_536, "x").unwrap();
         assert_eq!(c.written(), b"$iothub/methods/res/65536/?$rid=x");
+        for (status, rid) in [(0, "1"), (9, "ab"), (10, ""), (200, "7"), (u32::MAX, "xyz")] {
+            let mut c = Cursor::new(&mut buf);
+            write_response_topic(&mut c, status, rid).unwrap();
+            assert_eq!(response_topic_len(status, rid.len()), c.len(), "{status}");
+        }
     }
 }

@@ -6,6 +6,7 @@ mod client;
 pub mod methods;
 pub mod outbox;
 pub mod properties;
+mod scan;
 pub mod reconnect;
 pub mod telemetry;
 pub mod twin;

@@ -63,10 +63,15 @@ fn forbidden(b: u8) -> bool {
 
 /// Checks a value that goes into a topic verbatim (request IDs, property keys and values).
 pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
-    core::str::from_utf8(bytes).is_ok()
-        && !bytes
-            .iter()
-            .any(|&b| forbidden(b) || b == b'&' || (!allow_equals && b == b'='))
+    // One pass; the UTF-8 check only when a non-ASCII byte was seen.
+    let mut ascii = true;
+    for &b in bytes {
+        if forbidden(b) || b == b'&' || (!allow_equals && b == b'=') {
+            return false;
+        }
+        ascii &= b.is_ascii();
+    }
+    ascii || core::str::from_utf8(bytes).is_ok()
 }
 
 /// Why a property list was refused.
@@ -79,13 +84,22 @@ pub enum PropertyError {
 
 /// Validates every property of `list`.
 pub fn validate(list: &dyn PropertyList) -> Result<(), PropertyError> {
+    bag_len(list).map(|_| ())
+}
+
+/// Validates every property of `list` and returns the length [`write_bag`] will write, in one
+/// pass.
+pub fn bag_len(list: &dyn PropertyList) -> Result<usize, PropertyError> {
+    let mut len = 0usize;
     for i in 0..list.count() {
         let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
         if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
             return Err(PropertyError::Invalid);
         }
+        // `&` before all but the first, `=` between key and value; slices cannot overflow this.
+        len += usize::from(i > 0) + k.len() + 1 + v.len();
     }
-    Ok(())
+    Ok(len)
 }
 
 /// Writes `k1=v1&k2=v2...`. Call [`validate`] first.

@@ -10,10 +10,18 @@ pub fn write_topic<S: Sink>(
     device_id: &str,
     properties: &dyn PropertyList,
 ) -> Result<(), Overflow> {
-    s.put(b"devices/")?;
+    s.put(PREFIX)?;
     s.put(device_id.as_bytes())?;
-    s.put(b"/messages/events/")?;
+    s.put(SUFFIX)?;
     write_bag(s, properties)
+}
+
+const PREFIX: &[u8] = b"devices/";
+const SUFFIX: &[u8] = b"/messages/events/";
+
+/// The length [`write_topic`] writes for a device ID and a bag of these lengths.
+pub fn topic_len(device_id_len: usize, bag_len: usize) -> usize {
+    PREFIX.len() + device_id_len + SUFFIX.len() + bag_len
 }
 
 #[cfg(test)]
@@ -37,5 +45,7 @@ mod tests {
             measure(|m| write_topic(m, "my-device", &props)).unwrap(),
             c.len()
         );
+        assert_eq!(topic_len(9, 7), c.len());
+        assert_eq!(crate::hub::properties::bag_len(&props), Ok(7));
     }
 }

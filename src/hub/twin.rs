@@ -56,7 +56,8 @@ pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
         .strip_prefix("$iothub/twin/")
         .ok_or(TwinTopicError::NotTwin)?;
     if let Some(rest) = rest.strip_prefix("res/") {
-        let (status, query) = rest.split_once("/?").ok_or(TwinTopicError::Malformed)?;
+        let (status, query) =
+            super::scan::split_once(rest, "/?").ok_or(TwinTopicError::Malformed)?;
         if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TwinTopicError::Malformed);
         }

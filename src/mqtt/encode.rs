@@ -60,6 +60,11 @@ pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), Encode
     if len > MAX_REMAINING_LENGTH {
         return Err(EncodeError::TooLong);
     }
+    if let Ok(b @ 0..=127) = u8::try_from(len) {
+        // One byte, the common case for the library's packets.
+        s.put_u8(b)?;
+        return Ok(());
+    }
     let mut bytes = [0u8; 4];
     let mut n = len;
     let mut i = 0;
