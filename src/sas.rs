@@ -144,7 +144,6 @@ pub fn token_len(
     Ok(c.0)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

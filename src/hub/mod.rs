@@ -6,8 +6,8 @@ mod client;
 pub mod methods;
 pub mod outbox;
 pub mod properties;
-mod scan;
 pub mod reconnect;
+mod scan;
 pub mod telemetry;
 pub mod twin;
 
