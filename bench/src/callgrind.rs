@@ -12,11 +12,17 @@ pub fn collected(ops: &Path, op: &str, n: u64) -> Result<u64, String> {
         .output()
         .map_err(|e| format!("valgrind: {e}"))?;
     if !out.status.success() {
-        return Err(format!("ops {op} {n} failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "ops {op} {n} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let err = String::from_utf8_lossy(&out.stderr);
     err.lines()
-        .find_map(|l| l.split_once("Collected : ").map(|(_, n)| n.trim().to_string()))
+        .find_map(|l| {
+            l.split_once("Collected : ")
+                .map(|(_, n)| n.trim().to_string())
+        })
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("no callgrind total in: {err}"))
 }

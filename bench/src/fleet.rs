@@ -107,7 +107,10 @@ impl HubProcess {
         let svc = ServiceClient::new(&url);
         let t0 = Instant::now();
         while svc.info().is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(30), "emulator did not start");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "emulator did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let ca_pem = std::fs::read_to_string(dir.path().join("emulator-ca.pem")).unwrap();
@@ -132,12 +135,9 @@ pub fn proc_usage(pid: &str) -> (f64, u64) {
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();
     let tick = 100.0; // sysconf(_SC_CLK_TCK) on Linux
-    let cpu = f
-        .get(11)
-        .zip(f.get(12))
-        .map_or(0.0, |(u, s)| {
-            (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / tick
-        });
+    let cpu = f.get(11).zip(f.get(12)).map_or(0.0, |(u, s)| {
+        (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / tick
+    });
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss = status
         .lines()
@@ -232,9 +232,7 @@ impl Device {
     fn send(&mut self, c: &Counters) -> io::Result<()> {
         let props = [Property::new("a", "1"), Property::new("b", "2")];
         let msg = Message {
-            kind: MessageKind::Telemetry {
-                properties: &props,
-            },
+            kind: MessageKind::Telemetry { properties: &props },
             payload: crate::ops::PAYLOAD,
             qos: QoS::AtLeastOnce,
             packet_id: None,
@@ -266,8 +264,9 @@ fn new_device(
 ) -> io::Result<Device> {
     let sock = TcpStream::connect(addr)?;
     sock.set_nodelay(true)?;
-    let tls = rustls::ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
-        .map_err(|e| io::Error::other(e.to_string()))?;
+    let tls =
+        rustls::ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+            .map_err(|e| io::Error::other(e.to_string()))?;
     let opts = Options {
         auto_twin_request: false,
         ..Options::default()
@@ -323,7 +322,12 @@ fn event_loop(
             break;
         }
         // Ramp up: keep `ramp` handshakes in flight.
-        let in_flight = devs.iter().rev().take(ramp * 2).filter(|d| !d.ready && !d.dead).count();
+        let in_flight = devs
+            .iter()
+            .rev()
+            .take(ramp * 2)
+            .filter(|d| !d.ready && !d.dead)
+            .count();
         for _ in in_flight..ramp {
             let Some(id) = pending.next() else { break };
             match new_device(id, addr, &cfg, expiry) {
@@ -339,13 +343,18 @@ fn event_loop(
                 }
             }
         }
-        poll.poll(&mut events, Some(Duration::from_millis(5))).unwrap();
+        poll.poll(&mut events, Some(Duration::from_millis(5)))
+            .unwrap();
         for ev in events.iter() {
             let d = &mut devs[ev.token().0];
             if d.dead {
                 continue;
             }
-            let r = if ev.is_readable() { d.readable(&c) } else { d.flush() };
+            let r = if ev.is_readable() {
+                d.readable(&c)
+            } else {
+                d.flush()
+            };
             if r.is_err() {
                 d.dead = true;
                 c.dead.fetch_add(1, Ordering::Relaxed);
@@ -450,7 +459,10 @@ pub fn run_on(hub: &Endpoint, n: usize, threads: usize, window: Duration) -> Fle
     let t0 = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let ids: Vec<String> = (t..n).step_by(threads).map(|i| format!("fleet-{i}")).collect();
+            let ids: Vec<String> = (t..n)
+                .step_by(threads)
+                .map(|i| format!("fleet-{i}"))
+                .collect();
             let (cfg, c, stop) = (cfg.clone(), c.clone(), stop.clone());
             let addr = hub.mqtt;
             std::thread::spawn(move || event_loop(ids, addr, cfg, 64, c, stop, expiry))
@@ -476,11 +488,17 @@ pub fn run_on(hub: &Endpoint, n: usize, threads: usize, window: Duration) -> Fle
     std::thread::sleep(Duration::from_millis(1500));
     let (f0, _) = proc_usage(&me);
     let (h0, _) = proc_usage(&hub_pid);
-    let (s0, a0) = (c.sent.load(Ordering::Relaxed), c.acked.load(Ordering::Relaxed));
+    let (s0, a0) = (
+        c.sent.load(Ordering::Relaxed),
+        c.acked.load(Ordering::Relaxed),
+    );
     let w0 = Instant::now();
     std::thread::sleep(window);
     let secs = w0.elapsed().as_secs_f64();
-    let (s1, a1) = (c.sent.load(Ordering::Relaxed), c.acked.load(Ordering::Relaxed));
+    let (s1, a1) = (
+        c.sent.load(Ordering::Relaxed),
+        c.acked.load(Ordering::Relaxed),
+    );
     let (f1, fleet_rss_kib) = proc_usage(&me);
     let (h1, hub_rss_kib) = proc_usage(&hub_pid);
     let connected = c.ready.load(Ordering::Relaxed) as usize;

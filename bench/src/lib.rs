@@ -1,11 +1,11 @@
 //! Benchmarks of the azure-iot-hub library (see docs/performance.md). `./scripts/bench.sh`
 //! prints the table; `cargo test -p azure-iot-hub-bench` runs each measurement once, small.
-pub mod ops;
-pub mod wire;
-pub mod throughput;
-pub mod fleet;
 pub mod callgrind;
+pub mod fleet;
 pub mod footprint;
+pub mod ops;
+pub mod throughput;
+pub mod wire;
 
 /// The `ops` binary next to the running executable (same target directory).
 pub fn ops_binary() -> std::path::PathBuf {

@@ -67,9 +67,7 @@ fn packets(n: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let msg = Message {
-            kind: MessageKind::Telemetry {
-                properties: &props,
-            },
+            kind: MessageKind::Telemetry { properties: &props },
             payload: ops::PAYLOAD,
             qos: QoS::AtLeastOnce,
             packet_id: None,

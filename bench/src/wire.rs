@@ -44,9 +44,7 @@ pub fn core_bytes() -> CoreBytes {
     let twin_get = take(&mut c);
     let props = [Property::new("a", "1"), Property::new("b", "2")];
     let msg = Message {
-        kind: MessageKind::Telemetry {
-            properties: &props,
-        },
+        kind: MessageKind::Telemetry { properties: &props },
         payload: ops::PAYLOAD,
         qos: QoS::AtLeastOnce,
         packet_id: None,
@@ -138,7 +136,12 @@ fn pump(from: TcpStream, mut to: TcpStream, up: bool, log: Arc<Mutex<Log>>, dela
         }
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
-    pump_log(from, |b| tx.send((Instant::now(), b.to_vec())).is_ok(), up, log)
+    pump_log(
+        from,
+        |b| tx.send((Instant::now(), b.to_vec())).is_ok(),
+        up,
+        log,
+    )
 }
 
 fn pump_log(
@@ -301,8 +304,9 @@ pub struct TlsCapture {
     pub version: String,
     /// Cipher suite name.
     pub suite: String,
-    /// Client application-data records from the end of the handshake to READY (TLS 1.2 only:
-    /// in 1.3 the client's last handshake flight is application data too).
+    /// Client application-data records from the end of the handshake until the twin document
+    /// arrived: CONNECT, SUBSCRIBE, twin GET (TLS 1.2 only: in 1.3 the client's last handshake
+    /// flight is application data too).
     pub connect_records: Vec<usize>,
     /// Records (both directions, wire bytes) of the one telemetry send, client side.
     pub telemetry_records: Vec<usize>,
@@ -356,7 +360,9 @@ pub fn tls_capture(tls: &str) -> TlsCapture {
         .collect::<Vec<_>>();
     // The telemetry is the first client record after the mark (anything after it is the
     // DISCONNECT); keep it and any record carried by the same read.
-    let first = l.records[mark..].iter().find(|r| r.up && r.content_type == 23);
+    let first = l.records[mark..]
+        .iter()
+        .find(|r| r.up && r.content_type == 23);
     let telemetry_records = match first {
         Some(f) => l.records[mark..]
             .iter()
@@ -369,7 +375,8 @@ pub fn tls_capture(tls: &str) -> TlsCapture {
     let connect_records = if tls13 {
         Vec::new()
     } else {
-        until_ready
+        // Up to the mark: CONNECT, SUBSCRIBE and the automatic twin GET (sent at READY).
+        l.records[..mark]
             .iter()
             .filter(|r| r.up && r.content_type == 23)
             .map(|r| r.len)
@@ -396,7 +403,11 @@ pub fn tls_capture(tls: &str) -> TlsCapture {
 /// many of those delays the way to READY took.
 fn round_trips(hub: &Hub) -> usize {
     let delay = Duration::from_millis(40);
-    let addr = proxy(hub.emu.mqtt_addr(), Arc::new(Mutex::new(Log::default())), delay);
+    let addr = proxy(
+        hub.emu.mqtt_addr(),
+        Arc::new(Mutex::new(Log::default())),
+        delay,
+    );
     let (c, rx) = client();
     let t0 = Instant::now();
     c.connect(&hub.config(addr.port())).expect("connect");

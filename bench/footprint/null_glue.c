@@ -1,0 +1,152 @@
+/*
+ * The null transport: the Zephyr port's C glue (zephyr/include/azure_iot_hub_zephyr_glue.h)
+ * implemented on a Linux host with sockets that go nowhere. connect() and send() succeed and
+ * discard; recv() hands out whatever null_transport_feed() queued (so the receive path is
+ * linked and live), else the poll times out. Threads and semaphores are pthreads.
+ * Used only to measure the library's footprint (scripts/footprint.sh).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <errno.h>
+#include <azure_iot_hub_zephyr_glue.h>
+
+static pthread_mutex_t feed_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t feed_buf[512];
+static size_t feed_len;
+
+void null_transport_feed(const void *bytes, size_t len)
+{
+	pthread_mutex_lock(&feed_lock);
+	if (len > sizeof(feed_buf) - feed_len) {
+		len = sizeof(feed_buf) - feed_len;
+	}
+	memcpy(feed_buf + feed_len, bytes, len);
+	feed_len += len;
+	pthread_mutex_unlock(&feed_lock);
+}
+
+int azhub_z_log_level(int module) { (void)module; return 0; }
+void azhub_z_log(int module, int level, const char *msg, size_t len)
+{
+	(void)module; (void)level; (void)msg; (void)len;
+}
+void azhub_z_panic(void) { abort(); }
+
+int64_t azhub_z_uptime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+void azhub_z_sleep_ms(int32_t ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+int azhub_z_random(void *dst, size_t len) { memset(dst, 0x5a, len); return 0; }
+
+static pthread_t worker;
+static bool worker_started;
+struct start { void (*entry)(void *); void *arg; };
+static struct start start_args;
+static void *trampoline(void *p) { start_args.entry(start_args.arg); (void)p; return NULL; }
+int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
+{
+	start_args.entry = entry;
+	start_args.arg = arg;
+	worker_started = pthread_create(&worker, NULL, trampoline, NULL) == 0;
+	return worker_started ? 0 : -1;
+}
+bool azhub_z_on_worker(void) { return worker_started && pthread_equal(pthread_self(), worker); }
+
+static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sem_cond = PTHREAD_COND_INITIALIZER;
+static int sem_count[AZHUB_Z_SEM_COUNT];
+static pthread_mutex_t mutexes[AZHUB_Z_MUTEX_COUNT] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+};
+
+int azhub_z_sem_take(int id, int32_t timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	if (timeout_ms > 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+	}
+	pthread_mutex_lock(&sem_lock);
+	while (sem_count[id] == 0) {
+		if (timeout_ms == 0) { pthread_mutex_unlock(&sem_lock); return -EAGAIN; }
+		int r = timeout_ms < 0 ? pthread_cond_wait(&sem_cond, &sem_lock)
+				       : pthread_cond_timedwait(&sem_cond, &sem_lock, &until);
+		if (r == ETIMEDOUT) { pthread_mutex_unlock(&sem_lock); return -EAGAIN; }
+	}
+	sem_count[id]--;
+	pthread_mutex_unlock(&sem_lock);
+	return 0;
+}
+void azhub_z_sem_give(int id)
+{
+	pthread_mutex_lock(&sem_lock);
+	sem_count[id] = 1;
+	pthread_cond_broadcast(&sem_cond);
+	pthread_mutex_unlock(&sem_lock);
+}
+void azhub_z_sem_reset(int id)
+{
+	pthread_mutex_lock(&sem_lock);
+	sem_count[id] = 0;
+	pthread_mutex_unlock(&sem_lock);
+}
+int azhub_z_mutex_lock(int id, int32_t timeout_ms) { (void)timeout_ms; return pthread_mutex_lock(&mutexes[id]) ? -1 : 0; }
+int azhub_z_mutex_unlock(int id) { return pthread_mutex_unlock(&mutexes[id]) ? -1 : 0; }
+
+int azhub_z_errno(void) { return errno; }
+int azhub_z_socket(int family, int type, int proto) { (void)family; (void)type; (void)proto; return 3; }
+int azhub_z_connect(int fd, const void *addr, uint32_t addrlen) { (void)fd; (void)addr; (void)addrlen; return 0; }
+ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags) { (void)fd; (void)buf; (void)flags; return (ssize_t)len; }
+ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags)
+{
+	(void)fd; (void)flags;
+	pthread_mutex_lock(&feed_lock);
+	size_t n = feed_len < len ? feed_len : len;
+	memcpy(buf, feed_buf, n);
+	memmove(feed_buf, feed_buf + n, feed_len - n);
+	feed_len -= n;
+	pthread_mutex_unlock(&feed_lock);
+	if (n == 0) { errno = EAGAIN; return -1; }
+	return (ssize_t)n;
+}
+int azhub_z_close(int fd) { (void)fd; return 0; }
+int azhub_z_shutdown(int fd, int how) { (void)fd; (void)how; return 0; }
+int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)
+{
+	(void)fd; (void)level; (void)optname; (void)optval; (void)optlen;
+	return 0;
+}
+int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
+{
+	(void)fd;
+	pthread_mutex_lock(&feed_lock);
+	bool ready = feed_len > 0;
+	pthread_mutex_unlock(&feed_lock);
+	if (!ready) { azhub_z_sleep_ms(timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms); }
+	*revents = ready ? (short)(events & 1) : 0;
+	return ready ? 1 : 0;
+}
+int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
+{
+	(void)host; (void)port;
+	memset(addr, 0, *addrlen);
+	*family = 2;
+	return 0;
+}
+int azhub_z_provision_certificates(void) { return 0; }
+int azhub_z_settings_load(void) { azhub_rs_settings_loaded(); return 0; }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Footprint of the library's core + C API (no TLS, no sockets) on Linux x86_64: the Zephyr port
+# built for the host (no_std, no heap) over a null transport (bench/footprint/null_glue.c, the
+# port's C glue with sockets that go nowhere), linked with a C program that calls every API
+# function (bench/footprint/app.c), opt-level "z", LTO, panic = abort, --gc-sections.
+# The library's share = size(program) - size(same program with stub API functions).
+# Writes $CARGO_TARGET_DIR/footprint.txt (key=value) and footprint-top-*.txt (largest symbols).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-bench}"
+out="$CARGO_TARGET_DIR/footprint"
+mkdir -p "$out"
+CC="${CC:-cc}"
+CFLAGS=(-Os -ffunction-sections -fdata-sections -Iinclude -Itests/c/fake_zephyr -Izephyr/include)
+LDFLAGS=(-Wl,--gc-sections -lpthread)
+
+build() { # name features
+    local name=$1 features=$2
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \
+    CARGO_PROFILE_RELEASE_PANIC=abort CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+        cargo build --quiet --release --lib --no-default-features --features "$features" \
+        --target-dir "$CARGO_TARGET_DIR/fp-$name"
+    cp "$CARGO_TARGET_DIR/fp-$name/release/libazure_iot_hub.a" "$out/lib-$name.a"
+}
+
+measure() { # name defines...
+    local name=$1; shift
+    "$CC" "${CFLAGS[@]}" "$@" bench/footprint/app.c bench/footprint/null_glue.c \
+        "$out/lib-$name.a" "${LDFLAGS[@]}" -o "$out/app-$name"
+    "$CC" "${CFLAGS[@]}" "$@" bench/footprint/app.c bench/footprint/null_glue.c \
+        bench/footprint/stub_api.c "${LDFLAGS[@]}" -o "$out/base-$name"
+    "$out/app-$name" > "$out/run-$name.txt"
+    # What a firmware image holds: code and constants (.text, .rodata, .data.rel.ro), initialised
+    # data, zeroed data. Not counted: unwind tables (.eh_frame*, dropped on Zephyr) and the
+    # sections of Linux dynamic linking (.rela.dyn, .got, .plt, .dynsym...).
+    sect() { size -A "$1" | awk -v s="$2" '$1==s{print $2; f=1} END{if(!f) print 0}'; }
+    local t=0 d=0 b=0
+    for s in .text .rodata .data.rel.ro; do
+        t=$((t + $(sect "$out/app-$name" $s) - $(sect "$out/base-$name" $s)))
+    done
+    d=$(($(sect "$out/app-$name" .data) - $(sect "$out/base-$name" .data)))
+    b=$(($(sect "$out/app-$name" .bss) - $(sect "$out/base-$name" .bss)))
+    echo "${name}_text=$t"
+    echo "${name}_data=$((d < 0 ? 0 : d))"
+    echo "${name}_bss=$b"
+    echo "${name}_eh_frame=$(($(sect "$out/app-$name" .eh_frame) + $(sect "$out/app-$name" .eh_frame_hdr) - $(sect "$out/base-$name" .eh_frame) - $(sect "$out/base-$name" .eh_frame_hdr)))"
+    # The largest symbols of the program that the baseline does not have (the library's).
+    python3 - "$out/app-$name" "$out/base-$name" > "$CARGO_TARGET_DIR/footprint-top-$name.txt" <<'PY'
+import subprocess, sys
+def syms(path):
+    out = subprocess.run(["nm", "-C", "--size-sort", "-S", path], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) == 4:
+            yield int(parts[1], 16), parts[2], parts[3]
+base = {n for _, _, n in syms(sys.argv[2])}
+mine = sorted((s for s in syms(sys.argv[1]) if s[2] not in base), reverse=True)
+for size, kind, name in mine[:25]:
+    print(f"{size:6d} {kind} {name[:150]}")
+PY
+}
+
+# Logging off, as the original was measured (CONFIG_LOG=n): the `log` crate compiles it out.
+build hub capi,zephyr,log/max_level_off
+build hub_dps capi,zephyr,dps,log/max_level_off
+{
+    measure hub
+    # The DPS C API is not in the Zephyr port yet (src/capi/dps needs `std`): measured once it is.
+    if nm "$out/lib-hub_dps.a" 2>/dev/null | grep -q ' T azure_iot_hub_dps_init$'; then
+        measure hub_dps -DWITH_DPS
+    fi
+    # Heap: the no_std library links no allocator; any malloc/free/__rust_alloc reference fails.
+    if nm -u "$out/lib-hub.a" 2>/dev/null | grep -Eq ' (malloc|calloc|realloc|free|__rust_alloc)$'; then
+        echo "heap_allocs=library references an allocator"
+    else
+        echo "heap_allocs=0"
+    fi
+} > "$out/raw.txt"
+cat "$out/raw.txt"
+hub_dps_text=; hub_dps_data=; hub_dps_bss=
+. <(sed 's/^/export /' "$out/raw.txt" | grep -v heap_allocs)
+stack=$(grep -o '"MQTT_HELPER_STACK_SIZE", Ty::Usize, "[0-9]*"' build.rs | grep -o '[0-9]*"$' | tr -d '"')
+{
+    echo "hub_text=$((hub_text + hub_data))"
+    # RAM: .data + .bss, plus the worker stack the Zephyr glue defines statically (here a pthread).
+    echo "hub_ram=$((hub_data + hub_bss + stack))"
+    echo "hub_bss=$hub_bss"
+    echo "hub_eh_frame=$hub_eh_frame"
+    echo "hub_data=$hub_data"
+    echo "stack=$stack"
+    if [ -n "$hub_dps_text" ]; then
+        echo "hub_dps_text=$((hub_dps_text + hub_dps_data))"
+        echo "hub_dps_ram=$((hub_dps_data + hub_dps_bss + stack))"
+    fi
+    grep heap_allocs "$out/raw.txt"
+    echo "run=$(cat "$out/run-hub.txt")"
+} > "$CARGO_TARGET_DIR/footprint.txt"
+cat "$CARGO_TARGET_DIR/footprint.txt"
+echo "largest symbols: $CARGO_TARGET_DIR/footprint-top-hub.txt"
+head -20 "$CARGO_TARGET_DIR/footprint-top-hub.txt"
