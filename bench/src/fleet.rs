@@ -151,7 +151,6 @@ pub fn proc_usage(pid: &str) -> (f64, u64) {
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 struct Device {
-    id: String,
     sock: TcpStream,
     tls: rustls::ClientConnection,
     conn: Connection<[u8; 256], [u8; 256]>,
@@ -289,7 +288,6 @@ fn new_device(
         .connect("localhost", &id, Some(&token[..len]), None, 0)
         .map_err(|e| io::Error::other(format!("{e:?}")))?;
     Ok(Device {
-        id,
         sock,
         tls,
         conn,
@@ -385,7 +383,6 @@ fn event_loop(
             }
         }
     }
-    let _ = devs.iter().map(|d| &d.id).count();
 }
 
 /// Runs a fleet of `n` devices on `threads` event loops against a fresh emulator child process,
