@@ -15,8 +15,12 @@ use crate::capi::types::azure_iot_hub_buf;
 mod api;
 #[cfg(all(feature = "std", not(feature = "zephyr")))]
 pub use api::*;
+// The Zephyr implementation is pulled in with include! so that cbindgen, which generates the
+// header from this module and skips macro calls, sees each function once (in `api`).
 #[cfg(feature = "zephyr")]
-mod zephyr_api;
+mod zephyr_api {
+    include!("zephyr_api.rs");
+}
 #[cfg(feature = "zephyr")]
 pub use zephyr_api::*;
 

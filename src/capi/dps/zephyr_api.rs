@@ -1,10 +1,10 @@
-//! `azure_iot_hub_dps.h` on the Zephyr port: the stored assignment in Zephyr settings under the
-//! original's keys (loaded by azure_iot_hub_dps_init(), read by the get functions, deleted by
-//! the delete functions and azure_iot_hub_dps_reset()).
-//!
-//! Not yet on Zephyr: the registration itself (azure_iot_hub_dps_start() returns -ENOTSUP) and
-//! the registration payload; see docs/zephyr.md, "What is missing". Return codes otherwise as
-//! on Linux (src/capi/dps/api.rs, docs/dps.md).
+// `azure_iot_hub_dps.h` on the Zephyr port: the stored assignment in Zephyr settings under the
+// original's keys (loaded by azure_iot_hub_dps_init(), read by the get functions, deleted by
+// the delete functions and azure_iot_hub_dps_reset()).
+//
+// Not yet on Zephyr: the registration itself (azure_iot_hub_dps_start() returns -ENOTSUP) and
+// the registration payload; see docs/zephyr.md, "What is missing". Return codes otherwise as
+// on Linux (src/capi/dps/api.rs, docs/dps.md).
 
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::{AtomicPtr, Ordering};
