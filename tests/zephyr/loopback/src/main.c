@@ -347,4 +347,29 @@ ZTEST(azure_iot_hub_loopback, test_9_keep_alive)
 	expect(AZURE_IOT_HUB_EVT_DISCONNECTED, NULL);
 }
 
+#if defined(CONFIG_AZURE_IOT_HUB_RS_TLS)
+ZTEST(azure_iot_hub_loopback, test_9z_tls_wrong_hostname)
+{
+	/* Same address, but a host name the server certificate is not for: TLS_HOSTNAME plus
+	 * TLS_PEER_VERIFY required make the handshake (inside connect) fail. */
+	struct azure_iot_hub_config cfg = {
+		.hostname = {.ptr = "other-hub.azure-devices.net", .size = 27},
+		.device_id = {.ptr = "dev1", .size = 4},
+	};
+	struct broker_record before;
+	struct broker_record after;
+	int err;
+
+	broker_get(&before);
+	err = azure_iot_hub_connect(&cfg);
+	zassert_true(err < 0, "connect returned %d", err);
+	expect(AZURE_IOT_HUB_EVT_CONNECTING, NULL);
+	k_msleep(500);
+	zassert_equal(k_msgq_num_used_get(&events), 0, "no event after a failed connect");
+	broker_get(&after);
+	zassert_equal(after.connects, before.connects, "no MQTT CONNECT reached the broker");
+	zassert_equal(azure_iot_hub_disconnect(), -ENOTCONN);
+}
+#endif
+
 ZTEST_SUITE(azure_iot_hub_loopback, NULL, setup, NULL, NULL, NULL);
