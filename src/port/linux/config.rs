@@ -13,6 +13,17 @@ pub(crate) trait Env {
     fn get(&self, name: &str) -> Option<String>;
 }
 
+/// A fixed environment, for tests.
+#[cfg(test)]
+pub(crate) struct MapEnv(pub std::collections::HashMap<&'static str, &'static str>);
+
+#[cfg(test)]
+impl Env for MapEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|s| std::string::ToString::to_string(s))
+    }
+}
+
 /// The process environment.
 pub(crate) struct SystemEnv;
 
@@ -308,12 +319,6 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    struct MapEnv(HashMap<&'static str, &'static str>);
-    impl Env for MapEnv {
-        fn get(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
 
     #[test]
     fn defaults_are_kconfig() {

@@ -684,12 +684,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    struct MapEnv(HashMap<&'static str, &'static str>);
-    impl Env for MapEnv {
-        fn get(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
+    use crate::port::linux::config::MapEnv;
 
     #[test]
     fn config_from_kconfig_and_environment() {

@@ -180,12 +180,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    struct MapEnv(HashMap<&'static str, &'static str>);
-    impl Env for MapEnv {
-        fn get(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
+    use crate::port::linux::config::MapEnv;
 
     #[test]
     fn defaults_keep_the_original() {
