@@ -20,7 +20,7 @@ pub(crate) struct MapEnv(pub std::collections::HashMap<&'static str, &'static st
 #[cfg(test)]
 impl Env for MapEnv {
     fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(|s| std::string::ToString::to_string(s))
+        self.0.get(name).map(|s| String::from(*s))
     }
 }
 
