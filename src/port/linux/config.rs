@@ -319,7 +319,6 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-
     #[test]
     fn defaults_are_kconfig() {
         let c = from_env(&MapEnv(HashMap::new()));
