@@ -1864,38 +1864,47 @@ fn validate_device_id(id: &str) -> ApiResult<()> {
     }
 }
 
+/// A symmetric key as given, or a new one when empty; `what` names it in the error.
+fn key_or_new(k: String, what: &str) -> ApiResult<String> {
+    if k.is_empty() {
+        Ok(util::random_key())
+    } else if util::hmac_b64(&k, b"").is_some() {
+        Ok(k)
+    } else {
+        Err(ApiError::bad_request(format!("{what} must be base64")))
+    }
+}
+
+/// Normalised primary (required) and secondary (optional) thumbprints.
+fn thumbprints(primary: &str, secondary: Option<String>) -> ApiResult<(String, Option<String>)> {
+    let primary = util::normalize_thumbprint(primary);
+    if primary.is_empty() {
+        return Err(ApiError::bad_request("a primary thumbprint is required"));
+    }
+    let secondary = secondary
+        .map(|t| util::normalize_thumbprint(&t))
+        .filter(|t| !t.is_empty());
+    Ok((primary, secondary))
+}
+
 fn normalize_auth(a: Authentication) -> ApiResult<Authentication> {
     Ok(match a {
         Authentication::Sas {
             primary_key,
             secondary_key,
-        } => {
-            let fix = |k: String| -> ApiResult<String> {
-                if k.is_empty() {
-                    Ok(util::random_key())
-                } else if util::hmac_b64(&k, b"").is_some() {
-                    Ok(k)
-                } else {
-                    Err(ApiError::bad_request("SAS keys must be base64"))
-                }
-            };
-            Authentication::Sas {
-                primary_key: fix(primary_key)?,
-                secondary_key: fix(secondary_key)?,
-            }
-        }
+        } => Authentication::Sas {
+            primary_key: key_or_new(primary_key, "SAS keys")?,
+            secondary_key: key_or_new(secondary_key, "SAS keys")?,
+        },
         Authentication::SelfSigned {
             primary_thumbprint,
             secondary_thumbprint,
         } => {
-            if util::normalize_thumbprint(&primary_thumbprint).is_empty() {
-                return Err(ApiError::bad_request("a primary thumbprint is required"));
-            }
+            let (primary_thumbprint, secondary_thumbprint) =
+                thumbprints(&primary_thumbprint, secondary_thumbprint)?;
             Authentication::SelfSigned {
-                primary_thumbprint: util::normalize_thumbprint(&primary_thumbprint),
-                secondary_thumbprint: secondary_thumbprint
-                    .map(|t| util::normalize_thumbprint(&t))
-                    .filter(|t| !t.is_empty()),
+                primary_thumbprint,
+                secondary_thumbprint,
             }
         }
         other => other,
@@ -1907,33 +1916,19 @@ fn normalize_attestation(a: Attestation) -> ApiResult<Attestation> {
         Attestation::SymmetricKey {
             primary_key,
             secondary_key,
-        } => {
-            let fix = |k: String| -> ApiResult<String> {
-                if k.is_empty() {
-                    Ok(util::random_key())
-                } else if util::hmac_b64(&k, b"").is_some() {
-                    Ok(k)
-                } else {
-                    Err(ApiError::bad_request("symmetric keys must be base64"))
-                }
-            };
-            Attestation::SymmetricKey {
-                primary_key: fix(primary_key)?,
-                secondary_key: fix(secondary_key)?,
-            }
-        }
+        } => Attestation::SymmetricKey {
+            primary_key: key_or_new(primary_key, "symmetric keys")?,
+            secondary_key: key_or_new(secondary_key, "symmetric keys")?,
+        },
         Attestation::X509Thumbprint {
             primary_thumbprint,
             secondary_thumbprint,
         } => {
-            if util::normalize_thumbprint(&primary_thumbprint).is_empty() {
-                return Err(ApiError::bad_request("a primary thumbprint is required"));
-            }
+            let (primary_thumbprint, secondary_thumbprint) =
+                thumbprints(&primary_thumbprint, secondary_thumbprint)?;
             Attestation::X509Thumbprint {
-                primary_thumbprint: util::normalize_thumbprint(&primary_thumbprint),
-                secondary_thumbprint: secondary_thumbprint
-                    .map(|t| util::normalize_thumbprint(&t))
-                    .filter(|t| !t.is_empty()),
+                primary_thumbprint,
+                secondary_thumbprint,
             }
         }
         other => other,
