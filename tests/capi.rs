@@ -11,92 +11,17 @@
 //! output (with the library's log at debug level on stderr).
 #![cfg(all(feature = "capi", feature = "std"))]
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hub_emulator::{Config, Emulator, ServiceClient};
 use serde_json::json;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build_dir() -> PathBuf {
-    root().join("target").join("capi-build")
-}
-
-/// Builds the staticlib once per test process.
-fn staticlib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--quiet", "--target-dir"])
-            .arg(build_dir())
-            .current_dir(root());
-        // The C programs expect the Kconfig defaults; keep the caller's CONFIG_* out of the build.
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("CONFIG_") || k == "AZURE_IOT_HUB_DOTCONFIG" || k == "CARGO_TARGET_DIR"
-            {
-                cmd.env_remove(k);
-            }
-        }
-        let status = cmd.status().expect("cannot run cargo");
-        assert!(status.success(), "cargo build --lib failed");
-        let lib = build_dir().join("debug").join("libazure_iot_hub.a");
-        assert!(lib.exists(), "{} missing", lib.display());
-        lib
-    })
-}
-
-/// Compiles tests/c/<name>.c with the sanitizers (once per test process).
-fn program(name: &str) -> PathBuf {
-    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
-    let lib = staticlib();
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let built = built.get_or_insert_with(HashMap::new);
-    if let Some(p) = built.get(name) {
-        return p.clone();
-    }
-    let dir = build_dir().join("c");
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join(name);
-    let out = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-D_GNU_SOURCE",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-g",
-            "-O1",
-        ])
-        .args([
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=undefined",
-            "-fno-omit-frame-pointer",
-        ])
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("tests/c").join(format!("{name}.c")))
-        .arg(lib)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("cannot run cc");
-    assert!(
-        out.status.success(),
-        "compiling {name}.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    built.insert(name.to_string(), exe.clone());
-    exe
-}
+mod capi_common;
+use capi_common::program;
 
 /// A running C program: its stdout lines arrive on a channel.
 struct Proc {

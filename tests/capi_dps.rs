@@ -7,76 +7,18 @@
 #![cfg(all(feature = "capi", feature = "std", feature = "dps"))]
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use hub_emulator::{Config, Emulator, Fault, FaultKind, ServiceClient};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build_dir() -> PathBuf {
-    root().join("target").join("capi-build")
-}
+mod capi_common;
 
 /// The staticlib and tests/c/dps_api.c, built once per test process.
-fn program() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    EXE.get_or_init(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--quiet", "--target-dir"])
-            .arg(build_dir())
-            .current_dir(root());
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("CONFIG_") || k == "AZURE_IOT_HUB_DOTCONFIG" || k == "CARGO_TARGET_DIR"
-            {
-                cmd.env_remove(k);
-            }
-        }
-        assert!(
-            cmd.status().expect("cargo").success(),
-            "cargo build --lib failed"
-        );
-        let lib = build_dir().join("debug").join("libazure_iot_hub.a");
-        let dir = build_dir().join("c");
-        std::fs::create_dir_all(&dir).unwrap();
-        let exe = dir.join("dps_api");
-        let out = Command::new("cc")
-            .args([
-                "-std=c11",
-                "-D_GNU_SOURCE",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-g",
-                "-O1",
-            ])
-            .args([
-                "-fsanitize=address,undefined",
-                "-fno-sanitize-recover=undefined",
-                "-fno-omit-frame-pointer",
-            ])
-            .arg("-I")
-            .arg(root().join("include"))
-            .arg(root().join("tests/c/dps_api.c"))
-            .arg(&lib)
-            .args(["-lpthread", "-ldl", "-lm", "-o"])
-            .arg(&exe)
-            .output()
-            .expect("cc");
-        assert!(
-            out.status.success(),
-            "compiling dps_api.c failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        exe
-    })
+fn program() -> PathBuf {
+    capi_common::program("dps_api")
 }
 
 /// Runs a mode; requires exit 0 and a last line "PASS"; returns stdout.

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use azure_iot_hub::capi::fota::{azure_fota_callback_t, azure_fota_event, azure_fota_evt_type};
 
@@ -224,71 +223,8 @@ fn layout_32_bit_matches_the_original() {
     }
 }
 
-fn build_dir() -> PathBuf {
-    // Shared with tests/capi.rs: the same nested build, so its artifacts are reused.
-    root().join("target").join("capi-build")
-}
-
-fn staticlib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--quiet", "--target-dir"])
-            .arg(build_dir())
-            .current_dir(root());
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("CONFIG_") || k == "AZURE_IOT_HUB_DOTCONFIG" || k == "CARGO_TARGET_DIR"
-            {
-                cmd.env_remove(k);
-            }
-        }
-        assert!(
-            cmd.status().expect("cannot run cargo").success(),
-            "cargo build --lib failed"
-        );
-        let lib = build_dir().join("debug").join("libazure_iot_hub.a");
-        assert!(lib.exists(), "{} missing", lib.display());
-        lib
-    })
-}
-
-/// Compiles tests/c/<name>.c with ASan and UBSan against the staticlib.
-fn program(name: &str) -> PathBuf {
-    let lib = staticlib();
-    let dir = build_dir().join("c");
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join(name);
-    let out = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-D_GNU_SOURCE",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-g",
-            "-O1",
-        ])
-        .args([
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=undefined",
-            "-fno-omit-frame-pointer",
-        ])
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("tests/c").join(format!("{name}.c")))
-        .arg(lib)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("cannot run cc");
-    assert!(
-        out.status.success(),
-        "compiling {name}.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
-}
+mod capi_common;
+use capi_common::program;
 
 /// tests/c/fota_api.c under ASan and UBSan: init/msg_process return codes, the size honoured,
 /// START (1) then ERROR for a refused connection, REPORT for a twin, ERROR for invalid objects.

@@ -1,0 +1,88 @@
+//! Shared by the C API tests: the staticlib built once by a nested cargo into
+//! `target/capi-build` (its own target directory, so it never waits for the lock of the cargo
+//! running the tests), and C programs from tests/c compiled against include/ with
+//! AddressSanitizer and UndefinedBehaviorSanitizer.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+/// The repository.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the nested build and the compiled programs go.
+pub fn build_dir() -> PathBuf {
+    root().join("target").join("capi-build")
+}
+
+/// Builds the staticlib once per test process and returns its path.
+pub fn staticlib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--lib", "--quiet", "--target-dir"])
+            .arg(build_dir())
+            .current_dir(root());
+        // The C programs expect the Kconfig defaults; keep the caller's CONFIG_* out of the build.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("CONFIG_") || k == "AZURE_IOT_HUB_DOTCONFIG" || k == "CARGO_TARGET_DIR"
+            {
+                cmd.env_remove(k);
+            }
+        }
+        let status = cmd.status().expect("cannot run cargo");
+        assert!(status.success(), "cargo build --lib failed");
+        let lib = build_dir().join("debug").join("libazure_iot_hub.a");
+        assert!(lib.exists(), "{} missing", lib.display());
+        lib
+    })
+}
+
+/// Compiles tests/c/<name>.c with the sanitizers against the staticlib (once per test process).
+pub fn program(name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let lib = staticlib();
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let dir = build_dir().join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(name);
+    let out = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-D_GNU_SOURCE",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-g",
+            "-O1",
+        ])
+        .args([
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=undefined",
+            "-fno-omit-frame-pointer",
+        ])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("tests/c").join(format!("{name}.c")))
+        .arg(lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("cannot run cc");
+    assert!(
+        out.status.success(),
+        "compiling {name}.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    built.insert(name.to_string(), exe.clone());
+    exe
+}
