@@ -12,6 +12,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod capi_common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -21,43 +23,16 @@ fn header_path() -> PathBuf {
 }
 
 fn generate() -> String {
-    let config =
-        cbindgen::Config::from_file(root().join("cbindgen_dps.toml")).expect("cbindgen_dps.toml");
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(root().join("src/capi/dps/mod.rs"))
-        .generate()
-        .expect("cbindgen failed to generate the DPS header");
-    let mut out = Vec::new();
-    bindings.write(&mut out);
-    String::from_utf8(out).expect("UTF-8 header")
+    capi_common::generate_header("cbindgen_dps.toml", "src/capi/dps/mod.rs")
 }
 
 #[test]
 fn committed_dps_header_is_up_to_date() {
-    let generated = generate();
-    let path = header_path();
-    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &generated).unwrap();
-        eprintln!("wrote {}", path.display());
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != generated {
-        let first = committed
-            .lines()
-            .zip(generated.lines())
-            .position(|(a, b)| a != b);
-        panic!(
-            "{} differs from what cbindgen generates from src/capi/dps (first differing line: {}).\n\
-             Regenerate it with:\n\n    AZURE_IOT_HUB_BLESS=1 cargo test --test capi_dps_header\n",
-            path.display(),
-            first.map_or_else(
-                || "a missing or extra line at the end".to_string(),
-                |i| (i + 1).to_string()
-            ),
-        );
-    }
+    capi_common::check_committed_header(
+        &generate(),
+        "include/net/azure_iot_hub_dps.h",
+        "capi_dps_header",
+    );
 }
 
 #[test]

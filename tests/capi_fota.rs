@@ -20,39 +20,16 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn header_path() -> PathBuf {
-    root().join("include/net/azure_fota.h")
-}
-
 fn generate() -> String {
-    let config =
-        cbindgen::Config::from_file(root().join("cbindgen_fota.toml")).expect("cbindgen_fota.toml");
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(root().join("src/capi/fota.rs"))
-        .generate()
-        .expect("cbindgen failed to generate azure_fota.h");
-    let mut out = Vec::new();
-    bindings.write(&mut out);
-    String::from_utf8(out).expect("UTF-8 header")
+    capi_common::generate_header("cbindgen_fota.toml", "src/capi/fota.rs")
 }
 
 #[test]
 fn committed_header_is_up_to_date() {
     let generated = generate();
-    let path = header_path();
-    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &generated).unwrap();
-        eprintln!("wrote {}", path.display());
+    if !capi_common::check_committed_header(&generated, "include/net/azure_fota.h", "capi_fota") {
         return;
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{} differs from what cbindgen generates from src/capi/fota.rs; regenerate it with\n\n    \
-         AZURE_IOT_HUB_BLESS=1 cargo test --test capi_fota\n",
-        path.display()
-    );
     // The original's names and guard.
     for needle in [
         "#ifndef AZURE_FOTA_H__",

@@ -10,52 +10,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod capi_common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn header_path() -> PathBuf {
-    root().join("include/net/azure_iot_hub.h")
-}
-
 fn generate() -> String {
-    let config = cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("cbindgen.toml");
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(root().join("src/capi/mod.rs"))
-        .generate()
-        .expect("cbindgen failed to generate the header");
-    let mut out = Vec::new();
-    bindings.write(&mut out);
-    String::from_utf8(out).expect("UTF-8 header")
+    capi_common::generate_header("cbindgen.toml", "src/capi/mod.rs")
 }
 
 #[test]
 fn committed_header_is_up_to_date() {
-    let generated = generate();
-    let path = header_path();
-    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &generated).unwrap();
-        eprintln!("wrote {}", path.display());
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != generated {
-        let first = committed
-            .lines()
-            .zip(generated.lines())
-            .position(|(a, b)| a != b);
-        panic!(
-            "{} differs from what cbindgen generates from src/capi (first differing line: {}).\n\
-             Regenerate it with:\n\n    AZURE_IOT_HUB_BLESS=1 cargo test --test capi_header\n",
-            path.display(),
-            first.map_or_else(
-                || "a missing or extra line at the end".to_string(),
-                |i| (i + 1).to_string()
-            ),
-        );
-    }
+    capi_common::check_committed_header(&generate(), "include/net/azure_iot_hub.h", "capi_header");
 }
 
 fn compile(compiler: &str, args: &[&str], source: &Path) {

@@ -86,3 +86,45 @@ pub fn program(name: &str) -> PathBuf {
     built.insert(name.to_string(), exe.clone());
     exe
 }
+
+/// What the pinned cbindgen generates from `src` (a path in the repository) with `config`.
+pub fn generate_header(config: &str, src: &str) -> String {
+    let cfg = cbindgen::Config::from_file(root().join(config)).expect(config);
+    let bindings = cbindgen::Builder::new()
+        .with_config(cfg)
+        .with_src(root().join(src))
+        .generate()
+        .unwrap_or_else(|e| panic!("cbindgen failed on {src}: {e}"));
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    String::from_utf8(out).expect("UTF-8 header")
+}
+
+/// The committed `header` must equal `generated`; with `AZURE_IOT_HUB_BLESS=1` it is written
+/// instead. `test` names the test target that regenerates it. Returns false when it blessed.
+pub fn check_committed_header(generated: &str, header: &str, test: &str) -> bool {
+    let path = root().join(header);
+    if std::env::var_os("AZURE_IOT_HUB_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, generated).unwrap();
+        eprintln!("wrote {}", path.display());
+        return false;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated {
+        let first = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b);
+        panic!(
+            "{} differs from what cbindgen generates (first differing line: {}).\n\
+             Regenerate it with:\n\n    AZURE_IOT_HUB_BLESS=1 cargo test --test {test}\n",
+            path.display(),
+            first.map_or_else(
+                || "a missing or extra line at the end".to_string(),
+                |i| (i + 1).to_string()
+            ),
+        );
+    }
+    true
+}
