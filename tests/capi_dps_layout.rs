@@ -8,49 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::mem::{align_of, offset_of, size_of};
-use std::path::PathBuf;
-use std::process::Command;
 
 use azure_iot_hub::capi::dps::*;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod capi_common;
 
 fn c_values(flags: &[&str]) -> Option<BTreeMap<String, usize>> {
-    let exe = std::env::temp_dir().join(format!(
-        "azure_iot_hub_dps_layout_{}_{}",
-        flags.join("").replace('-', ""),
-        std::process::id()
-    ));
-    let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .args(flags)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("tests/c/dps_layout.c"))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("cc");
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        // Only a missing 32-bit toolchain may skip; a failed static assert is a failure.
-        assert!(
-            !err.contains("static assert") && !err.contains("static_assert"),
-            "{err}"
-        );
-        return None;
-    }
-    let run = Command::new(&exe).output().expect("run dps_layout");
-    let _ = std::fs::remove_file(&exe);
-    assert!(run.status.success());
-    let mut map = BTreeMap::new();
-    for line in String::from_utf8(run.stdout).unwrap().lines() {
-        let (k, v) = line.rsplit_once(' ').unwrap();
-        map.insert(k.to_string(), v.parse().unwrap());
-    }
-    Some(map)
+    capi_common::layout_values("dps_layout", flags)
 }
 
 fn expected(bits: usize) -> BTreeMap<String, usize> {

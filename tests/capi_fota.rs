@@ -121,29 +121,7 @@ const EXPECTED: &[(&str, usize, usize)] = &[
 
 /// Builds and runs tests/c/fota_layout.c; None when the compiler cannot build for `extra`.
 fn c_values(extra: &[&str]) -> Option<BTreeMap<String, usize>> {
-    let exe = tmp(&format!("layout{}", extra.join("")));
-    let mut args = vec!["cc", "-std=c11", "-Wall", "-Wextra", "-Werror"];
-    args.extend_from_slice(extra);
-    let o = cc(&args, &root().join("tests/c/fota_layout.c"), &exe);
-    if !o.status.success() {
-        if extra.is_empty() {
-            panic!("fota_layout.c: {}", String::from_utf8_lossy(&o.stderr));
-        }
-        return None;
-    }
-    let run = Command::new(&exe).output().expect("run fota_layout");
-    let _ = std::fs::remove_file(&exe);
-    assert!(run.status.success());
-    Some(
-        String::from_utf8(run.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let (k, v) = l.rsplit_once(' ').unwrap();
-                (k.to_string(), v.parse().unwrap())
-            })
-            .collect(),
-    )
+    capi_common::layout_values("fota_layout", extra)
 }
 
 #[test]

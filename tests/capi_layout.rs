@@ -8,14 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::mem::{align_of, offset_of, size_of};
-use std::path::PathBuf;
-use std::process::Command;
 
 use azure_iot_hub::capi::*;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod capi_common;
 
 /// (name as layout.c prints it, 32-bit value, 64-bit value): nrf-api.md section 2.3.
 const EXPECTED: &[(&str, usize, usize)] = &[
@@ -422,39 +418,7 @@ fn rust_values() -> BTreeMap<&'static str, usize> {
 
 /// Compiles and runs tests/c/layout.c with `flags`; `None` if the compiler cannot build for them.
 fn c_values(flags: &[&str]) -> Option<BTreeMap<String, usize>> {
-    let exe = std::env::temp_dir().join(format!(
-        "azure_iot_hub_layout_{}_{}",
-        flags.join("").replace('-', ""),
-        std::process::id()
-    ));
-    let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .args(flags)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("tests/c/layout.c"))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("cannot run cc");
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !stderr.contains("static assertion failed") && !stderr.contains("_Static_assert"),
-            "layout.c: the header's layout differs from the original's ({flags:?}):\n{stderr}"
-        );
-        eprintln!("cc {flags:?} cannot build: {stderr}");
-        return None;
-    }
-    let run = Command::new(&exe).output().expect("run layout");
-    let _ = std::fs::remove_file(&exe);
-    assert!(run.status.success());
-    let mut map = BTreeMap::new();
-    for line in String::from_utf8(run.stdout).unwrap().lines() {
-        let (k, v) = line.rsplit_once(' ').unwrap();
-        map.insert(k.to_string(), v.parse().unwrap());
-    }
-    Some(map)
+    capi_common::layout_values("layout", flags)
 }
 
 fn check(c: &BTreeMap<String, usize>, bits: usize) {

@@ -128,3 +128,54 @@ pub fn check_committed_header(generated: &str, header: &str, test: &str) -> bool
     }
     true
 }
+
+/// Compiles and runs the layout program tests/c/<name>.c (it prints `<what> <number>` lines and
+/// static-asserts the original's layout) with extra compiler `flags`, and returns what it printed.
+/// A failed static assertion, or any failure without extra flags, fails the test; `None` means
+/// only that the compiler cannot build for `flags` (e.g. no 32-bit toolchain for `-m32`).
+pub fn layout_values(
+    name: &str,
+    flags: &[&str],
+) -> Option<std::collections::BTreeMap<String, usize>> {
+    let exe = std::env::temp_dir().join(format!(
+        "azure_iot_hub_{name}_{}_{}",
+        flags.join("").replace('-', ""),
+        std::process::id()
+    ));
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(flags)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("tests/c").join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("cannot run cc");
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !flags.iter().all(|f| *f == "-m64")
+                && !stderr.contains("static assert")
+                && !stderr.contains("static_assert")
+                && !stderr.contains("_Static_assert"),
+            "{name}.c: the header's layout differs from the original's ({flags:?}):\n{stderr}"
+        );
+        eprintln!("cc {flags:?} cannot build {name}.c: {stderr}");
+        return None;
+    }
+    let run = Command::new(&exe)
+        .output()
+        .expect("cannot run the layout program");
+    let _ = std::fs::remove_file(&exe);
+    assert!(run.status.success(), "{name} failed");
+    let text = String::from_utf8(run.stdout).expect("UTF-8 output");
+    Some(
+        text.lines()
+            .map(|line| {
+                let (k, v) = line.rsplit_once(' ').expect("`<what> <number>` lines");
+                (k.to_string(), v.parse().expect("a number"))
+            })
+            .collect(),
+    )
+}
