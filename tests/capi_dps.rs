@@ -6,11 +6,9 @@
 //! `AZURE_IOT_HUB_CAPI_VERBOSE=1 cargo test --test capi_dps -- --nocapture` prints the output.
 #![cfg(all(feature = "capi", feature = "std", feature = "dps"))]
 
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use hub_emulator::{Config, Emulator, Fault, FaultKind, ServiceClient};
 
@@ -55,44 +53,8 @@ fn run(mode: &str, env: &[(String, String)]) -> String {
     stdout
 }
 
-/// A TCP relay that counts the connections it accepted.
-struct Relay {
-    port: u16,
-    accepted: Arc<AtomicUsize>,
-}
-
-impl Relay {
-    fn start(target: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { break };
-                count.fetch_add(1, Ordering::SeqCst);
-                let Ok(server) = TcpStream::connect(target) else {
-                    continue;
-                };
-                for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(Shutdown::Both);
-                        let _ = from.shutdown(Shutdown::Both);
-                    });
-                }
-            }
-        });
-        Relay { port, accepted }
-    }
-
-    fn count(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
+mod relay;
+use relay::Relay;
 
 struct Dps {
     emu: Emulator,
@@ -132,7 +94,10 @@ impl Dps {
             v("DPS_ID_SCOPE", self.emu.config().dps_id_scope.clone()),
             v("DPS_REG_ID", reg_id.into()),
             v("CONFIG_AZURE_IOT_HUB_DPS_HOSTNAME", "localhost".into()),
-            v("CONFIG_AZURE_IOT_HUB_DPS_PORT", self.relay.port.to_string()),
+            v(
+                "CONFIG_AZURE_IOT_HUB_DPS_PORT",
+                self.relay.port().to_string(),
+            ),
             v(
                 "CONFIG_MQTT_HELPER_PORT",
                 self.emu.mqtt_addr().port().to_string(),

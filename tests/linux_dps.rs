@@ -7,9 +7,8 @@
 mod linux_common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,44 +22,8 @@ use hub_emulator::{
 };
 use linux_common::{device_folder, server_identity, write_primary, Device, Ev};
 
-/// A TCP relay in front of the emulator that counts the connections it accepted.
-struct Relay {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-}
-
-impl Relay {
-    fn start(target: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { break };
-                count.fetch_add(1, Ordering::SeqCst);
-                let Ok(server) = TcpStream::connect(target) else {
-                    continue;
-                };
-                for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(Shutdown::Both);
-                        let _ = from.shutdown(Shutdown::Both);
-                    });
-                }
-            }
-        });
-        Relay { addr, accepted }
-    }
-
-    fn count(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
+mod relay;
+use relay::Relay;
 
 /// The emulator with a verified root CA and an enrollment group for it, a relay for DPS, and a
 /// folder per device.
