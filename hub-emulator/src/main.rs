@@ -443,6 +443,20 @@ fn print_json<T: serde::Serialize>(v: &T) {
     );
 }
 
+/// `--disabled` as an enrollment's provisioning status.
+fn enrollment_status(disabled: bool) -> Status {
+    if disabled {
+        Status::Disabled
+    } else {
+        Status::Enabled
+    }
+}
+
+/// `--initial-twin JSON`, parsed.
+fn parse_initial_twin(json: Option<String>) -> Result<Option<Value>, Error> {
+    json.map(|t| parse_json(&t, "--initial-twin")).transpose()
+}
+
 fn parse_json(s: &str, what: &str) -> Result<Value, Error> {
     serde_json::from_str(s).map_err(|e| Error::Config(format!("{what} is not JSON: {e}")))
 }
@@ -661,14 +675,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 let g = EnrollmentGroup {
                     enrollment_group_id: id.clone(),
                     attestation,
-                    provisioning_status: if disabled {
-                        Status::Disabled
-                    } else {
-                        Status::Enabled
-                    },
-                    initial_twin: initial_twin
-                        .map(|t| parse_json(&t, "--initial-twin"))
-                        .transpose()?,
+                    provisioning_status: enrollment_status(disabled),
+                    initial_twin: parse_initial_twin(initial_twin)?,
                     etag: String::new(),
                 };
                 print_json(&svc.put_enrollment_group(&id, &g)?);
@@ -717,14 +725,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                     registration_id: registration_id.clone(),
                     device_id,
                     attestation,
-                    provisioning_status: if disabled {
-                        Status::Disabled
-                    } else {
-                        Status::Enabled
-                    },
-                    initial_twin: initial_twin
-                        .map(|t| parse_json(&t, "--initial-twin"))
-                        .transpose()?,
+                    provisioning_status: enrollment_status(disabled),
+                    initial_twin: parse_initial_twin(initial_twin)?,
                     etag: String::new(),
                 };
                 print_json(&svc.put_enrollment(&registration_id, &e)?);
