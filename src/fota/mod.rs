@@ -4,7 +4,8 @@
 //! report, start a download, or nothing. The download itself is done by a port (see
 //! [`http`]); its outcome comes back through [`Fota::download_started`],
 //! [`Fota::download_failed`] and [`Fota::download_done`]. [`Fota::write_report`] writes the
-//! reported-properties JSON for the current status.
+//! reported-properties JSON for the current status. [`job`] holds what both ports' download
+//! threads share (target parsing, feeding the sink, the resume policy, the report buffer).
 //!
 //! Fixed against the original (nrf-api.md section 8, items 29-31): types are checked (a wrong
 //! type is an error, not a crash), the job-ID comparison is exact (not a prefix), the version
@@ -12,6 +13,7 @@
 
 pub mod firmware;
 pub mod http;
+pub mod job;
 pub mod twin;
 
 pub use firmware::FirmwareSink;

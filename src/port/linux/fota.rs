@@ -28,6 +28,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use super::{HubClient, PortEvent};
 use crate::config as k;
 use crate::fota::http::{Download, HttpError, Progress};
+use crate::fota::job::{FeedError, ImageWriter, Report, Retry, RetryDecision, Target};
 use crate::fota::{Action, FirmwareError, FirmwareSink, Fota, FotaOptions, FwStatus};
 use crate::hub::Event;
 use crate::sink::Cursor;
@@ -100,7 +101,7 @@ impl FotaSettings {
             mqtt_secondary_sec_tag: k::MQTT_HELPER_SECONDARY_SEC_TAG,
             image_file: PathBuf::from(k::AZURE_FOTA_IMAGE_FILE),
             max_fragment_size: DEFAULT_MAX_FRAGMENT_SIZE,
-            max_retries: 5,
+            max_retries: crate::fota::job::DEFAULT_MAX_RETRIES,
             io_timeout: Duration::from_secs(30),
         }
     }
@@ -188,22 +189,8 @@ impl fmt::Display for FotaError {
 
 impl std::error::Error for FotaError {}
 
-/// The kinds of `enum azure_fota_evt_type`, in its order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FotaEventKind {
-    /// A report to publish (no application event).
-    Report,
-    /// The download started.
-    Start,
-    /// The image is complete: reboot to apply it.
-    Done,
-    /// The download failed, or the firmware object was invalid.
-    Error,
-    /// The sink is erasing storage.
-    ErasePending,
-    /// The erase is done.
-    EraseDone,
-}
+/// The kinds of `enum azure_fota_evt_type`, in its order (shared with the Zephyr port).
+pub use crate::fota::job::NoticeKind as FotaEventKind;
 
 /// What the FOTA library tells its user (the hub, or the application of `azure_fota.h`).
 #[derive(Debug, Clone, Copy)]
@@ -251,13 +238,7 @@ impl fmt::Debug for FotaAgent {
 }
 
 fn report_of(fota: &Fota) -> String {
-    // Status, two versions (64 bytes each, escaped up to 6x) and a job ID fit easily.
-    let mut buf = vec![0u8; 1024];
-    let mut c = Cursor::new(&mut buf);
-    match fota.write_report(&mut c) {
-        Ok(()) => String::from_utf8_lossy(c.written()).into_owned(),
-        Err(_) => String::new(),
-    }
+    Report::of(fota).as_str().to_string()
 }
 
 impl FotaAgent {
@@ -408,7 +389,8 @@ impl FotaAgent {
     /// Checks the location and starts the download thread, which waits for the returned
     /// sender before it touches the network.
     fn start(&self, host: &str, path: &str, fragment: u32) -> Result<mpsc::Sender<()>, FotaError> {
-        let target = Target::parse(host, &self.inner.settings)?;
+        let s = &self.inner.settings;
+        let target = Target::parse(host, s.tls, s.download_port).map_err(FotaError::Http)?;
         let download =
             Download::new(&target.host_header, path, fragment).map_err(FotaError::Http)?;
         let tls = if target.tls {
@@ -468,54 +450,6 @@ impl FotaAgent {
     }
 }
 
-/// Where to connect.
-#[derive(Debug, Clone)]
-struct Target {
-    /// Host name (no port) for DNS and TLS.
-    name: String,
-    port: u16,
-    /// `Host:` header value.
-    host_header: String,
-    tls: bool,
-}
-
-impl Target {
-    fn parse(host: &str, s: &FotaSettings) -> Result<Target, FotaError> {
-        let (tls, rest) = if let Some(r) = host.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = host.strip_prefix("http://") {
-            (false, r)
-        } else {
-            (s.tls, host)
-        };
-        let rest = rest.trim_end_matches('/');
-        let (name, port) = match rest.rsplit_once(':') {
-            Some((n, p)) => (
-                n,
-                p.parse::<u16>()
-                    .map_err(|_| FotaError::Http(HttpError::InvalidLocation))?,
-            ),
-            None => {
-                let port = if !tls && s.download_port == 443 {
-                    80
-                } else {
-                    s.download_port
-                };
-                (rest, port)
-            }
-        };
-        if name.is_empty() || port == 0 {
-            return Err(FotaError::Http(HttpError::InvalidLocation));
-        }
-        Ok(Target {
-            name: name.to_string(),
-            port,
-            host_header: rest.to_string(),
-            tls,
-        })
-    }
-}
-
 fn tls_config(ca: &Path) -> Result<ClientConfig, FotaError> {
     let pem = fs::read(ca).map_err(|e| FotaError::Tls(format!("{}: {e}", ca.display())))?;
     let mut roots = RootCertStore::empty();
@@ -560,7 +494,7 @@ fn open(
                 return match tls {
                     None => Ok(Box::new(tcp)),
                     Some(cfg) => {
-                        let name = ServerName::try_from(target.name.clone())
+                        let name = ServerName::try_from(target.name.to_string())
                             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
                         let conn =
                             ClientConnection::new(cfg.clone(), name).map_err(io::Error::other)?;
@@ -587,8 +521,8 @@ fn fetch(
     sink: &mut dyn FirmwareSink<Error = io::Error>,
     s: &FotaSettings,
 ) -> Result<(), FotaError> {
-    let mut failures = 0u32;
-    let mut prepared = false;
+    let mut retry = Retry::new(s.max_retries);
+    let mut writer = ImageWriter::new();
     let mut buf = vec![0u8; 4096];
     loop {
         let before = download.offset();
@@ -603,7 +537,7 @@ fn fetch(
             }
             Err(e) => e,
             Ok(mut stream) => {
-                match transfer(agent, &mut *stream, download, sink, &mut prepared, &mut buf) {
+                match transfer(agent, &mut *stream, download, sink, &mut writer, &mut buf) {
                     Ok(()) => return Ok(()),
                     Err(Failure::Fatal(e)) => return Err(e),
                     Err(Failure::Dropped(e)) => e,
@@ -611,18 +545,18 @@ fn fetch(
             }
         };
         download.handle_closed();
-        if download.offset() > before {
-            failures = 0;
+        match retry.dropped(download.offset() > before) {
+            RetryDecision::GiveUp(attempts) => {
+                return Err(FotaError::Io(format!(
+                    "{}:{}: {err} (after {attempts} attempts)",
+                    target.name, target.port
+                )))
+            }
+            RetryDecision::After(ms) => {
+                log::warn!(target: LOG, "download interrupted at byte {}: {err}; resuming", download.offset());
+                std::thread::sleep(Duration::from_millis(u64::from(ms)));
+            }
         }
-        failures += 1;
-        if failures > s.max_retries {
-            return Err(FotaError::Io(format!(
-                "{}:{}: {err} (after {failures} attempts)",
-                target.name, target.port
-            )));
-        }
-        log::warn!(target: LOG, "download interrupted at byte {}: {err}; resuming", download.offset());
-        std::thread::sleep(Duration::from_millis(100 * u64::from(failures)));
     }
 }
 
@@ -638,7 +572,7 @@ fn transfer(
     stream: &mut dyn Stream,
     download: &mut Download,
     sink: &mut dyn FirmwareSink<Error = io::Error>,
-    prepared: &mut bool,
+    writer: &mut ImageWriter,
     buf: &mut [u8],
 ) -> Result<(), Failure> {
     loop {
@@ -661,42 +595,16 @@ fn transfer(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Failure::Dropped(e)),
             };
-            let mut sink_err = None;
-            let mut consumed = 0;
-            let mut progress = Progress::Pending;
-            while consumed < n && progress == Progress::Pending {
-                let (used, p) = download
-                    .handle_input(&buf[consumed..n], &mut |offset, bytes, total| {
-                        if sink_err.is_some() {
-                            return;
-                        }
-                        if !*prepared {
-                            if sink.erases() {
-                                agent.notice(FotaEventKind::ErasePending, None, None, None);
-                            }
-                            if let Err(e) = sink.prepare(total) {
-                                sink_err = Some(e);
-                                return;
-                            }
-                            if sink.erases() {
-                                agent.notice(FotaEventKind::EraseDone, None, None, None);
-                            }
-                            *prepared = true;
-                        }
-                        if let Err(e) = sink.write(offset, bytes) {
-                            sink_err = Some(e);
-                        }
+            let progress = writer
+                .feed(download, &buf[..n], sink, &mut |kind| {
+                    agent.notice(kind, None, None, None)
+                })
+                .map_err(|e| {
+                    Failure::Fatal(match e {
+                        FeedError::Http(e) => FotaError::Http(e),
+                        FeedError::Sink(e) => FotaError::Sink(e.to_string()),
                     })
-                    .map_err(|e| Failure::Fatal(FotaError::Http(e)))?;
-                if let Some(e) = sink_err.take() {
-                    return Err(Failure::Fatal(FotaError::Sink(e.to_string())));
-                }
-                consumed += used;
-                progress = p;
-                if used == 0 {
-                    break;
-                }
-            }
+                })?;
             match progress {
                 Progress::Pending => {}
                 Progress::NextRequest => break,
@@ -928,28 +836,6 @@ mod tests {
         assert_eq!(s.ca_file(), Path::new("certs/ca-cert-2.pem"));
         s.sec_tag = 42;
         assert_eq!(s.ca_file(), Path::new("certs/ca-cert.pem"));
-    }
-
-    #[test]
-    fn host_forms() {
-        let mut s = settings();
-        s.tls = true;
-        s.download_port = 443;
-        let t = Target::parse("fw.example.com", &s).unwrap();
-        assert_eq!(
-            (t.name.as_str(), t.port, t.tls),
-            ("fw.example.com", 443, true)
-        );
-        let t = Target::parse("http://fw.example.com", &s).unwrap();
-        assert_eq!((t.port, t.tls), (80, false));
-        let t = Target::parse("https://localhost:8443/", &s).unwrap();
-        assert_eq!((t.name.as_str(), t.port, t.tls), ("localhost", 8443, true));
-        assert_eq!(t.host_header, "localhost:8443");
-        s.tls = false;
-        let t = Target::parse("fw", &s).unwrap();
-        assert_eq!((t.port, t.tls), (80, false));
-        assert!(Target::parse("h:99999", &s).is_err());
-        assert!(Target::parse("https://", &s).is_err());
     }
 
     #[test]
