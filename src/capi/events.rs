@@ -2,9 +2,11 @@
 //! worker thread (nrf-api.md sections 4.4 and 4.5, with the bugs of section 8 fixed).
 //!
 //! Every event starts zeroed. Every event with a topic has `topic.type` and `topic.name` set.
-//! Payloads are copied into a buffer owned by the worker and followed by a NUL byte, so that C
-//! code which parses `payload.ptr` as a string (as the original sample does with cJSON) reads no
-//! further than the payload; `payload.size` does not count the NUL.
+//! Payloads point into the port's receive buffer and are followed by a NUL byte there (the
+//! ports frame with [`crate::mqtt::Framer::nul_terminated`]; a payload is always the end of a
+//! PUBLISH body), so that C code which parses `payload.ptr` as a string (as the original sample
+//! does with cJSON) reads no further than the payload, without a copy; `payload.size` does not
+//! count the NUL.
 
 /// Automatic reconnect: its events in the C API.
 #[path = "reconnect.rs"]
@@ -12,7 +14,6 @@ pub(super) mod reconnect;
 
 use super::api::{emit, transition};
 use super::error::{errno, Error, Op};
-use super::platform::{self, Scratch};
 use super::types::azure_iot_hub_evt_type::*;
 use super::types::azure_iot_hub_topic_type::*;
 use super::types::iot_hub_state::*;
@@ -44,9 +45,10 @@ fn buf(s: &str) -> azure_iot_hub_buf {
     azure_iot_hub_buf::from_bytes(s.as_bytes())
 }
 
-/// Copies `payload` into `scratch` with a NUL after it.
-fn nul_terminated(scratch: &mut Scratch, payload: &[u8]) -> azure_iot_hub_buf {
-    azure_iot_hub_buf::from_bytes(platform::nul_terminated(scratch, payload))
+/// A payload, in place: the port's framer wrote a NUL right after it (see the module
+/// documentation).
+fn nul_terminated(payload: &[u8]) -> azure_iot_hub_buf {
+    azure_iot_hub_buf::from_bytes(payload)
 }
 
 /// What an error event says about the message it concerns.
@@ -71,10 +73,10 @@ fn simple(t: azure_iot_hub_evt_type) {
     emit(&mut azure_iot_hub_evt::new(t));
 }
 
-/// The port's handler. `scratch` is the worker's payload buffer.
-pub(super) fn on_port_event(scratch: &mut Scratch, ev: &PortEvent<'_>) {
+/// The port's handler.
+pub(super) fn on_port_event(ev: &PortEvent<'_>) {
     match ev {
-        PortEvent::Hub(e) => on_hub_event(scratch, e),
+        PortEvent::Hub(e) => on_hub_event(e),
         PortEvent::ProtocolError(p) => {
             log::error!("protocol error: {p:?}; the connection is closed");
             emit_error(&Error::Protocol(*p), About::Nothing);
@@ -91,7 +93,7 @@ pub(super) fn on_port_event(scratch: &mut Scratch, ev: &PortEvent<'_>) {
     }
 }
 
-fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
+fn on_hub_event(e: &Event<'_>) {
     match *e {
         Event::Connected { .. } => {
             transition(STATE_CONNECTED);
@@ -146,7 +148,7 @@ fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_DATA_RECEIVED);
             evt.data.msg = azure_iot_hub_msg {
                 topic: t,
-                payload: nul_terminated(scratch, payload),
+                payload: nul_terminated(payload),
                 ..azure_iot_hub_msg::EMPTY
             };
             evt.topic = t;
@@ -162,7 +164,7 @@ fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
             evt.data.method = azure_iot_hub_method {
                 name: buf(method),
                 request_id: buf(request_id),
-                payload: nul_terminated(scratch, payload),
+                payload: nul_terminated(payload),
             };
             evt.topic = topic(AZURE_IOT_HUB_TOPIC_DIRECT_METHOD, name);
             emit(&mut evt);
@@ -179,7 +181,7 @@ fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_RECEIVED);
             evt.data.msg = azure_iot_hub_msg {
                 topic: t,
-                payload: nul_terminated(scratch, payload),
+                payload: nul_terminated(payload),
                 request_id: buf(request_id),
                 ..azure_iot_hub_msg::EMPTY
             };
@@ -198,7 +200,7 @@ fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED);
             evt.data.msg = azure_iot_hub_msg {
                 topic: t,
-                payload: nul_terminated(scratch, payload),
+                payload: nul_terminated(payload),
                 ..azure_iot_hub_msg::EMPTY
             };
             evt.topic = t;
@@ -219,7 +221,7 @@ fn on_hub_event(scratch: &mut Scratch, e: &Event<'_>) {
             if t == AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL {
                 log::warn!("twin request {request_id} failed with status {status}");
             }
-            let payload = nul_terminated(scratch, payload);
+            let payload = nul_terminated(payload);
             let mut evt = azure_iot_hub_evt::new(t);
             // `data.result` lies over `data.msg.topic`; `data.msg.payload` and
             // `data.msg.request_id` come after it (asserted in types.rs), so both views hold.
@@ -329,9 +331,8 @@ mod tests {
     }
 
     fn feed(ev: PortEvent<'_>) -> Vec<Seen> {
-        let mut scratch = Vec::new();
         SEEN.lock().unwrap().clear();
-        on_port_event(&mut scratch, &ev);
+        on_port_event(&ev);
         core::mem::take(&mut *SEEN.lock().unwrap())
     }
 
@@ -448,7 +449,8 @@ mod tests {
             request_id: "77",
             status: 404,
             version: None,
-            payload: b"{\"message\":\"nope\"}",
+            // As the port's framer leaves it: a NUL after the payload.
+            payload: &b"{\"message\":\"nope\"}\0"[..18],
         }));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL as i32);
@@ -468,7 +470,7 @@ mod tests {
         let got = feed(PortEvent::Hub(Event::TwinDesired {
             topic: d,
             version: "3",
-            payload: b"{}",
+            payload: &b"{}\0"[..2],
         }));
         assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED as i32);
         assert_eq!(
@@ -481,7 +483,7 @@ mod tests {
         let got = feed(PortEvent::Hub(Event::C2d {
             topic: c,
             properties: crate::hub::c2d::parse(c).unwrap_or(PropertyBag("")),
-            payload: b"hi",
+            payload: &b"hi\0"[..2],
         }));
         assert_eq!(got[0].topic_type, AZURE_IOT_HUB_TOPIC_DEVICEBOUND as i32);
         let want = [("a", "1"), ("b", "%20"), ("c", ""), ("d", "4"), ("e", "5")];

@@ -1,11 +1,13 @@
 //! What the C API needs from its platform, so that the same code serves both ports: a mutex
-//! usable in a `static`, the one client, the worker's payload scratch buffer, text fields of
-//! the port's `ConnectConfig`, and the errno carried by the port's errors.
+//! usable in a `static`, the one client, text fields of the port's `ConnectConfig`, and the
+//! errno carried by the port's errors.
 //!
-//! * Linux (`std`): `std::sync::Mutex`, a `OnceLock<HubClient>` whose handler closure owns a
-//!   growing `Vec` scratch buffer, `String` fields, `io::Error`.
-//! * Zephyr (`zephyr`): the glue's kernel mutexes, the port's single client, a static scratch
-//!   buffer of `RX_BUFFER_SIZE + 1` bytes, `heapless::String` fields, positive errno numbers.
+//! * Linux (`std`): `std::sync::Mutex`, a `OnceLock<HubClient>`, `String` fields, `io::Error`.
+//! * Zephyr (`zephyr`): the glue's kernel mutexes, the port's single client, `heapless::String`
+//!   fields, positive errno numbers.
+//!
+//! Payloads are not copied: both ports frame with [`crate::mqtt::Framer::nul_terminated`], so
+//! every payload (the end of a PUBLISH body) is followed by a NUL in the receive buffer.
 
 use core::ffi::c_int;
 
@@ -27,7 +29,6 @@ mod std_impl {
     use std::boxed::Box;
     use std::string::String;
     use std::sync::{Mutex as StdMutex, MutexGuard, OnceLock};
-    use std::vec::Vec;
 
     use crate::capi::events;
     use crate::port::HubClient;
@@ -48,25 +49,11 @@ mod std_impl {
         }
     }
 
-    /// The payload copy the worker hands to the C handler.
-    pub(crate) type Scratch = Vec<u8>;
-
-    /// Copies `payload` into `scratch` with a NUL after it; returns the copy without the NUL.
-    pub(crate) fn nul_terminated<'s>(scratch: &'s mut Scratch, payload: &[u8]) -> &'s [u8] {
-        scratch.clear();
-        scratch.extend_from_slice(payload);
-        scratch.push(0);
-        &scratch[..payload.len()]
-    }
-
     static CLIENT: OnceLock<HubClient> = OnceLock::new();
 
     /// Creates the client (once) with the C API's event conversion as its handler.
     pub(crate) fn init_client() -> Result<(), Error> {
-        CLIENT.get_or_init(|| {
-            let mut scratch = Vec::new();
-            HubClient::new(Box::new(move |ev| events::on_port_event(&mut scratch, ev)))
-        });
+        CLIENT.get_or_init(|| HubClient::new(Box::new(events::on_port_event)));
         Ok(())
     }
 
@@ -99,10 +86,9 @@ mod std_impl {
 #[cfg(feature = "zephyr")]
 mod zephyr_impl {
     use super::*;
-    use core::cell::UnsafeCell;
 
     use crate::capi::events;
-    use crate::port::{HubClient, KGuard, KMutex, PortEvent, RX_BUFFER_SIZE};
+    use crate::port::{HubClient, KGuard, KMutex, PortEvent};
 
     /// A mutex that can live in a `static`: the glue's kernel mutex number `slot`.
     pub(crate) struct Mutex<T>(KMutex<T>);
@@ -117,31 +103,8 @@ mod zephyr_impl {
         }
     }
 
-    /// The payload copy the worker hands to the C handler: a static buffer.
-    pub(crate) struct Scratch(&'static mut [u8; RX_BUFFER_SIZE + 1]);
-
-    /// Copies `payload` into `scratch` with a NUL after it; returns the copy without the NUL.
-    /// A payload is never larger than the receive buffer; a longer one would be cut.
-    pub(crate) fn nul_terminated<'s>(scratch: &'s mut Scratch, payload: &[u8]) -> &'s [u8] {
-        let n = payload.len().min(RX_BUFFER_SIZE);
-        scratch.0[..n].copy_from_slice(&payload[..n]);
-        scratch.0[n] = 0;
-        &scratch.0[..n]
-    }
-
-    struct ScratchCell(UnsafeCell<[u8; RX_BUFFER_SIZE + 1]>);
-
-    // SAFETY: only `handler` below reaches the buffer, and the port calls the handler on its
-    // worker thread only, one call at a time (under its handler lock).
-    unsafe impl Sync for ScratchCell {}
-
-    static SCRATCH: ScratchCell = ScratchCell(UnsafeCell::new([0; RX_BUFFER_SIZE + 1]));
-
     fn handler(_client: &HubClient, ev: &PortEvent<'_>) {
-        // SAFETY: see `ScratchCell`: calls are serialised, so this is the only reference while
-        // the call lasts, and it does not outlive the call.
-        let mut scratch = Scratch(unsafe { &mut *SCRATCH.0.get() });
-        events::on_port_event(&mut scratch, ev);
+        events::on_port_event(ev);
     }
 
     /// Initialises the port (once) with the C API's event conversion as its handler.

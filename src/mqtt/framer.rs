@@ -5,6 +5,12 @@
 //! time, borrowed from the buffer; the packet is released on the next call. A packet larger than
 //! the buffer is reported once as [`Framed::Oversize`] (with whatever prefix fits, so the topic can
 //! be named) and then skipped byte by byte as it arrives, so the stream stays in sync.
+//!
+//! [`Framer::nul_terminated`] keeps the last byte of the buffer for a terminator: every packet
+//! body it yields is followed in memory by a 0 byte (the byte there, possibly the start of the
+//! next packet, is saved and put back when the packet is released). A C layer can then hand the
+//! payload, which is always the end of a PUBLISH body, to C code as a NUL-terminated string
+//! without copying it.
 
 /// A decoded fixed header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +89,10 @@ pub struct Framer<B> {
     len: usize,
     release: usize,
     discard: usize,
+    /// Bytes kept back at the end of the buffer (1 with a terminator, else 0).
+    reserve: usize,
+    /// Where the terminator of the packet last yielded was written, and the byte it replaced.
+    restore: Option<(usize, u8)>,
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
@@ -94,12 +104,28 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             len: 0,
             release: 0,
             discard: 0,
+            reserve: 0,
+            restore: None,
         }
+    }
+
+    /// A framer over `buf` that follows every packet body it yields with a 0 byte in the
+    /// buffer (see the module documentation). The largest packet is one byte shorter than the
+    /// buffer: give it the packet size you need plus one.
+    pub fn nul_terminated(buf: B) -> Self {
+        let mut f = Framer::new(buf);
+        f.reserve = usize::from(f.buf.as_ref().len() > 0);
+        f
     }
 
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
         self.buf.as_ref().len()
+    }
+
+    /// The largest packet [`Framer::next`] yields whole.
+    pub fn max_packet(&self) -> usize {
+        self.capacity() - self.reserve
     }
 
     /// Bytes buffered and not yet framed.
@@ -109,6 +135,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
 
     /// Forgets everything (a new connection).
     pub fn reset(&mut self) {
+        self.restore = None;
         self.start = 0;
         self.len = 0;
         self.release = 0;
@@ -116,6 +143,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     }
 
     fn release_and_compact(&mut self) {
+        if let Some((at, byte)) = self.restore.take() {
+            if let Some(b) = self.buf.as_mut().get_mut(at) {
+                *b = byte;
+            }
+        }
         self.start = (self.start + self.release).min(self.len);
         self.release = 0;
         // Skip the rest of an oversize packet.
@@ -170,29 +202,47 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         if self.discard > 0 {
             return Ok(None);
         }
-        let avail = &self.buf.as_ref()[self.start..self.len];
-        let Some(header) = FixedHeader::parse(avail)? else {
+        let (start, len) = (self.start, self.len);
+        let Some(header) = FixedHeader::parse(self.buf.as_ref().get(start..len).unwrap_or(&[]))?
+        else {
             return Ok(None);
         };
         let total = header.total_length();
-        if total > self.capacity() {
+        let have = len - start;
+        if total > self.max_packet() {
             // Wait until the buffer is full so the prefix holds as much as possible.
-            if self.len < self.capacity() {
+            if len < self.capacity() {
                 return Ok(None);
             }
-            let have = avail.len();
             self.release = have;
             self.discard = total - have;
-            let prefix = &avail[header.header_length..];
+            let prefix = self
+                .buf
+                .as_ref()
+                .get(start + header.header_length..len)
+                .unwrap_or(&[]);
             return Ok(Some(Framed::Oversize { header, prefix }));
         }
-        if avail.len() < total {
+        if have < total {
             return Ok(None);
         }
         self.release = total;
+        let end = start + total;
+        if self.reserve > 0 {
+            // After the compaction above `start` is 0, and `total <= capacity - 1`: the byte
+            // after the packet is in the buffer.
+            if let Some(b) = self.buf.as_mut().get_mut(end) {
+                self.restore = Some((end, *b));
+                *b = 0;
+            }
+        }
         Ok(Some(Framed::Packet {
             header,
-            body: &avail[header.header_length..total],
+            body: self
+                .buf
+                .as_ref()
+                .get(start + header.header_length..end)
+                .unwrap_or(&[]),
         }))
     }
 }
@@ -294,5 +344,64 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn nul_terminated_bodies_keep_the_next_packet_intact() {
+        // PUBLISH "t" + "ab", immediately followed by a PUBACK for packet 7, in one read.
+        let stream = [0x30, 0x05, 0x00, 0x01, b't', b'a', b'b', 0x40, 0x02, 0x00, 0x07];
+        let mut f = Framer::nul_terminated([0xEEu8; 16]);
+        assert_eq!(f.max_packet(), 15);
+        assert_eq!(f.push(&stream), stream.len());
+        let Some(Framed::Packet { body, .. }) = f.next().unwrap() else {
+            panic!("no packet")
+        };
+        assert_eq!(body, &[0x00, 0x01, b't', b'a', b'b']);
+        // The byte after the body is the terminator (the PUBACK's first byte, saved).
+        assert_eq!(f.buf[7], 0);
+        match f.next().unwrap() {
+            Some(Framed::Packet { header, body }) => {
+                assert_eq!((header.packet_type, body), (4, &[0x00, 0x07][..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Terminated in free space too.
+        assert_eq!(f.buf[4], 0);
+        assert_eq!(f.next().unwrap(), None);
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn nul_terminated_keeps_one_byte_back() {
+        // A 4-byte packet in a 5-byte buffer: whole, and terminated in the last byte.
+        let mut f = Framer::nul_terminated([0xEEu8; 5]);
+        assert_eq!(f.push(&[0x40, 0x02, 0x00, 0x01]), 4);
+        assert!(matches!(f.next().unwrap(), Some(Framed::Packet { .. })));
+        assert_eq!(f.buf[4], 0);
+        // A 5-byte packet no longer fits whole: reported once as oversize, then skipped.
+        assert_eq!(f.push(&[0x30, 0x03, 0x00, 0x01, b't']), 5);
+        assert!(matches!(f.next().unwrap(), Some(Framed::Oversize { .. })));
+        assert_eq!(f.push(&[0xD0, 0x00]), 2);
+        assert!(matches!(
+            f.next().unwrap(),
+            Some(Framed::Packet {
+                header: FixedHeader {
+                    packet_type: 13,
+                    ..
+                },
+                ..
+            })
+        ));
+        // Reset forgets the saved byte instead of writing it into the next connection's data.
+        let mut f = Framer::nul_terminated([0u8; 8]);
+        f.push(&[0xD0, 0x00, 0xD0]);
+        assert!(f.next().unwrap().is_some());
+        f.reset();
+        f.push(&[0x20, 0x02, 0x00, 0x00]);
+        assert!(matches!(
+            f.next().unwrap(),
+            Some(Framed::Packet { body: &[0, 0], .. })
+        ));
+        assert_eq!(f.buf[4], 0);
     }
 }

@@ -30,7 +30,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, fd: RawFd, rx_buffer_size: usize) -> io
 fn run(shared: Arc<Shared>, fd: RawFd, rx_buffer_size: usize) {
     WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
     let view = HubClient::view(shared.clone());
-    let mut framer = Framer::new(vec![0u8; rx_buffer_size.max(MIN_RX_BUFFER)]);
+    // One byte more for the NUL the framer writes after each body (the C API's payloads).
+    let mut framer = Framer::nul_terminated(vec![0u8; rx_buffer_size.max(MIN_RX_BUFFER) + 1]);
     let reason = serve(&shared, &view, &mut framer, fd);
     finish(&shared, &view, reason);
 }

@@ -275,7 +275,9 @@ pub(crate) fn handler() -> Option<Handler> {
 }
 
 static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
-pub(crate) static RX: StaticBuf<RX_BUFFER_SIZE> = StaticBuf::new();
+/// One byte more than a packet may take: the framer writes a NUL after each body there, so the
+/// C API hands payloads to C as strings without copying them.
+pub(crate) static RX: StaticBuf<{ RX_BUFFER_SIZE + 1 }> = StaticBuf::new();
 
 /// Why [`HubClient::new`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

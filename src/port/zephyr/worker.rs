@@ -19,7 +19,7 @@ pub(crate) extern "C" fn main(_arg: *mut c_void) {
     let Some(rx) = RX.take() else {
         return;
     };
-    let mut framer = Framer::new(rx);
+    let mut framer = Framer::nul_terminated(rx);
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
         if unsafe { sys::azhub_z_sem_take(sys::SEM_START, -1) } != 0 {
