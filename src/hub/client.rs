@@ -289,13 +289,16 @@ pub type RequestId = String<10>;
 impl Outgoing<'_, '_> {
     /// Bytes to write first: anything queued before, then this packet's header.
     pub fn head(&self) -> &[u8] {
-        &self.buf[*self.sent_at..*self.len]
+        // `sent_at <= len <= buf.len()` always; `get` rather than indexing links no panic path.
+        self.buf.get(*self.sent_at..*self.len).unwrap_or_default()
     }
 
     /// This packet's own header (without what was queued before it), e.g. to keep a copy in an
     /// [`super::outbox::Outbox`].
     pub fn packet_header(&self) -> &[u8] {
-        &self.buf[self.rollback_to..*self.len]
+        self.buf
+            .get(self.rollback_to..*self.len)
+            .unwrap_or_default()
     }
 
     /// Bytes to write second: the payload, straight from the caller's buffer.
@@ -330,7 +333,10 @@ struct TxQueue<B> {
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
     fn pending(&self) -> &[u8] {
-        &self.buf.as_ref()[self.sent..self.len]
+        self.buf
+            .as_ref()
+            .get(self.sent..self.len)
+            .unwrap_or_default()
     }
     fn clear(&mut self) {
         self.len = 0;
@@ -341,14 +347,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         &mut self,
         write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
     ) -> Result<(), Overflow> {
-        if self.sent == self.len {
-            self.clear();
-        }
-        let len = self.len;
-        let mut c = Cursor::new(&mut self.buf.as_mut()[len..]);
+        let mut c = self.spare();
         write(&mut c).map_err(|_| Overflow)?;
         self.len += c.len();
         Ok(())
+    }
+    /// A cursor over the free space (not generic: `push` is instantiated once per packet kind).
+    fn spare(&mut self) -> Cursor<'_> {
+        if self.sent == self.len {
+            self.clear();
+        }
+        Cursor::new(self.buf.as_mut().get_mut(self.len..).unwrap_or_default())
     }
 }
 

@@ -65,22 +65,23 @@ pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), Encode
         s.put_u8(b)?;
         return Ok(());
     }
+    // At most 4 bytes (len <= MAX_REMAINING_LENGTH); no indexing, so no panic path.
     let mut bytes = [0u8; 4];
     let mut n = len;
     let mut i = 0;
-    loop {
+    for slot in bytes.iter_mut() {
         let mut b = (n % 128) as u8;
         n /= 128;
         if n > 0 {
             b |= 0x80;
         }
-        bytes[i] = b;
+        *slot = b;
         i += 1;
         if n == 0 {
             break;
         }
     }
-    s.put(&bytes[..i])?;
+    s.put(bytes.get(..i).unwrap_or_default())?;
     Ok(())
 }
 

@@ -16,11 +16,16 @@ struct ZephyrLogger;
 static LOGGER: ZephyrLogger = ZephyrLogger;
 
 fn module_of(target: &str) -> core::ffi::c_int {
-    if target == "mqtt_helper" || target.contains("::port") {
+    // A byte scan: `str::contains` would link the two-way string searcher.
+    let has = |part: &str| {
+        let p = part.as_bytes();
+        target.as_bytes().windows(p.len()).any(|w| w == p)
+    };
+    if target == "mqtt_helper" || has("::port") {
         sys::LOG_MQTT_HELPER
-    } else if target.contains("dps") {
+    } else if has("dps") {
         sys::LOG_AZURE_IOT_HUB_DPS
-    } else if target.contains("fota") {
+    } else if has("fota") {
         sys::LOG_AZURE_FOTA
     } else {
         sys::LOG_AZURE_IOT_HUB
@@ -84,8 +89,13 @@ impl log::Log for ZephyrLogger {
     fn flush(&self) {}
 }
 
-/// Installs the logger (once; later calls do nothing).
+/// Installs the logger (once; later calls do nothing). Not with logging compiled out
+/// (`log/max_level_off`, CONFIG_LOG=n): no log call reaches it, and installing it would link
+/// the formatting machinery of `core::fmt` for nothing.
 pub(crate) fn init() {
+    if log::STATIC_MAX_LEVEL == log::LevelFilter::Off {
+        return;
+    }
     #[cfg(target_has_atomic = "ptr")]
     let installed = log::set_logger(&LOGGER).is_ok();
     // Cortex-M0 has no compare-and-swap: the racy variant, called under the port's link lock.

@@ -24,7 +24,9 @@ pub(crate) fn send_all(fd: c_int, mut bytes: &[u8]) -> Result<(), i32> {
         if n == 0 {
             return Err(0);
         }
-        bytes = &bytes[usize::try_from(n).unwrap_or(0).min(bytes.len())..];
+        bytes = bytes
+            .get(usize::try_from(n).unwrap_or(0)..)
+            .unwrap_or_default();
     }
     Ok(())
 }
@@ -89,7 +91,10 @@ fn c_string(s: &str) -> Option<[u8; 130]> {
     if s.len() >= buf.len() || s.as_bytes().contains(&0) {
         return None;
     }
-    buf[..s.len()].copy_from_slice(s.as_bytes());
+    // No indexing or `copy_from_slice`: no panic path linked.
+    for (d, c) in buf.iter_mut().zip(s.as_bytes()) {
+        *d = *c;
+    }
     Some(buf)
 }
 

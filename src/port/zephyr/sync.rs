@@ -34,12 +34,16 @@ impl<T> KMutex<T> {
     pub(crate) fn lock(&self) -> KGuard<'_, T> {
         // SAFETY: the id is one of the glue's mutexes; waiting forever is allowed from threads.
         let rc = unsafe { sys::azhub_z_mutex_lock(self.id, -1) };
+        // The details go to the log; the panic messages are plain strings, so that with logging
+        // off (CONFIG_LOG=n) no formatting code is linked for them.
         if rc != 0 {
-            panic!("k_mutex_lock({}) failed: {rc}", self.id);
+            ::log::error!("k_mutex_lock({}) failed: {rc}", self.id);
+            panic!("k_mutex_lock failed");
         }
         if self.held.swap(true, Ordering::Acquire) {
             // Recursive locking on the same thread (any other thread would have waited above).
-            panic!("recursive lock of mutex {}", self.id);
+            ::log::error!("recursive lock of mutex {}", self.id);
+            panic!("recursive lock of a mutex");
         }
         KGuard { m: self }
     }
