@@ -99,6 +99,15 @@ config AZURE_IOT_HUB_SAS_KEY
 	  reconnecting after 80% of AZURE_IOT_HUB_SAS_TOKEN_VALIDITY_SEC. Needs
 	  wall-clock time. Empty: X.509, as the original.
 
+config AZURE_IOT_HUB_RS_FOTA_STACK_SIZE
+	int "Stack size of the FOTA download thread"
+	default 8192
+	depends on AZURE_FOTA
+	help
+	  The thread "download_client" that downloads FOTA images (HTTP range
+	  requests over a Zephyr socket, the TLS handshake when the image server
+	  uses HTTPS) and writes them to flash. Its buffers are static.
+
 config AZURE_IOT_HUB_SAS_TOKEN_VALIDITY_SEC
 	int "SAS token validity (s)"
 	default 3600

@@ -104,8 +104,9 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
         return Err(Error::AlreadyInitialised);
     }
     let handler = event_handler.ok_or(Error::Null)?;
-    // The hub's FOTA handler (it cannot fail: the handler is not NULL).
-    #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+    // The hub's FOTA handler (it cannot fail: the handler is not NULL, and on Zephyr the
+    // download thread starts once, from a valid entry).
+    #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
     super::fota::hub_init();
     platform::init_client()?;
     *lock(&HANDLER) = Some(handler);
@@ -170,7 +171,7 @@ fn text(buf: &azure_iot_hub_buf) -> Result<Option<&str>, Error> {
 fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig, Error> {
     let mut cc = ConnectConfig::from_config();
     // FOTA forces the twin GET after SUBACK (nrf-api.md section 4.4).
-    #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+    #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
     {
         cc.options.auto_twin_request = true;
     }

@@ -175,7 +175,7 @@ fn on_hub_event(e: &Event<'_>) {
             payload,
         } => {
             // FOTA reads the twin before the application (nrf-api.md section 5.2).
-            #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+            #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
             super::fota::on_twin(payload);
             let t = topic(AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name);
             let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_RECEIVED);
@@ -193,7 +193,7 @@ fn on_hub_event(e: &Event<'_>) {
             payload,
             ..
         } => {
-            #[cfg(all(feature = "fota", feature = "std", not(feature = "zephyr")))]
+            #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
             super::fota::on_twin(payload);
             // properties stay NULL with a count of 0.
             let t = topic(AZURE_IOT_HUB_TOPIC_TWIN_DESIRED, name);

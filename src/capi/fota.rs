@@ -4,7 +4,8 @@
 //!
 //! The header is generated from this file alone by the pinned cbindgen with `cbindgen_fota.toml`
 //! (`AZURE_IOT_HUB_BLESS=1 cargo test --test capi_fota`). The functions exist with the Linux
-//! port (feature `std`); the types everywhere.
+//! port (feature `std`, module `imp`) and the Zephyr port (feature `zephyr`, `fota_zephyr.rs`);
+//! the types everywhere.
 #![allow(non_camel_case_types)]
 
 use core::ffi::c_char;
@@ -55,6 +56,52 @@ const _: () = {
 
 #[cfg(all(feature = "std", not(feature = "zephyr")))]
 pub use imp::*;
+
+// The Zephyr implementation is pulled in with include! so that cbindgen, which generates the
+// header from this file and skips macro calls, sees each function once (in `imp`).
+#[cfg(feature = "zephyr")]
+mod zephyr_imp {
+    include!("fota_zephyr.rs");
+}
+#[cfg(feature = "zephyr")]
+pub use zephyr_imp::*;
+
+/// The hub's FOTA handler (nrf-api.md section 5.4), for both ports: the report is published as
+/// reported properties (TWIN_REPORTED, QoS 0), then the hub event is raised.
+#[cfg(all(feature = "capi", any(feature = "std", feature = "zephyr")))]
+unsafe extern "C" fn hub_handler(evt: *mut azure_fota_event) {
+    use crate::capi::types::azure_iot_hub_evt_type::*;
+    use crate::capi::types::*;
+    // SAFETY: the callers (`forward` of each port) pass a valid event for the duration of the
+    // call.
+    let evt = unsafe { &*evt };
+    if !evt.report.is_null() {
+        // SAFETY: the callers pass NUL-terminated strings that live during the call.
+        let report = unsafe { core::ffi::CStr::from_ptr(evt.report) }.to_bytes();
+        let msg = azure_iot_hub_msg {
+            topic: azure_iot_hub_topic_data {
+                r#type: azure_iot_hub_topic_type::AZURE_IOT_HUB_TOPIC_TWIN_REPORTED.into(),
+                ..azure_iot_hub_topic_data::EMPTY
+            },
+            payload: azure_iot_hub_buf::from_bytes(report),
+            ..azure_iot_hub_msg::EMPTY
+        };
+        // SAFETY: `msg` and the report it points to are valid during the call.
+        let r = unsafe { crate::capi::azure_iot_hub_send(&msg) };
+        if r != 0 {
+            log::warn!(target: "azure_fota", "cannot publish the FOTA report: {r}");
+        }
+    }
+    let t = match evt.r#type {
+        azure_fota_evt_type::AZURE_FOTA_EVT_REPORT => return,
+        azure_fota_evt_type::AZURE_FOTA_EVT_START => AZURE_IOT_HUB_EVT_FOTA_START,
+        azure_fota_evt_type::AZURE_FOTA_EVT_DONE => AZURE_IOT_HUB_EVT_FOTA_DONE,
+        azure_fota_evt_type::AZURE_FOTA_EVT_ERROR => AZURE_IOT_HUB_EVT_FOTA_ERROR,
+        azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_PENDING => AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING,
+        azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_DONE => AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE,
+    };
+    crate::capi::api::emit(&mut azure_iot_hub_evt::new(t));
+}
 
 #[cfg(all(feature = "std", not(feature = "zephyr")))]
 mod imp {
@@ -179,47 +226,10 @@ mod imp {
         }
     }
 
-    /// The hub's FOTA handler (nrf-api.md section 5.4).
-    #[cfg(feature = "capi")]
-    unsafe extern "C" fn hub_handler(evt: *mut azure_fota_event) {
-        use crate::capi::types::azure_iot_hub_evt_type::*;
-        use crate::capi::types::*;
-        // SAFETY: `forward` passes a valid event for the duration of the call.
-        let evt = unsafe { &*evt };
-        if !evt.report.is_null() {
-            // SAFETY: `forward` passes NUL-terminated strings that live during the call.
-            let report = unsafe { core::ffi::CStr::from_ptr(evt.report) }.to_bytes();
-            let msg = azure_iot_hub_msg {
-                topic: azure_iot_hub_topic_data {
-                    r#type: azure_iot_hub_topic_type::AZURE_IOT_HUB_TOPIC_TWIN_REPORTED.into(),
-                    ..azure_iot_hub_topic_data::EMPTY
-                },
-                payload: azure_iot_hub_buf::from_bytes(report),
-                ..azure_iot_hub_msg::EMPTY
-            };
-            // SAFETY: `msg` and the report it points to are valid during the call.
-            let r = unsafe { crate::capi::azure_iot_hub_send(&msg) };
-            if r != 0 {
-                log::warn!(target: "azure_fota", "cannot publish the FOTA report: {r}");
-            }
-        }
-        let t = match evt.r#type {
-            azure_fota_evt_type::AZURE_FOTA_EVT_REPORT => return,
-            azure_fota_evt_type::AZURE_FOTA_EVT_START => AZURE_IOT_HUB_EVT_FOTA_START,
-            azure_fota_evt_type::AZURE_FOTA_EVT_DONE => AZURE_IOT_HUB_EVT_FOTA_DONE,
-            azure_fota_evt_type::AZURE_FOTA_EVT_ERROR => AZURE_IOT_HUB_EVT_FOTA_ERROR,
-            azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_PENDING => {
-                AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING
-            }
-            azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_DONE => AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE,
-        };
-        crate::capi::api::emit(&mut azure_iot_hub_evt::new(t));
-    }
-
     /// `azure_iot_hub_init` registers the hub's FOTA handler (as the original does).
     #[cfg(feature = "capi")]
     pub(crate) fn hub_init() -> c_int {
-        azure_fota_init(Some(hub_handler))
+        azure_fota_init(Some(super::hub_handler))
     }
 
     /// Every twin document (200) and desired patch goes through FOTA before the application

@@ -11,8 +11,27 @@ const MARKER: &str = "/messages/devicebound/";
 /// The property bag of a C2D topic, if `topic` is one. As in the original, the device ID in the
 /// topic is not checked; everything after `/messages/devicebound/` is the (still URL-encoded) bag.
 pub fn parse(topic: &str) -> Option<PropertyBag<'_>> {
-    let at = super::scan::find(topic, MARKER)?;
-    Some(PropertyBag(&topic[at + MARKER.len()..]))
+    let at = marker_at(topic.as_bytes())?;
+    // `get`: no `str` slicing panic path (and its formatting) linked.
+    Some(PropertyBag(topic.get(at + MARKER.len()..)?))
+}
+
+/// Where the first `/messages/devicebound/` starts. IoT Hub's own form,
+/// `devices/{id}/messages/devicebound/...`, is recognised without a search: an occurrence
+/// starts with a `/`, and the only one before the first `/` after `devices/` is that at 7.
+fn marker_at(t: &[u8]) -> Option<usize> {
+    let m = MARKER.as_bytes();
+    let is_at = |at: usize| t.get(at + 9) == Some(&b'/') && t.get(at..at + m.len()) == Some(m);
+    if let Some(id_and_rest) = t.strip_prefix(b"devices/") {
+        if is_at(7) {
+            return Some(7);
+        }
+        let at = 8 + super::scan::find_byte(id_and_rest, b'/')?;
+        if is_at(at) {
+            return Some(at);
+        }
+    }
+    super::scan::find_slashed(t, m)
 }
 
 #[cfg(test)]
@@ -36,6 +55,22 @@ mod tests {
             Some("/devices/d/messages/deviceBound")
         );
         assert_eq!(parse("devices/d/messages/devicebound/").unwrap().len(), 0);
+        // Anywhere in the topic, first occurrence, as the original (devices/ and the ID unchecked).
+        for t in [
+            "devices/messages/devicebound/a=1",
+            "devices/d/x/messages/devicebound/a=1",
+            "devices/d/messages/devicebound/messages/devicebound/a=1",
+            "$iothub/methods/POST/x/messages/devicebound/a=1",
+            "/messages/devicebound/a=1",
+            "devices//messages/devicebound/a=1",
+            "devices/d",
+            "devices/",
+            "/messages/devicebound",
+            "x/messages/deviceboundx",
+        ] {
+            let want = t.find(MARKER).map(|at| &t[at + MARKER.len()..]);
+            assert_eq!(parse(t).map(|b| b.0), want, "{t}");
+        }
         assert_eq!(parse("devices/d/messages/events/"), None);
     }
 }

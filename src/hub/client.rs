@@ -471,9 +471,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         // Ten digits always fit.
         let _ = cur.put_decimal(self.next_request_id);
         let mut s = RequestId::new();
-        for &b in cur.written() {
-            let _ = s.push(b as char);
-        }
+        // ASCII digits, ten at most: they fit.
+        let _ = s.push_str(core::str::from_utf8(cur.written()).unwrap_or_default());
         s
     }
 
@@ -648,7 +647,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
         let kind = msg.kind;
         let mut generated = None;
-        // Telemetry and method-response topic lengths are computed; twin topics are measured.
+        // Telemetry and method-response topic lengths are computed here, twin ones below.
         let mut known_topic_len = None;
         let rid: &str = match kind {
             MessageKind::Telemetry { properties } => {
@@ -692,11 +691,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         };
         let rid: &str = generated.as_deref().unwrap_or(rid);
         let device_id = self.device_id.as_str();
-        let topic_len = match known_topic_len {
-            Some(n) => n,
-            None => measure(|m| write_publish_topic(m, &kind, device_id, rid))
-                .map_err(|_| PublishError::TopicTooLong)?,
-        };
+        // Twin topics: a fixed prefix and the request ID (no measuring pass: one topic writer).
+        let topic_len = known_topic_len.unwrap_or(match kind {
+            MessageKind::TwinGet { .. } => twin::get_topic_len(rid.len()),
+            _ => twin::reported_topic_len(rid.len()),
+        });
         if topic_len > self.opts.topic_max_len {
             return Err(PublishError::TopicTooLong);
         }
@@ -740,13 +739,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let id = self.next_packet_id();
         self.subscribe_id = id;
         let c2d_qos = self.c2d_qos;
-        let filters = SUBSCRIPTIONS.map(|f| {
-            if f == super::c2d::SUBSCRIBE_FILTER {
-                (f, c2d_qos)
+        // A plain loop rather than `array::map` (smaller code).
+        let mut filters = [("", QoS::AtMostOnce); SUBSCRIPTIONS.len()];
+        for (slot, &f) in filters.iter_mut().zip(SUBSCRIPTIONS.iter()) {
+            let qos = if f == super::c2d::SUBSCRIBE_FILTER {
+                c2d_qos
             } else {
-                (f, QoS::AtMostOnce)
-            }
-        });
+                QoS::AtMostOnce
+            };
+            *slot = (f, qos);
+        }
         self.tx
             .push(|c| encode_subscribe(c, id, &filters))
             .map_err(|_| ProtocolError::TransmitBufferFull)
@@ -755,8 +757,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     fn queue_twin_get(&mut self) -> Result<(), ProtocolError> {
         let rid = self.next_request_id();
         let id = self.next_packet_id();
-        let len = measure(|m| twin::write_get_topic(m, &rid))
-            .map_err(|_| ProtocolError::TransmitBufferFull)?;
+        let len = twin::get_topic_len(rid.len());
         self.tx
             .push(|c| {
                 encode_publish_header(

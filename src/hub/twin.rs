@@ -10,16 +10,30 @@ pub const DESIRED_FILTER: &str = "$iothub/twin/PATCH/properties/desired/#";
 /// The subscription filter for twin responses.
 pub const RESPONSE_FILTER: &str = "$iothub/twin/res/#";
 
+const GET_PREFIX: &[u8] = b"$iothub/twin/GET/?$rid=";
+const REPORTED_PREFIX: &[u8] = b"$iothub/twin/PATCH/properties/reported/?$rid=";
+
 /// Writes `$iothub/twin/GET/?$rid={rid}`.
 pub fn write_get_topic<S: Sink>(s: &mut S, request_id: &str) -> Result<(), Overflow> {
-    s.put(b"$iothub/twin/GET/?$rid=")?;
+    s.put(GET_PREFIX)?;
     s.put(request_id.as_bytes())
+}
+
+/// The length of the GET topic for a request ID of `request_id_len` bytes (computed, so that
+/// the client needs no measuring pass, and no second copy of the topic writer, for it).
+pub fn get_topic_len(request_id_len: usize) -> usize {
+    GET_PREFIX.len() + request_id_len
 }
 
 /// Writes `$iothub/twin/PATCH/properties/reported/?$rid={rid}`.
 pub fn write_reported_topic<S: Sink>(s: &mut S, request_id: &str) -> Result<(), Overflow> {
-    s.put(b"$iothub/twin/PATCH/properties/reported/?$rid=")?;
+    s.put(REPORTED_PREFIX)?;
     s.put(request_id.as_bytes())
+}
+
+/// The length of the reported-properties topic for a request ID of `request_id_len` bytes.
+pub fn reported_topic_len(request_id_len: usize) -> usize {
+    REPORTED_PREFIX.len() + request_id_len
 }
 
 /// A parsed twin topic.
@@ -61,9 +75,10 @@ pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
         if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TwinTopicError::Malformed);
         }
+        // 1 to 3 ASCII digits (checked above): no overflow; cheaper than `str::parse`.
         let status = status
-            .parse::<u16>()
-            .map_err(|_| TwinTopicError::Malformed)?;
+            .bytes()
+            .fold(0u16, |n, b| n * 10 + u16::from(b - b'0'));
         let bag = PropertyBag(query);
         let request_id = bag
             .get("$rid")
@@ -102,6 +117,17 @@ mod tests {
             c.written(),
             b"$iothub/twin/PATCH/properties/reported/?$rid=42"
         );
+    }
+
+    #[test]
+    fn topic_lengths_are_the_written_lengths() {
+        for rid in ["", "1", "4294967295", "abc-def"] {
+            let n = crate::sink::measure(|m| write_get_topic(m, rid)).unwrap();
+            assert_eq!(get_topic_len(rid.len()), n, "{rid}");
+            let n = crate::sink::measure(|m| write_reported_topic(m, rid)).unwrap();
+            assert_eq!(reported_topic_len(rid.len()), n, "{rid}");
+        }
+        assert_eq!(get_topic_len(7), "$iothub/twin/GET/?$rid=1234567".len());
     }
 
     #[test]

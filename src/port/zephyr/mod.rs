@@ -38,6 +38,9 @@ use crate::hub::{self, Client, Message, Options, MAX_DEVICE_ID_LEN, MAX_HOSTNAME
 pub(crate) mod bindings {
     include!(concat!(env!("OUT_DIR"), "/zephyr_bindings.rs"));
 }
+/// Azure FOTA: the library of `azure_fota.h` (feature `fota`).
+#[cfg(feature = "fota")]
+pub mod fota;
 mod log;
 mod net;
 #[cfg(not(feature = "zephyr-rust-app"))]
