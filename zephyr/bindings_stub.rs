@@ -23,6 +23,7 @@ pub const ETIMEDOUT: u32 = 116;
 pub const EHOSTUNREACH: u32 = 118;
 pub const EALREADY: u32 = 120;
 pub const EINPROGRESS: u32 = 119;
+pub const ECONNREFUSED: u32 = 111;
 pub const EEXIST: u32 = 17;
 pub const AF_INET: u32 = 1;
 pub const AF_INET6: u32 = 2;

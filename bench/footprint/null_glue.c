@@ -150,3 +150,47 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 }
 int azhub_z_provision_certificates(void) { return 0; }
 int azhub_z_settings_load(void) { azhub_rs_settings_loaded(); return 0; }
+
+/* Zephyr settings (real functions in Zephyr): nothing is stored. */
+int settings_save_one(const char *name, const void *value, size_t len)
+{
+	(void)name; (void)value; (void)len;
+	return 0;
+}
+int settings_delete(const char *name) { (void)name; return 0; }
+
+/* The DPS thread and its two semaphores (zephyr/src/dps.c). */
+static pthread_t dps_thread;
+static struct start dps_args;
+static void *dps_trampoline(void *p) { dps_args.entry(dps_args.arg); (void)p; return NULL; }
+int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
+{
+	dps_args.entry = entry;
+	dps_args.arg = arg;
+	return pthread_create(&dps_thread, NULL, dps_trampoline, NULL) == 0 ? 0 : -1;
+}
+static int dps_sem[2];
+int azhub_z_dps_sem_take(int id, int32_t timeout_ms)
+{
+	int64_t end = azhub_z_uptime_ms() + timeout_ms;
+
+	for (;;) {
+		pthread_mutex_lock(&sem_lock);
+		if (dps_sem[id & 1] > 0) {
+			dps_sem[id & 1] = 0;
+			pthread_mutex_unlock(&sem_lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&sem_lock);
+		if (timeout_ms >= 0 && azhub_z_uptime_ms() >= end) {
+			return -EAGAIN;
+		}
+		azhub_z_sleep_ms(1);
+	}
+}
+void azhub_z_dps_sem_give(int id)
+{
+	pthread_mutex_lock(&sem_lock);
+	dps_sem[id & 1] = 1;
+	pthread_mutex_unlock(&sem_lock);
+}

@@ -176,16 +176,15 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
         cc.options.auto_twin_request = true;
     }
     if let Some(c) = config {
-        #[cfg(all(feature = "dps", feature = "std", not(feature = "zephyr")))]
+        #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
         if super::dps::use_dps(c) {
             // The host name and device ID come from DPS, after CONNECTING (dps::connect_hook).
             return Ok(cc);
         }
-        // Without the DPS port (feature `dps` on Linux), use_dps cannot be honoured.
+        // Without the DPS port (feature `dps`), use_dps cannot be honoured.
         let dps_port = cfg!(all(
             feature = "dps",
-            feature = "std",
-            not(feature = "zephyr")
+            any(feature = "std", feature = "zephyr")
         ));
         if c.use_dps.get() && config::AZURE_IOT_HUB_DPS && !dps_port {
             return Err(Error::DpsUnsupported);
@@ -238,7 +237,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     emit(&mut azure_iot_hub_evt::new(
         azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING,
     ));
-    #[cfg(all(feature = "dps", feature = "std", not(feature = "zephyr")))]
+    #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
     let cc = super::dps::connect_hook(config, cc).inspect_err(|_| {
         let mut st = lock(&STATE);
         if *st == STATE_CONNECTING {

@@ -29,6 +29,7 @@ mod values {
     pub const EHOSTUNREACH: c_int = libc::EHOSTUNREACH;
     pub const EALREADY: c_int = libc::EALREADY;
     pub const EINPROGRESS: c_int = libc::EINPROGRESS;
+    pub const ECONNREFUSED: c_int = libc::ECONNREFUSED;
 }
 
 /// With the Zephyr port: the numbers of the libc this Zephyr build uses, from its `<errno.h>`
@@ -57,6 +58,7 @@ mod values {
     pub const EHOSTUNREACH: c_int = b::EHOSTUNREACH as c_int;
     pub const EALREADY: c_int = b::EALREADY as c_int;
     pub const EINPROGRESS: c_int = b::EINPROGRESS as c_int;
+    pub const ECONNREFUSED: c_int = b::ECONNREFUSED as c_int;
 }
 
 #[cfg(not(any(feature = "std", feature = "zephyr")))]
@@ -81,6 +83,7 @@ mod values {
     pub const EHOSTUNREACH: c_int = 118;
     pub const EALREADY: c_int = 120;
     pub const EINPROGRESS: c_int = 119;
+    pub const ECONNREFUSED: c_int = 111;
 }
 
 pub use values::*;

@@ -44,7 +44,7 @@ pub(crate) enum Error {
     DpsUnsupported,
     /// connect with `use_dps`: DPS failed; the positive errno (see capi/dps).
     #[cfg_attr(
-        not(all(feature = "dps", feature = "std", not(feature = "zephyr"))),
+        not(all(feature = "dps", any(feature = "std", feature = "zephyr"))),
         allow(dead_code)
     )]
     Dps(c_int),

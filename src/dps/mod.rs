@@ -6,6 +6,7 @@
 //! [`DpsClient::poll_transmit`]. The retry wait is a deadline, never a sleep, so a port's worker
 //! keeps serving other work while DPS waits.
 
+pub mod driver;
 mod response;
 pub mod settings;
 

@@ -140,6 +140,23 @@ void azhub_rs_settings_loaded(void);
 /** settings_subsys_init() then settings_load_subtree("azure_iot_hub"). */
 int azhub_z_settings_load(void);
 
+/* ---- DPS thread (src/dps.c, only with CONFIG_AZURE_IOT_HUB_DPS) ---------------------- */
+
+/**
+ * Start the library's DPS thread (at most once per boot): stack CONFIG_MQTT_HELPER_STACK_SIZE,
+ * priority K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub_dps".
+ * @return 0, or -EALREADY if it was already started.
+ */
+int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg);
+
+/** The DPS thread's semaphores (initial count 0, limit 1): a registration to run, one ended. */
+#define AZHUB_Z_DPS_SEM_JOB 0
+#define AZHUB_Z_DPS_SEM_DONE 1
+
+/** @return 0, -EAGAIN on timeout, -EINVAL bad id. Negative timeout: forever. */
+int azhub_z_dps_sem_take(int id, int32_t timeout_ms);
+void azhub_z_dps_sem_give(int id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,135 +1,384 @@
-// `azure_iot_hub_dps.h` on the Zephyr port: the stored assignment in Zephyr settings under the
-// original's keys (loaded by azure_iot_hub_dps_init(), read by the get functions, deleted by
-// the delete functions and azure_iot_hub_dps_reset()).
+// `azure_iot_hub_dps.h` on the Zephyr port: the library's single DPS context over the port's
+// DPS driver (`src/port/zephyr/dps.rs`: its own socket, the DPS thread) and the Zephyr settings
+// store (`src/port/zephyr/settings.rs`, the original's keys). Behaviour and return codes as on
+// Linux (src/capi/dps/api.rs, docs/dps.md); the differences are listed in docs/zephyr.md.
 //
-// Not yet on Zephyr: the registration itself (azure_iot_hub_dps_start() returns -ENOTSUP) and
-// the registration payload; see docs/zephyr.md, "What is missing". Return codes otherwise as
-// on Linux (src/capi/dps/api.rs, docs/dps.md).
+// States: UNINIT (before init and after reset), DISCONNECTED (initialised), CONNECTING (a
+// registration runs: from azure_iot_hub_dps_start() until the final status is reported). The
+// context lock is never held while the application's handler runs or the network is used.
 
 use core::ffi::{c_char, c_int};
-use core::sync::atomic::{AtomicPtr, Ordering};
 
 use super::{azure_iot_hub_dps_config, azure_iot_hub_dps_handler_t, azure_iot_hub_dps_reg_status};
 use crate::capi::errno::*;
-use crate::capi::platform::Mutex;
+use crate::capi::platform::{Mutex, SetText};
 use crate::capi::types::azure_iot_hub_buf;
+use crate::config as k;
+use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
+use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
+use crate::port::dps::{self as drv, Assignment, DpsConfig, Hooks, StartError};
 use crate::port::settings::{self as zs, ZephyrSettings};
+
+use azure_iot_hub_dps_reg_status::*;
 
 const LOG: &str = "azure_iot_hub_dps";
 
-/// The registered handler (null: none).
-static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+type Id = heapless::String<MAX_ID_LEN>;
+type Payload = heapless::String<MAX_REGISTRATION_PAYLOAD_LEN>;
 
-/// The copies handed out when the caller passes no buffer (as the original always did).
-struct Own {
-    hostname: [u8; HOSTNAME_MAX_LEN + 1],
-    device_id: [u8; DEVICE_ID_MAX_LEN + 1],
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Uninit,
+    Disconnected,
+    Connecting,
 }
 
-static OWN: Mutex<Own> = Mutex::new(
+struct Ctx {
+    state: State,
+    handler: azure_iot_hub_dps_handler_t,
+    id_scope: Id,
+    reg_id: Id,
+    status: azure_iot_hub_dps_reg_status,
+    hostname: Option<heapless::String<HOSTNAME_MAX_LEN>>,
+    device_id: Option<heapless::String<DEVICE_ID_MAX_LEN>>,
+    /// `azure_iot_hub_dps_payload_set()`: `None` = not called (the Kconfig payload applies).
+    payload: Option<Option<Payload>>,
+    /// Registrations started, and the last one that reported its final status.
+    started: u64,
+    finished: u64,
+    /// The negative errno of the last registration's failure.
+    last_error: c_int,
+    /// The copies handed out when the caller passes no buffer (as the original always did).
+    own_hostname: [u8; HOSTNAME_MAX_LEN + 1],
+    own_device_id: [u8; DEVICE_ID_MAX_LEN + 1],
+}
+
+// The glue's kernel mutex 5 (the C API's DPS state).
+static CTX: Mutex<Ctx> = Mutex::new(
     5,
-    Own {
-        hostname: [0; HOSTNAME_MAX_LEN + 1],
-        device_id: [0; DEVICE_ID_MAX_LEN + 1],
+    Ctx {
+        state: State::Uninit,
+        handler: None,
+        id_scope: heapless::String::new(),
+        reg_id: heapless::String::new(),
+        status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
+        hostname: None,
+        device_id: None,
+        payload: None,
+        started: 0,
+        finished: 0,
+        last_error: 0,
+        own_hostname: [0; HOSTNAME_MAX_LEN + 1],
+        own_device_id: [0; DEVICE_ID_MAX_LEN + 1],
     },
 );
 
-fn handler() -> azure_iot_hub_dps_handler_t {
-    let p = HANDLER.load(Ordering::Acquire);
-    if p.is_null() {
-        return None;
+fn call(handler: azure_iot_hub_dps_handler_t, status: azure_iot_hub_dps_reg_status) {
+    if let Some(h) = handler {
+        // SAFETY: `h` is the function the application registered with azure_iot_hub_dps_init();
+        // the argument is a valid enum value.
+        unsafe { h(status) };
     }
-    // SAFETY: a non-null value was stored from a valid handler function pointer by init.
-    Some(unsafe {
-        core::mem::transmute::<*mut (), unsafe extern "C" fn(azure_iot_hub_dps_reg_status)>(p)
-    })
 }
 
-/// Initialises DPS: registers the handler, loads the stored assignment from settings and calls
-/// the handler with NOT_STARTED.
-///
-/// @retval 0 Success.
-/// @retval -EINVAL @p cfg is NULL or has no handler.
-/// @retval -EFAULT The settings could not be loaded.
+fn id(s: &str) -> Id {
+    let mut id = Id::new();
+    let _ = id.push_str(s);
+    id
+}
+
+/// The negative errno for a failed registration (as connect() and the status report use it).
+fn errno_of(kind: FailureKind) -> c_int {
+    match kind {
+        FailureKind::Rejected => neg(ECONNREFUSED),
+        FailureKind::Timeout => neg(ETIMEDOUT),
+        FailureKind::Protocol => neg(EBADMSG),
+        FailureKind::ConnectionLost => neg(ECONNABORTED),
+    }
+}
+
+/// The bytes of a configuration buffer; `None` when it selects the Kconfig value (NULL pointer
+/// or size 0, as the original).
 ///
 /// # Safety
 ///
-/// @p cfg is NULL or points to a valid `struct azure_iot_hub_dps_config`.
+/// A non-NULL `buf.ptr` points to `buf.size` readable bytes during the call.
+unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<Id>, c_int> {
+    if buf.ptr.is_null() || buf.size == 0 {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL with a size; readable by the caller's contract.
+    let bytes = unsafe { buf.bytes() }.ok_or(neg(EINVAL))?;
+    let s = core::str::from_utf8(bytes).map_err(|_| neg(EINVAL))?;
+    // Longer than any ID DPS accepts (128): refused here, as the core would at start.
+    Id::try_from(s).map(Some).map_err(|_| neg(EINVAL))
+}
+
+/// Initialises DPS and registers the status handler; loads a stored assignment.
+///
+/// The handler is called with AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED before this function
+/// returns. Call it again after azure_iot_hub_dps_reset().
+///
+/// @retval 0 Success.
+/// @retval -EINVAL @p cfg or its handler is NULL, or the ID scope or registration ID is not
+///         UTF-8 or longer than 128 bytes.
+/// @retval -EFAULT The ID scope or registration ID is empty after the Kconfig fallback, or the
+///         settings cannot be loaded.
+/// @retval -EACCES A registration is in progress (it is not disturbed).
+///
+/// # Safety
+///
+/// @p cfg is NULL or points to a valid `struct azure_iot_hub_dps_config` whose buffers are
+/// readable during the call.
 #[no_mangle]
 pub unsafe extern "C" fn azure_iot_hub_dps_init(cfg: *mut azure_iot_hub_dps_config) -> c_int {
     if cfg.is_null() || !cfg.is_aligned() {
         return neg(EINVAL);
     }
-    // SAFETY: non-NULL and aligned; the caller guarantees a valid config (read only).
+    // SAFETY: non-NULL and aligned; the caller guarantees a valid config, whose fields are
+    // pointers and sizes (any bit pattern is valid). Only read.
     let cfg = unsafe { &*cfg };
-    let Some(h) = cfg.handler else {
+    if cfg.handler.is_none() {
         return neg(EINVAL);
-    };
-    if zs::load().is_err() {
-        return neg(EFAULT);
     }
-    HANDLER.store(h as *mut (), Ordering::Release);
-    // SAFETY: the application's handler, as registered.
-    unsafe { h(azure_iot_hub_dps_reg_status::AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED) };
-    0
+    // SAFETY: the caller guarantees the buffers are readable during the call.
+    let ids = unsafe { (given(&cfg.id_scope), given(&cfg.reg_id)) };
+    match ids {
+        (Ok(scope), Ok(reg)) => match init(cfg.handler, scope, reg) {
+            Ok(()) => 0,
+            Err(e) => e,
+        },
+        (Err(e), _) | (_, Err(e)) => e,
+    }
 }
 
-/// Starts the registration: not implemented on the Zephyr port yet.
-///
-/// @retval -ENOTSUP Always (an assignment stored earlier is still available through the get
-///         functions).
-/// @retval -ENOENT azure_iot_hub_dps_init() was not called.
-#[no_mangle]
-pub extern "C" fn azure_iot_hub_dps_start() -> c_int {
-    if handler().is_none() {
-        return neg(ENOENT);
-    }
-    ::log::error!(target: LOG, "DPS registration is not implemented on Zephyr yet");
-    neg(ENOTSUP)
-}
-
-fn stored(field: Field) -> Option<heapless::String<256>> {
-    let (a, report) = st::load_assignment(&mut ZephyrSettings).ok()?;
+/// Loads the settings subtree and returns the stored assignment's valid values.
+fn load_stored() -> Result<st::StoredAssignment, c_int> {
+    zs::load().map_err(|_| neg(EFAULT))?;
+    let (a, report) = st::load_assignment(&mut ZephyrSettings).map_err(|e| {
+        ::log::error!(target: LOG, "cannot read the stored assignment: {e}");
+        neg(EFAULT)
+    })?;
     if report.hostname.is_some() || report.device_id.is_some() {
         ::log::warn!(target: LOG, "invalid stored assignment ignored: {report:?}");
     }
-    let mut out = heapless::String::new();
-    match field {
-        Field::Hostname => out.push_str(&a.hostname?).ok()?,
-        Field::DeviceId => out.push_str(&a.device_id?).ok()?,
-    }
-    Some(out)
+    Ok(a)
 }
 
-/// Fills or repoints `buf` (as the Linux port's hand_out).
+/// init with the handler (None: the library's own, used by azure_iot_hub_connect()).
+fn init(
+    handler: azure_iot_hub_dps_handler_t,
+    id_scope: Option<Id>,
+    reg_id: Option<Id>,
+) -> Result<(), c_int> {
+    let id_scope = id_scope.unwrap_or_else(|| id(k::AZURE_IOT_HUB_DPS_ID_SCOPE));
+    let reg_id = reg_id.unwrap_or_else(|| id(k::AZURE_IOT_HUB_DPS_REG_ID));
+    if id_scope.is_empty() || reg_id.is_empty() {
+        ::log::error!(target: LOG, "no ID scope or registration ID (CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE / _REG_ID)");
+        return Err(neg(EFAULT));
+    }
+    if CTX.lock().state == State::Connecting {
+        ::log::warn!(target: LOG, "init refused: a registration is in progress");
+        return Err(neg(EACCES));
+    }
+    // Loading calls back into the settings cache (its own lock): not under the context lock.
+    let stored = load_stored()?;
+    {
+        let mut ctx = CTX.lock();
+        if ctx.state == State::Connecting {
+            return Err(neg(EACCES));
+        }
+        ctx.hostname = stored
+            .hostname
+            .and_then(|h| heapless::String::try_from(h.as_str()).ok());
+        ctx.device_id = stored
+            .device_id
+            .and_then(|d| heapless::String::try_from(d.as_str()).ok());
+        ctx.handler = handler;
+        ctx.id_scope = id_scope;
+        ctx.reg_id = reg_id;
+        ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
+        ctx.state = State::Disconnected;
+    }
+    call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED);
+    Ok(())
+}
+
+/// Starts the registration, unless an assignment is stored.
+///
+/// Blocks while the DPS connection is set up (DNS, TCP, TLS, CONNECT); the registration then
+/// goes on in the library's DPS thread, which reports ASSIGNING, then ASSIGNED or FAILED to the
+/// handler. The timeout (CONFIG_AZURE_IOT_HUB_DPS_TIMEOUT_SEC) restarts with every message from
+/// DPS.
+///
+/// @retval 0 The registration has started.
+/// @retval -EALREADY An assignment is stored (the status is now ASSIGNED; no registration is
+///         made), or a registration is already assigning.
+/// @retval -EACCES Not initialised, or a registration is in progress.
+/// @retval -EINVAL The ID scope, registration ID or registration payload cannot be sent.
+/// @retval -ETIMEDOUT The connection to DPS could not be set up in time.
+/// @retval <0 Any other negative errno: the connection to DPS failed (as for
+///         azure_iot_hub_connect()).
+#[no_mangle]
+pub extern "C" fn azure_iot_hub_dps_start() -> c_int {
+    match start() {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+fn on_assigning() {
+    let handler = {
+        let mut ctx = CTX.lock();
+        ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING;
+        ctx.handler
+    };
+    call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+}
+
+/// The end of a registration (on the DPS thread): stores the assignment, sets the status, wakes
+/// a waiting connect() (the driver gives its semaphore after this) and reports to the handler.
+fn on_end(result: Result<Assignment, FailureKind>) {
+    if let Ok(a) = &result {
+        // As the original: a failure to store is logged; the assignment is used anyway.
+        if let Err(e) = st::store_assignment(&mut ZephyrSettings, &a.hostname, &a.device_id) {
+            ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
+        }
+    }
+    let (handler, status) = {
+        let mut ctx = CTX.lock();
+        ctx.state = State::Disconnected;
+        ctx.finished = ctx.started;
+        match result {
+            Ok(a) => {
+                ctx.hostname = Some(a.hostname);
+                ctx.device_id = Some(a.device_id);
+                ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
+                ctx.last_error = 0;
+            }
+            Err(kind) => {
+                ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_FAILED;
+                ctx.last_error = errno_of(kind);
+            }
+        }
+        (ctx.handler, ctx.status)
+    };
+    call(handler, status);
+}
+
+fn start_errno(e: StartError) -> c_int {
+    use crate::capi::error::{errno, Error, Op};
+    match e {
+        StartError::Busy => neg(EACCES),
+        StartError::InvalidConfig => neg(EINVAL),
+        StartError::Transport(c) => errno(Op::Connect, &Error::Connect(c)),
+        StartError::Thread(rc) if rc < 0 => rc,
+        StartError::Thread(_) => neg(EFAULT),
+    }
+}
+
+/// Returns the registration's number once it runs in the DPS thread.
+fn start() -> Result<u64, c_int> {
+    let (scope, reg, payload, generation) = {
+        let mut ctx = CTX.lock();
+        if ctx.state != State::Disconnected {
+            return Err(neg(EACCES));
+        }
+        if ctx.status == AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING {
+            return Err(neg(EALREADY));
+        }
+        if ctx.hostname.is_some() && ctx.device_id.is_some() {
+            ::log::info!(target: LOG, "already assigned; no registration");
+            ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
+            return Err(neg(EALREADY));
+        }
+        ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
+        let payload: Option<Payload> = match &ctx.payload {
+            Some(p) => p.clone(),
+            None => (!k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty())
+                .then(|| Payload::try_from(k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD).ok())
+                .flatten(),
+        };
+        if payload.is_none()
+            && ctx.payload.is_none()
+            && !k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty()
+        {
+            ::log::error!(target: LOG, "CONFIG_AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD is longer than 256 bytes");
+            return Err(neg(EINVAL));
+        }
+        ctx.state = State::Connecting;
+        ctx.started += 1;
+        (
+            ctx.id_scope.clone(),
+            ctx.reg_id.clone(),
+            payload,
+            ctx.started,
+        )
+    };
+    let config = DpsConfig {
+        id_scope: &scope,
+        registration_id: &reg,
+        registration_payload: payload.as_deref(),
+    };
+    let hooks = Hooks {
+        on_assigning,
+        on_end,
+    };
+    if let Err(e) = drv::start(&config, hooks) {
+        ::log::warn!(target: LOG, "cannot start the registration: {e:?}");
+        let mut ctx = CTX.lock();
+        ctx.state = State::Disconnected;
+        ctx.finished = generation;
+        return Err(start_errno(e));
+    }
+    Ok(generation)
+}
+
+/// Copies `value` into `buf`, or repoints `buf` at `own` (see azure_iot_hub_dps_hostname_get()).
 ///
 /// # Safety
 ///
-/// `buf` is valid and writable; a non-NULL `buf->ptr` with a size points to that many bytes.
-unsafe fn hand_out(buf: *mut azure_iot_hub_buf, value: &str, field: Field) -> c_int {
+/// `buf` points to a valid, writable `struct azure_iot_hub_buf`; a non-NULL `buf->ptr` with a
+/// non-zero size points to `buf->size` writable bytes.
+unsafe fn hand_out(buf: *mut azure_iot_hub_buf, ctx: &mut Ctx, field: Field) -> c_int {
     // SAFETY: the caller guarantees `buf` is valid and writable.
     let b = unsafe { &mut *buf };
-    let bytes = value.as_bytes();
-    let mut own = OWN.lock();
-    let own_buf: &mut [u8] = match field {
-        Field::Hostname => &mut own.hostname,
-        Field::DeviceId => &mut own.device_id,
+    // An earlier get may have pointed the caller at either of the library's copies.
+    let own_ptrs = [ctx.own_hostname.as_ptr(), ctx.own_device_id.as_ptr()];
+    let Ctx {
+        hostname,
+        device_id,
+        own_hostname,
+        own_device_id,
+        ..
+    } = ctx;
+    let (value, own): (&str, &mut [u8]) = match field {
+        Field::Hostname => match hostname {
+            Some(h) => (h.as_str(), own_hostname),
+            None => return neg(ENOENT),
+        },
+        Field::DeviceId => match device_id {
+            Some(d) => (d.as_str(), own_device_id),
+            None => return neg(ENOENT),
+        },
     };
-    let own_ptr = own_buf.as_mut_ptr().cast::<c_char>();
-    if b.ptr.is_null() || b.size == 0 || b.ptr == own_ptr {
-        let n = bytes.len().min(own_buf.len() - 1);
-        own_buf[..n].copy_from_slice(&bytes[..n]);
-        own_buf[n] = 0;
-        b.ptr = own_ptr;
+    let bytes = value.as_bytes();
+    let is_own = own_ptrs.contains(&b.ptr.cast::<u8>().cast_const());
+    if b.ptr.is_null() || b.size == 0 || is_own {
+        // Compatibility with the original, which always repointed the caller's buffer.
+        let n = bytes.len().min(own.len() - 1);
+        own[..n].copy_from_slice(&bytes[..n]);
+        own[n] = 0;
+        b.ptr = own.as_mut_ptr().cast::<c_char>();
         b.size = n;
         return 0;
     }
     if b.size < bytes.len() {
         return neg(EMSGSIZE);
     }
-    // SAFETY: `b.ptr` has `b.size >= bytes.len()` writable bytes (caller's contract) and does
-    // not overlap our string.
+    // SAFETY: `b.ptr` is non-NULL and points to `b.size >= bytes.len()` writable bytes (the
+    // caller's contract); the source is the library's own string, which does not overlap it.
     unsafe {
         core::ptr::copy_nonoverlapping(bytes.as_ptr(), b.ptr.cast::<u8>(), bytes.len());
         if b.size > bytes.len() {
@@ -144,17 +393,21 @@ unsafe fn get(buf: *mut azure_iot_hub_buf, field: Field) -> c_int {
     if buf.is_null() || !buf.is_aligned() {
         return neg(EINVAL);
     }
-    let Some(v) = stored(field) else {
-        return neg(ENOENT);
-    };
+    let mut ctx = CTX.lock();
     // SAFETY: non-NULL and aligned, writable by the caller's contract.
-    unsafe { hand_out(buf, &v, field) }
+    unsafe { hand_out(buf, &mut ctx, field) }
 }
 
-/// Gets the stored IoT Hub host name (filled or repointed as on Linux).
+/// Gets the assigned IoT Hub host name.
 ///
-/// @retval 0 Success. @retval -EINVAL @p buf is NULL. @retval -ENOENT Nothing stored.
-/// @retval -EMSGSIZE The caller's buffer is too small.
+/// If `buf->ptr` is non-NULL and `buf->size` is not 0, the host name is copied into that buffer
+/// (NUL-terminated when there is room for the NUL) and `buf->size` is set to its length. If
+/// `buf->ptr` is NULL or `buf->size` is 0 (or `buf` points at a copy an earlier get handed out),
+/// `buf` is pointed at the library's own NUL-terminated copy instead, as the original always
+/// did; that copy changes when the assignment changes.
+///
+/// @retval 0 Success. @retval -EINVAL @p buf is NULL. @retval -ENOENT Nothing assigned.
+/// @retval -EMSGSIZE The caller's buffer is too small; nothing is written.
 ///
 /// # Safety
 ///
@@ -165,7 +418,7 @@ pub unsafe extern "C" fn azure_iot_hub_dps_hostname_get(buf: *mut azure_iot_hub_
     unsafe { get(buf, Field::Hostname) }
 }
 
-/// Gets the stored device ID (as azure_iot_hub_dps_hostname_get()).
+/// Gets the assigned device ID (as azure_iot_hub_dps_hostname_get()).
 ///
 /// # Safety
 ///
@@ -177,32 +430,59 @@ pub unsafe extern "C" fn azure_iot_hub_dps_device_id_get(buf: *mut azure_iot_hub
 }
 
 fn delete(field: Field) -> c_int {
-    match st::delete_field(&mut ZephyrSettings, field) {
-        Ok(()) => 0,
-        Err(e) => {
-            ::log::error!(target: LOG, "cannot delete {}: {e}", field.key());
-            neg(EFAULT)
-        }
+    // Deleting what is not stored succeeds.
+    if let Err(e) = st::delete_field(&mut ZephyrSettings, field) {
+        ::log::error!(target: LOG, "cannot delete {}: {e}", field.key());
+        return neg(EFAULT);
     }
+    let mut ctx = CTX.lock();
+    match field {
+        Field::Hostname => ctx.hostname = None,
+        Field::DeviceId => ctx.device_id = None,
+    }
+    0
 }
 
-/// Deletes the stored host name. @retval 0 Success. @retval -EFAULT Settings write failed.
+/// Deletes the stored host name and forgets it.
+/// @retval 0 Success (also when nothing was stored). @retval -EFAULT Settings write failed.
 #[no_mangle]
 pub extern "C" fn azure_iot_hub_dps_hostname_delete() -> c_int {
     delete(Field::Hostname)
 }
 
-/// Deletes the stored device ID. @retval 0 Success. @retval -EFAULT Settings write failed.
+/// Deletes the stored device ID and forgets it.
+/// @retval 0 Success (also when nothing was stored). @retval -EFAULT Settings write failed.
 #[no_mangle]
 pub extern "C" fn azure_iot_hub_dps_device_id_delete() -> c_int {
     delete(Field::DeviceId)
 }
 
-/// Deletes the stored assignment and forgets the handler (call azure_iot_hub_dps_init() again).
-/// @retval 0 Success. @retval -EFAULT Settings write failed.
+/// Deletes the stored assignment and resets DPS to its uninitialised state (the ID scope and
+/// registration ID back to their Kconfig values, the status NOT_STARTED, no handler). Call
+/// azure_iot_hub_dps_init() again before azure_iot_hub_dps_start().
+///
+/// @retval 0 Success.
+/// @retval -EACCES A registration is in progress; nothing was changed.
+/// @retval -EFAULT The settings could not be written (the state is reset anyway).
 #[no_mangle]
 pub extern "C" fn azure_iot_hub_dps_reset() -> c_int {
-    HANDLER.store(core::ptr::null_mut(), Ordering::Release);
+    let was_uninit = {
+        let mut ctx = CTX.lock();
+        if ctx.state == State::Connecting {
+            return neg(EACCES);
+        }
+        let was = ctx.state == State::Uninit;
+        ctx.state = State::Uninit;
+        ctx.handler = None;
+        ctx.id_scope = id(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
+        ctx.reg_id = id(k::AZURE_IOT_HUB_DPS_REG_ID);
+        ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
+        was
+    };
+    // Before any init the settings subsystem is not initialised yet: do that first.
+    if was_uninit && zs::load().is_err() {
+        return neg(EFAULT);
+    }
     let h = delete(Field::Hostname);
     let d = delete(Field::DeviceId);
     if h != 0 {
@@ -212,13 +492,121 @@ pub extern "C" fn azure_iot_hub_dps_reset() -> c_int {
     }
 }
 
-/// The registration payload: not implemented on the Zephyr port yet.
-/// @retval -ENOTSUP Always.
+/// EXTENSION (not in the original): sets the JSON that registrations send as `payload`, for
+/// DPS custom allocation policies, replacing CONFIG_AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.
+/// The JSON is copied and not validated (DPS refuses invalid JSON, and the registration fails).
+///
+/// @param json The JSON value (not NUL-terminated), or NULL for no payload.
+/// @param len Its length; 0 means no payload.
+///
+/// @retval 0 Success.
+/// @retval -EINVAL @p json is not UTF-8.
+/// @retval -EMSGSIZE @p len is more than 256 bytes.
 ///
 /// # Safety
 ///
-/// No requirement (the arguments are not read).
+/// @p json is NULL or points to @p len readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(_json: *const c_char, _len: usize) -> c_int {
-    neg(ENOTSUP)
+pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len: usize) -> c_int {
+    let payload = if json.is_null() || len == 0 {
+        None
+    } else {
+        if len > MAX_REGISTRATION_PAYLOAD_LEN {
+            return neg(EMSGSIZE);
+        }
+        // SAFETY: non-NULL, and the caller guarantees `len` readable bytes (at most 256).
+        let bytes = unsafe { core::slice::from_raw_parts(json.cast::<u8>(), len) };
+        match core::str::from_utf8(bytes) {
+            Ok(s) => Payload::try_from(s).ok(),
+            Err(_) => return neg(EINVAL),
+        }
+    };
+    CTX.lock().payload = Some(payload);
+    0
+}
+
+/// DPS for azure_iot_hub_connect() with `use_dps`: init with the library's handler (the
+/// registration ID is `reg_id`, or CONFIG_AZURE_IOT_HUB_DPS_REG_ID when empty; the ID scope is
+/// CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE), start, and wait for the end of the registration (a
+/// failure ends the wait at once). Returns the assigned host name and device ID, or a negative
+/// errno.
+fn provision_for_connect(
+    reg_id: &str,
+) -> Result<
+    (
+        heapless::String<HOSTNAME_MAX_LEN>,
+        heapless::String<DEVICE_ID_MAX_LEN>,
+    ),
+    c_int,
+> {
+    let reg = if reg_id.is_empty() {
+        None
+    } else {
+        Some(Id::try_from(reg_id).map_err(|_| neg(EINVAL))?)
+    };
+    init(None, None, reg)?;
+    match start() {
+        Ok(generation) => loop {
+            {
+                let ctx = CTX.lock();
+                if ctx.finished >= generation {
+                    if ctx.status != AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED {
+                        return Err(ctx.last_error.min(-1));
+                    }
+                    break;
+                }
+            }
+            // Bounded: the semaphore has a limit of 1 and is given after every registration.
+            drv::wait_end(100);
+        },
+        Err(e) if e == neg(EALREADY) => {}
+        Err(e) => return Err(e),
+    }
+    let ctx = CTX.lock();
+    match (&ctx.hostname, &ctx.device_id) {
+        (Some(h), Some(d)) => Ok((h.clone(), d.clone())),
+        _ => Err(neg(EFAULT)),
+    }
+}
+
+/// azure_iot_hub_connect() asks for DPS, and DPS is enabled (CONFIG_AZURE_IOT_HUB_DPS).
+pub(crate) fn use_dps(c: &crate::capi::types::azure_iot_hub_config) -> bool {
+    c.use_dps.get() && k::AZURE_IOT_HUB_DPS
+}
+
+/// For azure_iot_hub_connect(), after AZURE_IOT_HUB_EVT_CONNECTING: with `use_dps` (and DPS
+/// enabled), runs DPS and returns `cc` with the assigned host name and device ID (the config's
+/// host name is ignored; its device ID, else CONFIG_AZURE_IOT_HUB_DEVICE_ID, is the
+/// registration ID, else CONFIG_AZURE_IOT_HUB_DPS_REG_ID). Otherwise `cc` unchanged.
+pub(crate) fn connect_hook(
+    config: Option<&crate::capi::types::azure_iot_hub_config>,
+    mut cc: crate::port::ConnectConfig,
+) -> Result<crate::port::ConnectConfig, crate::capi::error::Error> {
+    use crate::capi::error::Error;
+    use crate::hub::properties::valid_component;
+    let Some(c) = config.filter(|c| use_dps(c)) else {
+        return Ok(cc);
+    };
+    // SAFETY: the caller of azure_iot_hub_connect() guarantees the buffer is readable.
+    let given = unsafe { c.device_id.bytes() }.ok_or(Error::Null)?;
+    let reg = cc.device_id.clone();
+    let reg: &str = match given {
+        [] => &reg,
+        b => core::str::from_utf8(b).map_err(|_| Error::InvalidConfig)?,
+    };
+    let (hostname, device_id) = provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
+    // Stored values were checked when they were loaded; the assignment when it arrived.
+    if !valid_component(hostname.as_bytes(), false) || !valid_component(device_id.as_bytes(), false)
+    {
+        return Err(Error::InvalidConfig);
+    }
+    cc.hostname.set_text(&hostname)?;
+    cc.device_id.set_text(&device_id)?;
+    let user =
+        crate::sink::measure(|m| crate::hub::write_user_name(m, &cc.hostname, &cc.device_id, None))
+            .map_err(|_| Error::ConfigTooLong)?;
+    if user + 1 > cc.options.user_name_buf_size {
+        return Err(Error::ConfigTooLong);
+    }
+    Ok(cc)
 }

@@ -34,12 +34,13 @@ use super::net::{self, Endpoint};
 use super::settings::FileSettings;
 use super::{sys, Conn, ConnectConfig, ConnectError, Credentials};
 use crate::config as k;
+use crate::dps::driver::{self, Step};
 use crate::dps::settings::{self as st, StoredAssignment};
 use crate::dps::{
-    DpsClient, DpsConnectError, DpsEvent, DpsFailure, DpsOptions, OperationStatus,
+    DpsClient, DpsConnectError, DpsFailure, DpsOptions, OperationStatus,
     MAX_REGISTRATION_PAYLOAD_LEN,
 };
-use crate::mqtt::{Framed, Framer};
+use crate::mqtt::Framer;
 
 /// Log target, as the original's DPS log module.
 pub(crate) const LOG_DPS: &str = "azure_iot_hub_dps";
@@ -255,6 +256,25 @@ fn failure(f: DpsFailure<'_>) -> DpsError {
     }
 }
 
+fn driver_failure(f: driver::Failure<'_>) -> DpsError {
+    match f {
+        driver::Failure::Dps(f) => failure(f),
+        driver::Failure::Framing(e) => DpsError::Protocol(format!("framing: {e:?}")),
+        driver::Failure::Oversize(n) => {
+            DpsError::Protocol(format!("a packet of {n} bytes exceeds the receive buffer"))
+        }
+        driver::Failure::Decode(e) => DpsError::Protocol(format!("{e:?}")),
+        driver::Failure::Unusable {
+            hostname,
+            device_id,
+            why,
+        } => DpsError::Protocol(format!(
+            "assignment {hostname:?} / {device_id:?} cannot be used: {why:?}"
+        )),
+        driver::Failure::ConnectionLost => DpsError::ConnectionLost,
+    }
+}
+
 /// Ends a registration in progress from another thread (the C API's reset).
 #[derive(Debug, Clone, Default)]
 pub struct DpsCancel(Arc<Mutex<CancelState>>);
@@ -452,56 +472,29 @@ impl Session {
             if self.cancel.is_cancelled() {
                 return Err(DpsError::Cancelled);
             }
-            // 1. Every packet the framer holds.
+            // 1. Every packet the framer holds (the core's driver step, as on Zephyr).
             loop {
                 let now = self.now();
-                let outcome = match self.framer.next() {
-                    Ok(None) => break,
-                    Err(e) => return Err(DpsError::Protocol(format!("framing: {e:?}"))),
-                    Ok(Some(Framed::Oversize { header, .. })) => {
-                        return Err(DpsError::Protocol(format!(
-                            "a packet of {} bytes exceeds the receive buffer",
-                            header.total_length()
-                        )))
+                let Some(step) = driver::next_step(&mut self.client, &mut self.framer, now) else {
+                    break;
+                };
+                let outcome = match step {
+                    Step::Quiet => None,
+                    Step::Progress(e) => {
+                        log::debug!(target: LOG_DPS, "{e:?}");
+                        Some(None)
                     }
-                    Ok(Some(Framed::Packet { header, body })) => {
-                        match self.client.handle_packet(header, body, now) {
-                            Err(e) => Err(DpsError::Protocol(format!("{e:?}"))),
-                            Ok(None) => Ok(None),
-                            Ok(Some(DpsEvent::Registering)) => {
-                                log::debug!(target: LOG_DPS, "register request queued");
-                                Ok(Some(None))
-                            }
-                            Ok(Some(DpsEvent::Assigning {
-                                operation_id,
-                                retry_after_secs,
-                            })) => {
-                                log::debug!(target: LOG_DPS, "assigning (operation {operation_id}), next query in {retry_after_secs} s");
-                                Ok(Some(None))
-                            }
-                            Ok(Some(DpsEvent::Throttled {
-                                status,
-                                retry_after_secs,
-                            })) => {
-                                log::info!(target: LOG_DPS, "DPS answered {status}; retrying in {retry_after_secs} s");
-                                Ok(Some(None))
-                            }
-                            Ok(Some(DpsEvent::Assigned {
-                                assigned_hub,
-                                device_id,
-                            })) => Ok(Some(Some(Ok(Assignment {
-                                hostname: assigned_hub.into(),
-                                device_id: device_id.into(),
-                            })))),
-                            Ok(Some(DpsEvent::Failed(f))) => Ok(Some(Some(Err(failure(f))))),
-                        }
-                    }
+                    Step::Done(Ok(a)) => Some(Some(Ok(Assignment {
+                        hostname: a.hostname.into(),
+                        device_id: a.device_id.into(),
+                    }))),
+                    Step::Done(Err(f)) => Some(Some(Err(driver_failure(f)))),
                 };
                 // PUBACK, SUBSCRIBE, the register request: out before the status is reported.
                 if self.flush().is_err() {
                     return Err(self.lost());
                 }
-                match outcome? {
+                match outcome {
                     None => {}
                     Some(None) => on_status(DpsStatus::Assigning),
                     Some(Some(done)) => return done,
@@ -521,8 +514,8 @@ impl Session {
 
             // 3. Deadlines: status query, keep-alive, timeout.
             let now = self.now();
-            if let Some(DpsEvent::Failed(f)) = self.client.handle_timeout(now) {
-                return Err(failure(f));
+            if let Err(f) = driver::on_timeout(&mut self.client, now) {
+                return Err(driver_failure(f));
             }
             if self.flush().is_err() {
                 return Err(self.lost());
@@ -659,15 +652,7 @@ pub fn provision_with(
     }
     match register(config, cancel, &mut on_status) {
         Ok(a) => {
-            if st::validate(st::Field::Hostname, a.hostname.as_bytes()).is_err()
-                || st::validate(st::Field::DeviceId, a.device_id.as_bytes()).is_err()
-            {
-                on_status(DpsStatus::Failed);
-                return Err(DpsError::Protocol(format!(
-                    "assignment {:?} / {:?} cannot be used (too long or invalid characters)",
-                    a.hostname, a.device_id
-                )));
-            }
+            // The driver step (dps::driver) checked the assignment with the settings rules.
             save(&mut store, &a);
             on_status(DpsStatus::Assigned);
             Ok(a)

@@ -38,6 +38,9 @@ use crate::hub::{self, Client, Message, Options, MAX_DEVICE_ID_LEN, MAX_HOSTNAME
 pub(crate) mod bindings {
     include!(concat!(env!("OUT_DIR"), "/zephyr_bindings.rs"));
 }
+/// DPS registration over its own socket, on the DPS thread.
+#[cfg(feature = "dps")]
+pub mod dps;
 /// Azure FOTA: the library of `azure_fota.h` (feature `fota`).
 #[cfg(feature = "fota")]
 pub mod fota;

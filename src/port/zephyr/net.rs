@@ -118,8 +118,9 @@ fn setsockopt_raw(
     }
 }
 
-/// Opens and connects the socket; returns it (the TLS handshake is part of connect).
-fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
+/// Opens and connects the socket; returns it (the TLS handshake is part of connect). Also the
+/// DPS connection's (`dps.rs`).
+pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
     let c = sys::consts();
     let host = if config.static_ip.is_empty() {
         config.hostname.as_str()

@@ -100,6 +100,23 @@ extern "C" {
     pub(crate) fn azhub_z_provision_certificates() -> c_int;
 }
 
+/// The DPS thread's semaphores (`AZHUB_Z_DPS_SEM_*`, zephyr/src/dps.c).
+#[cfg(feature = "dps")]
+pub(crate) const DPS_SEM_JOB: c_int = 0;
+#[cfg(feature = "dps")]
+pub(crate) const DPS_SEM_DONE: c_int = 1;
+
+// zephyr/src/dps.c, built only with CONFIG_AZURE_IOT_HUB_DPS.
+#[cfg(feature = "dps")]
+extern "C" {
+    pub(crate) fn azhub_z_dps_thread_start(
+        entry: extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    ) -> c_int;
+    pub(crate) fn azhub_z_dps_sem_take(id: c_int, timeout_ms: i32) -> c_int;
+    pub(crate) fn azhub_z_dps_sem_give(id: c_int);
+}
+
 /// The socket constants of this build.
 pub(crate) const fn consts() -> SocketConsts {
     use super::bindings as b;

@@ -11,8 +11,8 @@
  *   that azure_iot_hub_dps_init() loads it in this run too.
  * - "SETTINGS RUN 2": an assignment is stored (by run 1, before a restart). The get functions
  *   return it (into a caller buffer, and repointed when no buffer is given);
- *   azure_iot_hub_dps_start() is -ENOTSUP on Zephyr; azure_iot_hub_dps_reset() deletes it, so
- *   the next run is a first run again.
+ *   azure_iot_hub_dps_start() is -EALREADY (assigned: no registration); azure_iot_hub_dps_reset()
+ *   deletes it, so the next run is a first run again.
  */
 
 #include <errno.h>
@@ -92,9 +92,9 @@ ZTEST(azure_iot_hub_settings, test_assignment_across_runs)
 	}
 	printk("SETTINGS RUN 2: assignment loaded from flash\n");
 	check_stored();
-	zassert_equal(azure_iot_hub_dps_start(), -ENOTSUP);
+	zassert_equal(azure_iot_hub_dps_start(), -EALREADY, "assigned: no registration");
 	zassert_ok(azure_iot_hub_dps_reset());
-	zassert_equal(azure_iot_hub_dps_start(), -ENOENT, "reset forgets the handler");
+	zassert_equal(azure_iot_hub_dps_start(), -EACCES, "reset: not initialised");
 	init();
 	zassert_equal(azure_iot_hub_dps_hostname_get(&buf), -ENOENT, "deleted from flash");
 	zassert_equal(azure_iot_hub_dps_device_id_get(&buf), -ENOENT);

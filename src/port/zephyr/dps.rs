@@ -1,0 +1,463 @@
+//! Device Provisioning Service on Zephyr (feature `dps`): the core's [`DpsClient`] over a
+//! socket of its own, driven by the library's DPS thread.
+//!
+//! * [`start`] runs on the caller's thread, as the original's `azure_iot_hub_dps_start()`:
+//!   it validates, resolves `CONFIG_AZURE_IOT_HUB_DPS_HOSTNAME` (or connects to
+//!   `CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS`, as the original's MQTT helper did for DPS too),
+//!   opens the socket (TLS by security tag with `TLS_HOSTNAME` = the DPS host name, unless
+//!   `CONFIG_AZURE_IOT_HUB_RS_TLS=n`), connects on `CONFIG_MQTT_HELPER_PORT`, writes CONNECT
+//!   and hands the socket to the DPS thread. It returns as soon as CONNECT is written.
+//! * The DPS thread (the glue's `azhub_z_dps_thread_start`, started on the first registration,
+//!   stack `CONFIG_MQTT_HELPER_STACK_SIZE`) runs the registration with the core's driver step
+//!   (`crate::dps::driver`, shared with the Linux port): it waits in `poll()` until the core's
+//!   next deadline (a status query after `retry-after`, a PINGREQ, the
+//!   `CONFIG_AZURE_IOT_HUB_DPS_TIMEOUT_SEC` timeout), so a `retry-after` wait is not a sleep and
+//!   the hub's worker thread is never involved. It calls [`Hooks::on_assigning`] after the
+//!   register request and on every `assigning` or throttled answer, closes the connection and
+//!   calls [`Hooks::on_end`] with the result.
+//! * Buffers are static: transmit sized from `CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE`,
+//!   `CONFIG_AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE` and the longest registration ID and payload;
+//!   receive `CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE + CONFIG_MQTT_HELPER_PAYLOAD_BUFFER_LEN`
+//!   (the original's DPS used the MQTT helper's buffers).
+
+use core::cell::UnsafeCell;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::sync::StaticBuf;
+use super::{net, sys, ConnectConfig, ConnectError};
+use crate::config as k;
+use crate::dps::driver::{self, Failure, FailureKind, Step};
+use crate::dps::settings::{DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
+use crate::dps::{
+    DpsClient, DpsConnectError, DpsOptions, API_VERSION, MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN,
+};
+use crate::mqtt::Framer;
+
+/// Log target, as the original's DPS log module.
+pub(crate) const LOG_DPS: &str = "azure_iot_hub_dps";
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The transmit buffer: the largest of CONNECT (client ID and user name) and a PUBACK with the
+/// register request (topic, `{"registrationId":…,"payload":…}`) or a status query.
+pub const TX_BUFFER_SIZE: usize = max(
+    k::AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE + MAX_ID_LEN + 32,
+    k::AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE + MAX_ID_LEN + MAX_REGISTRATION_PAYLOAD_LEN + 64,
+);
+/// The receive buffer (as the hub's: the original's DPS used the MQTT helper's buffers).
+pub const RX_BUFFER_SIZE: usize =
+    k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
+
+static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
+static RX: StaticBuf<RX_BUFFER_SIZE> = StaticBuf::new();
+
+/// What a registration needs.
+#[derive(Debug, Clone, Copy)]
+pub struct DpsConfig<'a> {
+    /// ID scope.
+    pub id_scope: &'a str,
+    /// Registration ID (MQTT client ID).
+    pub registration_id: &'a str,
+    /// JSON sent as the register request's `payload` (extension); `None`: none.
+    pub registration_payload: Option<&'a str>,
+}
+
+/// The assignment, copied out of the receive buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// The IoT Hub host name.
+    pub hostname: heapless::String<HOSTNAME_MAX_LEN>,
+    /// The device ID.
+    pub device_id: heapless::String<DEVICE_ID_MAX_LEN>,
+}
+
+/// The application side of a registration: called on the DPS thread, without any lock of this
+/// module held.
+#[derive(Debug, Clone, Copy)]
+pub struct Hooks {
+    /// The register request was sent, or DPS answered `assigning` or throttled.
+    pub on_assigning: fn(),
+    /// The registration ended (the DPS connection is closed).
+    pub on_end: fn(Result<Assignment, FailureKind>),
+}
+
+/// Why [`start`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartError {
+    /// A registration is running.
+    Busy,
+    /// The ID scope, registration ID or payload cannot be sent (empty, too long, characters a
+    /// topic or user name cannot carry), or no DPS host name.
+    InvalidConfig,
+    /// DNS, socket, TLS options or connect failed, or writing CONNECT failed.
+    Transport(ConnectError),
+    /// The DPS thread could not be started (errno).
+    Thread(i32),
+}
+
+/// The registration's state, owned by the starting thread, then by the DPS thread.
+struct Job {
+    client: Option<DpsClient<&'static mut [u8]>>,
+    framer: Option<Framer<&'static mut [u8]>>,
+    fd: c_int,
+    hooks: Option<Hooks>,
+    /// A registration was handed to the DPS thread and has not ended.
+    pending: bool,
+}
+
+/// A cell that one thread at a time may use; a second user is refused, never made to wait
+/// (only `start` and the DPS thread use it, and the `pending` flag orders them).
+struct TryCell<T> {
+    busy: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through a `TryGuard`, and `busy` (swapped with acquire and
+// released on drop) lets at most one guard exist at a time.
+unsafe impl<T: Send> Sync for TryCell<T> {}
+
+struct TryGuard<'a, T>(&'a TryCell<T>);
+
+impl<T> TryCell<T> {
+    const fn new(value: T) -> Self {
+        TryCell {
+            busy: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    fn try_lock(&self) -> Option<TryGuard<'_, T>> {
+        (!self.busy.swap(true, Ordering::Acquire)).then_some(TryGuard(self))
+    }
+}
+
+impl<T> core::ops::Deref for TryGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the only one (see `TryCell`).
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for TryGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard is the only one; `&mut self` makes the borrow exclusive.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T> Drop for TryGuard<'_, T> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
+
+static JOB: TryCell<Job> = TryCell::new(Job {
+    client: None,
+    framer: None,
+    fd: -1,
+    hooks: None,
+    pending: false,
+});
+
+static THREAD_STARTED: AtomicBool = AtomicBool::new(false);
+
+fn options() -> DpsOptions {
+    DpsOptions {
+        timeout_secs: u32::try_from(k::AZURE_IOT_HUB_DPS_TIMEOUT_SEC)
+            .unwrap_or(u32::MAX)
+            .max(1),
+        max_status_queries: 10,
+        keep_alive_secs: k::MQTT_KEEPALIVE,
+    }
+}
+
+/// The user name `<id_scope>/registrations/<registration_id>/api-version=…` fits
+/// `CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE` (with its NUL, as the original's buffer).
+fn user_name_fits(config: &DpsConfig<'_>) -> bool {
+    let len = config.id_scope.len()
+        + "/registrations/".len()
+        + config.registration_id.len()
+        + "/api-version=".len()
+        + API_VERSION.len();
+    len < k::AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE
+}
+
+/// Connects to DPS, writes CONNECT and hands the registration to the DPS thread.
+pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
+    if k::AZURE_IOT_HUB_DPS_HOSTNAME.is_empty() || !user_name_fits(config) {
+        ::log::error!(target: LOG_DPS, "no DPS host name, or the DPS user name does not fit CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE");
+        return Err(StartError::InvalidConfig);
+    }
+    let mut job = JOB.try_lock().ok_or(StartError::Busy)?;
+    if job.pending {
+        return Err(StartError::Busy);
+    }
+    if !THREAD_STARTED.load(Ordering::Acquire) {
+        // SAFETY: `thread_main` is a valid entry that ignores its argument.
+        let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main, core::ptr::null_mut()) };
+        if rc != 0 && rc != -(super::bindings::EALREADY as i32) {
+            ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
+            return Err(StartError::Thread(rc));
+        }
+        THREAD_STARTED.store(true, Ordering::Release);
+    }
+    if job.client.is_none() {
+        let (Some(tx), Some(rx)) = (TX.take(), RX.take()) else {
+            return Err(StartError::Busy);
+        };
+        job.client = Some(DpsClient::new(tx, options()));
+        job.framer = Some(Framer::new(rx));
+    }
+    let Job { client, framer, .. } = &mut *job;
+    let (Some(client), Some(framer)) = (client.as_mut(), framer.as_mut()) else {
+        return Err(StartError::Busy);
+    };
+    let now = sys::now_ms();
+    client.handle_closed();
+    client
+        .connect(
+            config.id_scope,
+            config.registration_id,
+            None,
+            config.registration_payload,
+            now,
+        )
+        .map_err(|e| {
+            ::log::error!(target: LOG_DPS, "cannot register {:?} in {:?}: {e:?}", config.registration_id, config.id_scope);
+            match e {
+                DpsConnectError::Busy => StartError::Busy,
+                _ => StartError::InvalidConfig,
+            }
+        })?;
+    framer.reset();
+
+    let mut cc = ConnectConfig::from_config();
+    cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME)
+        .map_err(|_| StartError::InvalidConfig)?;
+    ::log::info!(
+        target: LOG_DPS,
+        "registering {} in {} at {}:{}",
+        config.registration_id,
+        config.id_scope,
+        k::AZURE_IOT_HUB_DPS_HOSTNAME,
+        cc.port
+    );
+    let fd = net::establish(&cc).map_err(|e| {
+        client.handle_closed();
+        StartError::Transport(e)
+    })?;
+    if let Err(e) = flush(client, fd) {
+        client.handle_closed();
+        // SAFETY: the socket opened above, not shared with anyone.
+        unsafe { sys::azhub_z_close(fd) };
+        return Err(StartError::Transport(ConnectError::Tcp(e)));
+    }
+    job.fd = fd;
+    job.hooks = Some(hooks);
+    job.pending = true;
+    drop(job);
+    // SAFETY: a glue semaphore id.
+    unsafe { sys::azhub_z_dps_sem_give(sys::DPS_SEM_JOB) };
+    Ok(())
+}
+
+/// Writes what the client queued.
+fn flush(client: &mut DpsClient<&'static mut [u8]>, fd: c_int) -> Result<(), i32> {
+    while let Some(bytes) = client.poll_transmit() {
+        let n = bytes.len();
+        net::send_all(fd, bytes)?;
+        client.transmit_complete(n, sys::now_ms());
+    }
+    Ok(())
+}
+
+extern "C" fn thread_main(_arg: *mut c_void) {
+    loop {
+        // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
+        if unsafe { sys::azhub_z_dps_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
+            continue;
+        }
+        // `start` gives the semaphore after it let go of the job; another `start` may hold it
+        // for a moment (and be refused): wait for it.
+        let mut job = loop {
+            if let Some(job) = JOB.try_lock() {
+                break job;
+            }
+            // SAFETY: plain sleep on this thread.
+            unsafe { sys::azhub_z_sleep_ms(1) };
+        };
+        if !job.pending {
+            continue;
+        }
+        let fd = job.fd;
+        let Some(hooks) = job.hooks else {
+            continue;
+        };
+        let result = {
+            let Job { client, framer, .. } = &mut *job;
+            match (client.as_mut(), framer.as_mut()) {
+                (Some(c), Some(f)) => run(c, f, fd, &hooks),
+                _ => Err(FailureKind::Protocol),
+            }
+        };
+        // SAFETY: the registration's socket; only this thread uses it now.
+        unsafe { sys::azhub_z_close(fd) };
+        job.fd = -1;
+        job.hooks = None;
+        job.pending = false;
+        drop(job);
+        match &result {
+            Ok(a) => ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id),
+            Err(e) => ::log::warn!(target: LOG_DPS, "registration failed: {e:?}"),
+        }
+        (hooks.on_end)(result);
+        // SAFETY: a glue semaphore id.
+        unsafe { sys::azhub_z_dps_sem_give(sys::DPS_SEM_DONE) };
+    }
+}
+
+fn log_failure(f: &Failure<'_>) {
+    match f {
+        Failure::Unusable {
+            hostname,
+            device_id,
+            why,
+        } => {
+            ::log::error!(target: LOG_DPS, "assignment {hostname:?} / {device_id:?} cannot be used: {why:?}")
+        }
+        f => ::log::warn!(target: LOG_DPS, "{f:?}"),
+    }
+}
+
+/// The registration on the DPS thread, until it ends; the connection is closed gracefully
+/// (DISCONNECT) unless it was lost.
+fn run(
+    client: &mut DpsClient<&'static mut [u8]>,
+    framer: &mut Framer<&'static mut [u8]>,
+    fd: c_int,
+    hooks: &Hooks,
+) -> Result<Assignment, FailureKind> {
+    let c = sys::consts();
+    let lost = |client: &mut DpsClient<&'static mut [u8]>| {
+        client.handle_closed();
+        ::log::warn!(target: LOG_DPS, "the DPS connection was lost");
+        Err(FailureKind::ConnectionLost)
+    };
+    let done = |client: &mut DpsClient<&'static mut [u8]>| {
+        // DISCONNECT; a failure to write it changes nothing.
+        let _ = net::send_all(fd, &[0xe0, 0x00]);
+        client.handle_closed();
+    };
+    loop {
+        // 1. Every packet the framer holds.
+        loop {
+            let now = sys::now_ms();
+            let Some(step) = driver::next_step(client, framer, now) else {
+                break;
+            };
+            let progress = match step {
+                Step::Quiet => false,
+                Step::Progress(e) => {
+                    ::log::debug!(target: LOG_DPS, "{e:?}");
+                    true
+                }
+                Step::Done(r) => {
+                    // The PUBACK of the last answer, then DISCONNECT.
+                    let _ = flush(client, fd);
+                    let r = match r {
+                        Ok(a) => copy(a.hostname, a.device_id).ok_or(FailureKind::Protocol),
+                        Err(f) => {
+                            log_failure(&f);
+                            Err(f.kind())
+                        }
+                    };
+                    done(client);
+                    return r;
+                }
+            };
+            // PUBACK, SUBSCRIBE, the register request: out before the status is reported.
+            if flush(client, fd).is_err() {
+                return lost(client);
+            }
+            if progress {
+                (hooks.on_assigning)();
+            }
+        }
+
+        // 2. Deadlines: status query, keep-alive, timeout.
+        let now = sys::now_ms();
+        if let Err(f) = driver::on_timeout(client, now) {
+            log_failure(&f);
+            done(client);
+            return Err(f.kind());
+        }
+        if flush(client, fd).is_err() {
+            return lost(client);
+        }
+        let wait = client
+            .poll_timeout()
+            .map_or(1000, |d| d.saturating_sub(now))
+            .min(i32::MAX as u64);
+
+        // 3. Wait for input until the next deadline.
+        let mut revents: i16 = 0;
+        // SAFETY: `revents` is valid for the call; `fd` is this registration's socket.
+        let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait as c_int) };
+        if rc < 0 {
+            if sys::errno() == c.eintr {
+                continue;
+            }
+            return lost(client);
+        }
+        if rc == 0 {
+            continue;
+        }
+        if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
+            return lost(client);
+        }
+
+        // 4. Read what is there.
+        let spare = framer.spare();
+        if spare.is_empty() {
+            // The framer reports an oversize packet before its buffer is full; not reached.
+            return lost(client);
+        }
+        // SAFETY: `spare` is valid for writes of its length for the duration of the call.
+        let n = unsafe {
+            sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait)
+        };
+        if n == 0 {
+            return lost(client);
+        }
+        if n < 0 {
+            let e = sys::errno();
+            if e == c.eagain || e == c.eintr {
+                continue;
+            }
+            return lost(client);
+        }
+        framer.commit(usize::try_from(n).unwrap_or(0));
+    }
+}
+
+fn copy(hostname: &str, device_id: &str) -> Option<Assignment> {
+    Some(Assignment {
+        hostname: heapless::String::try_from(hostname).ok()?,
+        device_id: heapless::String::try_from(device_id).ok()?,
+    })
+}
+
+/// Waits up to `timeout_ms` (negative: forever) for the end of a registration (any: callers
+/// check their own generation). Returns false on timeout.
+pub fn wait_end(timeout_ms: i32) -> bool {
+    // SAFETY: a glue semaphore id.
+    unsafe { sys::azhub_z_dps_sem_take(sys::DPS_SEM_DONE, timeout_ms) == 0 }
+}
