@@ -15,7 +15,6 @@ use crate::hub::properties::{valid_component, PropertyList};
 use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
 use crate::mqtt::QoS;
 use crate::port::{ConnectConfig, SendError};
-use crate::sink::measure;
 
 use iot_hub_state::*;
 
@@ -204,8 +203,7 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
             return Err(Error::InvalidConfig);
         }
     }
-    let user = measure(|m| hub::write_user_name(m, &cc.hostname, &cc.device_id, None))
-        .map_err(|_| Error::ConfigTooLong)?;
+    let user = hub::user_name_len(&cc.hostname, &cc.device_id, None);
     if user + 1 > cc.options.user_name_buf_size {
         return Err(Error::ConfigTooLong);
     }

@@ -501,8 +501,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         {
             return Err(ConnectError::InvalidDeviceId);
         }
-        let user_len = measure(|m| write_user_name(m, hostname, device_id, model_id))
-            .map_err(|_| ConnectError::UserNameTooLong)?;
+        let user_len = super::user_name_len(hostname, device_id, model_id);
         if user_len + 1 > self.opts.user_name_buf_size {
             return Err(ConnectError::UserNameTooLong);
         }
@@ -512,36 +511,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let _ = self.device_id.push_str(device_id);
 
         self.tx.clear();
-        let model_pieces;
-        let plain_pieces;
-        let pieces: &[&str] = match model_id {
-            Some(m) => {
-                model_pieces = [
-                    hostname,
-                    "/",
-                    device_id,
-                    "/?api-version=",
-                    super::API_VERSION,
-                    "&DeviceClientType=",
-                    super::DEVICE_CLIENT_TYPE,
-                    "&model-id=",
-                    m,
-                ];
-                &model_pieces
-            }
-            None => {
-                plain_pieces = [
-                    hostname,
-                    "/",
-                    device_id,
-                    "/?api-version=",
-                    super::API_VERSION,
-                    "&DeviceClientType=",
-                    super::DEVICE_CLIENT_TYPE,
-                ];
-                &plain_pieces
-            }
-        };
+        // One array; without a model ID the last two pieces are left out.
+        let all_pieces = [
+            hostname,
+            "/",
+            device_id,
+            "/?api-version=",
+            super::API_VERSION,
+            "&DeviceClientType=",
+            super::DEVICE_CLIENT_TYPE,
+            "&model-id=",
+            model_id.unwrap_or(""),
+        ];
+        let used = if model_id.is_some() { 9 } else { 7 };
+        let pieces: &[&str] = all_pieces.get(..used).unwrap_or(&all_pieces);
         let connect = Connect {
             client_id: device_id,
             keep_alive: self.opts.keep_alive_secs,

@@ -56,6 +56,17 @@ pub fn write_user_name<S: Sink>(
     Ok(())
 }
 
+/// The length of the user name [`write_user_name`] writes (computed: no measuring pass).
+pub fn user_name_len(hostname: &str, device_id: &str, model_id: Option<&str>) -> usize {
+    const FIXED: usize = "/".len()
+        + "/?api-version=".len()
+        + API_VERSION.len()
+        + "&DeviceClientType=".len()
+        + DEVICE_CLIENT_TYPE.len();
+    let model = model_id.map_or(0, |m| "&model-id=".len() + m.len());
+    hostname.len() + device_id.len() + FIXED + model
+}
+
 /// What an incoming topic is, tried in the original's order: C2D, direct method, twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HubTopic<'a> {
@@ -92,6 +103,18 @@ pub fn classify(topic: &str) -> HubTopic<'_> {
 mod tests {
     use super::*;
     use crate::sink::Cursor;
+
+    #[test]
+    fn user_name_len_is_the_written_length() {
+        for (h, d, m) in [
+            ("hub.azure-devices.net", "my-device", None),
+            ("h", "d", Some("dtmi%3Acom%3Aexample%3AThermostat%3B1")),
+            ("", "", Some("")),
+        ] {
+            let n = crate::sink::measure(|s| write_user_name(s, h, d, m)).unwrap();
+            assert_eq!(user_name_len(h, d, m), n, "{h} {d} {m:?}");
+        }
+    }
 
     #[test]
     fn user_name_vector() {

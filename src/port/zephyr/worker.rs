@@ -83,8 +83,13 @@ fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
             if let Event::MessageTooLarge { topic, size } = event {
                 ::log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
+            // Looked at before the event moves: one copy of the delivery code, not one per path.
+            let refused = match event {
+                Event::ConnectionRefused { return_code } => Some(return_code),
+                _ => None,
+            };
             deliver(&PortEvent::Hub(event));
-            if let Event::ConnectionRefused { return_code } = event {
+            if let Some(return_code) = refused {
                 ::log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");
                 return CloseReason::Refused;
             }
