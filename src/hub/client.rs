@@ -13,13 +13,14 @@
 use heapless::String;
 
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
-use super::{classify, methods, telemetry, twin, write_user_name, HubTopic, SUBSCRIPTIONS};
+use super::scan::Out;
+use super::{classify, methods, telemetry, twin, HubTopic, SUBSCRIPTIONS};
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback,
     encode_publish_header, encode_subscribe, Connect, DecodeError, FixedHeader, Inbound,
     InboundPublish, QoS,
 };
-use crate::sink::{measure, Cursor, Overflow, Sink};
+use crate::sink::{Cursor, Overflow, Sink};
 
 /// Longest host name the client stores.
 pub const MAX_HOSTNAME_LEN: usize = 128;
@@ -352,6 +353,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         self.len += c.len();
         Ok(())
     }
+    /// A writer over the free space; add what it wrote to `len` to queue it (all or nothing).
+    #[inline(always)]
+    fn out(&mut self) -> Out<'_> {
+        if self.sent == self.len {
+            self.clear();
+        }
+        Out::new(self.buf.as_mut().get_mut(self.len..).unwrap_or_default())
+    }
     /// A cursor over the free space (not generic: `push` is instantiated once per packet kind).
     fn spare(&mut self) -> Cursor<'_> {
         if self.sent == self.len {
@@ -361,19 +370,35 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
     }
 }
 
-/// Writes the topic of an outgoing message.
-fn write_publish_topic<S: Sink>(
-    s: &mut S,
+/// A PUBLISH header (`first` byte, remaining length, topic, packet ID) written straight into the
+/// transmit queue: the hot path of every send, inlined, without a `Sink` call per topic piece.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn put_publish_header(
+    o: &mut Out<'_>,
+    first: u8,
+    remaining: usize,
+    topic_len: u16,
     kind: &MessageKind<'_>,
     device_id: &str,
     rid: &str,
+    packet_id: Option<u16>,
 ) -> Result<(), Overflow> {
+    o.u8(first)?;
+    o.remaining_length(remaining)?;
+    o.u16(topic_len)?;
     match *kind {
-        MessageKind::Telemetry { properties } => telemetry::write_topic(s, device_id, properties),
-        MessageKind::TwinGet { .. } => twin::write_get_topic(s, rid),
-        MessageKind::TwinReported { .. } => twin::write_reported_topic(s, rid),
-        MessageKind::MethodResponse { status, .. } => methods::write_response_topic(s, status, rid),
+        MessageKind::Telemetry { properties } => {
+            telemetry::put_topic(o, device_id.as_bytes(), properties)?
+        }
+        MessageKind::MethodResponse { status, .. } => methods::put_response_topic(o, status, rid)?,
+        MessageKind::TwinGet { .. } => twin::write_get_topic(o, rid)?,
+        MessageKind::TwinReported { .. } => twin::write_reported_topic(o, rid)?,
     }
+    if let Some(id) = packet_id {
+        o.u16(id)?;
+    }
+    Ok(())
 }
 
 /// `Client::ping_sent_ms` when no PINGREQ is outstanding.
@@ -690,20 +715,25 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         } else {
             self.tx.len
         };
-        self.tx
-            .push(|c| {
-                encode_publish_header(
-                    c,
-                    topic_len,
-                    |s| write_publish_topic(s, &kind, device_id, rid),
-                    msg.qos,
-                    packet_id,
-                    msg.dup,
-                    msg.retain,
-                    msg.payload.len(),
-                )
-            })
-            .map_err(|_| PublishError::BufferFull)?;
+        // The header straight into the queue through the inlined writer (the hot path of every
+        // send: no `Sink` call per topic piece).
+        let topic_len16 = u16::try_from(topic_len).map_err(|_| PublishError::BufferFull)?;
+        let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let remaining = 2 + topic_len + pid_len + msg.payload.len();
+        let first = 0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8;
+        let mut o = self.tx.out();
+        put_publish_header(
+            &mut o,
+            first,
+            remaining,
+            topic_len16,
+            &kind,
+            device_id,
+            rid,
+            (pid_len > 0).then_some(packet_id),
+        )
+        .map_err(|_| PublishError::BufferFull)?;
+        self.tx.len += o.len();
         let TxQueue { buf, len, sent } = &mut self.tx;
         let buf: &B = buf;
         Ok(Outgoing {

@@ -1,6 +1,7 @@
 //! Direct methods: requests on `$iothub/methods/POST/{name}/?$rid={rid}`, responses on
 //! `$iothub/methods/res/{status}/?$rid={rid}`.
 
+use super::scan::Out;
 use crate::sink::{Overflow, Sink};
 
 /// The subscription filter for direct methods.
@@ -29,11 +30,34 @@ pub enum MethodTopicError {
 
 /// Parses a method-request topic.
 pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
+    // Fixed-size compares (inlined moves, no `memcmp` call).
+    const PREFIX_BYTES: &[u8; 21] = b"$iothub/methods/POST/";
+    const RID_BYTES: &[u8; 7] = b"/?$rid=";
+    if topic.as_bytes().first_chunk::<21>() != Some(PREFIX_BYTES) {
+        return Err(MethodTopicError::NotMethod);
+    }
     let rest = topic
-        .strip_prefix(PREFIX)
+        .get(PREFIX.len()..)
         .ok_or(MethodTopicError::NotMethod)?;
-    let (name, request_id) =
-        super::scan::split_once(rest, RID).ok_or(MethodTopicError::Malformed)?;
+    // The first `/?$rid=`: candidates are the `/`s.
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    let at = loop {
+        let slash = from
+            + bytes
+                .get(from..)
+                .and_then(|b| super::scan::find_byte(b, b'/'))
+                .ok_or(MethodTopicError::Malformed)?;
+        if bytes.get(slash..).and_then(|b| b.first_chunk::<7>()) == Some(RID_BYTES) {
+            break slash;
+        }
+        from = slash + 1;
+    };
+    // `at` and `at + 7` are char boundaries (ASCII bytes matched); `get` checks anyway.
+    let (name, request_id) = rest
+        .get(..at)
+        .zip(rest.get(at + RID.len()..))
+        .ok_or(MethodTopicError::Malformed)?;
     if name.is_empty() || request_id.is_empty() {
         return Err(MethodTopicError::Malformed);
     }
@@ -42,16 +66,23 @@ pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
 
 /// The length [`write_response_topic`] writes (computed: the status is not formatted twice).
 pub fn response_topic_len(status: u32, request_id_len: usize) -> usize {
-    let mut digits = 1;
-    let mut v = status;
-    while v >= 10 {
-        v /= 10;
-        digits += 1;
-    }
-    RES_PREFIX.len() + digits + RID.len() + request_id_len
+    RES_PREFIX.len() + super::scan::decimal_len(status) + RID.len() + request_id_len
 }
 
 const RES_PREFIX: &str = "$iothub/methods/res/";
+
+/// [`write_response_topic`] for the publish path, through the inlined [`Out`].
+#[inline(always)]
+pub(crate) fn put_response_topic(
+    o: &mut Out<'_>,
+    status: u32,
+    request_id: &str,
+) -> Result<(), Overflow> {
+    o.bytes_fixed(b"$iothub/methods/res/")?;
+    o.decimal_of_len(status, super::scan::decimal_len(status))?;
+    o.bytes_fixed(b"/?$rid=")?;
+    o.bytes(request_id.as_bytes())
+}
 
 /// Writes the response topic. The status is written in full (the original truncated it to 16 bits).
 pub fn write_response_topic<S: Sink>(
@@ -102,6 +133,23 @@ mod tests {
             parse("$iothub/twin/res/200/?$rid=1"),
             Err(MethodTopicError::NotMethod)
         );
+        // The first `/?$rid=`, past other slashes; nothing but the exact prefix is a method.
+        assert_eq!(
+            parse("$iothub/methods/POST/a/b/?x/?$rid=5/?$rid=6"),
+            Ok(MethodTopic {
+                name: "a/b/?x",
+                request_id: "5/?$rid=6"
+            })
+        );
+        assert_eq!(
+            parse("$iothub/methods/POST/"),
+            Err(MethodTopicError::Malformed)
+        );
+        assert_eq!(
+            parse("$iothub/methods/POS/led/?$rid=1"),
+            Err(MethodTopicError::NotMethod)
+        );
+        assert_eq!(parse("$iothub"), Err(MethodTopicError::NotMethod));
     }
 
     #[test]
@@ -117,6 +165,11 @@ mod tests {
             let mut c = Cursor::new(&mut buf);
             write_response_topic(&mut c, status, rid).unwrap();
             assert_eq!(response_topic_len(status, rid.len()), c.len(), "{status}");
+            let mut out = [0u8; 64];
+            let mut o = Out::new(&mut out);
+            put_response_topic(&mut o, status, rid).unwrap();
+            let n = o.len();
+            assert_eq!(&out[..n], c.written(), "{status}");
         }
     }
 }

@@ -1,21 +1,200 @@
 //! Byte scanning for topic parsing, cheaper than `str::find` with a string pattern (whose
-//! searcher set-up costs more than the short topics it searches).
+//! searcher set-up costs more than the short topics it searches), and [`Out`], the writer of
+//! the hot publish paths (telemetry, method responses).
 
-/// Index of the first occurrence of `needle` in `hay`.
-pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let (&first, rest) = n.split_first()?;
+use crate::sink::Overflow;
+
+/// Writes into a caller-owned slice: the topic pieces of a publish header, inlined (no call and
+/// no `Result` per piece as through [`crate::sink::Sink`]), short pieces without a `memcpy` call.
+/// Every write is bounds-checked; nothing panics.
+pub(crate) struct Out<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl<'a> Out<'a> {
+    /// A writer at the start of `buf`.
+    #[inline(always)]
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Out { buf, at: 0 }
+    }
+
+    /// Bytes written.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.at
+    }
+
+    /// One byte.
+    #[inline(always)]
+    pub(crate) fn u8(&mut self, b: u8) -> Result<(), Overflow> {
+        *self.buf.get_mut(self.at).ok_or(Overflow)? = b;
+        self.at += 1;
+        Ok(())
+    }
+
+    /// A big-endian `u16`.
+    #[inline(always)]
+    pub(crate) fn u16(&mut self, v: u16) -> Result<(), Overflow> {
+        self.bytes_fixed(&v.to_be_bytes())
+    }
+
+    /// Bytes of a length known at compile time (the copy becomes plain moves).
+    #[inline(always)]
+    pub(crate) fn bytes_fixed<const N: usize>(&mut self, b: &[u8; N]) -> Result<(), Overflow> {
+        let dst: &mut [u8; N] = self
+            .buf
+            .get_mut(self.at..)
+            .and_then(|free| free.first_chunk_mut::<N>())
+            .ok_or(Overflow)?;
+        *dst = *b;
+        self.at += N;
+        Ok(())
+    }
+
+    /// Bytes of any length.
+    #[inline(always)]
+    pub(crate) fn bytes(&mut self, b: &[u8]) -> Result<(), Overflow> {
+        let n = b.len();
+        // `..n` of the free space has the length of `b` by construction: `copy_from_slice`'s
+        // length check folds away.
+        let dst = self
+            .buf
+            .get_mut(self.at..)
+            .and_then(|free| free.get_mut(..n))
+            .ok_or(Overflow)?;
+        if n <= 8 {
+            for (d, s) in dst.iter_mut().zip(b) {
+                *d = *s;
+            }
+        } else {
+            dst.copy_from_slice(b);
+        }
+        self.at += n;
+        Ok(())
+    }
+
+    /// An MQTT remaining length (1 to 4 bytes).
+    #[inline(always)]
+    pub(crate) fn remaining_length(&mut self, mut n: usize) -> Result<(), Overflow> {
+        loop {
+            let b = (n % 128) as u8;
+            n /= 128;
+            if n == 0 {
+                return self.u8(b);
+            }
+            self.u8(b | 0x80)?;
+        }
+    }
+
+    /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
+    /// in place from the last, with no measuring pass and no copy.
+    #[inline(always)]
+    pub(crate) fn decimal_of_len(&mut self, mut v: u32, len: usize) -> Result<(), Overflow> {
+        let dst = self
+            .buf
+            .get_mut(self.at..)
+            .and_then(|free| free.get_mut(..len))
+            .ok_or(Overflow)?;
+        for d in dst.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.at += len;
+        Ok(())
+    }
+}
+
+/// For the writers that take any [`crate::sink::Sink`] (twin topics).
+impl crate::sink::Sink for Out<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
+        self.bytes(bytes)
+    }
+    fn put_u8(&mut self, byte: u8) -> Result<(), Overflow> {
+        self.u8(byte)
+    }
+}
+
+/// Number of decimal digits of `v`.
+#[inline(always)]
+pub(crate) fn decimal_len(v: u32) -> usize {
+    match v {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        10_000..=99_999 => 5,
+        100_000..=999_999 => 6,
+        1_000_000..=9_999_999 => 7,
+        10_000_000..=99_999_999 => 8,
+        100_000_000..=999_999_999 => 9,
+        _ => 10,
+    }
+}
+
+/// Index of the first occurrence of `needle` (at least 10 bytes long, starting with `/`, with
+/// another `/` at index 9, like `/messages/devicebound/`) in `hay`: candidates are rejected by
+/// two byte compares, without a call.
+#[inline]
+pub(crate) fn find_slashed(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let last = hay.len().checked_sub(needle.len())?;
     let mut at = 0;
-    while at + n.len() <= h.len() {
-        let off = h[at..=h.len() - n.len()].iter().position(|&b| b == first)?;
-        at += off;
-        // The second byte first: most candidates fail there, without a `memcmp` call.
-        if rest.is_empty() || (h.get(at + 1) == rest.first() && h[at + 1..].starts_with(rest)) {
+    while at <= last {
+        if hay.get(at) == Some(&b'/')
+            && hay.get(at + 9) == needle.get(9)
+            && hay.get(at..at + needle.len()) == Some(needle)
+        {
             return Some(at);
         }
         at += 1;
     }
     None
+}
+
+/// Index of the first occurrence of `needle` in `hay`.
+pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let (&first, rest) = n.split_first()?;
+    let last = h.len().checked_sub(n.len())?;
+    let mut at = 0;
+    while at <= last {
+        // The needles are short: compared byte by byte, without a `memcmp` call.
+        if h.get(at) == Some(&first)
+            && h.get(at + 1..at + n.len())
+                .is_some_and(|c| c.iter().zip(rest).all(|(a, b)| a == b))
+        {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Index of the first `byte` in `hay`, eight bytes at a time.
+#[inline(always)]
+pub(crate) fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(byte);
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let Some(word) = word.first_chunk::<8>() else {
+            break;
+        };
+        let x = u64::from_le_bytes(*word) ^ pattern;
+        // High bit set in the bytes of `x` that are zero; the lowest one is exact.
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|p| at + p)
 }
 
 /// `hay` split around the first `needle`, like `str::split_once`.
@@ -56,6 +235,77 @@ mod tests {
             ("ab/?c/?", "/?"),
         ] {
             assert_eq!(find(h, n), h.find(n), "{h} {n}");
+        }
+    }
+
+    #[test]
+    fn find_byte_agrees_with_position() {
+        let hay = b"%24.mid=7&%24.to=%2Fdevices%2Fd%2Fmessages&color=blue&x";
+        for len in 0..=hay.len() {
+            for from in 0..len {
+                let h = &hay[from..len];
+                for b in [b'&', b'=', b'x', b'%', b'#'] {
+                    assert_eq!(
+                        find_byte(h, b),
+                        h.iter().position(|&c| c == b),
+                        "{from}..{len} {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_slashed_agrees_with_str_find() {
+        let m = "/messages/devicebound/";
+        for h in [
+            "devices/d/messages/devicebound/a",
+            "/messages/devicebound/",
+            "/messages/devicebound",
+            "x/messages/deviceboun/messages/devicebound/",
+            "$iothub/methods/POST/led/?$rid=1",
+            "",
+        ] {
+            assert_eq!(find_slashed(h.as_bytes(), m.as_bytes()), h.find(m), "{h}");
+        }
+    }
+
+    #[test]
+    fn out_writes_and_refuses_overflow() {
+        let mut buf = [0u8; 12];
+        let mut o = Out::new(&mut buf);
+        o.u8(1).unwrap();
+        o.u16(0x0203).unwrap();
+        o.bytes_fixed(b"ab").unwrap();
+        o.bytes(b"cdefghi").unwrap();
+        assert_eq!(o.len(), 12);
+        assert_eq!(o.u8(0), Err(Overflow));
+        assert_eq!(o.bytes(b"x"), Err(Overflow));
+        assert_eq!(o.bytes_fixed(b"x"), Err(Overflow));
+        assert_eq!(o.len(), 12);
+        assert_eq!(&buf, b"\x01\x02\x03abcdefghi");
+        for n in [0u32, 7, 10, 99, 100, 65_535, 1_000_000_000, u32::MAX] {
+            let mut buf = [0u8; 10];
+            let mut o = Out::new(&mut buf);
+            let len = decimal_len(n);
+            o.decimal_of_len(n, len).unwrap();
+            let want = std::format!("{n}");
+            assert_eq!((len, &buf[..len]), (want.len(), want.as_bytes()));
+        }
+        let mut buf = [0u8; 2];
+        assert_eq!(Out::new(&mut buf).decimal_of_len(123, 3), Err(Overflow));
+        for (n, want) in [
+            (0usize, &[0u8][..]),
+            (127, &[0x7F]),
+            (128, &[0x80, 0x01]),
+            (16_383, &[0xFF, 0x7F]),
+            (268_435_455, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ] {
+            let mut buf = [0u8; 4];
+            let mut o = Out::new(&mut buf);
+            o.remaining_length(n).unwrap();
+            let len = o.len();
+            assert_eq!(&buf[..len], want, "{n}");
         }
     }
 }

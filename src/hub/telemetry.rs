@@ -1,6 +1,7 @@
 //! Device-to-cloud telemetry: `devices/{device_id}/messages/events/{property_bag}`.
 
 use super::properties::{write_bag, PropertyList};
+use super::scan::Out;
 use crate::sink::{Overflow, Sink};
 
 /// Writes the telemetry topic. The property bag follows the trailing `/` directly, with no `?`,
@@ -13,11 +14,34 @@ pub fn write_topic<S: Sink>(
     s.put(PREFIX)?;
     s.put(device_id.as_bytes())?;
     s.put(SUFFIX)?;
+    // (`put_topic` writes the same; the tests compare them.)
     write_bag(s, properties)
 }
 
-const PREFIX: &[u8] = b"devices/";
-const SUFFIX: &[u8] = b"/messages/events/";
+/// [`write_topic`] for the publish path: the same bytes, through the inlined [`Out`].
+#[inline(always)]
+pub(crate) fn put_topic(
+    o: &mut Out<'_>,
+    device_id: &[u8],
+    properties: &dyn PropertyList,
+) -> Result<(), Overflow> {
+    o.bytes_fixed(PREFIX)?;
+    o.bytes(device_id)?;
+    o.bytes_fixed(SUFFIX)?;
+    for i in 0..properties.count() {
+        let (k, v) = properties.get(i).ok_or(Overflow)?;
+        if i > 0 {
+            o.u8(b'&')?;
+        }
+        o.bytes(k)?;
+        o.u8(b'=')?;
+        o.bytes(v)?;
+    }
+    Ok(())
+}
+
+const PREFIX: &[u8; 8] = b"devices/";
+const SUFFIX: &[u8; 17] = b"/messages/events/";
 
 /// The length [`write_topic`] writes for a device ID and a bag of these lengths.
 pub fn topic_len(device_id_len: usize, bag_len: usize) -> usize {
@@ -46,6 +70,17 @@ mod tests {
             c.len()
         );
         assert_eq!(topic_len(9, 7), c.len());
+        // The publish path's writer writes the same bytes, and refuses what does not fit.
+        let mut out = [0u8; 128];
+        let mut o = Out::new(&mut out);
+        put_topic(&mut o, b"my-device", &props).unwrap();
+        let n = o.len();
+        assert_eq!(&out[..n], c.written());
+        let mut small = [0u8; 40];
+        assert_eq!(
+            put_topic(&mut Out::new(&mut small), b"my-device", &props),
+            Err(Overflow)
+        );
         assert_eq!(crate::hub::properties::bag_len(&props), Ok(7));
     }
 }

@@ -114,7 +114,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     /// buffer: give it the packet size you need plus one.
     pub fn nul_terminated(buf: B) -> Self {
         let mut f = Framer::new(buf);
-        f.reserve = usize::from(f.buf.as_ref().len() > 0);
+        f.reserve = usize::from(!f.buf.as_ref().is_empty());
         f
     }
 
@@ -142,11 +142,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         self.discard = 0;
     }
 
+    #[inline]
     fn release_and_compact(&mut self) {
         if let Some((at, byte)) = self.restore.take() {
             if let Some(b) = self.buf.as_mut().get_mut(at) {
                 *b = byte;
             }
+        }
+        // `start` is 0 outside this function: nothing released, nothing to skip, nothing to do.
+        if self.release == 0 && self.discard == 0 && self.start == 0 {
+            return;
         }
         self.start = (self.start + self.release).min(self.len);
         self.release = 0;
@@ -170,7 +175,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     pub fn spare(&mut self) -> &mut [u8] {
         self.release_and_compact();
         let len = self.len;
-        &mut self.buf.as_mut()[len..]
+        self.buf.as_mut().get_mut(len..).unwrap_or_default()
     }
 
     /// Marks `n` bytes of [`Framer::spare`] as filled (clamped to the space there is).
@@ -349,7 +354,9 @@ mod tests {
     #[test]
     fn nul_terminated_bodies_keep_the_next_packet_intact() {
         // PUBLISH "t" + "ab", immediately followed by a PUBACK for packet 7, in one read.
-        let stream = [0x30, 0x05, 0x00, 0x01, b't', b'a', b'b', 0x40, 0x02, 0x00, 0x07];
+        let stream = [
+            0x30, 0x05, 0x00, 0x01, b't', b'a', b'b', 0x40, 0x02, 0x00, 0x07,
+        ];
         let mut f = Framer::nul_terminated([0xEEu8; 16]);
         assert_eq!(f.max_packet(), 15);
         assert_eq!(f.push(&stream), stream.len());
