@@ -25,6 +25,7 @@ pub const EALREADY: u32 = 120;
 pub const EINPROGRESS: u32 = 119;
 pub const ECONNREFUSED: u32 = 111;
 pub const EEXIST: u32 = 17;
+pub const ECONNRESET: u32 = 104;
 pub const AF_INET: u32 = 1;
 pub const AF_INET6: u32 = 2;
 pub const ZSOCK_POLLIN: u32 = 1;

@@ -49,6 +49,8 @@ void azhub_z_sleep_ms(int32_t ms)
 	nanosleep(&ts, NULL);
 }
 int azhub_z_random(void *dst, size_t len) { memset(dst, 0x5a, len); return 0; }
+uint32_t azhub_z_rand32(void) { return 0x5a5a5a5a; }
+int64_t azure_iot_hub_rs_unix_time(void) { return -ENOTSUP; }
 
 static pthread_t worker;
 static bool worker_started;

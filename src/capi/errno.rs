@@ -29,7 +29,9 @@ mod values {
     pub const EHOSTUNREACH: c_int = libc::EHOSTUNREACH;
     pub const EALREADY: c_int = libc::EALREADY;
     pub const EINPROGRESS: c_int = libc::EINPROGRESS;
+    pub const ECONNRESET: c_int = libc::ECONNRESET;
     pub const ECONNREFUSED: c_int = libc::ECONNREFUSED;
+    pub const EAGAIN: c_int = libc::EAGAIN;
 }
 
 /// With the Zephyr port: the numbers of the libc this Zephyr build uses, from its `<errno.h>`
@@ -58,7 +60,9 @@ mod values {
     pub const EHOSTUNREACH: c_int = b::EHOSTUNREACH as c_int;
     pub const EALREADY: c_int = b::EALREADY as c_int;
     pub const EINPROGRESS: c_int = b::EINPROGRESS as c_int;
+    pub const ECONNRESET: c_int = b::ECONNRESET as c_int;
     pub const ECONNREFUSED: c_int = b::ECONNREFUSED as c_int;
+    pub const EAGAIN: c_int = b::EAGAIN as c_int;
 }
 
 #[cfg(not(any(feature = "std", feature = "zephyr")))]
@@ -83,7 +87,9 @@ mod values {
     pub const EHOSTUNREACH: c_int = 118;
     pub const EALREADY: c_int = 120;
     pub const EINPROGRESS: c_int = 119;
+    pub const ECONNRESET: c_int = 104;
     pub const ECONNREFUSED: c_int = 111;
+    pub const EAGAIN: c_int = 11;
 }
 
 pub use values::*;

@@ -33,12 +33,13 @@ pub(in crate::capi) fn ended() {
     RECONNECTING.store(false, Ordering::SeqCst);
 }
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 mod imp {
     use core::ffi::c_int;
 
     use super::{Ordering, PortEvent, RECONNECTING};
     use crate::capi::api::{emit, transition};
+    use crate::capi::errno::{neg, EAGAIN, ECONNREFUSED, ECONNRESET, ENOTCONN};
     use crate::capi::error::{errno, Error, Op};
     use crate::capi::types::azure_iot_hub_evt_type::*;
     use crate::capi::types::iot_hub_state::*;
@@ -49,10 +50,10 @@ mod imp {
     pub(in crate::capi) fn reason_errno(reason: CloseReason) -> c_int {
         match reason {
             CloseReason::Protocol(p) => errno(Op::Event, &Error::Protocol(p)),
-            CloseReason::Refused => -libc::ECONNREFUSED,
-            CloseReason::ConnectFailed => -libc::ENOTCONN,
-            CloseReason::TokenRenewal => -libc::EAGAIN,
-            CloseReason::Transport | CloseReason::Requested => -libc::ECONNRESET,
+            CloseReason::Refused => neg(ECONNREFUSED),
+            CloseReason::ConnectFailed => neg(ENOTCONN),
+            CloseReason::TokenRenewal => neg(EAGAIN),
+            CloseReason::Transport | CloseReason::Requested => neg(ECONNRESET),
         }
     }
 
@@ -80,9 +81,9 @@ mod imp {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "zephyr"))]
 pub(in crate::capi) use imp::on_port_event;
 
 /// Ports without reconnect have no such events.
-#[cfg(not(feature = "std"))]
+#[cfg(not(any(feature = "std", feature = "zephyr")))]
 pub(in crate::capi) fn on_port_event(_ev: &PortEvent<'_>) {}

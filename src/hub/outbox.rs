@@ -39,6 +39,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Outbox<B> {
         self.count == 0
     }
 
+    /// The buffer's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.as_ref().len()
+    }
+
     /// Bytes free.
     pub fn free(&self) -> usize {
         self.buf.as_ref().len() - self.len

@@ -63,6 +63,19 @@ void azhub_z_sleep_ms(int32_t ms);
 /** Fill @p dst with random bytes: sys_csrand_get() when available, else sys_rand32_get(). */
 int azhub_z_random(void *dst, size_t len);
 
+/** sys_rand32_get() (the reconnect backoff's jitter; no cryptographic quality needed). */
+uint32_t azhub_z_rand32(void);
+
+/**
+ * Wall-clock time in seconds since the Unix epoch, for the expiry of SAS tokens
+ * (CONFIG_AZURE_IOT_HUB_SAS_KEY), or a negative errno when the time is not known.
+ * The glue's definition is weak: with CONFIG_DATE_TIME (nRF Connect SDK) date_time_now(),
+ * else with CONFIG_POSIX_CLOCK or CONFIG_POSIX_TIMERS clock_gettime(CLOCK_REALTIME), else
+ * -ENOTSUP. An application with its own time source (SNTP, a modem, an RTC) defines this
+ * function itself. Values before 2020 are taken for a clock that was never set.
+ */
+int64_t azure_iot_hub_rs_unix_time(void);
+
 /* ---- Worker thread and synchronisation (src/glue.c) ----------------------------------- */
 
 /**

@@ -17,6 +17,17 @@
 #include <zephyr/random/rand32.h>
 #endif
 
+#if defined(CONFIG_DATE_TIME)
+#include <date_time.h>
+#elif defined(CONFIG_POSIX_CLOCK) || defined(CONFIG_POSIX_TIMERS)
+#if defined(CONFIG_POSIX_API)
+#include <time.h>
+#else
+#include <zephyr/posix/time.h>
+#endif
+#define AZHUB_Z_HAVE_REALTIME 1
+#endif
+
 #include "azure_iot_hub_zephyr_glue.h"
 
 static k_timeout_t ms_to_timeout(int32_t ms)
@@ -61,6 +72,30 @@ int azhub_z_random(void *dst, size_t len)
 		len -= n;
 	}
 	return 0;
+#endif
+}
+
+uint32_t azhub_z_rand32(void)
+{
+	return sys_rand32_get();
+}
+
+__weak int64_t azure_iot_hub_rs_unix_time(void)
+{
+#if defined(CONFIG_DATE_TIME)
+	int64_t ms;
+	int err = date_time_now(&ms);
+
+	return err == 0 ? ms / 1000 : (err < 0 ? err : -ENODATA);
+#elif defined(AZHUB_Z_HAVE_REALTIME)
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+		return -errno;
+	}
+	return (int64_t)ts.tv_sec;
+#else
+	return -ENOTSUP;
 #endif
 }
 

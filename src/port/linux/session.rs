@@ -4,8 +4,9 @@
 //! The retry loop runs on the worker of the connection that was lost: it delivers
 //! `ConnectionLost`, waits for the policy's deadline (a condition variable, so `disconnect()`
 //! wakes it at once), delivers `Reconnecting` and calls the same `net::connect` as the
-//! application, which starts a fresh worker for the new connection. The policy itself
-//! ([`crate::hub::reconnect::Reconnect`]) is the core's, tested on a virtual clock.
+//! application, which starts a fresh worker for the new connection. The session's bookkeeping
+//! and the outbox's use ([`crate::hub::session`], shared with the Zephyr port) and the policy
+//! ([`crate::hub::reconnect::Reconnect`]) are the core's, tested on a virtual clock.
 
 use std::io;
 use std::net::Shutdown;
@@ -19,7 +20,8 @@ use super::{
     LOG_TRANSPORT,
 };
 use crate::hub::outbox::Outbox;
-use crate::hub::reconnect::{Loss, Reconnect};
+use crate::hub::reconnect::Loss;
+use crate::hub::session::{self as core_session, Next};
 use crate::hub::{Event, PublishError};
 use crate::mqtt::QoS;
 
@@ -33,16 +35,9 @@ pub(crate) fn from_retry() -> bool {
     IN_RETRY.with(|f| f.get())
 }
 
-/// An application session that the library keeps alive across connections.
-pub(crate) struct Session {
-    /// The configuration the application connected with (the token is made again each time).
-    pub(crate) config: ConnectConfig,
-    pub(crate) policy: Reconnect,
-    /// The retry loop is waiting or attempting (between connections).
-    pub(crate) retrying: bool,
-    /// `disconnect()`/`abort()` asked the retry loop to stop.
-    pub(crate) stop: bool,
-}
+/// An application session that the library keeps alive across connections (the core's, with
+/// the configuration the application connected with: the token is made again each time).
+pub(crate) type Session = core_session::Session<ConnectConfig>;
 
 /// Called by `net::connect` under the lock, before anything else: makes the configuration this
 /// connection uses (a fresh SAS token, clean session 0 for a persistent session) and sets up the
@@ -61,10 +56,7 @@ pub(crate) fn prepare(
     if ext.persistent_session {
         c.options.clean_session = false;
         let size = ext.qos1_queue_size;
-        let keep = link
-            .outbox
-            .as_ref()
-            .is_some_and(|o| o.free() + used(o) == size);
+        let keep = link.outbox.as_ref().is_some_and(|o| o.capacity() == size);
         if !keep {
             let mut fresh = Outbox::new(vec![0u8; size]);
             if let Some(old) = &link.outbox {
@@ -89,20 +81,17 @@ pub(crate) fn started(link: &mut Link, config: &ConnectConfig, from_retry: bool)
     let ext = &config.extensions;
     if from_retry {
         if let Some(s) = link.session.as_mut() {
-            s.retrying = false;
+            s.attempt_started();
         }
     } else {
-        link.session = (ext.reconnect.enabled || ext.sas_key.is_some()).then(|| Session {
-            config: config.clone(),
-            policy: Reconnect::new(ext.reconnect),
-            retrying: false,
-            stop: false,
+        link.session = core_session::needed(&ext.reconnect, ext.sas_key.is_some()).then(|| {
+            Session::new(
+                config.clone(),
+                ext.reconnect,
+                ext.sas_key.as_ref().map(|_| ext.sas_validity_secs),
+            )
         });
     }
-}
-
-fn used<B: AsRef<[u8]> + AsMut<[u8]>>(o: &Outbox<B>) -> usize {
-    o.packets().map(|(_, p)| p.len() + 6).sum()
 }
 
 /// A QoS 1 publish about to be written: keep a copy in the outbox, or refuse when it is full.
@@ -113,14 +102,7 @@ pub(crate) fn store(
     packet_id: u16,
     parts: &[&[u8]],
 ) -> Result<bool, PublishError> {
-    match outbox {
-        Some(o) if qos == QoS::AtLeastOnce => {
-            o.store(packet_id, parts)
-                .map_err(|_| PublishError::OutboxFull)?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
+    core_session::store(outbox.as_mut(), qos, packet_id, parts)
 }
 
 /// What an event means for the session, under the lock and after the client's own packets were
@@ -130,13 +112,7 @@ pub(crate) fn on_event(link: &mut Link, event: &Event<'_>, now_ms: u64) -> io::R
     match *event {
         Event::Connected { session_present } => {
             if let Some(s) = link.session.as_mut() {
-                let validity = s
-                    .config
-                    .extensions
-                    .sas_key
-                    .as_ref()
-                    .map(|_| s.config.extensions.sas_validity_secs);
-                s.policy.connected(now_ms, validity);
+                s.connected(now_ms);
             }
             let Link {
                 outbox,
@@ -148,10 +124,7 @@ pub(crate) fn on_event(link: &mut Link, event: &Event<'_>, now_ms: u64) -> io::R
                 if !o.is_empty() {
                     *resent += o.count() as u64;
                     log::info!(target: LOG_TRANSPORT, "re-sending {} unacknowledged QoS 1 message(s) (session present: {session_present})", o.count());
-                    o.mark_duplicates();
-                    for (_, p) in o.packets() {
-                        net::write_all(conn, &[p])?;
-                    }
+                    core_session::resend(o, |p| net::write_all(conn, &[p]))?;
                 }
             }
             Ok(())
@@ -168,15 +141,12 @@ pub(crate) fn on_event(link: &mut Link, event: &Event<'_>, now_ms: u64) -> io::R
 
 /// The renewal deadline of the connected session's token, if any.
 pub(crate) fn renewal_deadline(link: &Link) -> Option<u64> {
-    link.session.as_ref()?.policy.renewal_deadline()
+    link.session.as_ref()?.renewal_deadline()
 }
 
 /// When the token must be renewed: sends DISCONNECT and closes; true if it did.
 pub(crate) fn renew_if_due(link: &mut Link, now_ms: u64) -> bool {
-    let due = link
-        .session
-        .as_ref()
-        .is_some_and(|s| s.policy.renewal_due(now_ms));
+    let due = link.session.as_ref().is_some_and(|s| s.renewal_due(now_ms));
     if !due || link.client.disconnect().is_err() {
         return false;
     }
@@ -207,21 +177,11 @@ fn loss(reason: CloseReason, refused_code: u8) -> Loss {
 pub(crate) fn after_loss(link: &mut Link, reason: CloseReason, now_ms: u64) -> Option<u64> {
     let refused = link.refused_code;
     let s = link.session.as_mut()?;
-    let next = if s.stop {
-        None
-    } else {
-        s.policy.lost(loss(reason, refused), now_ms, random_u32())
-    };
-    match next {
-        Some(deadline) => {
-            s.retrying = true;
-            Some(deadline.saturating_sub(now_ms))
-        }
-        None => {
-            link.session = None;
-            None
-        }
+    let next = s.lost(loss(reason, refused), now_ms, random_u32());
+    if next.is_none() {
+        link.session = None;
     }
+    next
 }
 
 fn deliver(shared: &Shared, view: &HubClient, event: &PortEvent<'_>) {
@@ -250,30 +210,29 @@ pub(crate) fn retry_loop(shared: &Arc<Shared>, view: &HubClient) {
                 let Some(s) = link.session.as_mut() else {
                     return;
                 };
-                if s.stop {
-                    drop(link);
-                    end(shared, view, CloseReason::Requested);
-                    return;
-                }
-                let now = shared.now_ms();
-                let Some(deadline) = s.policy.poll_timeout() else {
-                    drop(link);
-                    end(shared, view, CloseReason::Requested);
-                    return;
+                let wait = match s.next(shared.now_ms()) {
+                    Next::Attempt(n) => break (n, s.config.clone()),
+                    Next::Wait(ms) => ms,
+                    Next::End => {
+                        drop(link);
+                        end(shared, view, CloseReason::Requested);
+                        return;
+                    }
                 };
-                if now >= deadline {
-                    s.policy.attempt();
-                    break (s.policy.reconnects(), s.config.clone());
-                }
                 link = shared
                     .wake
-                    .wait_timeout(link, Duration::from_millis(deadline - now))
+                    .wait_timeout(link, Duration::from_millis(wait))
                     .map_or_else(|e| e.into_inner().0, |r| r.0);
             }
         };
         deliver(shared, view, &PortEvent::Reconnecting { attempt });
         // The handler may have called disconnect() on this event.
-        if shared.lock().session.as_ref().is_none_or(|s| s.stop) {
+        if shared
+            .lock()
+            .session
+            .as_ref()
+            .is_none_or(|s| s.is_stopped())
+        {
             end(shared, view, CloseReason::Requested);
             return;
         }
@@ -287,7 +246,7 @@ pub(crate) fn retry_loop(shared: &Arc<Shared>, view: &HubClient) {
             Err(ConnectError::Busy) => {
                 // The application connected by itself meanwhile: its connection rules.
                 if let Some(s) = link.session.as_mut() {
-                    s.retrying = false;
+                    s.attempt_started();
                 }
                 return;
             }
@@ -299,16 +258,8 @@ pub(crate) fn retry_loop(shared: &Arc<Shared>, view: &HubClient) {
         let Some(s) = link.session.as_mut() else {
             return;
         };
-        let next = if s.stop {
-            None
-        } else {
-            s.policy
-                .lost(Loss::ConnectFailed, now, random_u32())
-                .map(|d| d.saturating_sub(now))
-        };
-        match next {
+        match s.lost(Loss::ConnectFailed, now, random_u32()) {
             Some(retry_in_ms) => {
-                s.retrying = true;
                 drop(link);
                 deliver(
                     shared,
@@ -320,7 +271,7 @@ pub(crate) fn retry_loop(shared: &Arc<Shared>, view: &HubClient) {
                 );
             }
             None => {
-                let stopped = s.stop;
+                let stopped = s.is_stopped();
                 drop(link);
                 let why = if stopped {
                     CloseReason::Requested
@@ -342,7 +293,7 @@ pub(crate) fn stop(shared: &Arc<Shared>, on_worker: bool) -> bool {
     let Some(s) = link.session.as_mut() else {
         return false;
     };
-    s.stop = true;
+    s.stop();
     if link.active {
         link.close_requested = true;
         if let Some(conn) = link.conn.as_mut() {
@@ -366,5 +317,5 @@ pub(crate) fn stop(shared: &Arc<Shared>, on_worker: bool) -> bool {
 
 /// A session reconnects (it is between connections or attempting one).
 pub(crate) fn is_reconnecting(link: &Link) -> bool {
-    link.session.as_ref().is_some_and(|s| s.retrying)
+    link.session.as_ref().is_some_and(|s| s.is_retrying())
 }

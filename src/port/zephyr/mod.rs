@@ -48,6 +48,8 @@ mod log;
 mod net;
 #[cfg(not(feature = "zephyr-rust-app"))]
 mod panic;
+/// The extensions: reconnect, SAS renewal, the persistent session's outbox, model ID.
+mod session;
 /// Zephyr settings for the DPS assignment.
 #[cfg(feature = "dps")]
 pub mod settings;
@@ -55,6 +57,7 @@ mod sync;
 pub(crate) mod sys;
 mod worker;
 
+pub use session::{Extensions, OUTBOX_SIZE, SAS_TOKEN_MAX};
 use sync::StaticBuf;
 #[allow(unused_imports)] // KGuard: used by the C API only
 pub(crate) use sync::{KGuard, KMutex};
@@ -102,6 +105,9 @@ pub struct ConnectConfig {
     pub tls: bool,
     /// `TLS_NATIVE` (`CONFIG_MQTT_HELPER_NATIVE_TLS`).
     pub native_tls: bool,
+    /// The extensions beyond the original (reconnect, persistent session, model ID, SAS key);
+    /// their Kconfig defaults keep the original's behaviour (docs/extensions.md).
+    pub extensions: Extensions,
 }
 
 /// Why the strings of a [`ConnectConfig`] were refused.
@@ -129,6 +135,7 @@ impl ConnectConfig {
                 .then(|| u32::try_from(k::MQTT_HELPER_SEND_TIMEOUT_SEC).unwrap_or(u32::MAX)),
             tls: k::AZURE_IOT_HUB_RS_TLS,
             native_tls: k::MQTT_HELPER_NATIVE_TLS,
+            extensions: Extensions::from_config(),
         }
     }
 
@@ -221,6 +228,10 @@ pub enum CloseReason {
     Transport,
     /// The peer broke the protocol.
     Protocol(hub::ProtocolError),
+    /// A reconnect attempt failed before CONNACK (DNS, TCP or TLS; the log says which).
+    ConnectFailed,
+    /// The library closed the connection to present a fresh SAS token.
+    TokenRenewal,
 }
 
 /// What the worker delivers to the handler.
@@ -230,8 +241,24 @@ pub enum PortEvent<'a> {
     Hub(hub::Event<'a>),
     /// The peer broke the protocol; the connection is closed next.
     ProtocolError(hub::ProtocolError),
-    /// The connection ended (always the last event of a connection).
+    /// The connection ended (always the last event of a connection, and with automatic
+    /// reconnect the last event of the session: the library does not reconnect after it).
     Disconnected(CloseReason),
+    /// Automatic reconnect or SAS renewal: the connection (or a reconnect attempt) ended, and the
+    /// library tries again after `retry_in_ms` (`Reconnecting` comes then). Instead of
+    /// `Disconnected`, which stays the session's final event.
+    ConnectionLost {
+        /// Why it ended.
+        reason: CloseReason,
+        /// The backoff delay before the next attempt.
+        retry_in_ms: u64,
+    },
+    /// A reconnect attempt starts now (DNS, TCP, TLS, CONNECT); `Hub(Connected)` follows, or
+    /// `ConnectionLost` when it fails.
+    Reconnecting {
+        /// Attempts in this session so far, this one included.
+        attempt: u32,
+    },
 }
 
 /// The handler: called on the worker thread.
@@ -247,6 +274,8 @@ pub(crate) struct Link {
     pub(crate) broken: bool,
     pub(crate) generation: u64,
     pub(crate) finished: u64,
+    /// Reconnect, SAS renewal, the outbox (`session.rs`).
+    pub(crate) ext: session::ExtState,
 }
 
 pub(crate) static LINK: KMutex<Link> = KMutex::new(
@@ -259,6 +288,7 @@ pub(crate) static LINK: KMutex<Link> = KMutex::new(
         broken: false,
         generation: 0,
         finished: 0,
+        ext: session::ExtState::new(),
     },
 );
 
@@ -305,6 +335,7 @@ impl HubClient {
                 log::init();
                 let tx = TX.take().ok_or(StartError(-16))?;
                 link.client = Some(Client::new(tx, kconfig_options()));
+                session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
                     // SAFETY: no preconditions; idempotent.
                     let rc = unsafe { sys::azhub_z_provision_certificates() };
@@ -346,7 +377,8 @@ impl HubClient {
     }
 
     /// Sends DISCONNECT and closes. `Disconnected(Requested)` is delivered before this returns
-    /// (if called from the handler: right after the handler returns).
+    /// (if called from the handler: right after the handler returns). While the library
+    /// reconnects (between connections, or waiting for CONNACK), stops it the same way.
     pub fn disconnect(&self) -> Result<(), hub::State> {
         let generation = {
             let mut link = LINK.lock();
@@ -354,7 +386,13 @@ impl HubClient {
             let Some(client) = client.as_mut() else {
                 return Err(hub::State::Disconnected);
             };
-            client.disconnect()?;
+            if let Err(state) = client.disconnect() {
+                drop(link);
+                if session::stop() {
+                    return Ok(());
+                }
+                return Err(state);
+            }
             ::log::info!(target: LOG_TRANSPORT, "disconnecting");
             let _ = net::flush(&mut link, sys::now_ms());
             link.close_requested = true;
@@ -364,8 +402,12 @@ impl HubClient {
         Ok(())
     }
 
-    /// Closes the connection in any state after connect() returned, without DISCONNECT.
+    /// Closes the connection in any state after connect() returned, without DISCONNECT; also
+    /// stops a session that reconnects.
     pub fn abort(&self) {
+        if session::stop() {
+            return;
+        }
         let generation = {
             let mut link = LINK.lock();
             if !link.active {
@@ -383,6 +425,22 @@ impl HubClient {
             .client
             .as_mut()
             .map_or(1, Client::next_packet_id)
+    }
+
+    /// True while a session with automatic reconnect (or SAS renewal) is between connections:
+    /// waiting for its backoff deadline or attempting to connect. `disconnect()` stops it.
+    pub fn is_reconnecting(&self) -> bool {
+        session::is_reconnecting(&LINK.lock())
+    }
+
+    /// QoS 1 messages of the persistent session that wait for their PUBACK.
+    pub fn unacknowledged(&self) -> usize {
+        session::unacknowledged(&LINK.lock())
+    }
+
+    /// QoS 1 messages the persistent session has re-sent (with DUP) after reconnects so far.
+    pub fn resent_messages(&self) -> u32 {
+        session::resent(&LINK.lock())
     }
 
     /// The core's connection state.

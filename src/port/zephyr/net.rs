@@ -3,7 +3,9 @@
 use core::ffi::{c_int, c_void};
 use core::mem::size_of;
 
-use super::{sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT};
+use super::{
+    session, sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT,
+};
 use crate::hub::{self, Message};
 
 /// Room for any socket address (`struct sockaddr_in6` is 24 bytes in Zephyr).
@@ -64,11 +66,20 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     }
     let now = sys::now_ms();
     let fd = link.fd;
-    let Some(client) = link.client.as_mut() else {
+    let Link { client, ext, .. } = &mut *link;
+    let Some(client) = client.as_mut() else {
         return Err(SendError::Publish(hub::PublishError::NotConnected));
     };
     let out = client.publish(msg, now).map_err(SendError::Publish)?;
     let packet_id = out.packet_id;
+    // A persistent session keeps a copy until PUBACK (or says it has no room).
+    let stored = match session::store(ext, msg.qos, packet_id, &[out.packet_header(), out.body()]) {
+        Ok(stored) => stored,
+        Err(e) => {
+            drop(out);
+            return Err(SendError::Publish(e));
+        }
+    };
     let size = out.head().len() + out.body().len();
     match send_all(fd, out.head()).and_then(|()| send_all(fd, out.body())) {
         Ok(()) => {
@@ -80,6 +91,10 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
         Err(e) => {
             drop(out);
             break_link(&mut link, e);
+            if stored {
+                // Kept in the outbox: it goes out again (DUP) after the reconnect.
+                return Ok(packet_id);
+            }
             Err(SendError::Io(e))
         }
     }
@@ -222,22 +237,19 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
 }
 
 pub(crate) fn connect(config: &ConnectConfig) -> Result<(), ConnectError> {
+    connect_from(config, false)
+}
+
+/// `connect()`, also for the retry loop (`from_retry`: the session's own attempt, which may run
+/// while the session is between connections).
+pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(), ConnectError> {
     let generation = {
         let mut link = LINK.lock();
-        if link.active {
+        if link.active || (session::is_reconnecting(&link) && !from_retry) {
             return Err(ConnectError::Busy);
         }
-        let now = sys::now_ms();
-        let Some(client) = link.client.as_mut() else {
-            return Err(ConnectError::Busy);
-        };
-        client.set_options(config.options);
-        client
-            .connect(&config.hostname, &config.device_id, None, None, now)
-            .map_err(|e| match e {
-                hub::ConnectError::NotDisconnected => ConnectError::Busy,
-                e => ConnectError::InvalidConfig(e),
-            })?;
+        // CONNECT with what the extensions add (session, SAS token, model ID).
+        session::connect_client(&mut link, config, sys::now_ms())?;
         link.active = true;
         link.close_requested = false;
         link.broken = false;
@@ -257,6 +269,7 @@ pub(crate) fn connect(config: &ConnectConfig) -> Result<(), ConnectError> {
     match result {
         Ok(()) => {
             ::log::info!(target: LOG_TRANSPORT, "connected, CONNECT sent");
+            session::started(&mut link, config, from_retry);
             drop(link);
             // SAFETY: a glue semaphore id.
             unsafe { sys::azhub_z_sem_give(sys::SEM_START) };

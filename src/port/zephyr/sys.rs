@@ -43,6 +43,8 @@ pub(crate) struct SocketConsts {
 /// Semaphore ids (the glue owns `AZHUB_Z_SEM_COUNT` = 4).
 pub(crate) const SEM_START: c_int = 0;
 pub(crate) const SEM_FINISHED: c_int = 1;
+/// Wakes the retry loop's backoff wait (`disconnect()`/`abort()`; session.rs).
+pub(crate) const SEM_WAKE: c_int = 2;
 /// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 2; recursive k_mutex).
 pub(crate) const MUTEX_LINK: c_int = 0;
 pub(crate) const MUTEX_HANDLER: c_int = 1;
@@ -60,6 +62,9 @@ extern "C" {
     pub(crate) fn azhub_z_sleep_ms(ms: i32);
     #[allow(dead_code)]
     pub(crate) fn azhub_z_random(dst: *mut c_void, len: usize) -> c_int;
+    pub(crate) fn azhub_z_rand32() -> u32;
+    /// Weak in the glue; the application may define its own.
+    pub(crate) fn azure_iot_hub_rs_unix_time() -> i64;
 
     pub(crate) fn azhub_z_thread_start(
         entry: extern "C" fn(*mut c_void),

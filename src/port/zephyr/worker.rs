@@ -5,7 +5,7 @@
 use core::ffi::{c_int, c_void};
 
 use super::{
-    handler, net, sys, CloseReason, HubClient, PortEvent, HANDLER_LOCK, LINK, LOG_HUB,
+    handler, net, session, sys, CloseReason, HubClient, PortEvent, HANDLER_LOCK, LINK, LOG_HUB,
     LOG_TRANSPORT, RX,
 };
 use crate::hub::{Event, ProtocolError};
@@ -78,7 +78,10 @@ fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
                     return protocol_error(e);
                 }
             };
-            let flushed = net::flush(&mut link, now);
+            // PUBACK, SUBSCRIBE, the twin GET, then the outbox's re-sends: on the wire before the
+            // application sees the event.
+            let flushed = net::flush(&mut link, now)
+                .and_then(|()| session::on_event(&mut link, fd, &event, now));
             drop(link);
             if let Event::MessageTooLarge { topic, size } = event {
                 ::log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
@@ -118,6 +121,14 @@ fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
         if net::flush(&mut link, now).is_err() {
             return CloseReason::Transport;
         }
+        // SAS: a fresh token needs a new connection (MQTT 3.1.1 cannot re-authenticate).
+        if session::renew_if_due(&mut link, now) {
+            return CloseReason::TokenRenewal;
+        }
+        let deadline = match (deadline, session::renewal_deadline(&link)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         drop(link);
         let wait = deadline
             .map_or(POLL_SLICE_MS, |d| d.saturating_sub(now))
@@ -169,11 +180,12 @@ fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
     }
 }
 
-/// Forgets the connection, closes the socket and delivers `Disconnected`. The handler lock is
-/// taken first, so a connection started meanwhile delivers its events after this one's end.
+/// Forgets the connection, closes the socket and delivers `Disconnected` (or, when the session
+/// reconnects, `ConnectionLost` and then runs the retry loop). The handler lock is taken first,
+/// so a connection started meanwhile delivers its events after this one's end.
 fn finish(reason: CloseReason) {
     let order = HANDLER_LOCK.lock();
-    let (reason, generation) = {
+    let (reason, generation, (retry_in_ms, had_session)) = {
         let mut link = LINK.lock();
         let reason = if link.close_requested {
             CloseReason::Requested
@@ -191,10 +203,21 @@ fn finish(reason: CloseReason) {
         link.active = false;
         link.close_requested = false;
         link.broken = false;
-        (reason, link.generation)
+        // Automatic reconnect / SAS renewal: does the session go on?
+        let next = session::after_loss(&mut link, reason, sys::now_ms());
+        (reason, link.generation, next)
     };
     ::log::info!(target: LOG_TRANSPORT, "disconnected: {reason:?}");
-    let event = PortEvent::Disconnected(reason);
+    let event = match retry_in_ms {
+        Some(retry_in_ms) => {
+            ::log::info!(target: LOG_TRANSPORT, "reconnecting in {retry_in_ms} ms");
+            PortEvent::ConnectionLost {
+                reason,
+                retry_in_ms,
+            }
+        }
+        None => PortEvent::Disconnected(reason),
+    };
     if let Some(h) = handler() {
         h(&HubClient { _private: () }, &event);
     }
@@ -204,4 +227,10 @@ fn finish(reason: CloseReason) {
     drop(link);
     // SAFETY: a glue semaphore id.
     unsafe { sys::azhub_z_sem_give(sys::SEM_FINISHED) };
+    if retry_in_ms.is_some() {
+        session::retry_loop();
+    } else if had_session {
+        // The session's final event was delivered.
+        session::ended();
+    }
 }

@@ -25,6 +25,8 @@ static struct broker_record rec;
 static uint8_t connack_code;
 static int client_fd = -1;
 static int twin_version = 1;
+static bool ack_qos1 = true;
+static atomic_t drop_requested;
 
 K_THREAD_STACK_DEFINE(broker_stack, 8192);
 static struct k_thread broker_thread;
@@ -146,6 +148,11 @@ static void on_publish(int fd, uint8_t flags, const uint8_t *body, size_t len)
 	find_rid(topic, rid, sizeof(rid));
 
 	k_mutex_lock(&lock, K_FOREVER);
+	if (qos == 1 && !ack_qos1) {
+		rec.swallowed++;
+		k_mutex_unlock(&lock);
+		return;
+	}
 	if (strncmp(topic, "$iothub/twin/GET/", 17) == 0) {
 		static const char doc[] =
 			"{\"desired\":{\"telemetryInterval\":5,\"$version\":1},\"reported\":{}}";
@@ -160,6 +167,8 @@ static void on_publish(int fd, uint8_t flags, const uint8_t *body, size_t len)
 	copy_text(rec.last_payload, &body[at], len - at);
 	rec.last_qos = qos;
 	rec.last_packet_id = pid;
+	rec.last_dup = (flags & 0x08) != 0;
+	rec.dups += rec.last_dup ? 1 : 0;
 	rec.publishes++;
 	if (qos == 1) {
 		uint8_t puback[4] = {0x40, 2, pid >> 8, pid & 0xff};
@@ -197,10 +206,19 @@ static void on_connect(int fd, const uint8_t *body, size_t len)
 		copy_text(rec.client_id, &body[at + 2], n);
 		at += 2 + n;
 	}
+	rec.connect_flags = flags;
+	rec.password[0] = '\0';
 	if ((flags & 0x80) && at + 2 <= len) {
 		n = (body[at] << 8) | body[at + 1];
 		if (at + 2 + n <= len) {
 			copy_text(rec.user_name, &body[at + 2], n);
+			at += 2 + n;
+		}
+	}
+	if ((flags & 0x40) && at + 2 <= len) {
+		n = (body[at] << 8) | body[at + 1];
+		if (at + 2 + n <= len) {
+			copy_text(rec.password, &body[at + 2], n);
 		}
 	}
 	connack[3] = connack_code;
@@ -227,6 +245,11 @@ static void on_subscribe(int fd, const uint8_t *body, size_t len)
 			break;
 		}
 		suback[4 + topics] = body[at] & 3; /* grant what was asked */
+		if (topics == 0) {
+			k_mutex_lock(&lock, K_FOREVER);
+			rec.c2d_qos = body[at] & 3;
+			k_mutex_unlock(&lock);
+		}
 		at += 1;
 		topics++;
 	}
@@ -247,7 +270,18 @@ static void serve(int fd)
 		size_t len = 0;
 		int shift = 0;
 		uint8_t b;
+		struct zsock_pollfd pfd = {.fd = fd, .events = ZSOCK_POLLIN};
 
+		/* Wait in slices, so that broker_drop() is seen. */
+		if (atomic_cas(&drop_requested, 1, 0)) {
+			k_mutex_lock(&lock, K_FOREVER);
+			rec.drops++;
+			k_mutex_unlock(&lock);
+			return;
+		}
+		if (zsock_poll(&pfd, 1, 50) == 0) {
+			continue;
+		}
 		if (recv_all(fd, &hdr, 1) != 0) {
 			return;
 		}
@@ -367,6 +401,7 @@ static void broker_main(void *p1, void *p2, void *p3)
 		}
 		k_mutex_lock(&lock, K_FOREVER);
 		client_fd = fd;
+		atomic_clear(&drop_requested);
 		k_mutex_unlock(&lock);
 		serve(fd);
 		k_mutex_lock(&lock, K_FOREVER);
@@ -431,6 +466,44 @@ int broker_push(const char *topic, const char *payload)
 			    : publish_locked(client_fd, topic, payload, strlen(payload));
 	k_mutex_unlock(&lock);
 	return err;
+}
+
+bool broker_drop(void)
+{
+	bool open;
+
+	k_mutex_lock(&lock, K_FOREVER);
+	open = client_fd >= 0;
+	if (open) {
+		atomic_set(&drop_requested, 1);
+	}
+	k_mutex_unlock(&lock);
+	return open;
+}
+
+void broker_set_ack(bool ack)
+{
+	k_mutex_lock(&lock, K_FOREVER);
+	ack_qos1 = ack;
+	k_mutex_unlock(&lock);
+}
+
+bool broker_wait_connects(int n, int timeout_ms)
+{
+	int64_t end = k_uptime_get() + timeout_ms;
+
+	while (true) {
+		struct broker_record r;
+
+		broker_get(&r);
+		if (r.connects >= n) {
+			return true;
+		}
+		if (k_uptime_get() >= end) {
+			return false;
+		}
+		k_msleep(20);
+	}
 }
 
 int broker_push_raw(const uint8_t *bytes, size_t len)

@@ -33,6 +33,14 @@ struct broker_record {
 	uint16_t last_packet_id;
 	int publishes;
 	int twin_gets;
+	/* For the extensions (tests/zephyr/reconnect). */
+	char password[BROKER_TEXT_MAX]; /* of the last CONNECT ("" without one) */
+	uint8_t connect_flags;          /* of the last CONNECT (0x02: clean session) */
+	uint8_t c2d_qos;                /* QoS asked for the first filter of the last SUBSCRIBE */
+	bool last_dup;                  /* DUP flag of the last recorded PUBLISH */
+	int dups;                       /* recorded PUBLISH packets with DUP set */
+	int swallowed;                  /* QoS 1 PUBLISH packets ignored (broker_set_ack(false)) */
+	int drops;                      /* connections closed by broker_drop() */
 };
 
 /** Start the broker thread (listens on 127.0.0.1:BROKER_PORT). */
@@ -55,5 +63,20 @@ int broker_push(const char *topic, const char *payload);
 
 /** Send raw bytes to the device. */
 int broker_push_raw(const uint8_t *bytes, size_t len);
+
+/**
+ * Close the device's connection from the broker's side (no DISCONNECT, as a network failure
+ * or the hub would), within about 50 ms. @return true if a connection was open.
+ */
+bool broker_drop(void);
+
+/**
+ * false: QoS 1 PUBLISH packets are ignored (not recorded, no PUBACK), as if lost on the way;
+ * true (the default): recorded and acknowledged.
+ */
+void broker_set_ack(bool ack);
+
+/** Wait until the broker has accepted @p n connections in total. */
+bool broker_wait_connects(int n, int timeout_ms);
 
 #endif
