@@ -106,10 +106,8 @@ fn c_string(s: &str) -> Option<[u8; 130]> {
     if s.len() >= buf.len() || s.as_bytes().contains(&0) {
         return None;
     }
-    // No indexing or `copy_from_slice`: no panic path linked.
-    for (d, c) in buf.iter_mut().zip(s.as_bytes()) {
-        *d = *c;
-    }
+    // `get_mut` (no indexing panic path); the lengths are equal, so the copy is a `memcpy`.
+    buf.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
     Some(buf)
 }
 
