@@ -9,6 +9,7 @@
  * server cuts a connection, reports downloading -> applying, and raises the hub's FOTA events.
  * Then a desired patch with a missing image (404: FOTA_ERROR, "error" reported), an invalid
  * object, and azure_fota_msg_process's return codes. Tests run in the order of their names.
+ * With overlay-tls.conf the same over HTTPS (CONFIG_AZURE_FOTA_TLS, CONFIG_AZURE_FOTA_SEC_TAG).
  */
 
 #include <errno.h>
@@ -16,6 +17,9 @@
 
 #include <zephyr/kernel.h>
 #include <zephyr/storage/flash_map.h>
+#if defined(CONFIG_AZURE_FOTA_TLS)
+#include <zephyr/net/tls_credentials.h>
+#endif
 #include <zephyr/ztest.h>
 
 #include <net/azure_fota.h>
@@ -94,8 +98,23 @@ static int events_now(void)
 
 static struct broker_record rec;
 
+#if defined(CONFIG_AZURE_FOTA_TLS)
+/* The CA that signed the HTTPS server's certificate, in CONFIG_AZURE_FOTA_SEC_TAG. */
+static const unsigned char fota_ca[] = {
+#include "fota-ca-cert.pem.inc"
+	0};
+/* Another CA with the same subject name and another key (test_3_tls_needs_the_ca). */
+static const unsigned char wrong_ca[] = {
+#include "fota-wrong-ca-cert.pem.inc"
+	0};
+#endif
+
 static void *setup(void)
 {
+#if defined(CONFIG_AZURE_FOTA_TLS)
+	zassert_ok(tls_credential_add(CONFIG_AZURE_FOTA_SEC_TAG, TLS_CREDENTIAL_CA_CERTIFICATE,
+				      fota_ca, sizeof(fota_ca)));
+#endif
 	broker_set_twin(twin_doc);
 	broker_start();
 	http_start();
@@ -228,6 +247,38 @@ ZTEST(azure_fota, test_3_invalid_object_and_return_codes)
 	zassert_equal(http_requests(), requests);
 	zassert_equal(azure_fota_init(NULL), -EINVAL);
 }
+
+#if defined(CONFIG_AZURE_FOTA_TLS)
+/* The server is verified: with another CA (same subject, other key) in
+ * CONFIG_AZURE_FOTA_SEC_TAG no handshake succeeds, no request reaches the server, and the job
+ * ends with FOTA_ERROR after the retries. */
+ZTEST(azure_fota, test_3_tls_needs_the_ca)
+{
+	static const char job[] =
+		"{\"firmware\":{\"fwVersion\":\"5.0.0\",\"jobId\":\"job-5\","
+		"\"fwLocation\":{\"host\":\"127.0.0.1:18080\",\"path\":\"fw/app.bin\"},"
+		"\"fwFragmentSize\":1024}}";
+	int from = events_now();
+	int requests = http_requests();
+
+	zassert_ok(tls_credential_delete(CONFIG_AZURE_FOTA_SEC_TAG,
+					 TLS_CREDENTIAL_CA_CERTIFICATE));
+	zassert_ok(tls_credential_add(CONFIG_AZURE_FOTA_SEC_TAG, TLS_CREDENTIAL_CA_CERTIFICATE,
+				      wrong_ca, sizeof(wrong_ca)));
+	zassert_equal(azure_fota_msg_process(job, strlen(job)), 1);
+	zassert_true(wait_event(AZURE_IOT_HUB_EVT_FOTA_ERROR, from, 20000) >= 0, "no FOTA_ERROR");
+	zassert_equal(find_event(AZURE_IOT_HUB_EVT_FOTA_DONE, from), -1);
+	zassert_equal(http_requests(), requests, "a request got through");
+	zassert_true(broker_wait_reports(7, 5000), "reports missing");
+	broker_get(&rec);
+	zassert_not_null(strstr(rec.report[6], "\"fwUpdateStatus\":\"error\""), "%s",
+			 rec.report[6]);
+	zassert_ok(tls_credential_delete(CONFIG_AZURE_FOTA_SEC_TAG,
+					 TLS_CREDENTIAL_CA_CERTIFICATE));
+	zassert_ok(tls_credential_add(CONFIG_AZURE_FOTA_SEC_TAG, TLS_CREDENTIAL_CA_CERTIFICATE,
+				      fota_ca, sizeof(fota_ca)));
+}
+#endif
 
 ZTEST(azure_fota, test_4_disconnect)
 {
