@@ -31,7 +31,9 @@ fn marker_at(t: &[u8]) -> Option<usize> {
             return Some(at);
         }
     }
-    super::scan::find_slashed(t, m)
+    // Any other topic (a method or twin topic) is searched: by the `b` of `devicebound`, which
+    // those topics do not have.
+    super::scan::find_anchored(t, m, 16)
 }
 
 #[cfg(test)]

@@ -389,7 +389,9 @@ fn put_publish_header(
     o.u16(topic_len)?;
     match *kind {
         MessageKind::Telemetry { properties } => {
-            telemetry::put_topic(o, device_id.as_bytes(), properties)?
+            let bag =
+                usize::from(topic_len).saturating_sub(telemetry::topic_len(device_id.len(), 0));
+            telemetry::put_topic(o, device_id.as_bytes(), properties, bag)?
         }
         MessageKind::MethodResponse { status, .. } => methods::put_response_topic(o, status, rid)?,
         MessageKind::TwinGet { .. } => twin::write_get_topic(o, rid)?,

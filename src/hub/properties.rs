@@ -33,6 +33,11 @@ pub trait PropertyList {
     fn count(&self) -> usize;
     /// Property `i` as (key, value), or `None` if it cannot be read (for example a NULL key).
     fn get(&self, i: usize) -> Option<(&[u8], &[u8])>;
+    /// The list as a slice of [`Property`], when it is one: the publish path then reads the
+    /// properties without a dynamic call each. `None` (the default): through [`Self::get`].
+    fn as_slice(&self) -> Option<&[Property<'_>]> {
+        None
+    }
 }
 
 impl PropertyList for &[Property<'_>] {
@@ -42,6 +47,9 @@ impl PropertyList for &[Property<'_>] {
     fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
         <[Property<'_>]>::get(self, i).map(|p| (p.key, p.value))
     }
+    fn as_slice(&self) -> Option<&[Property<'_>]> {
+        Some(self)
+    }
 }
 
 impl<const N: usize> PropertyList for [Property<'_>; N] {
@@ -50,6 +58,9 @@ impl<const N: usize> PropertyList for [Property<'_>; N] {
     }
     fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
         <[Property<'_>]>::get(self, i).map(|p| (p.key, p.value))
+    }
+    fn as_slice(&self) -> Option<&[Property<'_>]> {
+        Some(self)
     }
 }
 
@@ -96,16 +107,28 @@ pub fn validate(list: &dyn PropertyList) -> Result<(), PropertyError> {
 /// pass.
 #[inline(always)]
 pub fn bag_len(list: &dyn PropertyList) -> Result<usize, PropertyError> {
+    // `&` before all but the first, `=` between key and value; slices cannot overflow this.
     let mut len = 0usize;
-    for i in 0..list.count() {
-        let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
-        if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
-            return Err(PropertyError::Invalid);
+    if let Some(props) = list.as_slice() {
+        for p in props {
+            len += one(p.key, p.value)? + 1;
         }
-        // `&` before all but the first, `=` between key and value; slices cannot overflow this.
-        len += usize::from(i > 0) + k.len() + 1 + v.len();
+    } else {
+        for i in 0..list.count() {
+            let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
+            len += one(k, v)? + 1;
+        }
     }
-    Ok(len)
+    Ok(len.saturating_sub(1))
+}
+
+/// One property checked: its length with the `=`.
+#[inline(always)]
+fn one(k: &[u8], v: &[u8]) -> Result<usize, PropertyError> {
+    if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
+        return Err(PropertyError::Invalid);
+    }
+    Ok(k.len() + 1 + v.len())
 }
 
 /// Writes `k1=v1&k2=v2...`. Call [`validate`] first.

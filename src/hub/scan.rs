@@ -63,7 +63,7 @@ impl<'a> Out<'a> {
             .get_mut(self.at..)
             .and_then(|free| free.get_mut(..n))
             .ok_or(Overflow)?;
-        if n <= 8 {
+        if n <= 16 {
             for (d, s) in dst.iter_mut().zip(b) {
                 *d = *s;
             }
@@ -72,6 +72,18 @@ impl<'a> Out<'a> {
         }
         self.at += n;
         Ok(())
+    }
+
+    /// The next `n` bytes, to be filled by the caller (counted as written).
+    #[inline(always)]
+    pub(crate) fn take(&mut self, n: usize) -> Result<&mut [u8], Overflow> {
+        let dst = self
+            .buf
+            .get_mut(self.at..)
+            .and_then(|free| free.get_mut(..n))
+            .ok_or(Overflow)?;
+        self.at += n;
+        Ok(dst)
     }
 
     /// An MQTT remaining length (1 to 4 bytes).
@@ -105,6 +117,16 @@ impl<'a> Out<'a> {
     }
 }
 
+/// Copies `src` into the next bytes of `dst`, one at a time (the pieces of a property bag are
+/// a few bytes: cheaper than a `memcpy` call each).
+#[inline(always)]
+pub(crate) fn fill(dst: &mut core::slice::IterMut<'_, u8>, src: &[u8]) -> Result<(), Overflow> {
+    for &b in src {
+        *dst.next().ok_or(Overflow)? = b;
+    }
+    Ok(())
+}
+
 /// For the writers that take any [`crate::sink::Sink`] (twin topics).
 impl crate::sink::Sink for Out<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
@@ -132,23 +154,21 @@ pub(crate) fn decimal_len(v: u32) -> usize {
     }
 }
 
-/// Index of the first occurrence of `needle` (at least 10 bytes long, starting with `/`, with
-/// another `/` at index 9, like `/messages/devicebound/`) in `hay`: candidates are rejected by
-/// two byte compares, without a call.
+/// Index of the first occurrence of `needle` in `hay`. Candidates are the places of
+/// `needle[anchor]` (a byte chosen to be rare in topics, like the `b` of `devicebound`), found
+/// eight bytes at a time.
 #[inline]
-pub(crate) fn find_slashed(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let last = hay.len().checked_sub(needle.len())?;
-    let mut at = 0;
-    while at <= last {
-        if hay.get(at) == Some(&b'/')
-            && hay.get(at + 9) == needle.get(9)
-            && hay.get(at..at + needle.len()) == Some(needle)
-        {
+pub(crate) fn find_anchored(hay: &[u8], needle: &[u8], anchor: usize) -> Option<usize> {
+    let &a = needle.get(anchor)?;
+    let mut from = anchor;
+    loop {
+        let p = from + find_byte(hay.get(from..)?, a)?;
+        let at = p - anchor;
+        if hay.get(at..at + needle.len()) == Some(needle) {
             return Some(at);
         }
-        at += 1;
+        from = p + 1;
     }
-    None
 }
 
 /// Index of the first occurrence of `needle` in `hay`.
@@ -256,18 +276,26 @@ mod tests {
     }
 
     #[test]
-    fn find_slashed_agrees_with_str_find() {
+    fn find_anchored_agrees_with_str_find() {
         let m = "/messages/devicebound/";
         for h in [
             "devices/d/messages/devicebound/a",
             "/messages/devicebound/",
             "/messages/devicebound",
             "x/messages/deviceboun/messages/devicebound/",
+            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/messages/devicebound/b",
             "$iothub/methods/POST/led/?$rid=1",
             "",
         ] {
-            assert_eq!(find_slashed(h.as_bytes(), m.as_bytes()), h.find(m), "{h}");
+            for anchor in [0, 16, 21] {
+                assert_eq!(
+                    find_anchored(h.as_bytes(), m.as_bytes(), anchor),
+                    h.find(m),
+                    "{h}"
+                );
+            }
         }
+        assert_eq!(find_anchored(b"abc", b"bc", 5), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Device-to-cloud telemetry: `devices/{device_id}/messages/events/{property_bag}`.
 
 use super::properties::{write_bag, PropertyList};
-use super::scan::Out;
+use super::scan::{fill, Out};
 use crate::sink::{Overflow, Sink};
 
 /// Writes the telemetry topic. The property bag follows the trailing `/` directly, with no `?`,
@@ -24,20 +24,44 @@ pub(crate) fn put_topic(
     o: &mut Out<'_>,
     device_id: &[u8],
     properties: &dyn PropertyList,
+    bag_len: usize,
 ) -> Result<(), Overflow> {
     o.bytes_fixed(PREFIX)?;
     o.bytes(device_id)?;
     o.bytes_fixed(SUFFIX)?;
-    for i in 0..properties.count() {
-        let (k, v) = properties.get(i).ok_or(Overflow)?;
-        if i > 0 {
-            o.u8(b'&')?;
+    // The bag's length is known (`bag_len`): one bounds check for all of it, then byte by byte.
+    let mut w = o.take(bag_len)?.iter_mut();
+    if let Some(props) = properties.as_slice() {
+        for (i, p) in props.iter().enumerate() {
+            put_property(&mut w, i, p.key, p.value)?;
         }
-        o.bytes(k)?;
-        o.u8(b'=')?;
-        o.bytes(v)?;
+    } else {
+        for i in 0..properties.count() {
+            let (k, v) = properties.get(i).ok_or(Overflow)?;
+            put_property(&mut w, i, k, v)?;
+        }
     }
-    Ok(())
+    // A list that changed length since it was measured is refused, not sent half-written.
+    match w.next() {
+        None => Ok(()),
+        Some(_) => Err(Overflow),
+    }
+}
+
+/// `&` (but before the first), key, `=`, value.
+#[inline(always)]
+fn put_property(
+    w: &mut core::slice::IterMut<'_, u8>,
+    i: usize,
+    k: &[u8],
+    v: &[u8],
+) -> Result<(), Overflow> {
+    if i > 0 {
+        *w.next().ok_or(Overflow)? = b'&';
+    }
+    fill(w, k)?;
+    *w.next().ok_or(Overflow)? = b'=';
+    fill(w, v)
 }
 
 const PREFIX: &[u8; 8] = b"devices/";
@@ -73,14 +97,21 @@ mod tests {
         // The publish path's writer writes the same bytes, and refuses what does not fit.
         let mut out = [0u8; 128];
         let mut o = Out::new(&mut out);
-        put_topic(&mut o, b"my-device", &props).unwrap();
+        put_topic(&mut o, b"my-device", &props, 7).unwrap();
         let n = o.len();
         assert_eq!(&out[..n], c.written());
         let mut small = [0u8; 40];
         assert_eq!(
-            put_topic(&mut Out::new(&mut small), b"my-device", &props),
+            put_topic(&mut Out::new(&mut small), b"my-device", &props, 7),
             Err(Overflow)
         );
+        // A bag length that does not match the list is refused.
+        for wrong in [6, 8] {
+            assert_eq!(
+                put_topic(&mut Out::new(&mut out), b"my-device", &props, wrong),
+                Err(Overflow)
+            );
+        }
         assert_eq!(crate::hub::properties::bag_len(&props), Ok(7));
     }
 }
