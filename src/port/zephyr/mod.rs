@@ -396,6 +396,8 @@ impl HubClient {
             ::log::info!(target: LOG_TRANSPORT, "disconnecting");
             let _ = net::flush(&mut link, sys::now_ms());
             link.close_requested = true;
+            // Also when the connection is lost at the same moment: no reconnect after this.
+            session::mark_stopped(&mut link);
             link.generation
         };
         wait_finished(generation);

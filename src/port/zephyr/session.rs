@@ -464,6 +464,14 @@ pub(crate) fn retry_loop() {
     }
 }
 
+/// `disconnect()` of a live connection: the session (if any) must not reconnect after it, even
+/// when the worker sees the connection lost before it sees the request.
+pub(crate) fn mark_stopped(link: &mut Link) {
+    if let Some(s) = link.ext.session.first_mut() {
+        s.stop();
+    }
+}
+
 /// `disconnect()`/`abort()` while a session exists: stops it (also a connection or an attempt
 /// in progress) and, unless on the worker, waits until its final `Disconnected` was delivered.
 /// False when there is no session.

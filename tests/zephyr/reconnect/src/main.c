@@ -43,9 +43,18 @@ struct event {
 
 K_MSGQ_DEFINE(events, sizeof(struct event), 32, 4);
 
+/* test_7: the handler calls azure_iot_hub_disconnect() on the next CONNECTING. */
+static atomic_t disconnect_on_connecting;
+static atomic_t disconnect_from_handler_result;
+
 static void handler(struct azure_iot_hub_evt *const evt)
 {
 	struct event e = {.type = evt->type, .at = k_uptime_get()};
+
+	if (evt->type == AZURE_IOT_HUB_EVT_CONNECTING &&
+	    atomic_cas(&disconnect_on_connecting, 1, 0)) {
+		atomic_set(&disconnect_from_handler_result, azure_iot_hub_disconnect());
+	}
 
 	switch (evt->type) {
 	case AZURE_IOT_HUB_EVT_PINGRESP:
@@ -473,6 +482,46 @@ ZTEST(azure_iot_hub_reconnect, test_6_refusal_and_disconnect_end_the_session)
 	zassert_equal(e.err, 0, "no reconnect after CONNACK 5");
 	expect_quiet(BACKOFF_MIN + JITTER + SLACK_MS);
 	broker_set_connack(0);
+}
+
+ZTEST(azure_iot_hub_reconnect, test_7_disconnect_from_the_handler)
+{
+	struct broker_record r;
+	struct event e;
+	int err;
+
+	for (int i = 0; i < 20; i++) {
+		err = azure_iot_hub_connect(NULL);
+		if (err == 0) {
+			break;
+		}
+		expect(AZURE_IOT_HUB_EVT_CONNECTING);
+		k_msleep(100);
+	}
+	zassert_ok(err);
+	expect(AZURE_IOT_HUB_EVT_CONNECTING);
+	expect(AZURE_IOT_HUB_EVT_CONNECTED);
+	expect(AZURE_IOT_HUB_EVT_READY);
+	expect(AZURE_IOT_HUB_EVT_TWIN_RECEIVED);
+	broker_get(&r);
+
+	/* On the reconnect's CONNECTING, the handler (on the library's thread) disconnects: 0,
+	 * then the session's final DISCONNECTED, and the attempt is never made. */
+	atomic_set(&disconnect_from_handler_result, 1);
+	atomic_set(&disconnect_on_connecting, 1);
+	zassert_true(broker_drop());
+	e = expect(AZURE_IOT_HUB_EVT_DISCONNECTED);
+	zassert_equal(e.err, -ECONNRESET);
+	expect(AZURE_IOT_HUB_EVT_CONNECTING);
+	e = expect(AZURE_IOT_HUB_EVT_DISCONNECTED);
+	zassert_equal(e.err, 0);
+	zassert_equal(atomic_get(&disconnect_from_handler_result), 0);
+	expect_quiet(2 * CONFIG_AZURE_IOT_HUB_RECONNECT_BACKOFF_MAX_MS);
+	struct broker_record after;
+
+	broker_get(&after);
+	zassert_equal(after.connects, r.connects, "no CONNECT after disconnect()");
+	zassert_equal(azure_iot_hub_disconnect(), -ENOTCONN);
 }
 
 #endif /* CONFIG_RECONNECT_TEST_SAS */
