@@ -23,9 +23,7 @@ fn callback() -> azure_fota_callback_t {
     // SAFETY: a non-null value was stored by `azure_fota_init` from a valid
     // `unsafe extern "C" fn(*mut azure_fota_event)`; function and data pointers have the same
     // size on every Zephyr target.
-    Some(unsafe {
-        core::mem::transmute::<*mut (), unsafe extern "C" fn(*mut azure_fota_event)>(p)
-    })
+    Some(unsafe { core::mem::transmute::<*mut (), unsafe extern "C" fn(*mut azure_fota_event)>(p) })
 }
 
 /// Calls the registered callback with the notice (strings NUL-terminated, on the stack).
@@ -53,11 +51,9 @@ fn forward(n: &Notice<'_>) {
         },
         // The report is NUL-terminated by `Report`; C gets a mutable pointer, as the original's
         // struct has, but must not write through it (the original's is a k_malloc'd copy).
-        report: n
-            .report
-            .map_or(core::ptr::null_mut(), |r| {
-                r.as_bytes_with_nul().as_ptr() as *mut c_char
-            }),
+        report: n.report.map_or(core::ptr::null_mut(), |r| {
+            r.as_bytes_with_nul().as_ptr() as *mut c_char
+        }),
         version: version_ptr,
     };
     // SAFETY: `cb` is the function the application registered with azure_fota_init; `evt` and
@@ -88,10 +84,7 @@ fn errno_of(e: &FotaError) -> c_int {
         | FotaError::Http(HttpError::InvalidLocation) => -EINVAL,
         FotaError::Tls(_) => -EACCES,
         FotaError::Thread(_) => -ENOMEM,
-        FotaError::Http(_)
-        | FotaError::Dns(_)
-        | FotaError::Io(_)
-        | FotaError::Sink(_) => -EIO,
+        FotaError::Http(_) | FotaError::Dns(_) | FotaError::Io(_) | FotaError::Sink(_) => -EIO,
     }
 }
 

@@ -72,7 +72,7 @@ pub enum FotaError {
     Dns(i32),
     /// The connection could not be made or kept (after the retries).
     Io(i32),
-    /// Setting up TLS on the socket failed.
+    /// Setting up TLS on the socket failed, or the handshake was refused.
     Tls(i32),
     /// The firmware sink failed (flash, DFU target).
     Sink(i32),
@@ -88,7 +88,7 @@ impl fmt::Display for FotaError {
             FotaError::Http(e) => write!(f, "image server: {e:?}"),
             FotaError::Dns(e) => write!(f, "cannot resolve the server: {e}"),
             FotaError::Io(e) => write!(f, "connection: errno {e}"),
-            FotaError::Tls(e) => write!(f, "TLS setup: errno {e}"),
+            FotaError::Tls(e) => write!(f, "TLS: errno {e}"),
             FotaError::Sink(e) => write!(f, "firmware storage: {e}"),
             FotaError::Thread(e) => write!(f, "download thread: {e}"),
         }
@@ -232,11 +232,7 @@ pub fn status() -> Option<FwStatus> {
 
 /// True while a download runs.
 pub fn is_downloading() -> bool {
-    STATE
-        .lock()
-        .fota
-        .as_ref()
-        .is_some_and(Fota::is_downloading)
+    STATE.lock().fota.as_ref().is_some_and(Fota::is_downloading)
 }
 
 /// Reads a twin document or a desired patch (exactly `json`), as `azure_fota_msg_process`:
@@ -285,8 +281,7 @@ pub fn process(json: &[u8]) -> Result<bool, FotaError> {
         Action::Download(job) => {
             let prepared = Target::parse(job.host, k::AZURE_FOTA_TLS, k::AZURE_FOTA_DOWNLOAD_PORT)
                 .and_then(|target| {
-                    let download =
-                        Download::new(&target.host_header, job.path, job.fragment_size)?;
+                    let download = Download::new(&target.host_header, job.path, job.fragment_size)?;
                     Ok(Job { target, download })
                 })
                 .map_err(FotaError::Http);
@@ -422,8 +417,8 @@ extern "C" fn download_main(_arg: *mut c_void) {
 
 fn run(mut job: Job, rx: &mut [u8]) {
     let mut sink = GlueSink::default();
-    let result = fetch(&mut job, &mut sink, rx)
-        .and_then(|()| sink.finish().map_err(FotaError::Sink));
+    let result =
+        fetch(&mut job, &mut sink, rx).and_then(|()| sink.finish().map_err(FotaError::Sink));
     if result.is_err() {
         sink.abort();
     }
@@ -545,7 +540,11 @@ fn open(t: &Target) -> Result<c_int, Failure> {
     if r != 0 {
         return Err(Failure::Dropped(FotaError::Dns(r)));
     }
-    let proto = if t.tls { c.ipproto_tls_1_2 } else { c.ipproto_tcp };
+    let proto = if t.tls {
+        c.ipproto_tls_1_2
+    } else {
+        c.ipproto_tcp
+    };
     // SAFETY: plain system call.
     let fd = unsafe { sys::azhub_z_socket(family, c.sock_stream, proto) };
     if fd < 0 {
@@ -591,6 +590,12 @@ fn open(t: &Target) -> Result<c_int, Failure> {
     // SAFETY: `addr` holds `addrlen` bytes of a socket address filled by the resolver.
     if unsafe { sys::azhub_z_connect(fd, addr.as_ptr().cast(), addrlen) } < 0 {
         let e = sys::errno();
+        if t.tls && e == c.econnaborted {
+            // Zephyr's TLS socket reports a failed handshake (a refused certificate, a wrong
+            // host name) as ECONNABORTED from connect(): retrying cannot help (as on Linux).
+            ::log::error!(target: LOG, "TLS handshake with {}:{} failed", t.name, t.port);
+            return Err(fail(Failure::Fatal(FotaError::Tls(e))));
+        }
         ::log::warn!(target: LOG, "connect() to {}:{} failed: errno {e}", t.name, t.port);
         return Err(fail(Failure::Dropped(FotaError::Io(e))));
     }
@@ -612,8 +617,7 @@ fn transfer(
         download
             .write_request(&mut cur)
             .map_err(|_| Failure::Fatal(FotaError::Http(HttpError::InvalidLocation)))?;
-        super::net::send_all(fd, cur.written())
-            .map_err(|e| Failure::Dropped(FotaError::Io(e)))?;
+        super::net::send_all(fd, cur.written()).map_err(|e| Failure::Dropped(FotaError::Io(e)))?;
         loop {
             let mut revents: i16 = 0;
             // SAFETY: `revents` is valid for writes during the call.
