@@ -9,6 +9,7 @@
 
 #include <zephyr/kernel.h>
 #include <zephyr/net/socket.h>
+#include <zephyr/net/tls_credentials.h>
 #include <zephyr/logging/log.h>
 
 #include "broker.h"
@@ -354,6 +355,50 @@ static void serve(int fd)
 	}
 }
 
+#if defined(CONFIG_AZURE_IOT_HUB_RS_TLS)
+#define SERVER_TAG 301
+/* PEM must be NUL-terminated for mbed TLS. */
+static const unsigned char server_cert[] = {
+#include "server-cert.pem.inc"
+	0};
+static const unsigned char server_key[] = {
+#include "server-key.pem.inc"
+	0};
+
+static int listen_socket(void)
+{
+	sec_tag_t tags[] = {SERVER_TAG};
+	int none = TLS_PEER_VERIFY_NONE;
+	int fd;
+	int err;
+
+	err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_SERVER_CERTIFICATE, server_cert,
+				 sizeof(server_cert));
+	if (err == 0 || err == -EEXIST) {
+		err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_PRIVATE_KEY, server_key,
+					 sizeof(server_key));
+	}
+	if (err != 0 && err != -EEXIST) {
+		LOG_ERR("server credentials: %d", err);
+		return -1;
+	}
+	fd = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TLS_1_2);
+	if (fd < 0 ||
+	    zsock_setsockopt(fd, SOL_TLS, TLS_SEC_TAG_LIST, tags, sizeof(tags)) != 0 ||
+	    zsock_setsockopt(fd, SOL_TLS, TLS_PEER_VERIFY, &none, sizeof(none)) != 0) {
+		LOG_ERR("TLS server socket: %d", errno);
+		return -1;
+	}
+	LOG_INF("TLS server");
+	return fd;
+}
+#else
+static int listen_socket(void)
+{
+	return zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+}
+#endif
+
 static void broker_main(void *p1, void *p2, void *p3)
 {
 	struct sockaddr_in addr = {
@@ -361,7 +406,7 @@ static void broker_main(void *p1, void *p2, void *p3)
 		.sin_port = htons(BROKER_PORT),
 	};
 	int one = 1;
-	int lfd = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	int lfd = listen_socket();
 
 	ARG_UNUSED(p1);
 	ARG_UNUSED(p2);

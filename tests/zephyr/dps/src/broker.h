@@ -17,7 +17,12 @@
 #define BROKER_PORT 18883
 #define BROKER_TEXT_MAX 320
 
+#if defined(CONFIG_AZURE_IOT_HUB_RS_TLS)
+/* The name in the test certificate (the hub's TLS_HOSTNAME). */
+#define ASSIGNED_HUB "test-hub.azure-devices.net"
+#else
 #define ASSIGNED_HUB "assigned-hub.azure-devices.net"
+#endif
 #define ASSIGNED_DEVICE "assigned-dev"
 
 /** What the DPS side answers. */
