@@ -11,7 +11,9 @@
 //! * direct method end to end (`method_e2e`, an extra row): the same, plus the MQTT framing and
 //!   decoding of the request packet (what the C2D row also counts).
 
-use azure_iot_hub::hub::{classify, Client, Event, HubTopic, Message, MessageKind, Options, Property};
+use azure_iot_hub::hub::{
+    classify, Client, Event, HubTopic, Message, MessageKind, Options, Property,
+};
 use azure_iot_hub::mqtt::{Framed, QoS};
 use azure_iot_hub::Connection;
 use core::hint::black_box;
