@@ -20,6 +20,9 @@
 #if defined(CONFIG_AZURE_FOTA_TLS)
 #include <zephyr/net/tls_credentials.h>
 #endif
+#if defined(CONFIG_MCUBOOT_IMG_MANAGER)
+#include <zephyr/dfu/mcuboot.h>
+#endif
 #include <zephyr/ztest.h>
 
 #include <net/azure_fota.h>
@@ -166,6 +169,11 @@ ZTEST(azure_fota, test_1_update_from_the_twin)
 		zassert_equal(slot[i], 0xff, "byte %zu after the image", i);
 	}
 	flash_area_close(fa);
+#if defined(CONFIG_MCUBOOT_IMG_MANAGER)
+	/* flash_img + MCUboot: the upgrade is requested (test swap at the next boot). */
+	zassert_equal(mcuboot_swap_type(), BOOT_SWAP_TYPE_TEST, "swap type %d",
+		      mcuboot_swap_type());
+#endif
 
 	/* Reported: downloading, then applying (one report each, as the original). */
 	zassert_true(broker_wait_reports(2, 5000), "reports missing");
