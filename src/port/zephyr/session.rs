@@ -102,12 +102,69 @@ impl Extensions {
     }
 }
 
+/// The session slot. Without reconnect or a SAS key in Kconfig (`SESSION_SLOTS == 0`) every
+/// accessor is a constant, so that such builds link none of the session code.
+struct Slot(heapless::Vec<Session<ConnectConfig>, SESSION_SLOTS>);
+
+impl Slot {
+    fn first(&self) -> Option<&Session<ConnectConfig>> {
+        if SESSION_SLOTS == 0 {
+            return None;
+        }
+        self.0.first()
+    }
+
+    fn first_mut(&mut self) -> Option<&mut Session<ConnectConfig>> {
+        if SESSION_SLOTS == 0 {
+            return None;
+        }
+        self.0.first_mut()
+    }
+
+    /// False when there is no slot (the session is dropped).
+    fn push(&mut self, s: Session<ConnectConfig>) -> bool {
+        SESSION_SLOTS != 0 && self.0.push(s).is_ok()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The outbox, if any. Without a persistent session in Kconfig there is none (`init` makes it
+/// only with the option), known at build time: such builds link none of the outbox code.
+struct OutboxSlot(Option<Outbox<&'static mut [u8]>>);
+
+impl OutboxSlot {
+    fn as_mut(&mut self) -> Option<&mut Outbox<&'static mut [u8]>> {
+        if !k::AZURE_IOT_HUB_PERSISTENT_SESSION {
+            return None;
+        }
+        self.0.as_mut()
+    }
+
+    fn as_ref(&self) -> Option<&Outbox<&'static mut [u8]>> {
+        if !k::AZURE_IOT_HUB_PERSISTENT_SESSION {
+            return None;
+        }
+        self.0.as_ref()
+    }
+
+    fn is_some(&self) -> bool {
+        self.as_ref().is_some()
+    }
+
+    fn is_none(&self) -> bool {
+        self.as_ref().is_none()
+    }
+}
+
 /// The extensions' part of the port's state (in [`Link`], under its lock).
 pub(crate) struct ExtState {
     /// The session that outlives its connections (at most one).
-    session: heapless::Vec<Session<ConnectConfig>, SESSION_SLOTS>,
+    session: Slot,
     /// The persistent session's unacknowledged QoS 1 messages.
-    outbox: Option<Outbox<&'static mut [u8]>>,
+    outbox: OutboxSlot,
     /// The return code of the last refused CONNACK.
     refused_code: u8,
     /// QoS 1 messages re-sent with DUP after reconnects.
@@ -123,8 +180,8 @@ pub(crate) struct ExtState {
 impl ExtState {
     pub(crate) const fn new() -> Self {
         ExtState {
-            session: heapless::Vec::new(),
-            outbox: None,
+            session: Slot(heapless::Vec::new()),
+            outbox: OutboxSlot(None),
             refused_code: 0,
             resent: 0,
             ended: 0,
@@ -139,7 +196,7 @@ static OUTBOX: StaticBuf<OUTBOX_SIZE> = StaticBuf::new();
 /// At the port's initialisation: the outbox's static buffer.
 pub(crate) fn init(link: &mut Link) {
     if k::AZURE_IOT_HUB_PERSISTENT_SESSION && link.ext.outbox.is_none() {
-        link.ext.outbox = OUTBOX.take().map(Outbox::new);
+        link.ext.outbox.0 = OUTBOX.take().map(Outbox::new);
     }
 }
 
@@ -190,6 +247,9 @@ pub(crate) fn connect_client(
     let invalid = ConnectError::InvalidConfig;
     let model_id = if ext.model_id.is_empty() {
         None
+    } else if MODEL_ID_MAX == 0 {
+        // No room without a model ID in Kconfig (what the empty buffer gives), known at build time.
+        return Err(invalid(hub::ConnectError::UserNameTooLong));
     } else {
         let mut cur = Cursor::new(&mut st.model_id);
         core_session::write_url_encoded(&mut cur, ext.model_id)
@@ -200,6 +260,10 @@ pub(crate) fn connect_client(
     };
     let password = if ext.sas_key.is_empty() {
         None
+    } else if SAS_TOKEN_MAX == 0 {
+        // No room for a token without a SAS key in Kconfig (the same error the full buffer
+        // gives); a constant test, so that such builds link no SHA-256/HMAC code.
+        return Err(invalid(hub::ConnectError::BufferTooSmall));
     } else {
         let expiry = unix_now()? + u64::from(ext.sas_validity_secs);
         let resource = sas::Resource::Hub {
@@ -250,7 +314,7 @@ pub(crate) fn started(link: &mut Link, config: &ConnectConfig, from_retry: bool)
     if core_session::needed(&ext.reconnect, !ext.sas_key.is_empty()) {
         let validity = (!ext.sas_key.is_empty()).then_some(ext.sas_validity_secs);
         let session = Session::new(config.clone(), ext.reconnect, validity);
-        if link.ext.session.push(session).is_err() {
+        if !link.ext.session.push(session) {
             // No slot: the build has neither reconnect nor a SAS key in Kconfig.
             ::log::warn!(target: LOG_TRANSPORT, "reconnect/SAS renewal not configured in Kconfig; the session will not reconnect");
         }
