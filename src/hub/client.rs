@@ -14,11 +14,10 @@ use heapless::String;
 
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
 use super::scan::Out;
-use super::{classify, methods, telemetry, twin, HubTopic, SUBSCRIPTIONS};
+use super::{classify, methods, telemetry, twin, HubTopic};
 use crate::mqtt::{
-    self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback,
-    encode_publish_header, encode_subscribe, Connect, DecodeError, FixedHeader, Inbound,
-    InboundPublish, QoS,
+    self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, Connect,
+    DecodeError, FixedHeader, Inbound, InboundPublish, QoS,
 };
 use crate::sink::{Cursor, Overflow, Sink};
 
@@ -753,38 +752,26 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     fn queue_subscribe(&mut self) -> Result<(), ProtocolError> {
         let id = self.next_packet_id();
         self.subscribe_id = id;
-        let c2d_qos = self.c2d_qos;
-        // A plain loop rather than `array::map` (smaller code).
-        let mut filters = [("", QoS::AtMostOnce); SUBSCRIPTIONS.len()];
-        for (slot, &f) in filters.iter_mut().zip(SUBSCRIPTIONS.iter()) {
-            let qos = if f == super::c2d::SUBSCRIBE_FILTER {
-                c2d_qos
-            } else {
-                QoS::AtMostOnce
-            };
-            *slot = (f, qos);
-        }
+        // The packet laid out at compile time (`subscribe.rs`): the same bytes as
+        // `encode_subscribe` with the C2D filter at `c2d_qos` and the others at QoS 0.
+        let packet = super::subscribe::packet(id, self.c2d_qos);
         self.tx
-            .push(|c| encode_subscribe(c, id, &filters))
+            .push(|c| c.put(&packet).map_err(Into::into))
             .map_err(|_| ProtocolError::TransmitBufferFull)
     }
 
     fn queue_twin_get(&mut self) -> Result<(), ProtocolError> {
         let rid = self.next_request_id();
-        let id = self.next_packet_id();
-        let len = twin::get_topic_len(rid.len());
+        // QoS 0 carries no packet ID, but one is used up, as for any publish.
+        let _ = self.next_packet_id();
+        // The topic is at most 23 + 10 bytes: a one-byte remaining length (what
+        // `encode_publish_header` writes for it, without its generic code).
+        let len = twin::get_topic_len(rid.len()) as u8;
         self.tx
             .push(|c| {
-                encode_publish_header(
-                    c,
-                    len,
-                    |s| twin::write_get_topic(s, &rid),
-                    QoS::AtMostOnce,
-                    id,
-                    false,
-                    false,
-                    0,
-                )
+                c.put(&[0x30, 2 + len, 0, len])?;
+                twin::write_get_topic(c, &rid)?;
+                Ok(())
             })
             .map_err(|_| ProtocolError::TransmitBufferFull)
     }

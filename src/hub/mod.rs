@@ -8,6 +8,7 @@ pub mod outbox;
 pub mod properties;
 pub mod reconnect;
 mod scan;
+mod subscribe;
 pub mod session;
 pub mod telemetry;
 pub mod twin;

@@ -1,0 +1,113 @@
+//! The SUBSCRIBE packet for [`super::SUBSCRIPTIONS`], laid out at compile time: from one
+//! connection to the next only its packet identifier and the QoS of the C2D filter change, so
+//! the client copies a constant and patches three bytes instead of running the generic encoder
+//! (smaller code, same bytes: see the test against `encode_subscribe`).
+
+use super::{c2d, SUBSCRIPTIONS};
+use crate::mqtt::QoS;
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Packet identifier + every filter (two-byte length, bytes, requested QoS).
+const BODY_LEN: usize = {
+    let mut n = 2;
+    let mut i = 0;
+    while i < SUBSCRIPTIONS.len() {
+        n += 2 + SUBSCRIPTIONS[i].len() + 1;
+        i += 1;
+    }
+    n
+};
+
+// The remaining length fits one byte (the layout below relies on it).
+const _: () = assert!(BODY_LEN < 128);
+
+/// The whole packet: fixed header (2 bytes) and body.
+pub const LEN: usize = 2 + BODY_LEN;
+
+/// The packet with packet identifier 0 and every QoS 0, and where the C2D filter's QoS byte is.
+const TEMPLATE: ([u8; LEN], usize) = {
+    let mut p = [0u8; LEN];
+    p[0] = 0x82;
+    p[1] = BODY_LEN as u8;
+    let mut at = 4;
+    let mut c2d_qos_at = 0;
+    let mut i = 0;
+    while i < SUBSCRIPTIONS.len() {
+        let f = SUBSCRIPTIONS[i].as_bytes();
+        p[at] = (f.len() >> 8) as u8;
+        p[at + 1] = f.len() as u8;
+        at += 2;
+        let mut j = 0;
+        while j < f.len() {
+            p[at] = f[j];
+            at += 1;
+            j += 1;
+        }
+        if same(f, c2d::SUBSCRIBE_FILTER.as_bytes()) {
+            c2d_qos_at = at;
+        }
+        at += 1;
+        i += 1;
+    }
+    assert!(at == LEN && c2d_qos_at != 0);
+    (p, c2d_qos_at)
+};
+
+/// SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0.
+pub fn packet(packet_id: u16, c2d_qos: QoS) -> [u8; LEN] {
+    let (mut p, c2d_qos_at) = TEMPLATE;
+    let [hi, lo] = packet_id.to_be_bytes();
+    // Constant, in-range positions: no panic path.
+    p[2] = hi;
+    p[3] = lo;
+    if let Some(q) = p.get_mut(c2d_qos_at) {
+        *q = c2d_qos as u8;
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::encode_subscribe;
+    use crate::sink::Cursor;
+
+    #[test]
+    fn same_bytes_as_the_encoder() {
+        for (id, qos) in [
+            (1, QoS::AtMostOnce),
+            (0x1234, QoS::AtLeastOnce),
+            (u16::MAX, QoS::AtMostOnce),
+        ] {
+            let filters = SUBSCRIPTIONS.map(|f| {
+                (
+                    f,
+                    if f == c2d::SUBSCRIBE_FILTER {
+                        qos
+                    } else {
+                        QoS::AtMostOnce
+                    },
+                )
+            });
+            let mut buf = [0u8; 256];
+            let mut c = Cursor::new(&mut buf);
+            encode_subscribe(&mut c, id, &filters).unwrap();
+            assert_eq!(&packet(id, qos)[..], c.written(), "{id} {qos:?}");
+        }
+        // The original's SUBSCRIBE is 127 bytes (docs/performance.md).
+        assert_eq!(LEN, 127);
+    }
+}
