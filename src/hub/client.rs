@@ -379,7 +379,7 @@ fn put_publish_header(
     remaining: usize,
     topic_len: u16,
     kind: &MessageKind<'_>,
-    device_id: &str,
+    device_id: &[u8],
     rid: &str,
     packet_id: Option<u16>,
 ) -> Result<(), Overflow> {
@@ -390,7 +390,7 @@ fn put_publish_header(
         MessageKind::Telemetry { properties } => {
             let bag =
                 usize::from(topic_len).saturating_sub(telemetry::topic_len(device_id.len(), 0));
-            telemetry::put_topic(o, device_id.as_bytes(), properties, bag)?
+            telemetry::put_topic(o, device_id, properties, bag)?
         }
         MessageKind::MethodResponse { status, .. } => methods::put_response_topic(o, status, rid)?,
         MessageKind::TwinGet { .. } => twin::write_get_topic(o, rid)?,
@@ -402,6 +402,47 @@ fn put_publish_header(
     Ok(())
 }
 
+// The device ID's length is kept in a `u8`.
+const _: () = assert!(MAX_DEVICE_ID_LEN <= u8::MAX as usize);
+
+/// [`Options`] as the client keeps them: the sizes as `u16` (10 bytes of static RAM instead of
+/// 32 on 64-bit targets). A larger size is kept as 65,535: what it limits (the topic, which
+/// holds the property bag, and the user name) is an MQTT string, never longer than that.
+#[derive(Debug, Clone, Copy)]
+struct KeptOptions {
+    keep_alive_secs: u16,
+    clean_session: bool,
+    auto_twin_request: bool,
+    topic_max_len: u16,
+    property_buffer_size: u16,
+    user_name_buf_size: u16,
+}
+
+impl KeptOptions {
+    fn new(o: Options) -> Self {
+        let kept = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        KeptOptions {
+            keep_alive_secs: o.keep_alive_secs,
+            clean_session: o.clean_session,
+            auto_twin_request: o.auto_twin_request,
+            topic_max_len: kept(o.topic_max_len),
+            property_buffer_size: kept(o.property_buffer_size),
+            user_name_buf_size: kept(o.user_name_buf_size),
+        }
+    }
+
+    fn options(self) -> Options {
+        Options {
+            keep_alive_secs: self.keep_alive_secs,
+            clean_session: self.clean_session,
+            auto_twin_request: self.auto_twin_request,
+            topic_max_len: usize::from(self.topic_max_len),
+            property_buffer_size: usize::from(self.property_buffer_size),
+            user_name_buf_size: usize::from(self.user_name_buf_size),
+        }
+    }
+}
+
 /// `Client::ping_sent_ms` when no PINGREQ is outstanding.
 const NO_PING: u64 = u64::MAX;
 
@@ -409,9 +450,12 @@ const NO_PING: u64 = u64::MAX;
 /// `&mut [u8]`, a `Vec<u8>`...).
 pub struct Client<B> {
     tx: TxQueue<B>,
-    opts: Options,
+    opts: KeptOptions,
     state: State,
-    device_id: String<MAX_DEVICE_ID_LEN>,
+    /// The device ID (`device_id_len` bytes, UTF-8: checked by `connect`). Not a
+    /// `heapless::String`, whose length is a `usize`: 8 bytes less of static RAM.
+    device_id: [u8; MAX_DEVICE_ID_LEN],
+    device_id_len: u8,
     next_packet_id: u16,
     next_request_id: u32,
     subscribe_id: u16,
@@ -432,9 +476,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 len: 0,
                 sent: 0,
             },
-            opts,
+            opts: KeptOptions::new(opts),
             state: State::Disconnected,
-            device_id: String::new(),
+            device_id: [0; MAX_DEVICE_ID_LEN],
+            device_id_len: 0,
             next_packet_id: 0,
             next_request_id: 0,
             subscribe_id: 0,
@@ -455,14 +500,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         };
     }
 
-    /// The options.
-    pub fn options(&self) -> &Options {
-        &self.opts
+    /// The options (sizes above 65,535 read back as 65,535, see `KeptOptions`).
+    pub fn options(&self) -> Options {
+        self.opts.options()
     }
 
     /// Changes the options; takes effect at the next connect.
     pub fn set_options(&mut self, opts: Options) {
-        self.opts = opts;
+        self.opts = KeptOptions::new(opts);
     }
 
     /// Connection state.
@@ -472,7 +517,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
 
     /// The device ID of the current (or last) connection.
     pub fn device_id(&self) -> &str {
-        &self.device_id
+        core::str::from_utf8(self.device_id_bytes()).unwrap_or_default()
+    }
+
+    fn device_id_bytes(&self) -> &[u8] {
+        self.device_id
+            .get(..usize::from(self.device_id_len))
+            .unwrap_or_default()
     }
 
     /// True once CONNACK was accepted and until the connection ends.
@@ -528,13 +579,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             return Err(ConnectError::InvalidDeviceId);
         }
         let user_len = super::user_name_len(hostname, device_id, model_id);
-        if user_len + 1 > self.opts.user_name_buf_size {
+        if user_len + 1 > usize::from(self.opts.user_name_buf_size) {
             return Err(ConnectError::UserNameTooLong);
         }
-        self.device_id.clear();
-        // It fits: the length was checked above. (The host name is not kept: it is only needed
-        // in CONNECT.)
-        let _ = self.device_id.push_str(device_id);
+        // It fits: the length was checked above (at most 128: a `u8`). The host name is not
+        // kept: it is only needed in CONNECT.
+        let id = device_id.as_bytes();
+        if let Some(slot) = self.device_id.get_mut(..id.len()) {
+            slot.copy_from_slice(id);
+            self.device_id_len = id.len() as u8;
+        }
 
         self.tx.clear();
         // One array; without a model ID the last two pieces are left out.
@@ -662,10 +716,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             MessageKind::Telemetry { properties } => {
                 let bag =
                     properties::bag_len(properties).map_err(|_| PublishError::InvalidArgument)?;
-                if bag > 0 && bag + 1 > self.opts.property_buffer_size {
+                if bag > 0 && bag + 1 > usize::from(self.opts.property_buffer_size) {
                     return Err(PublishError::PropertiesTooLong);
                 }
-                known_topic_len = Some(telemetry::topic_len(self.device_id.len(), bag));
+                known_topic_len = Some(telemetry::topic_len(self.device_id_bytes().len(), bag));
                 ""
             }
             MessageKind::TwinGet {
@@ -699,13 +753,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             _ => self.next_packet_id(),
         };
         let rid: &str = generated.as_deref().unwrap_or(rid);
-        let device_id = self.device_id.as_str();
+        let device_id = self
+            .device_id
+            .get(..usize::from(self.device_id_len))
+            .unwrap_or_default();
         // Twin topics: a fixed prefix and the request ID (no measuring pass: one topic writer).
         let topic_len = known_topic_len.unwrap_or(match kind {
             MessageKind::TwinGet { .. } => twin::get_topic_len(rid.len()),
             _ => twin::reported_topic_len(rid.len()),
         });
-        if topic_len > self.opts.topic_max_len {
+        if topic_len > usize::from(self.opts.topic_max_len) {
             return Err(PublishError::TopicTooLong);
         }
         if msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4 {
@@ -928,5 +985,42 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             HubTopic::Malformed => Event::Malformed { topic: Some(topic) },
             HubTopic::Unknown => Event::UnknownTopic { topic, payload },
         })
+    }
+}
+
+#[cfg(test)]
+mod kept_state_tests {
+    use super::*;
+
+    #[test]
+    fn options_and_device_id_read_back_as_set() {
+        let opts = Options {
+            keep_alive_secs: 30,
+            clean_session: false,
+            auto_twin_request: false,
+            topic_max_len: 65_535,
+            property_buffer_size: 1,
+            user_name_buf_size: 300,
+        };
+        let mut c = Client::new([0u8; 512], opts);
+        assert_eq!(c.options(), opts);
+        // Sizes beyond what an MQTT string can hold are kept as 65,535.
+        c.set_options(Options {
+            topic_max_len: 1 << 20,
+            ..opts
+        });
+        assert_eq!(c.options().topic_max_len, 65_535);
+        let id = "é-".repeat(42) + "xy"; // 128 bytes
+        c.connect("h", &id, None, None, 0).unwrap();
+        assert_eq!(c.device_id(), id);
+        assert_eq!(
+            c.connect("h", &(id.clone() + "z"), None, None, 0),
+            Err(ConnectError::NotDisconnected)
+        );
+        c.handle_closed();
+        assert_eq!(
+            c.connect("h", &(id + "z"), None, None, 0),
+            Err(ConnectError::InvalidDeviceId)
+        );
     }
 }
