@@ -169,6 +169,7 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 	(void)entry; (void)arg;
 	return -EAGAIN;
 }
+bool azhub_z_dps_on_thread(void) { return false; }
 static int dps_sem[2];
 int azhub_z_dps_sem_take(int id, int32_t timeout_ms)
 {

@@ -162,6 +162,9 @@ int azhub_z_settings_load(void);
  */
 int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg);
 
+/** True when called on the DPS thread (from a DPS status handler). */
+bool azhub_z_dps_on_thread(void);
+
 /** The DPS thread's semaphores (initial count 0, limit 1): a registration to run, one ended. */
 #define AZHUB_Z_DPS_SEM_JOB 0
 #define AZHUB_Z_DPS_SEM_DONE 1

@@ -45,6 +45,11 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 	return 0;
 }
 
+bool azhub_z_dps_on_thread(void)
+{
+	return atomic_get(&azhub_z_dps_started) != 0 && k_current_get() == &azhub_z_dps_thread;
+}
+
 static struct k_sem *dps_sem(int id)
 {
 	switch (id) {

@@ -539,6 +539,11 @@ fn provision_for_connect(
     ),
     c_int,
 > {
+    if drv::on_dps_thread() {
+        // From a DPS status handler: the registration could not run while we wait for it.
+        ::log::error!(target: LOG, "azure_iot_hub_connect() with use_dps from the DPS thread");
+        return Err(neg(EACCES));
+    }
     let reg = if reg_id.is_empty() {
         None
     } else {

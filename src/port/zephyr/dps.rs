@@ -455,6 +455,12 @@ fn copy(hostname: &str, device_id: &str) -> Option<Assignment> {
     })
 }
 
+/// Whether the caller is the DPS thread (a status handler): it must not wait for a registration.
+pub fn on_dps_thread() -> bool {
+    // SAFETY: compares k_current_get() with the glue's DPS thread.
+    unsafe { sys::azhub_z_dps_on_thread() }
+}
+
 /// Waits up to `timeout_ms` (negative: forever) for the end of a registration (any: callers
 /// check their own generation). Returns false on timeout.
 pub fn wait_end(timeout_ms: i32) -> bool {

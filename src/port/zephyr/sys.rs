@@ -118,6 +118,7 @@ extern "C" {
         entry: extern "C" fn(*mut c_void),
         arg: *mut c_void,
     ) -> c_int;
+    pub(crate) fn azhub_z_dps_on_thread() -> bool;
     pub(crate) fn azhub_z_dps_sem_take(id: c_int, timeout_ms: i32) -> c_int;
     pub(crate) fn azhub_z_dps_sem_give(id: c_int);
 }

@@ -66,6 +66,11 @@ struct status {
 K_MSGQ_DEFINE(statuses, sizeof(struct status), 16, 4);
 static k_tid_t test_thread;
 static char seen_hostname[64];
+/* test_8: the handler calls azure_iot_hub_connect() with use_dps on FAILED. */
+static bool connect_from_handler;
+static int handler_connect_result = 1;
+
+static struct azure_iot_hub_config dps_config(void);
 
 static void dps_handler(enum azure_iot_hub_dps_reg_status status)
 {
@@ -82,6 +87,12 @@ static void dps_handler(enum azure_iot_hub_dps_reg_status status)
 		if (azure_iot_hub_dps_hostname_get(&b) != 0) {
 			seen_hostname[0] = '\0';
 		}
+	}
+	if (status == AZURE_IOT_HUB_DPS_REG_STATUS_FAILED && connect_from_handler) {
+		struct azure_iot_hub_config cfg = dps_config();
+
+		/* Waiting for DPS on the DPS thread would never end: refused. */
+		handler_connect_result = azure_iot_hub_connect(&cfg);
 	}
 	(void)k_msgq_put(&statuses, &s, K_NO_WAIT);
 }
@@ -368,6 +379,23 @@ ZTEST(azure_iot_hub_dps, test_7_still_works_afterwards)
 	assert_str(r.hub_client_id, ASSIGNED_DEVICE);
 	zassert_ok(azure_iot_hub_disconnect());
 	expect_hub(AZURE_IOT_HUB_EVT_DISCONNECTED);
+}
+
+ZTEST(azure_iot_hub_dps, test_8_connect_from_the_dps_handler)
+{
+	connect_from_handler = true;
+	expect_failure(DPS_DISABLED, 0, AT_ONCE_MS);
+	connect_from_handler = false;
+	zassert_equal(handler_connect_result, -EACCES);
+	expect_hub(AZURE_IOT_HUB_EVT_CONNECTING);
+	expect_no_hub_event();
+	/* And the library goes on. */
+	broker_set_dps(DPS_ASSIGN);
+	zassert_ok(azure_iot_hub_dps_start());
+	zassert_equal(next_status(5000).status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+	zassert_equal(next_status(5000).status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+	zassert_equal(next_status(5000).status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED);
+	zassert_true(broker_wait_closed(5000));
 }
 
 ZTEST_SUITE(azure_iot_hub_dps, NULL, setup, NULL, NULL, NULL);
