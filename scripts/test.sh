@@ -12,6 +12,7 @@ cargo rustc -q --lib --no-default-features --crate-type rlib
 echo "== zephyr port: type-check without a Zephyr tree (bindgen output stubbed)"
 cargo check -q --lib --no-default-features --features zephyr,capi
 cargo check -q --lib --no-default-features --features zephyr,capi,fota
+cargo check -q --lib --no-default-features --features zephyr,capi,dps
 
 mkdir -p target
 echo "== cargo test (workspace)"
