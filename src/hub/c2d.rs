@@ -21,7 +21,9 @@ pub fn parse(topic: &str) -> Option<PropertyBag<'_>> {
 /// starts with a `/`, and the only one before the first `/` after `devices/` is that at 7.
 fn marker_at(t: &[u8]) -> Option<usize> {
     let m = MARKER.as_bytes();
-    let is_at = |at: usize| t.get(at + 9) == Some(&b'/') && t.get(at..at + m.len()) == Some(m);
+    // A fixed-size compare: inlined moves, no `memcmp` call.
+    const M: &[u8; 22] = b"/messages/devicebound/";
+    let is_at = |at: usize| t.get(at..).and_then(|r| r.first_chunk::<22>()) == Some(M);
     if let Some(id_and_rest) = t.strip_prefix(b"devices/") {
         if is_at(7) {
             return Some(7);
