@@ -203,7 +203,12 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
             return Err(Error::InvalidConfig);
         }
     }
-    let user = hub::user_name_len(&cc.hostname, &cc.device_id, None);
+    // With the model ID (URL-encoded), so that a user name it makes too long is refused before
+    // CONNECTING too.
+    let model = platform::model_id(&cc).map_or(0, |m| {
+        "&model-id=".len() + crate::hub::session::url_encoded_len(m)
+    });
+    let user = hub::user_name_len(&cc.hostname, &cc.device_id, None) + model;
     if user + 1 > cc.options.user_name_buf_size {
         return Err(Error::ConfigTooLong);
     }

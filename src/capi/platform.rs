@@ -81,6 +81,11 @@ mod std_impl {
     pub(crate) fn dns_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
         os_errno(e, otherwise)
     }
+
+    /// The Plug and Play model ID the connection announces (not encoded), if any.
+    pub(crate) fn model_id(cc: &crate::port::ConnectConfig) -> Option<&str> {
+        cc.extensions.model_id.as_deref()
+    }
 }
 
 #[cfg(feature = "zephyr")]
@@ -138,5 +143,11 @@ mod zephyr_impl {
     /// A failed resolution: the glue reports `getaddrinfo()` codes, which are not errno values.
     pub(crate) fn dns_errno(_e: &i32, otherwise: c_int) -> c_int {
         otherwise
+    }
+
+    /// The Plug and Play model ID the connection announces (not encoded), if any.
+    pub(crate) fn model_id(cc: &crate::port::ConnectConfig) -> Option<&str> {
+        let m = cc.extensions.model_id;
+        (!m.is_empty()).then_some(m)
     }
 }

@@ -174,6 +174,19 @@ pub fn resend<B: AsRef<[u8]> + AsMut<[u8]>, E>(
     Ok(n)
 }
 
+/// The length of `text` percent-encoded by [`write_url_encoded`].
+pub fn url_encoded_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                1
+            } else {
+                3
+            }
+        })
+        .sum()
+}
+
 /// Writes `s` percent-encoded (everything but RFC 3986's unreserved characters, upper-case hex),
 /// as the user name carries a Plug and Play model ID (`:` is `%3A`, `;` is `%3B`).
 pub fn write_url_encoded<S: Sink + ?Sized>(s: &mut S, text: &str) -> Result<(), Overflow> {
@@ -285,6 +298,8 @@ mod tests {
         let mut c = Cursor::new(&mut buf);
         write_url_encoded(&mut c, "dtmi:com:example:Thermostat;1").unwrap();
         assert_eq!(c.written(), b"dtmi%3Acom%3Aexample%3AThermostat%3B1");
+        assert_eq!(url_encoded_len("dtmi:com:example:Thermostat;1"), c.len());
+        assert_eq!(url_encoded_len(""), 0);
         let mut small = [0u8; 4];
         assert!(write_url_encoded(&mut Cursor::new(&mut small), "a:b").is_err());
     }

@@ -524,6 +524,26 @@ ZTEST(azure_iot_hub_reconnect, test_7_disconnect_from_the_handler)
 	zassert_equal(azure_iot_hub_disconnect(), -ENOTCONN);
 }
 
+ZTEST(azure_iot_hub_reconnect, test_8_model_id_counts_for_the_user_name)
+{
+	/* Without the model ID this user name (126 bytes) fits CONFIG_AZURE_IOT_HUB_USER_NAME_
+	 * BUF_SIZE (160); with "&model-id=" and the encoded ID (47 bytes more) it does not: the
+	 * configuration is refused before CONNECTING. */
+	static const char id[] = "device-with-a-forty-character-long-id-00";
+	struct azure_iot_hub_config cfg = {
+		.device_id = {.ptr = (char *)id, .size = sizeof(id) - 1},
+	};
+	struct broker_record before;
+	struct broker_record after;
+
+	zassert_equal(sizeof(id) - 1, 40);
+	broker_get(&before);
+	zassert_equal(azure_iot_hub_connect(&cfg), -EMSGSIZE);
+	expect_quiet(300);
+	broker_get(&after);
+	zassert_equal(after.connects, before.connects);
+}
+
 #endif /* CONFIG_RECONNECT_TEST_SAS */
 
 ZTEST_SUITE(azure_iot_hub_reconnect, NULL, setup, NULL, NULL, NULL);
