@@ -8,8 +8,8 @@ pub mod outbox;
 pub mod properties;
 pub mod reconnect;
 mod scan;
-mod subscribe;
 pub mod session;
+mod subscribe;
 pub mod telemetry;
 pub mod twin;
 
