@@ -435,8 +435,8 @@ mod tests {
         // Nesting: up to MAX_DEPTH levels in a skipped value, then an error (no recursion).
         let nest = |n: usize| {
             let mut v = b"{\"errorCode\":1,\"x\":".to_vec();
-            v.extend(core::iter::repeat(b'[').take(n));
-            v.extend(core::iter::repeat(b']').take(n));
+            v.extend(core::iter::repeat_n(b'[', n));
+            v.extend(core::iter::repeat_n(b']', n));
             v.push(b'}');
             v
         };
