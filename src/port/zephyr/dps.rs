@@ -22,6 +22,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::sync::StaticBuf;
@@ -102,14 +103,30 @@ pub enum StartError {
     Thread(i32),
 }
 
+type Parts = (DpsClient<&'static mut [u8]>, Framer<&'static mut [u8]>);
+
 /// The registration's state, owned by the starting thread, then by the DPS thread.
+///
+/// Every field starts as zero bytes (the client and framer are written by the first `start`),
+/// so the static lives in `.bss`, not in flash: an `Option` of them would not (its `None` is a
+/// niche value that is not zero).
 struct Job {
-    client: Option<DpsClient<&'static mut [u8]>>,
-    framer: Option<Framer<&'static mut [u8]>>,
+    /// The client and framer, written once (then `ready`).
+    parts: MaybeUninit<Parts>,
+    ready: bool,
+    /// The registration's socket (meaningful while `pending`).
     fd: c_int,
     hooks: Option<Hooks>,
     /// A registration was handed to the DPS thread and has not ended.
     pending: bool,
+}
+
+impl Job {
+    fn parts(&mut self) -> Option<&mut Parts> {
+        // SAFETY: `ready` is set only after `parts` was written, and never cleared.
+        self.ready
+            .then(|| unsafe { self.parts.assume_init_mut() })
+    }
 }
 
 /// A cell that one thread at a time may use; a second user is refused, never made to wait
@@ -160,9 +177,9 @@ impl<T> Drop for TryGuard<'_, T> {
 }
 
 static JOB: TryCell<Job> = TryCell::new(Job {
-    client: None,
-    framer: None,
-    fd: -1,
+    parts: MaybeUninit::uninit(),
+    ready: false,
+    fd: 0,
     hooks: None,
     pending: false,
 });
@@ -209,15 +226,14 @@ pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
         }
         THREAD_STARTED.store(true, Ordering::Release);
     }
-    if job.client.is_none() {
+    if !job.ready {
         let (Some(tx), Some(rx)) = (TX.take(), RX.take()) else {
             return Err(StartError::Busy);
         };
-        job.client = Some(DpsClient::new(tx, options()));
-        job.framer = Some(Framer::new(rx));
+        job.parts.write((DpsClient::new(tx, options()), Framer::new(rx)));
+        job.ready = true;
     }
-    let Job { client, framer, .. } = &mut *job;
-    let (Some(client), Some(framer)) = (client.as_mut(), framer.as_mut()) else {
+    let Some((client, framer)) = job.parts() else {
         return Err(StartError::Busy);
     };
     let now = sys::now_ms();
@@ -301,16 +317,12 @@ extern "C" fn thread_main(_arg: *mut c_void) {
         let Some(hooks) = job.hooks else {
             continue;
         };
-        let result = {
-            let Job { client, framer, .. } = &mut *job;
-            match (client.as_mut(), framer.as_mut()) {
-                (Some(c), Some(f)) => run(c, f, fd, &hooks),
-                _ => Err(FailureKind::Protocol),
-            }
+        let result = match job.parts() {
+            Some((c, f)) => run(c, f, fd, &hooks),
+            None => Err(FailureKind::Protocol),
         };
         // SAFETY: the registration's socket; only this thread uses it now.
         unsafe { sys::azhub_z_close(fd) };
-        job.fd = -1;
         job.hooks = None;
         job.pending = false;
         drop(job);
