@@ -11,13 +11,13 @@ use core::ffi::{c_char, c_int};
 
 use super::{azure_iot_hub_dps_config, azure_iot_hub_dps_handler_t, azure_iot_hub_dps_reg_status};
 use crate::capi::errno::*;
-use crate::capi::platform::{Mutex, SetText};
+use crate::capi::platform::SetText;
 use crate::capi::types::azure_iot_hub_buf;
 use crate::config as k;
 use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
-use crate::port::dps::{self as drv, Assignment, DpsConfig, Hooks, StartError};
+use crate::port::dps::{self as drv, Assignment, BssMutex, DpsConfig, Hooks, StartError};
 use crate::port::settings::{self as zs, ZephyrSettings};
 
 use azure_iot_hub_dps_reg_status::*;
@@ -42,8 +42,10 @@ struct Ctx {
     status: azure_iot_hub_dps_reg_status,
     hostname: Option<heapless::String<HOSTNAME_MAX_LEN>>,
     device_id: Option<heapless::String<DEVICE_ID_MAX_LEN>>,
-    /// `azure_iot_hub_dps_payload_set()`: `None` = not called (the Kconfig payload applies).
-    payload: Option<Option<Payload>>,
+    /// `azure_iot_hub_dps_payload_set()` was called (else the Kconfig payload applies).
+    payload_set: bool,
+    /// The payload it set (`None`: no payload).
+    payload: Option<Payload>,
     /// Registrations started, and the last one that reported its final status.
     started: u64,
     finished: u64,
@@ -54,10 +56,9 @@ struct Ctx {
     own_device_id: [u8; DEVICE_ID_MAX_LEN + 1],
 }
 
-// The glue's kernel mutex 5 (the C API's DPS state).
-static CTX: Mutex<Ctx> = Mutex::new(
-    5,
-    Ctx {
+// The glue's kernel mutex 5 (the C API's DPS state). Every initial byte is zero: the context
+// is in .bss, not in flash.
+static CTX: BssMutex<Ctx, 5> = BssMutex::new(Ctx {
         state: State::Uninit,
         handler: None,
         id_scope: heapless::String::new(),
@@ -65,14 +66,14 @@ static CTX: Mutex<Ctx> = Mutex::new(
         status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
         hostname: None,
         device_id: None,
+        payload_set: false,
         payload: None,
         started: 0,
         finished: 0,
         last_error: 0,
         own_hostname: [0; HOSTNAME_MAX_LEN + 1],
         own_device_id: [0; DEVICE_ID_MAX_LEN + 1],
-    },
-);
+});
 
 fn call(handler: azure_iot_hub_dps_handler_t, status: azure_iot_hub_dps_reg_status) {
     if let Some(h) = handler {
@@ -294,14 +295,15 @@ fn start() -> Result<u64, c_int> {
             return Err(neg(EALREADY));
         }
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
-        let payload: Option<Payload> = match &ctx.payload {
-            Some(p) => p.clone(),
-            None => (!k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty())
+        let payload: Option<Payload> = if ctx.payload_set {
+            ctx.payload.clone()
+        } else {
+            (!k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty())
                 .then(|| Payload::try_from(k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD).ok())
-                .flatten(),
+                .flatten()
         };
         if payload.is_none()
-            && ctx.payload.is_none()
+            && !ctx.payload_set
             && !k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty()
         {
             ::log::error!(target: LOG, "CONFIG_AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD is longer than 256 bytes");
@@ -521,7 +523,9 @@ pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len:
             Err(_) => return neg(EINVAL),
         }
     };
-    CTX.lock().payload = Some(payload);
+    let mut ctx = CTX.lock();
+    ctx.payload_set = true;
+    ctx.payload = payload;
     0
 }
 

@@ -186,6 +186,65 @@ static JOB: TryCell<Job> = TryCell::new(Job {
 
 static THREAD_STARTED: AtomicBool = AtomicBool::new(false);
 
+/// A mutex over the glue's k_mutex `ID`, protecting a value in static storage: `KMutex` with
+/// the id in the type instead of a field, so that a static whose value starts as zero bytes
+/// lives in `.bss` (RAM only) and not in `.data` (RAM plus a flash copy of its initial bytes).
+/// Used for the DPS statics (the C API's context, the settings cache). The same discipline as
+/// `KMutex`: never locked by a thread that holds it (checked with `held`).
+pub(crate) struct BssMutex<T, const ID: c_int> {
+    held: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached through a guard, and a guard exists only while the kernel
+// mutex is held by the current thread (and `held` refuses a second guard on that thread).
+unsafe impl<T: Send, const ID: c_int> Sync for BssMutex<T, ID> {}
+
+impl<T, const ID: c_int> BssMutex<T, ID> {
+    pub(crate) const fn new(value: T) -> Self {
+        BssMutex {
+            held: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> BssGuard<'_, T, ID> {
+        // SAFETY: `ID` is one of the glue's mutexes; waiting forever is allowed from threads.
+        if unsafe { sys::azhub_z_mutex_lock(ID, -1) } != 0 {
+            panic!("k_mutex_lock failed");
+        }
+        if self.held.swap(true, Ordering::Acquire) {
+            panic!("recursive lock of a mutex");
+        }
+        BssGuard(self)
+    }
+}
+
+pub(crate) struct BssGuard<'a, T, const ID: c_int>(&'a BssMutex<T, ID>);
+
+impl<T, const ID: c_int> core::ops::Deref for BssGuard<'_, T, ID> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the only reference while the kernel mutex is held.
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T, const ID: c_int> core::ops::DerefMut for BssGuard<'_, T, ID> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes the borrow exclusive.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T, const ID: c_int> Drop for BssGuard<'_, T, ID> {
+    fn drop(&mut self) {
+        self.0.held.store(false, Ordering::Release);
+        // SAFETY: this thread holds the mutex (taken in `lock`).
+        unsafe { sys::azhub_z_mutex_unlock(ID) };
+    }
+}
+
 fn options() -> DpsOptions {
     DpsOptions {
         timeout_secs: u32::try_from(k::AZURE_IOT_HUB_DPS_TIMEOUT_SEC)

@@ -9,7 +9,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::sync::KMutex;
+use super::dps::BssMutex;
 use super::LOG_TRANSPORT;
 use crate::dps::settings::{SettingsStore, KEY_DEVICE_ID, KEY_HOSTNAME, SUBTREE};
 
@@ -23,13 +23,11 @@ struct Cache {
     device_id: Value,
 }
 
-static CACHE: KMutex<Cache> = KMutex::new(
-    super::sys::MUTEX_SETTINGS,
-    Cache {
-        hostname: None,
-        device_id: None,
-    },
-);
+// Zero initial bytes: in .bss, not in flash.
+static CACHE: BssMutex<Cache, { super::sys::MUTEX_SETTINGS }> = BssMutex::new(Cache {
+    hostname: None,
+    device_id: None,
+});
 
 extern "C" {
     fn settings_save_one(name: *const c_char, value: *const c_void, len: usize) -> c_int;
