@@ -39,20 +39,39 @@ pub struct ResponseTopic {
 
 /// Parses a DPS response topic; `None` if it is not one.
 pub fn parse_topic(topic: &str) -> Option<ResponseTopic> {
-    let rest = topic.strip_prefix("$dps/registrations/res/")?;
-    let (status, query) = rest.split_once('/').unwrap_or((rest, ""));
-    if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+    let rest = topic.strip_prefix("$dps/registrations/res/")?.as_bytes();
+    let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+    let (status, query) = (rest.get(..end)?, rest.get(end..)?);
+    if status.len() > 3 {
         return None;
     }
-    let status = status.parse().ok()?;
-    let query = query.strip_prefix('?').unwrap_or(query);
-    let retry_after_secs = crate::hub::PropertyBag(query)
-        .get("retry-after")
-        .and_then(|v| v.parse().ok());
+    let status = decimal(status)? as u16;
+    let query = query.strip_prefix(b"/").unwrap_or(query);
+    let query = query.strip_prefix(b"?").unwrap_or(query);
+    let retry_after_secs = core::str::from_utf8(query)
+        .ok()
+        .and_then(|q| crate::hub::PropertyBag(q).get("retry-after"))
+        .and_then(|v| decimal(v.strip_prefix('+').unwrap_or(v).as_bytes()));
     Some(ResponseTopic {
         status,
         retry_after_secs,
     })
+}
+
+/// Unsigned decimal digits (at least one) within `u32`.
+fn decimal(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u32::from(d))?;
+    }
+    Some(v)
 }
 
 /// The fields of a DPS response body the library uses. Strings are borrowed as received
@@ -81,45 +100,73 @@ pub struct RegistrationResponse<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseError;
 
+/// The members read, in [`parse_response`]'s slots: the top level's, then
+/// `registrationState`'s.
+const KEYS: [&[u8]; SLOTS] = [
+    b"operationId",
+    b"status",
+    b"errorCode",
+    b"message",
+    b"assignedHub",
+    b"deviceId",
+    b"errorCode",
+    b"errorMessage",
+];
+const SLOTS: usize = 8;
+/// The slots that hold unsigned integers (the others hold strings).
+const NUMBERS: u32 = 1 << 2 | 1 << 6;
+/// The first slot of `registrationState`'s members.
+const NESTED: usize = 4;
+/// `Scan::seen`'s bit for `registrationState` itself.
+const STATE_SEEN: u32 = 1 << SLOTS;
+
 /// Parses a DPS response body. Needs `operationId` and `status`, or an `errorCode`, like the
 /// Azure SDK for Embedded C; an unknown status string is an error.
 ///
-/// A hand-written scanner (no serde): the body must be one JSON object (whitespace around it
-/// allowed, nothing else); the fields above are read where they are strings (or `null`) and
-/// unsigned integers (or `null`); every other value is checked as JSON and skipped, nested up
-/// to [`MAX_DEPTH`] levels. A repeated field is an error. Strings must be UTF-8 without control
-/// characters; escapes are checked to be a backslash and one character, and kept as received.
+/// A hand-written scanner (no serde): the body must be UTF-8 and one JSON object (whitespace
+/// around it allowed, nothing else); the fields above are read where they are strings (or
+/// `null`) and unsigned integers (or `null`); every other value is checked as JSON and skipped,
+/// nested up to [`MAX_DEPTH`] levels. A repeated field is an error. Strings must not hold
+/// control characters; escapes are checked to be a backslash and one character, and kept as
+/// received.
 pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, ResponseError> {
-    let mut r = RegistrationResponse::default();
-    let mut status = None;
-    let mut p = Scan { s: payload, i: 0 };
-    p.object(|p, key| {
-        match key {
-            b"operationId" => set(&mut r.operation_id, p.opt_str()?),
-            b"status" => set(&mut status, p.opt_str()?),
-            b"errorCode" => set(&mut r.error_code, p.opt_u32()?),
-            b"message" => set(&mut r.message, p.opt_str()?),
-            b"registrationState" if p.null()? => Ok(()),
-            b"registrationState" => p.object(|p, key| {
-                match key {
-                    b"assignedHub" => set(&mut r.assigned_hub, p.opt_str()?),
-                    b"deviceId" => set(&mut r.device_id, p.opt_str()?),
-                    b"errorCode" => set(&mut r.state_error_code, p.opt_u32()?),
-                    b"errorMessage" => set(&mut r.state_error_message, p.opt_str()?),
-                    _ => return Ok(false),
-                }
-                .map(|_| true)
-            }),
-            _ => return Ok(false),
-        }
-        .map(|_| true)
-    })?;
+    let text = core::str::from_utf8(payload).map_err(|_| ResponseError)?;
+    let mut p = Scan {
+        s: payload,
+        i: 0,
+        seen: 0,
+        raw: [None; SLOTS],
+    };
+    p.members(0)?;
     if p.peek().is_some() {
         return Err(ResponseError);
     }
-    r.status = match status {
+    // Every slot is a span of the UTF-8 text between ASCII bytes: `get` does not fail.
+    let mut strs: [Option<&str>; SLOTS] = [None; SLOTS];
+    let mut nums: [Option<u32>; SLOTS] = [None; SLOTS];
+    for (i, span) in p.raw.iter().enumerate() {
+        if let Some((a, b)) = *span {
+            if NUMBERS & 1 << i != 0 {
+                nums[i] =
+                    Some(decimal(payload.get(a..b).ok_or(ResponseError)?).ok_or(ResponseError)?);
+            } else {
+                strs[i] = Some(text.get(a..b).ok_or(ResponseError)?);
+            }
+        }
+    }
+    let status = match strs[1] {
         Some(s) => Some(OperationStatus::parse(s).ok_or(ResponseError)?),
         None => None,
+    };
+    let r = RegistrationResponse {
+        operation_id: strs[0],
+        status,
+        assigned_hub: strs[4],
+        device_id: strs[5],
+        state_error_code: nums[6],
+        state_error_message: strs[7],
+        error_code: nums[2],
+        message: strs[3],
     };
     if !((r.operation_id.is_some() && r.status.is_some()) || r.error_code.is_some()) {
         return Err(ResponseError);
@@ -132,22 +179,18 @@ pub const MAX_DEPTH: u32 = 64;
 
 type R<T> = Result<T, ResponseError>;
 
-/// Stores a field's value; a field seen twice is an error (as serde's derive).
-fn set<T>(slot: &mut Option<T>, v: Option<T>) -> R<()> {
-    if slot.is_some() {
-        return Err(ResponseError);
-    }
-    *slot = v;
-    Ok(())
-}
-
 /// A cursor over the body. Every read is bounds-checked with `get`: it never panics.
 struct Scan<'a> {
     s: &'a [u8],
     i: usize,
+    /// The slots whose member was seen (a repeated member is an error, as with serde's derive).
+    seen: u32,
+    /// Each slot's value: the string between its quotes or the integer's digits (`None`: absent
+    /// or `null`).
+    raw: [Option<(usize, usize)>; SLOTS],
 }
 
-impl<'a> Scan<'a> {
+impl Scan<'_> {
     /// The next byte that is not JSON whitespace (not consumed).
     fn peek(&mut self) -> Option<u8> {
         while let Some(&c) = self.s.get(self.i) {
@@ -179,16 +222,8 @@ impl<'a> Scan<'a> {
         Ok(())
     }
 
-    /// Consumes `null` if it comes next.
-    fn null(&mut self) -> R<bool> {
-        if self.peek() != Some(b'n') {
-            return Ok(false);
-        }
-        self.word(b"null").map(|_| true)
-    }
-
-    /// A string's bytes between the quotes, as received.
-    fn raw_str(&mut self) -> R<&'a [u8]> {
+    /// A string: the span of its bytes between the quotes, as received.
+    fn raw_str(&mut self) -> R<(usize, usize)> {
         if !self.eat(b'"') {
             return Err(ResponseError);
         }
@@ -197,53 +232,13 @@ impl<'a> Scan<'a> {
             let c = *self.s.get(self.i).ok_or(ResponseError)?;
             self.i += 1;
             match c {
-                b'"' => return self.s.get(start..self.i - 1).ok_or(ResponseError),
+                b'"' => return Ok((start, self.i - 1)),
                 // The escaped character may be a quote; it must not be a control character.
                 b'\\' if self.s.get(self.i).is_some_and(|&e| e >= 0x20) => self.i += 1,
                 c if c < 0x20 || c == b'\\' => return Err(ResponseError),
                 _ => {}
             }
         }
-    }
-
-    /// A string value, UTF-8 checked.
-    fn str(&mut self) -> R<&'a str> {
-        core::str::from_utf8(self.raw_str()?).map_err(|_| ResponseError)
-    }
-
-    fn opt_str(&mut self) -> R<Option<&'a str>> {
-        if self.null()? {
-            return Ok(None);
-        }
-        self.str().map(Some)
-    }
-
-    /// An unsigned integer without sign, fraction, exponent or leading zero, within `u32`.
-    fn opt_u32(&mut self) -> R<Option<u32>> {
-        if self.null()? {
-            return Ok(None);
-        }
-        let start = self.i;
-        let mut v: u32 = 0;
-        while let Some(d) = self
-            .s
-            .get(self.i)
-            .and_then(|c| c.checked_sub(b'0'))
-            .filter(|&d| d < 10)
-        {
-            if self.i > start && v == 0 {
-                return Err(ResponseError);
-            }
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u32::from(d)))
-                .ok_or(ResponseError)?;
-            self.i += 1;
-        }
-        if self.i == start || matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
-            return Err(ResponseError);
-        }
-        Ok(Some(v))
     }
 
     /// A JSON number of any form (skipped).
@@ -275,18 +270,9 @@ impl<'a> Scan<'a> {
         Ok(())
     }
 
-    /// A member's key and its colon.
-    fn key(&mut self) -> R<&'a [u8]> {
-        let k = self.raw_str()?;
-        if !self.eat(b':') {
-            return Err(ResponseError);
-        }
-        Ok(k)
-    }
-
-    /// An object; `field` reads the value of a key it knows and returns true, or returns false
-    /// and the value is skipped.
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> R<bool>) -> R<()> {
+    /// The members of an object whose read members go to the slots from `base`
+    /// (`registrationState`, at the top level only, is read into the slots from [`NESTED`]).
+    fn members(&mut self, base: usize) -> R<()> {
         if !self.eat(b'{') {
             return Err(ResponseError);
         }
@@ -294,8 +280,41 @@ impl<'a> Scan<'a> {
             return Ok(());
         }
         loop {
-            let k = self.key()?;
-            if !field(self, k)? {
+            let (a, b) = self.key()?;
+            let key = self.s.get(a..b).ok_or(ResponseError)?;
+            let slot = (base..base + NESTED).find(|&i| KEYS.get(i) == Some(&key));
+            if let Some(i) = slot {
+                if self.seen & 1 << i != 0 {
+                    return Err(ResponseError);
+                }
+                self.seen |= 1 << i;
+                if self.peek() == Some(b'n') {
+                    self.word(b"null")?;
+                } else if NUMBERS & 1 << i != 0 {
+                    let start = self.i;
+                    while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+                        self.i += 1;
+                    }
+                    // No sign, fraction, exponent or leading zero (the value is read later).
+                    let leading_zero = self.s.get(start) == Some(&b'0') && self.i > start + 1;
+                    if leading_zero || matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
+                        return Err(ResponseError);
+                    }
+                    self.raw[i] = Some((start, self.i));
+                } else {
+                    self.raw[i] = Some(self.raw_str()?);
+                }
+            } else if base == 0 && key == b"registrationState" {
+                if self.seen & STATE_SEEN != 0 {
+                    return Err(ResponseError);
+                }
+                self.seen |= STATE_SEEN;
+                if self.peek() == Some(b'n') {
+                    self.word(b"null")?;
+                } else {
+                    self.members(NESTED)?;
+                }
+            } else {
                 self.skip()?;
             }
             if self.eat(b'}') {
@@ -305,6 +324,15 @@ impl<'a> Scan<'a> {
                 return Err(ResponseError);
             }
         }
+    }
+
+    /// A member's key (the span between its quotes) and its colon.
+    fn key(&mut self) -> R<(usize, usize)> {
+        let k = self.raw_str()?;
+        if !self.eat(b':') {
+            return Err(ResponseError);
+        }
+        Ok(k)
     }
 
     /// Any JSON value, checked and skipped; nesting is tracked in a bit stack (1: object), not
@@ -333,7 +361,7 @@ impl<'a> Scan<'a> {
                     stack >>= 1;
                 }
                 b'"' => {
-                    self.str()?;
+                    self.raw_str()?;
                 }
                 b't' => self.word(b"true")?,
                 b'f' => self.word(b"false")?,
@@ -472,6 +500,8 @@ mod tests {
             // Trailing bytes, a repeated field, numbers that are not u32, bad nesting.
             br#"{"operationId":"o","status":"assigning"}x"#,
             br#"{"operationId":"o","operationId":"p","status":"assigning"}"#,
+            br#"{"errorCode":1,"registrationState":{},"registrationState":null}"#,
+            br#"{"errorCode":1,"registrationState":{"deviceId":"a","deviceId":"b"}}"#,
             br#"{"errorCode":-1}"#,
             br#"{"errorCode":1.5}"#,
             br#"{"errorCode":01}"#,
