@@ -21,7 +21,7 @@ use crate::mqtt::{
     self, decode_packet, encode_connect, encode_publish_header, encode_subscribe, Connect, Cursor,
     DecodeError, FixedHeader, Inbound, QoS,
 };
-use crate::sink::{measure, Overflow, Sink};
+use crate::sink::{Overflow, Sink};
 
 /// The DPS MQTT api-version (that of the Azure SDK for Embedded C).
 pub const API_VERSION: &str = "2019-03-31";
@@ -332,50 +332,50 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         None
     }
 
-    fn queue_publish(
-        &mut self,
-        write_topic: impl Fn(&mut dyn Sink) -> Result<(), Overflow>,
-        payload: &[&[u8]],
-    ) -> Result<(), Overflow> {
-        let topic_len = measure(|m| write_topic(m))?;
-        let body: usize = payload.iter().map(|p| p.len()).sum();
+    /// Queues the register request (`status_query` false) or the status query as a QoS 1
+    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both).
+    fn queue_request(&mut self, status_query: bool) -> Result<(), Overflow> {
         let id = self.next_packet_id();
-        self.push(|c| {
-            encode_publish_header(
-                c,
-                topic_len,
-                |s| write_topic(s),
-                QoS::AtLeastOnce,
-                id,
-                false,
-                false,
-                body,
-            )?;
-            for p in payload {
-                c.put(p)?;
+        if self.tx_sent == self.tx_len {
+            self.tx_len = 0;
+            self.tx_sent = 0;
+        }
+        let rid = self.registration_id.as_bytes();
+        let (topic_pieces, pieces): (usize, [&[u8]; 6]) = if status_query {
+            let get: &[u8] =
+                b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=";
+            (2, [get, self.operation_id.as_bytes(), b"", b"", b"", b""])
+        } else {
+            let put: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
+            let open: &[u8] = b"{\"registrationId\":\"";
+            match &self.registration_payload {
+                Some(p) => (1, [put, open, rid, b"\",\"payload\":", p.as_bytes(), b"}"]),
+                None => (1, [put, open, rid, b"\"}", b"", b""]),
             }
-            Ok(())
-        })
+        };
+        let (topic, body) = pieces.split_at(topic_pieces);
+        let sum = |ps: &[&[u8]]| ps.iter().map(|p| p.len()).sum::<usize>();
+        let mut c = Cursor::new(self.tx.as_mut().get_mut(self.tx_len..).ok_or(Overflow)?);
+        encode_publish_header(
+            &mut c,
+            sum(topic),
+            |c| topic.iter().try_for_each(|p| c.put(p)),
+            QoS::AtLeastOnce,
+            id,
+            false,
+            false,
+            sum(body),
+        )
+        .map_err(|_| Overflow)?;
+        for p in body {
+            c.put(p)?;
+        }
+        self.tx_len += c.len();
+        Ok(())
     }
 
     fn queue_register(&mut self) -> Result<(), Overflow> {
-        let rid = self.registration_id.clone();
-        let payload = self.registration_payload.clone();
-        let rid = rid.as_bytes();
-        let topic = |s: &mut dyn Sink| s.put(b"$dps/registrations/PUT/iotdps-register/?$rid=1");
-        match payload {
-            Some(p) => self.queue_publish(
-                topic,
-                &[
-                    b"{\"registrationId\":\"",
-                    rid,
-                    b"\",\"payload\":",
-                    p.as_bytes(),
-                    b"}",
-                ],
-            ),
-            None => self.queue_publish(topic, &[b"{\"registrationId\":\"", rid, b"\"}"]),
-        }
+        self.queue_request(false)
     }
 
     fn queue_status_query(&mut self) -> Result<(), DpsFailure<'static>> {
@@ -387,15 +387,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             // Throttled before DPS gave an operation ID: register again.
             return self.queue_register().map_err(|_| DpsFailure::Malformed);
         }
-        let op = self.operation_id.clone();
-        self.queue_publish(
-            |s| {
-                s.put(b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=")?;
-                s.put(op.as_bytes())
-            },
-            &[],
-        )
-        .map_err(|_| DpsFailure::OperationIdTooLong)
+        self.queue_request(true)
+            .map_err(|_| DpsFailure::OperationIdTooLong)
     }
 
     /// A complete packet from DPS. Errors mean the connection must close.
