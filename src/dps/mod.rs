@@ -341,34 +341,49 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             self.tx_sent = 0;
         }
         let rid = self.registration_id.as_bytes();
-        let (topic_pieces, pieces): (usize, [&[u8]; 6]) = if status_query {
-            let get: &[u8] =
-                b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=";
-            (2, [get, self.operation_id.as_bytes(), b"", b"", b"", b""])
+        let payload = self.registration_payload.as_deref().map(str::as_bytes);
+        const OPEN: &[u8] = b"{\"registrationId\":\"";
+        const WITH_PAYLOAD: &[u8] = b"\",\"payload\":";
+        let (topic, op): (&[u8], &[u8]) = if status_query {
+            (
+                b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=",
+                self.operation_id.as_bytes(),
+            )
         } else {
-            let put: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
-            let open: &[u8] = b"{\"registrationId\":\"";
-            match &self.registration_payload {
-                Some(p) => (1, [put, open, rid, b"\",\"payload\":", p.as_bytes(), b"}"]),
-                None => (1, [put, open, rid, b"\"}", b"", b""]),
-            }
+            (b"$dps/registrations/PUT/iotdps-register/?$rid=1", b"")
         };
-        let (topic, body) = pieces.split_at(topic_pieces);
-        let sum = |ps: &[&[u8]]| ps.iter().map(|p| p.len()).sum::<usize>();
+        // `{"registrationId":"<id>"}` or `{"registrationId":"<id>","payload":<json>}`.
+        let body_len = match (status_query, payload) {
+            (true, _) => 0,
+            (false, None) => OPEN.len() + rid.len() + 2,
+            (false, Some(p)) => OPEN.len() + rid.len() + WITH_PAYLOAD.len() + p.len() + 1,
+        };
         let mut c = Cursor::new(self.tx.as_mut().get_mut(self.tx_len..).ok_or(Overflow)?);
         encode_publish_header(
             &mut c,
-            sum(topic),
-            |c| topic.iter().try_for_each(|p| c.put(p)),
+            topic.len() + op.len(),
+            |c| {
+                c.put(topic)?;
+                c.put(op)
+            },
             QoS::AtLeastOnce,
             id,
             false,
             false,
-            sum(body),
+            body_len,
         )
         .map_err(|_| Overflow)?;
-        for p in body {
-            c.put(p)?;
+        if !status_query {
+            c.put(OPEN)?;
+            c.put(rid)?;
+            match payload {
+                Some(p) => {
+                    c.put(WITH_PAYLOAD)?;
+                    c.put(p)?;
+                    c.put(b"}")?;
+                }
+                None => c.put(b"\"}")?,
+            }
         }
         self.tx_len += c.len();
         Ok(())
