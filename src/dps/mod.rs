@@ -37,6 +37,13 @@ pub const MAX_REGISTRATION_PAYLOAD_LEN: usize = 256;
 pub const MAX_OPERATION_ID_LEN: usize =
     crate::config::AZURE_IOT_HUB_DPS_OPERATION_ID_BUFFER_SIZE - 1;
 
+/// [`valid_component`], called rather than inlined: the DPS code checks IDs and assignments in
+/// several places, one copy of the loop is enough (flash).
+#[inline(never)]
+pub(crate) fn component_ok(bytes: &[u8], allow_equals: bool) -> bool {
+    valid_component(bytes, allow_equals)
+}
+
 /// DPS settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DpsOptions {
@@ -233,7 +240,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             if id.is_empty()
                 || id.len() > MAX_ID_LEN
                 || !json_safe
-                || !valid_component(id.as_bytes(), false)
+                || !component_ok(id.as_bytes(), false)
             {
                 return Err(DpsConnectError::InvalidId);
             }
@@ -518,7 +525,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                     self.state = DpsState::Done;
                     return DpsEvent::Failed(DpsFailure::Malformed);
                 };
-                if op.len() > MAX_OPERATION_ID_LEN || !valid_component(op.as_bytes(), true) {
+                if op.len() > MAX_OPERATION_ID_LEN || !component_ok(op.as_bytes(), true) {
                     self.state = DpsState::Done;
                     return DpsEvent::Failed(DpsFailure::OperationIdTooLong);
                 }

@@ -26,7 +26,6 @@
 use heapless::String;
 
 use crate::config;
-use crate::hub::properties::valid_component;
 
 /// The settings subtree of the assignment.
 pub const SUBTREE: &str = "azure_iot_hub";
@@ -123,7 +122,7 @@ pub fn validate(field: Field, value: &[u8]) -> Result<&str, InvalidValue> {
             || b == b'\\'
             || (field == Field::Hostname && (b == b'/' || b == b' '))
     };
-    if !valid_component(value, false) || value.iter().any(|&b| bad(b)) {
+    if !super::component_ok(value, false) || value.iter().any(|&b| bad(b)) {
         return Err(InvalidValue::BadCharacters);
     }
     core::str::from_utf8(value).map_err(|_| InvalidValue::BadCharacters)

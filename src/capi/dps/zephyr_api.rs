@@ -592,7 +592,7 @@ pub(crate) fn connect_hook(
     mut cc: crate::port::ConnectConfig,
 ) -> Result<crate::port::ConnectConfig, crate::capi::error::Error> {
     use crate::capi::error::Error;
-    use crate::hub::properties::valid_component;
+    use crate::dps::component_ok as valid_component;
     let Some(c) = config.filter(|c| use_dps(c)) else {
         return Ok(cc);
     };
