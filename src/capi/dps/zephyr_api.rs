@@ -190,12 +190,8 @@ fn init(
         if ctx.state == State::Connecting {
             return Err(neg(EACCES));
         }
-        ctx.hostname = stored
-            .hostname
-            .and_then(|h| heapless::String::try_from(h.as_str()).ok());
-        ctx.device_id = stored
-            .device_id
-            .and_then(|d| heapless::String::try_from(d.as_str()).ok());
+        ctx.hostname = stored.hostname;
+        ctx.device_id = stored.device_id;
         ctx.handler = handler;
         ctx.id_scope = id_scope;
         ctx.reg_id = reg_id;
