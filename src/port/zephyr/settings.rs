@@ -11,7 +11,9 @@ use core::ffi::{c_char, c_int, c_void};
 
 use super::dps::BssMutex;
 use super::LOG_TRANSPORT;
-use crate::dps::settings::{SettingsStore, KEY_DEVICE_ID, KEY_HOSTNAME, SUBTREE};
+use crate::dps::settings::{
+    SettingsStore, KEY_DEVICE_ID, KEY_DEVICE_ID_LEN, KEY_HOSTNAME, KEY_HOSTNAME_LEN, SUBTREE,
+};
 
 /// Longest value cached (host names and device IDs are at most 128 bytes in the core).
 const VALUE_MAX: usize = 256;
@@ -107,13 +109,31 @@ pub fn load() -> Result<(), i32> {
 #[derive(Debug, Default)]
 pub struct ZephyrSettings;
 
-fn c_key(key: &str) -> Option<[u8; 64]> {
-    let mut buf = [0u8; 64];
-    if key.len() >= buf.len() || key.as_bytes().contains(&0) {
-        return None;
+/// The keys the core reads, writes and deletes, NUL-terminated for Zephyr (no copy per call).
+const C_KEYS: [&core::ffi::CStr; 4] = [
+    c"azure_iot_hub/hostname",
+    c"azure_iot_hub/device_id",
+    c"azure_iot_hub/hostname_len",
+    c"azure_iot_hub/device_id_len",
+];
+
+/// The C form of one of the core's keys; `None` for any other key.
+fn c_key(key: &str) -> Option<&'static core::ffi::CStr> {
+    C_KEYS.into_iter().find(|k| k.to_bytes() == key.as_bytes())
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
     }
-    buf[..key.len()].copy_from_slice(key.as_bytes());
-    Some(buf)
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl SettingsStore for ZephyrSettings {
@@ -160,6 +180,10 @@ impl SettingsStore for ZephyrSettings {
     }
 }
 
+// The C keys are the core's keys.
 const _: () = {
-    assert!(KEY_HOSTNAME.len() < 64 && KEY_DEVICE_ID.len() < 64);
+    assert!(same(C_KEYS[0].to_bytes(), KEY_HOSTNAME.as_bytes()));
+    assert!(same(C_KEYS[1].to_bytes(), KEY_DEVICE_ID.as_bytes()));
+    assert!(same(C_KEYS[2].to_bytes(), KEY_HOSTNAME_LEN.as_bytes()));
+    assert!(same(C_KEYS[3].to_bytes(), KEY_DEVICE_ID_LEN.as_bytes()));
 };
