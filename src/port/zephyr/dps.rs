@@ -124,8 +124,7 @@ struct Job {
 impl Job {
     fn parts(&mut self) -> Option<&mut Parts> {
         // SAFETY: `ready` is set only after `parts` was written, and never cleared.
-        self.ready
-            .then(|| unsafe { self.parts.assume_init_mut() })
+        self.ready.then(|| unsafe { self.parts.assume_init_mut() })
     }
 }
 
@@ -289,7 +288,8 @@ pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
         let (Some(tx), Some(rx)) = (TX.take(), RX.take()) else {
             return Err(StartError::Busy);
         };
-        job.parts.write((DpsClient::new(tx, options()), Framer::new(rx)));
+        job.parts
+            .write((DpsClient::new(tx, options()), Framer::new(rx)));
         job.ready = true;
     }
     let Some((client, framer)) = job.parts() else {
