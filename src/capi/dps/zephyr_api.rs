@@ -59,20 +59,20 @@ struct Ctx {
 // The glue's kernel mutex 5 (the C API's DPS state). Every initial byte is zero: the context
 // is in .bss, not in flash.
 static CTX: BssMutex<Ctx, 5> = BssMutex::new(Ctx {
-        state: State::Uninit,
-        handler: None,
-        id_scope: heapless::String::new(),
-        reg_id: heapless::String::new(),
-        status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
-        hostname: None,
-        device_id: None,
-        payload_set: false,
-        payload: None,
-        started: 0,
-        finished: 0,
-        last_error: 0,
-        own_hostname: [0; HOSTNAME_MAX_LEN + 1],
-        own_device_id: [0; DEVICE_ID_MAX_LEN + 1],
+    state: State::Uninit,
+    handler: None,
+    id_scope: heapless::String::new(),
+    reg_id: heapless::String::new(),
+    status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
+    hostname: None,
+    device_id: None,
+    payload_set: false,
+    payload: None,
+    started: 0,
+    finished: 0,
+    last_error: 0,
+    own_hostname: [0; HOSTNAME_MAX_LEN + 1],
+    own_device_id: [0; DEVICE_ID_MAX_LEN + 1],
 });
 
 fn call(handler: azure_iot_hub_dps_handler_t, status: azure_iot_hub_dps_reg_status) {
