@@ -100,15 +100,25 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     }
 }
 
-/// A NUL-terminated copy of `s` (host names are at most 128 bytes).
-fn c_string(s: &str) -> Option<[u8; 130]> {
-    let mut buf = [0u8; 130];
-    if s.len() >= buf.len() || s.as_bytes().contains(&0) {
-        return None;
+/// Writes `s` NUL-terminated into `buf` (host names are at most 128 bytes); false if it does
+/// not fit or holds a NUL. One byte loop, into the caller's buffer: no 130-byte return copy.
+fn c_string(s: &str, buf: &mut [u8; 130]) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.len() >= buf.len() {
+        return false;
     }
-    // `get_mut` (no indexing panic path); the lengths are equal, so the copy is a `memcpy`.
-    buf.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
-    Some(buf)
+    let mut end = 0;
+    for (d, &b) in buf.iter_mut().zip(bytes) {
+        if b == 0 {
+            return false;
+        }
+        *d = b;
+        end += 1;
+    }
+    if let Some(nul) = buf.get_mut(end) {
+        *nul = 0;
+    }
+    true
 }
 
 fn setsockopt<T>(fd: c_int, level: c_int, name: c_int, value: &T) -> Result<(), i32> {
@@ -140,14 +150,19 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
     } else {
         config.static_ip
     };
-    let host_c = c_string(host).ok_or(ConnectError::Dns(-c.einval))?;
+    // One buffer for the name to resolve and then the TLS host name (the same text unless a
+    // static IP is set).
+    let mut name = [0u8; 130];
+    if !c_string(host, &mut name) {
+        return Err(ConnectError::Dns(-c.einval));
+    }
     let mut addr = [0u8; SOCKADDR_ROOM];
     let mut addrlen = SOCKADDR_ROOM as u32;
     let mut family: c_int = 0;
     // SAFETY: every pointer is valid for the call; `addr` has `addrlen` bytes of room.
     let rc = unsafe {
         sys::azhub_z_resolve(
-            host_c.as_ptr().cast(),
+            name.as_ptr().cast(),
             config.port,
             addr.as_mut_ptr().cast(),
             &mut addrlen,
@@ -191,8 +206,9 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
             ntags * size_of::<i32>(),
         )
         .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
-        let name =
-            c_string(&config.hostname).ok_or_else(|| close_on_err(ConnectError::Tls(c.einval)))?;
+        if !config.static_ip.is_empty() && !c_string(&config.hostname, &mut name) {
+            return Err(close_on_err(ConnectError::Tls(c.einval)));
+        }
         setsockopt_raw(
             fd,
             c.sol_tls,

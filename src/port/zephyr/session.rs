@@ -313,8 +313,13 @@ pub(crate) fn started(link: &mut Link, config: &ConnectConfig, from_retry: bool)
     link.ext.session.clear();
     if core_session::needed(&ext.reconnect, !ext.sas_key.is_empty()) {
         let validity = (!ext.sas_key.is_empty()).then_some(ext.sas_validity_secs);
-        let session = Session::new(config.clone(), ext.reconnect, validity);
-        if !link.ext.session.push(session) {
+        // Without a slot (a constant) the config is not even cloned.
+        if SESSION_SLOTS == 0
+            || !link
+                .ext
+                .session
+                .push(Session::new(config.clone(), ext.reconnect, validity))
+        {
             // No slot: the build has neither reconnect nor a SAS key in Kconfig.
             ::log::warn!(target: LOG_TRANSPORT, "reconnect/SAS renewal not configured in Kconfig; the session will not reconnect");
         }
