@@ -27,7 +27,7 @@ pub(crate) fn put_topic(
     bag_len: usize,
 ) -> Result<(), Overflow> {
     o.bytes_fixed(PREFIX)?;
-    o.bytes(device_id)?;
+    o.bytes_short(device_id)?;
     o.bytes_fixed(SUFFIX)?;
     // The bag's length is known (`bag_len`): one bounds check for all of it, then byte by byte.
     let mut w = o.take(bag_len)?.iter_mut();

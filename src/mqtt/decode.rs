@@ -114,7 +114,9 @@ fn only_packet_id(header: FixedHeader, body: &[u8]) -> Result<u16, DecodeError> 
     packet_id(body, 0)
 }
 
-/// Checks an MQTT topic name as received: UTF-8, no U+0000, no wildcards.
+/// Checks an MQTT topic name as received: UTF-8, no U+0000, no wildcards. Never inlined: one
+/// copy of the checks for every caller (flash).
+#[inline(never)]
 pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, DecodeError> {
     // The ASCII fast path answers for nearly every topic; a topic with a byte >= 0x80 (or one
     // the fast path cannot clear) gets the exact check.
