@@ -9,10 +9,10 @@
 
 #include <zephyr/kernel.h>
 #include <zephyr/net/socket.h>
-#include <zephyr/net/tls_credentials.h>
 #include <zephyr/logging/log.h>
 
 #include "broker.h"
+#include "test_server.h"
 
 LOG_MODULE_REGISTER(broker, LOG_LEVEL_INF);
 
@@ -26,79 +26,15 @@ static enum dps_scenario scenario;
 K_THREAD_STACK_DEFINE(broker_stack, 8192);
 static struct k_thread broker_thread;
 
-static int send_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = zsock_send(fd, p, len, 0);
-
-		if (n <= 0) {
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int recv_all(int fd, uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = zsock_recv(fd, p, len, 0);
-
-		if (n <= 0) {
-			return n == 0 ? -ECONNRESET : -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static size_t put_len(uint8_t *out, size_t len)
-{
-	size_t i = 0;
-
-	do {
-		uint8_t b = len % 128;
-
-		len /= 128;
-		out[i++] = b | (len > 0 ? 0x80 : 0);
-	} while (len > 0);
-	return i;
-}
-
 /* A PUBLISH to the device: QoS 0, or QoS 1 with packet ID @p pid when @p pid is not 0. */
 static int publish(int fd, const char *topic, const char *payload, uint16_t pid)
 {
-	static uint8_t out[BUF_SIZE];
-	size_t tlen = strlen(topic);
-	size_t plen = strlen(payload);
-	size_t rem = 2 + tlen + (pid ? 2 : 0) + plen;
-	size_t i = 0;
-
-	if (rem + 5 > sizeof(out)) {
-		return -EMSGSIZE;
-	}
-	out[i++] = pid ? 0x32 : 0x30;
-	i += put_len(&out[i], rem);
-	out[i++] = tlen >> 8;
-	out[i++] = tlen & 0xff;
-	memcpy(&out[i], topic, tlen);
-	i += tlen;
-	if (pid) {
-		out[i++] = pid >> 8;
-		out[i++] = pid & 0xff;
-	}
-	memcpy(&out[i], payload, plen);
-	i += plen;
-	return send_all(fd, out, i);
+	return tsrv_publish(fd, topic, payload, strlen(payload), pid);
 }
 
 static void copy_text(char *dst, const uint8_t *src, size_t len)
 {
-	len = MIN(len, BROKER_TEXT_MAX - 1);
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	tsrv_copy_text(dst, BROKER_TEXT_MAX, src, len);
 }
 
 #define RES "$dps/registrations/res/"
@@ -167,38 +103,20 @@ struct conn {
 
 static void on_publish(int fd, struct conn *c, uint8_t flags, const uint8_t *body, size_t len)
 {
-	uint8_t qos = (flags >> 1) & 3;
-	size_t tlen;
-	size_t at;
+	struct tsrv_publish p;
 	char topic[BROKER_TEXT_MAX];
 
-	if (len < 2) {
+	if (tsrv_parse_publish(flags, body, len, &p) != 0) {
 		return;
 	}
-	tlen = (body[0] << 8) | body[1];
-	if (2 + tlen > len) {
-		return;
-	}
-	copy_text(topic, &body[2], tlen);
-	at = 2 + tlen;
-	if (qos > 0) {
-		uint16_t pid;
-
-		if (at + 2 > len) {
-			return;
-		}
-		pid = (body[at] << 8) | body[at + 1];
-		at += 2;
-		if (qos == 1) {
-			uint8_t puback[4] = {0x40, 2, pid >> 8, pid & 0xff};
-
-			(void)send_all(fd, puback, sizeof(puback));
-		}
+	copy_text(topic, p.topic, p.topic_len);
+	if (p.qos == 1) {
+		(void)tsrv_puback(fd, p.packet_id);
 	}
 	k_mutex_lock(&lock, K_FOREVER);
 	if (c->dps && strncmp(topic, "$dps/registrations/PUT/iotdps-register/?$rid=", 45) == 0) {
 		rec.registers++;
-		copy_text(rec.register_payload, &body[at], len - at);
+		copy_text(rec.register_payload, p.payload, p.payload_len);
 		dps_answer(fd, false);
 	} else if (c->dps && strncmp(topic, "$dps/registrations/GET/iotdps-get-operationstatus/",
 				     50) == 0) {
@@ -219,30 +137,19 @@ static void on_publish(int fd, struct conn *c, uint8_t flags, const uint8_t *bod
 
 static void on_connect(int fd, struct conn *c, const uint8_t *body, size_t len)
 {
-	/* Variable header: protocol name (6), level, flags, keep-alive; then the client ID and
-	 * (flag 0x80) the user name. */
-	size_t at = 10;
-	uint8_t flags;
-	size_t n;
+	struct tsrv_connect p;
 	char client_id[BROKER_TEXT_MAX] = "";
 	char user_name[BROKER_TEXT_MAX] = "";
-	uint8_t connack[4] = {0x20, 2, 0, 0};
 	bool silent;
 
-	if (len < at + 2) {
+	if (tsrv_parse_connect(body, len, &p) != 0) {
 		return;
 	}
-	flags = body[7];
-	n = (body[at] << 8) | body[at + 1];
-	if (at + 2 + n <= len) {
-		copy_text(client_id, &body[at + 2], n);
-		at += 2 + n;
+	if (p.client_id != NULL) {
+		copy_text(client_id, p.client_id, p.client_id_len);
 	}
-	if ((flags & 0x80) && at + 2 <= len) {
-		n = (body[at] << 8) | body[at + 1];
-		if (at + 2 + n <= len) {
-			copy_text(user_name, &body[at + 2], n);
-		}
+	if (p.user_name != NULL) {
+		copy_text(user_name, p.user_name, p.user_name_len);
 	}
 	c->dps = strstr(user_name, "/registrations/") != NULL;
 	k_mutex_lock(&lock, K_FOREVER);
@@ -259,35 +166,22 @@ static void on_connect(int fd, struct conn *c, const uint8_t *body, size_t len)
 	silent = c->dps && scenario == DPS_SILENT;
 	k_mutex_unlock(&lock);
 	if (!silent) {
-		(void)send_all(fd, connack, sizeof(connack));
+		(void)tsrv_connack(fd, 0);
 	}
 }
 
 /* SUBACK granting what was asked. Returns false when the connection is to be dropped. */
 static bool on_subscribe(int fd, struct conn *c, const uint8_t *body, size_t len)
 {
-	uint8_t suback[16] = {0x90, 0, 0, 0};
-	size_t at = 2;
-	int topics = 0;
+	uint8_t suback[TSRV_SUBACK_MAX];
+	int topics;
+	uint8_t first_qos;
+	size_t n = tsrv_suback(body, len, suback, &topics, &first_qos);
 
-	if (len < 2) {
+	if (n == 0) {
 		return true;
 	}
-	suback[2] = body[0];
-	suback[3] = body[1];
-	while (at + 2 <= len && topics < 12) {
-		size_t n = (body[at] << 8) | body[at + 1];
-
-		at += 2 + n;
-		if (at >= len + 1) {
-			break;
-		}
-		suback[4 + topics] = body[at] & 3;
-		at += 1;
-		topics++;
-	}
-	suback[1] = 2 + topics;
-	(void)send_all(fd, suback, 4 + topics);
+	(void)tsrv_send_all(fd, suback, n);
 	return !c->drop;
 }
 
@@ -298,22 +192,9 @@ static void serve(int fd)
 
 	while (true) {
 		uint8_t hdr;
-		size_t len = 0;
-		int shift = 0;
-		uint8_t b;
+		size_t len;
 
-		if (recv_all(fd, &hdr, 1) != 0) {
-			return;
-		}
-		do {
-			if (recv_all(fd, &b, 1) != 0 || shift > 21) {
-				return;
-			}
-			len |= (size_t)(b & 0x7f) << shift;
-			shift += 7;
-		} while (b & 0x80);
-		if (len > sizeof(body) || recv_all(fd, body, len) != 0) {
-			LOG_ERR("packet of %zu bytes", len);
+		if (tsrv_read_packet(fd, &hdr, body, sizeof(body), &len) != 0) {
 			return;
 		}
 		switch (hdr >> 4) {
@@ -336,12 +217,9 @@ static void serve(int fd)
 				return;
 			}
 			break;
-		case 12: {
-			uint8_t pingresp[2] = {0xd0, 0};
-
-			(void)send_all(fd, pingresp, sizeof(pingresp));
+		case 12:
+			(void)tsrv_pingresp(fd);
 			break;
-		}
 		case 14:
 			k_mutex_lock(&lock, K_FOREVER);
 			if (c.dps) {
@@ -356,7 +234,6 @@ static void serve(int fd)
 }
 
 #if defined(CONFIG_AZURE_IOT_HUB_RS_TLS)
-#define SERVER_TAG 301
 /* PEM must be NUL-terminated for mbed TLS. */
 static const unsigned char server_cert[] = {
 #include "server-cert.pem.inc"
@@ -364,68 +241,32 @@ static const unsigned char server_cert[] = {
 static const unsigned char server_key[] = {
 #include "server-key.pem.inc"
 	0};
-
-static int listen_socket(void)
-{
-	sec_tag_t tags[] = {SERVER_TAG};
-	int none = TLS_PEER_VERIFY_NONE;
-	int fd;
-	int err;
-
-	err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_SERVER_CERTIFICATE, server_cert,
-				 sizeof(server_cert));
-	if (err == 0 || err == -EEXIST) {
-		err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_PRIVATE_KEY, server_key,
-					 sizeof(server_key));
-	}
-	if (err != 0 && err != -EEXIST) {
-		LOG_ERR("server credentials: %d", err);
-		return -1;
-	}
-	fd = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TLS_1_2);
-	if (fd < 0 ||
-	    zsock_setsockopt(fd, SOL_TLS, TLS_SEC_TAG_LIST, tags, sizeof(tags)) != 0 ||
-	    zsock_setsockopt(fd, SOL_TLS, TLS_PEER_VERIFY, &none, sizeof(none)) != 0) {
-		LOG_ERR("TLS server socket: %d", errno);
-		return -1;
-	}
-	LOG_INF("TLS server");
-	return fd;
-}
+static const struct tsrv_tls server_tls = {
+	.sec_tag = 301,
+	.cert = server_cert,
+	.cert_len = sizeof(server_cert),
+	.key = server_key,
+	.key_len = sizeof(server_key),
+};
+#define SERVER_TLS (&server_tls)
 #else
-static int listen_socket(void)
-{
-	return zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-}
+#define SERVER_TLS NULL
 #endif
 
 static void broker_main(void *p1, void *p2, void *p3)
 {
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_port = htons(BROKER_PORT),
-	};
-	int one = 1;
-	int lfd = listen_socket();
+	/* Backlog 2: the hub connection may come while the DPS one is closing. */
+	int lfd = tsrv_listen(BROKER_PORT, 2, SERVER_TLS);
 
 	ARG_UNUSED(p1);
 	ARG_UNUSED(p2);
 	ARG_UNUSED(p3);
-	zsock_inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-	(void)zsock_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || zsock_bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    zsock_listen(lfd, 2) != 0) {
-		LOG_ERR("cannot listen: %d", errno);
+	if (lfd < 0) {
 		return;
 	}
-	LOG_INF("listening on 127.0.0.1:%d", BROKER_PORT);
 	while (true) {
-		int fd = zsock_accept(lfd, NULL, NULL);
+		int fd = tsrv_accept(lfd);
 
-		if (fd < 0) {
-			k_msleep(10);
-			continue;
-		}
 		serve(fd);
 		zsock_close(fd);
 		k_sem_give(&closed);
@@ -434,10 +275,8 @@ static void broker_main(void *p1, void *p2, void *p3)
 
 void broker_start(void)
 {
-	k_thread_create(&broker_thread, broker_stack, K_THREAD_STACK_SIZEOF(broker_stack),
-			broker_main, NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
-	k_thread_name_set(&broker_thread, "broker");
-	k_msleep(50);
+	tsrv_start_thread(&broker_thread, broker_stack, K_THREAD_STACK_SIZEOF(broker_stack),
+			  broker_main, "broker");
 }
 
 void broker_set_dps(enum dps_scenario s)

@@ -131,6 +131,18 @@ static struct azure_iot_hub_config dps_config(void)
 	return cfg;
 }
 
+/* connect() with DPS (the server answering as @p scenario), up to READY. */
+static void connect_with_dps(enum dps_scenario scenario)
+{
+	struct azure_iot_hub_config cfg = dps_config();
+
+	broker_set_dps(scenario);
+	zassert_ok(azure_iot_hub_connect(&cfg));
+	expect_hub(AZURE_IOT_HUB_EVT_CONNECTING);
+	expect_hub(AZURE_IOT_HUB_EVT_CONNECTED);
+	expect_hub(AZURE_IOT_HUB_EVT_READY);
+}
+
 static void *setup(void)
 {
 	broker_start();
@@ -198,15 +210,10 @@ ZTEST(azure_iot_hub_dps, test_1_first_boot_connect)
 
 ZTEST(azure_iot_hub_dps, test_2_second_connect_uses_the_stored_assignment)
 {
-	struct azure_iot_hub_config cfg = dps_config();
 	struct broker_record r;
 
 	/* Whatever DPS would say now, it is not asked. */
-	broker_set_dps(DPS_UNAUTHORIZED);
-	zassert_ok(azure_iot_hub_connect(&cfg));
-	expect_hub(AZURE_IOT_HUB_EVT_CONNECTING);
-	expect_hub(AZURE_IOT_HUB_EVT_CONNECTED);
-	expect_hub(AZURE_IOT_HUB_EVT_READY);
+	connect_with_dps(DPS_UNAUTHORIZED);
 	broker_get(&r);
 	zassert_equal(r.dps_connects, 1, "no DPS connection");
 	zassert_equal(r.hub_connects, 2);
@@ -367,14 +374,9 @@ ZTEST(azure_iot_hub_dps, test_6_malformed_answers)
 
 ZTEST(azure_iot_hub_dps, test_7_still_works_afterwards)
 {
-	struct azure_iot_hub_config cfg = dps_config();
 	struct broker_record r;
 
-	broker_set_dps(DPS_ASSIGN);
-	zassert_ok(azure_iot_hub_connect(&cfg));
-	expect_hub(AZURE_IOT_HUB_EVT_CONNECTING);
-	expect_hub(AZURE_IOT_HUB_EVT_CONNECTED);
-	expect_hub(AZURE_IOT_HUB_EVT_READY);
+	connect_with_dps(DPS_ASSIGN);
 	broker_get(&r);
 	assert_str(r.hub_client_id, ASSIGNED_DEVICE);
 	zassert_ok(azure_iot_hub_disconnect());

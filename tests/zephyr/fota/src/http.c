@@ -11,11 +11,9 @@
 #include <zephyr/kernel.h>
 #include <zephyr/logging/log.h>
 #include <zephyr/net/socket.h>
-#if defined(CONFIG_AZURE_FOTA_TLS)
-#include <zephyr/net/tls_credentials.h>
-#endif
 
 #include "http.h"
+#include "test_server.h"
 
 LOG_MODULE_REGISTER(http_server, LOG_LEVEL_INF);
 
@@ -52,22 +50,6 @@ int http_connections(void)
 	return (int)atomic_get(&connections);
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = zsock_send(fd, p, len, 0);
-
-		if (n <= 0) {
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Sends image bytes [start, start + len). */
 static int send_image(int fd, size_t start, size_t len)
 {
@@ -79,7 +61,7 @@ static int send_image(int fd, size_t start, size_t len)
 		for (size_t i = 0; i < n; i++) {
 			chunk[i] = http_image_byte(start + i);
 		}
-		if (send_all(fd, chunk, n) != 0) {
+		if (tsrv_send_all(fd, chunk, n) != 0) {
 			return -EIO;
 		}
 		start += n;
@@ -107,7 +89,7 @@ static int serve_request(int fd, const char *req)
 		atomic_inc(&not_found);
 		snprintf(head, sizeof(head),
 			 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-		return send_all(fd, head, strlen(head));
+		return tsrv_send_all(fd, head, strlen(head));
 	}
 	range = strstr(req, "Range: bytes=");
 	if (range != NULL) {
@@ -123,7 +105,7 @@ static int serve_request(int fd, const char *req)
 	if (start > end) {
 		snprintf(head, sizeof(head),
 			 "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n");
-		return send_all(fd, head, strlen(head));
+		return tsrv_send_all(fd, head, strlen(head));
 	}
 	len = end - start + 1;
 	if (partial) {
@@ -135,7 +117,7 @@ static int serve_request(int fd, const char *req)
 		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
 			 len);
 	}
-	if (send_all(fd, head, strlen(head)) != 0) {
+	if (tsrv_send_all(fd, head, strlen(head)) != 0) {
 		return -EIO;
 	}
 	if (number == atomic_get(&cut_at)) {
@@ -178,75 +160,37 @@ static void serve(int fd)
 #if defined(CONFIG_AZURE_FOTA_TLS)
 /* HTTPS (overlay-tls.conf): a Zephyr TLS server socket with certs/server-cert.pem (CN
  * 127.0.0.1, signed by certs/ca-cert.pem). PEM must be NUL-terminated for mbed TLS. */
-#define SERVER_TAG 302
 static const unsigned char server_cert[] = {
 #include "fota-server-cert.pem.inc"
 	0};
 static const unsigned char server_key[] = {
 #include "fota-server-key.pem.inc"
 	0};
-
-static int listen_socket(void)
-{
-	sec_tag_t tags[] = {SERVER_TAG};
-	int none = TLS_PEER_VERIFY_NONE;
-	int fd;
-	int err;
-
-	err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_SERVER_CERTIFICATE, server_cert,
-				 sizeof(server_cert));
-	if (err == 0 || err == -EEXIST) {
-		err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_PRIVATE_KEY, server_key,
-					 sizeof(server_key));
-	}
-	if (err != 0 && err != -EEXIST) {
-		LOG_ERR("server credentials: %d", err);
-		return -1;
-	}
-	fd = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TLS_1_2);
-	if (fd < 0 ||
-	    zsock_setsockopt(fd, SOL_TLS, TLS_SEC_TAG_LIST, tags, sizeof(tags)) != 0 ||
-	    zsock_setsockopt(fd, SOL_TLS, TLS_PEER_VERIFY, &none, sizeof(none)) != 0) {
-		LOG_ERR("TLS server socket: %d", errno);
-		return -1;
-	}
-	LOG_INF("HTTPS server");
-	return fd;
-}
+static const struct tsrv_tls server_tls = {
+	.sec_tag = 302,
+	.cert = server_cert,
+	.cert_len = sizeof(server_cert),
+	.key = server_key,
+	.key_len = sizeof(server_key),
+};
+#define SERVER_TLS (&server_tls)
 #else
-static int listen_socket(void)
-{
-	return zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-}
+#define SERVER_TLS NULL
 #endif
 
 static void http_main(void *p1, void *p2, void *p3)
 {
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_port = htons(HTTP_PORT),
-	};
-	int one = 1;
-	int lfd = listen_socket();
+	int lfd = tsrv_listen(HTTP_PORT, 1, SERVER_TLS);
 
 	ARG_UNUSED(p1);
 	ARG_UNUSED(p2);
 	ARG_UNUSED(p3);
-	zsock_inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-	(void)zsock_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || zsock_bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    zsock_listen(lfd, 1) != 0) {
-		LOG_ERR("cannot listen: %d", errno);
+	if (lfd < 0) {
 		return;
 	}
-	LOG_INF("HTTP on 127.0.0.1:%d", HTTP_PORT);
 	while (true) {
-		int fd = zsock_accept(lfd, NULL, NULL);
+		int fd = tsrv_accept(lfd);
 
-		if (fd < 0) {
-			k_msleep(10);
-			continue;
-		}
 		atomic_inc(&connections);
 		serve(fd);
 		zsock_close(fd);
@@ -255,8 +199,6 @@ static void http_main(void *p1, void *p2, void *p3)
 
 void http_start(void)
 {
-	k_thread_create(&http_thread, http_stack, K_THREAD_STACK_SIZEOF(http_stack), http_main,
-			NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
-	k_thread_name_set(&http_thread, "http");
-	k_msleep(50);
+	tsrv_start_thread(&http_thread, http_stack, K_THREAD_STACK_SIZEOF(http_stack), http_main,
+			  "http");
 }

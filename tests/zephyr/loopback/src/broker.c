@@ -4,17 +4,15 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <zephyr/kernel.h>
 #include <zephyr/net/socket.h>
-#include <zephyr/net/tls_credentials.h>
-#include <zephyr/logging/log.h>
 
 #include "broker.h"
-
-LOG_MODULE_REGISTER(broker, LOG_LEVEL_INF);
+#include "test_server.h"
 
 #define BUF_SIZE 2048
 
@@ -25,127 +23,41 @@ static struct broker_record rec;
 static uint8_t connack_code;
 static int client_fd = -1;
 static int twin_version = 1;
+static char twin_doc[1024] =
+	"{\"desired\":{\"telemetryInterval\":5,\"$version\":1},\"reported\":{}}";
 static bool ack_qos1 = true;
 static atomic_t drop_requested;
 
 K_THREAD_STACK_DEFINE(broker_stack, 8192);
 static struct k_thread broker_thread;
 
-static int send_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = zsock_send(fd, p, len, 0);
-
-		if (n <= 0) {
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int recv_all(int fd, uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = zsock_recv(fd, p, len, 0);
-
-		if (n <= 0) {
-			return n == 0 ? -ECONNRESET : -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static size_t put_len(uint8_t *out, size_t len)
-{
-	size_t i = 0;
-
-	do {
-		uint8_t b = len % 128;
-
-		len /= 128;
-		out[i++] = b | (len > 0 ? 0x80 : 0);
-	} while (len > 0);
-	return i;
-}
-
 /* A PUBLISH (QoS 0) of topic and payload; called with the lock held. */
 static int publish_locked(int fd, const char *topic, const char *payload, size_t payload_len)
 {
-	static uint8_t out[BUF_SIZE];
-	size_t tlen = strlen(topic);
-	size_t rem = 2 + tlen + payload_len;
-	size_t i = 0;
-
-	if (rem + 5 > sizeof(out)) {
-		return -EMSGSIZE;
-	}
-	out[i++] = 0x30;
-	i += put_len(&out[i], rem);
-	out[i++] = tlen >> 8;
-	out[i++] = tlen & 0xff;
-	memcpy(&out[i], topic, tlen);
-	i += tlen;
-	memcpy(&out[i], payload, payload_len);
-	i += payload_len;
-	return send_all(fd, out, i);
+	return tsrv_publish(fd, topic, payload, payload_len, 0);
 }
 
 static void copy_text(char *dst, const uint8_t *src, size_t len)
 {
-	len = MIN(len, BROKER_TEXT_MAX - 1);
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
-/* "...?$rid=<rid>..." -> rid */
-static void find_rid(const char *topic, char *rid, size_t size)
-{
-	const char *p = strstr(topic, "$rid=");
-	size_t n = 0;
-
-	rid[0] = '\0';
-	if (p == NULL) {
-		return;
-	}
-	p += 5;
-	while (p[n] != '\0' && p[n] != '&' && n + 1 < size) {
-		n++;
-	}
-	memcpy(rid, p, n);
-	rid[n] = '\0';
+	tsrv_copy_text(dst, BROKER_TEXT_MAX, src, len);
 }
 
 static void on_publish(int fd, uint8_t flags, const uint8_t *body, size_t len)
 {
-	uint8_t qos = (flags >> 1) & 3;
-	size_t tlen;
-	size_t at;
-	uint16_t pid = 0;
+	struct tsrv_publish p;
+	uint8_t qos;
+	uint16_t pid;
 	char topic[BROKER_TEXT_MAX];
 	char rid[64];
 	char answer[BROKER_TEXT_MAX];
 
-	if (len < 2) {
+	if (tsrv_parse_publish(flags, body, len, &p) != 0) {
 		return;
 	}
-	tlen = (body[0] << 8) | body[1];
-	if (2 + tlen > len) {
-		return;
-	}
-	copy_text(topic, &body[2], tlen);
-	at = 2 + tlen;
-	if (qos > 0) {
-		if (at + 2 > len) {
-			return;
-		}
-		pid = (body[at] << 8) | body[at + 1];
-		at += 2;
-	}
-	find_rid(topic, rid, sizeof(rid));
+	qos = p.qos;
+	pid = p.packet_id;
+	copy_text(topic, p.topic, p.topic_len);
+	tsrv_find_rid(topic, rid, sizeof(rid));
 
 	k_mutex_lock(&lock, K_FOREVER);
 	if (qos == 1 && !ack_qos1) {
@@ -154,28 +66,29 @@ static void on_publish(int fd, uint8_t flags, const uint8_t *body, size_t len)
 		return;
 	}
 	if (strncmp(topic, "$iothub/twin/GET/", 17) == 0) {
-		static const char doc[] =
-			"{\"desired\":{\"telemetryInterval\":5,\"$version\":1},\"reported\":{}}";
-
 		rec.twin_gets++;
 		snprintf(answer, sizeof(answer), "$iothub/twin/res/200/?$rid=%s", rid);
-		(void)publish_locked(fd, answer, doc, strlen(doc));
+		(void)publish_locked(fd, answer, twin_doc, strlen(twin_doc));
 		k_mutex_unlock(&lock);
 		return;
 	}
 	copy_text(rec.last_topic, (const uint8_t *)topic, strlen(topic));
-	copy_text(rec.last_payload, &body[at], len - at);
+	copy_text(rec.last_payload, p.payload, p.payload_len);
 	rec.last_qos = qos;
 	rec.last_packet_id = pid;
-	rec.last_dup = (flags & 0x08) != 0;
+	rec.last_dup = p.dup;
 	rec.dups += rec.last_dup ? 1 : 0;
 	rec.publishes++;
 	if (qos == 1) {
-		uint8_t puback[4] = {0x40, 2, pid >> 8, pid & 0xff};
-
-		(void)send_all(fd, puback, sizeof(puback));
+		(void)tsrv_puback(fd, pid);
 	}
 	if (strncmp(topic, "$iothub/twin/PATCH/properties/reported/", 39) == 0) {
+#if defined(BROKER_REPORTS_MAX)
+		if (rec.reports < BROKER_REPORTS_MAX) {
+			copy_text(rec.report[rec.reports], p.payload, p.payload_len);
+		}
+		rec.reports++;
+#endif
 		twin_version++;
 		snprintf(answer, sizeof(answer), "$iothub/twin/res/204/?$rid=%s&$version=%d", rid,
 			 twin_version);
@@ -187,78 +100,49 @@ static void on_publish(int fd, uint8_t flags, const uint8_t *body, size_t len)
 
 static void on_connect(int fd, const uint8_t *body, size_t len)
 {
-	/* Variable header: protocol name (6), level, flags, keep-alive; then the client ID and
-	 * (flag 0x80) the user name. */
-	size_t at = 10;
-	uint8_t flags;
-	size_t n;
-	uint8_t connack[4] = {0x20, 2, 0, 0};
+	struct tsrv_connect c;
+	uint8_t code;
 
-	if (len < at + 2) {
+	if (tsrv_parse_connect(body, len, &c) != 0) {
 		return;
 	}
-	flags = body[7];
 	k_mutex_lock(&lock, K_FOREVER);
 	rec.connects++;
-	rec.keep_alive = (body[8] << 8) | body[9];
-	n = (body[at] << 8) | body[at + 1];
-	if (at + 2 + n <= len) {
-		copy_text(rec.client_id, &body[at + 2], n);
-		at += 2 + n;
+	rec.keep_alive = c.keep_alive;
+	if (c.client_id != NULL) {
+		copy_text(rec.client_id, c.client_id, c.client_id_len);
 	}
-	rec.connect_flags = flags;
+	rec.connect_flags = c.flags;
 	rec.password[0] = '\0';
-	if ((flags & 0x80) && at + 2 <= len) {
-		n = (body[at] << 8) | body[at + 1];
-		if (at + 2 + n <= len) {
-			copy_text(rec.user_name, &body[at + 2], n);
-			at += 2 + n;
-		}
+	if (c.user_name != NULL) {
+		copy_text(rec.user_name, c.user_name, c.user_name_len);
 	}
-	if ((flags & 0x40) && at + 2 <= len) {
-		n = (body[at] << 8) | body[at + 1];
-		if (at + 2 + n <= len) {
-			copy_text(rec.password, &body[at + 2], n);
-		}
+	if (c.password != NULL) {
+		copy_text(rec.password, c.password, c.password_len);
 	}
-	connack[3] = connack_code;
+	code = connack_code;
 	k_mutex_unlock(&lock);
-	(void)send_all(fd, connack, sizeof(connack));
+	(void)tsrv_connack(fd, code);
 }
 
 static void on_subscribe(int fd, const uint8_t *body, size_t len)
 {
-	uint8_t suback[16] = {0x90, 0, 0, 0};
-	size_t at = 2;
-	int topics = 0;
+	uint8_t suback[TSRV_SUBACK_MAX];
+	int topics;
+	uint8_t first_qos;
+	size_t n = tsrv_suback(body, len, suback, &topics, &first_qos);
 
-	if (len < 2) {
+	if (n == 0) {
 		return;
 	}
-	suback[2] = body[0];
-	suback[3] = body[1];
-	while (at + 2 <= len && topics < 12) {
-		size_t n = (body[at] << 8) | body[at + 1];
-
-		at += 2 + n;
-		if (at >= len + 1) {
-			break;
-		}
-		suback[4 + topics] = body[at] & 3; /* grant what was asked */
-		if (topics == 0) {
-			k_mutex_lock(&lock, K_FOREVER);
-			rec.c2d_qos = body[at] & 3;
-			k_mutex_unlock(&lock);
-		}
-		at += 1;
-		topics++;
-	}
-	suback[1] = 2 + topics;
 	k_mutex_lock(&lock, K_FOREVER);
+	if (topics > 0) {
+		rec.c2d_qos = first_qos;
+	}
 	rec.subscribes++;
 	rec.subscribe_topics = topics;
 	k_mutex_unlock(&lock);
-	(void)send_all(fd, suback, 4 + topics);
+	(void)tsrv_send_all(fd, suback, n);
 }
 
 static void serve(int fd)
@@ -267,9 +151,7 @@ static void serve(int fd)
 
 	while (true) {
 		uint8_t hdr;
-		size_t len = 0;
-		int shift = 0;
-		uint8_t b;
+		size_t len;
 		struct zsock_pollfd pfd = {.fd = fd, .events = ZSOCK_POLLIN};
 
 		/* Wait in slices, so that broker_drop() is seen. */
@@ -282,18 +164,7 @@ static void serve(int fd)
 		if (zsock_poll(&pfd, 1, 50) == 0) {
 			continue;
 		}
-		if (recv_all(fd, &hdr, 1) != 0) {
-			return;
-		}
-		do {
-			if (recv_all(fd, &b, 1) != 0 || shift > 21) {
-				return;
-			}
-			len |= (size_t)(b & 0x7f) << shift;
-			shift += 7;
-		} while (b & 0x80);
-		if (len > sizeof(body) || recv_all(fd, body, len) != 0) {
-			LOG_ERR("packet of %zu bytes", len);
+		if (tsrv_read_packet(fd, &hdr, body, sizeof(body), &len) != 0) {
 			return;
 		}
 		switch (hdr >> 4) {
@@ -306,15 +177,12 @@ static void serve(int fd)
 		case 8:
 			on_subscribe(fd, body, len);
 			break;
-		case 12: {
-			uint8_t pingresp[2] = {0xd0, 0};
-
+		case 12:
 			k_mutex_lock(&lock, K_FOREVER);
 			rec.pingreqs++;
 			k_mutex_unlock(&lock);
-			(void)send_all(fd, pingresp, sizeof(pingresp));
+			(void)tsrv_pingresp(fd);
 			break;
-		}
 		case 14:
 			k_mutex_lock(&lock, K_FOREVER);
 			rec.disconnects++;
@@ -327,7 +195,6 @@ static void serve(int fd)
 }
 
 #if defined(CONFIG_AZURE_IOT_HUB_RS_TLS)
-#define SERVER_TAG 301
 /* PEM must be NUL-terminated for mbed TLS. */
 static const unsigned char server_cert[] = {
 #include "server-cert.pem.inc"
@@ -335,70 +202,31 @@ static const unsigned char server_cert[] = {
 static const unsigned char server_key[] = {
 #include "server-key.pem.inc"
 	0};
-
-static int listen_socket(void)
-{
-	sec_tag_t tags[] = {SERVER_TAG};
-	int none = TLS_PEER_VERIFY_NONE;
-	int fd;
-	int err;
-
-	err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_SERVER_CERTIFICATE, server_cert,
-				 sizeof(server_cert));
-	if (err == 0 || err == -EEXIST) {
-		err = tls_credential_add(SERVER_TAG, TLS_CREDENTIAL_PRIVATE_KEY, server_key,
-					 sizeof(server_key));
-	}
-	if (err != 0 && err != -EEXIST) {
-		LOG_ERR("server credentials: %d", err);
-		return -1;
-	}
-	fd = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TLS_1_2);
-	if (fd < 0 ||
-	    zsock_setsockopt(fd, SOL_TLS, TLS_SEC_TAG_LIST, tags, sizeof(tags)) != 0 ||
-	    zsock_setsockopt(fd, SOL_TLS, TLS_PEER_VERIFY, &none, sizeof(none)) != 0) {
-		LOG_ERR("TLS server socket: %d", errno);
-		return -1;
-	}
-	LOG_INF("TLS server");
-	return fd;
-}
+static const struct tsrv_tls server_tls = {
+	.sec_tag = 301,
+	.cert = server_cert,
+	.cert_len = sizeof(server_cert),
+	.key = server_key,
+	.key_len = sizeof(server_key),
+};
+#define SERVER_TLS (&server_tls)
 #else
-static int listen_socket(void)
-{
-	return zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-}
+#define SERVER_TLS NULL
 #endif
 
 static void broker_main(void *p1, void *p2, void *p3)
 {
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_port = htons(BROKER_PORT),
-	};
-	int one = 1;
-	int lfd = listen_socket();
+	int lfd = tsrv_listen(BROKER_PORT, 1, SERVER_TLS);
 
 	ARG_UNUSED(p1);
 	ARG_UNUSED(p2);
 	ARG_UNUSED(p3);
-	zsock_inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-	(void)zsock_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || zsock_bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    zsock_listen(lfd, 1) != 0) {
-		LOG_ERR("cannot listen: %d", errno);
+	if (lfd < 0) {
 		return;
 	}
-	LOG_INF("listening on 127.0.0.1:%d", BROKER_PORT);
 	while (true) {
-		int fd = zsock_accept(lfd, NULL, NULL);
+		int fd = tsrv_accept(lfd);
 
-		LOG_DBG("accept: %d (errno %d)", fd, fd < 0 ? errno : 0);
-
-		if (fd < 0) {
-			k_msleep(10);
-			continue;
-		}
 		k_mutex_lock(&lock, K_FOREVER);
 		client_fd = fd;
 		atomic_clear(&drop_requested);
@@ -414,10 +242,16 @@ static void broker_main(void *p1, void *p2, void *p3)
 
 void broker_start(void)
 {
-	k_thread_create(&broker_thread, broker_stack, K_THREAD_STACK_SIZEOF(broker_stack),
-			broker_main, NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
-	k_thread_name_set(&broker_thread, "broker");
-	k_msleep(50);
+	tsrv_start_thread(&broker_thread, broker_stack, K_THREAD_STACK_SIZEOF(broker_stack),
+			  broker_main, "broker");
+}
+
+void broker_set_twin(const char *doc)
+{
+	k_mutex_lock(&lock, K_FOREVER);
+	strncpy(twin_doc, doc, sizeof(twin_doc) - 1);
+	twin_doc[sizeof(twin_doc) - 1] = '\0';
+	k_mutex_unlock(&lock);
 }
 
 void broker_set_connack(uint8_t code)
@@ -434,15 +268,18 @@ void broker_get(struct broker_record *out)
 	k_mutex_unlock(&lock);
 }
 
-bool broker_wait_publishes(int n, int timeout_ms)
+/* Waits until the count at @p offset in the record reaches @p n (woken by each PUBLISH). */
+static bool wait_count(size_t offset, int n, int timeout_ms)
 {
 	int64_t end = k_uptime_get() + timeout_ms;
 
 	while (true) {
-		struct broker_record r;
+		int count;
 
-		broker_get(&r);
-		if (r.publishes >= n) {
+		k_mutex_lock(&lock, K_FOREVER);
+		memcpy(&count, (const uint8_t *)&rec + offset, sizeof(count));
+		k_mutex_unlock(&lock);
+		if (count >= n) {
 			return true;
 		}
 		if (k_uptime_get() >= end) {
@@ -451,6 +288,18 @@ bool broker_wait_publishes(int n, int timeout_ms)
 		(void)k_sem_take(&published, K_MSEC(50));
 	}
 }
+
+bool broker_wait_publishes(int n, int timeout_ms)
+{
+	return wait_count(offsetof(struct broker_record, publishes), n, timeout_ms);
+}
+
+#if defined(BROKER_REPORTS_MAX)
+bool broker_wait_reports(int n, int timeout_ms)
+{
+	return wait_count(offsetof(struct broker_record, reports), n, timeout_ms);
+}
+#endif
 
 bool broker_wait_closed(int timeout_ms)
 {
@@ -511,7 +360,7 @@ int broker_push_raw(const uint8_t *bytes, size_t len)
 	int err;
 
 	k_mutex_lock(&lock, K_FOREVER);
-	err = client_fd < 0 ? -ENOTCONN : send_all(client_fd, bytes, len);
+	err = client_fd < 0 ? -ENOTCONN : tsrv_send_all(client_fd, bytes, len);
 	k_mutex_unlock(&lock);
 	return err;
 }

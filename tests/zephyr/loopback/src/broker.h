@@ -5,6 +5,8 @@
  * A scripted MQTT 3.1.1 broker for the test, on a loopback TCP socket. It answers like IoT Hub
  * does for one device: CONNACK, SUBACK, the twin document, PUBACK, twin PATCH results,
  * PINGRESP; it records what the device sent, and the test can push messages to the device.
+ * Also used by tests/zephyr/reconnect (its fault injection) and tests/zephyr/fota (a settable
+ * twin document; with BROKER_REPORTS_MAX defined, a record of every reported patch).
  */
 
 #ifndef BROKER_H__
@@ -41,10 +43,23 @@ struct broker_record {
 	int dups;                       /* recorded PUBLISH packets with DUP set */
 	int swallowed;                  /* QoS 1 PUBLISH packets ignored (broker_set_ack(false)) */
 	int drops;                      /* connections closed by broker_drop() */
+#if defined(BROKER_REPORTS_MAX)
+	/* Every reported-properties PATCH payload, in order (tests/zephyr/fota). */
+	int reports;
+	char report[BROKER_REPORTS_MAX][BROKER_TEXT_MAX];
+#endif
 };
 
 /** Start the broker thread (listens on 127.0.0.1:BROKER_PORT). */
 void broker_start(void);
+
+/** The twin document the broker answers a twin GET with (copied; the default has no firmware). */
+void broker_set_twin(const char *doc);
+
+#if defined(BROKER_REPORTS_MAX)
+/** Wait until the broker has seen @p n reported-properties PATCHes. */
+bool broker_wait_reports(int n, int timeout_ms);
+#endif
 
 /** CONNACK return code for the next connections (0: accept). */
 void broker_set_connack(uint8_t code);
