@@ -122,14 +122,16 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// Seconds since the Unix epoch (the `se` of a SAS token needs wall-clock time).
+/// Seconds since the Unix epoch, rounded up (the `se` of a SAS token needs wall-clock time; rounded
+/// down, a token would live up to a second less than asked, and the renewal at 80 % of a short
+/// validity, counted from CONNACK, could come after the hub closed the connection for expiry).
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
 
-/// A hub SAS token for `device_id` at `host`, valid for `validity_secs` from now.
+/// A hub SAS token for `device_id` at `host`, valid for at least `validity_secs` from now.
 pub fn hub_sas_token(
     host: &str,
     device_id: &str,
