@@ -42,6 +42,7 @@ use std::time::Instant;
 use std::vec;
 use std::vec::Vec;
 
+pub(crate) use super::{CloseReason, PortEvent};
 use crate::hub::{self, Client, Message, MessageKind, Options, Property};
 use crate::mqtt::QoS;
 
@@ -180,50 +181,6 @@ impl fmt::Display for SendError {
 }
 
 impl std::error::Error for SendError {}
-
-/// Why the connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// `disconnect()` (or `abort()`) was called.
-    Requested,
-    /// The hub refused CONNACK (the return code came as an event before).
-    Refused,
-    /// The peer closed the connection or the socket failed.
-    Transport,
-    /// The peer broke the protocol.
-    Protocol(hub::ProtocolError),
-    /// A reconnect attempt failed before CONNACK (DNS, TCP or TLS; the log says which).
-    ConnectFailed,
-    /// The library closed the connection to present a fresh SAS token.
-    TokenRenewal,
-}
-
-/// What the worker delivers to the handler.
-#[derive(Debug)]
-pub enum PortEvent<'a> {
-    /// An event from the core.
-    Hub(hub::Event<'a>),
-    /// The peer broke the protocol; the connection is closed next.
-    ProtocolError(hub::ProtocolError),
-    /// The connection ended (always the last event of a connection, and with automatic
-    /// reconnect the last event of the session: the library does not reconnect after it).
-    Disconnected(CloseReason),
-    /// Automatic reconnect or SAS renewal: the connection (or a reconnect attempt) ended, and the
-    /// library tries again after `retry_in_ms` (`Reconnecting` comes then). Instead of
-    /// `Disconnected`, which stays the session's final event.
-    ConnectionLost {
-        /// Why it ended.
-        reason: CloseReason,
-        /// The backoff delay before the next attempt.
-        retry_in_ms: u64,
-    },
-    /// A reconnect attempt starts now (DNS, TCP, TLS, CONNECT); `Hub(Connected)` follows, or
-    /// `ConnectionLost` when it fails.
-    Reconnecting {
-        /// Attempts in this session so far, this one included.
-        attempt: u32,
-    },
-}
 
 /// The handler type: called on the worker thread.
 pub type Handler = Box<dyn FnMut(&PortEvent<'_>) + Send + 'static>;

@@ -8,6 +8,9 @@
 //! may call [`HubClient::publish`] and [`HubClient::disconnect`] from inside the handler. Event
 //! data is valid only during the handler call.
 
+mod event;
+pub use event::{CloseReason, PortEvent};
+
 #[cfg(not(feature = "zephyr"))]
 mod linux;
 #[cfg(not(feature = "zephyr"))]
