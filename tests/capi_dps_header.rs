@@ -10,13 +10,10 @@
 #![cfg(feature = "dps")]
 
 use std::path::PathBuf;
-use std::process::Command;
 
 mod capi_common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use capi_common::root;
 
 fn header_path() -> PathBuf {
     root().join("include/net/azure_iot_hub_dps.h")
@@ -62,28 +59,7 @@ fn dps_header_has_the_original_guard_includes_and_names() {
 }
 
 fn compile(compiler: &str, args: &[&str]) {
-    let src = root().join("tests/c/dps_header_only.c");
-    let out = std::env::temp_dir().join(format!(
-        "azure_iot_hub_dps_header_{}_{}.o",
-        compiler.replace('+', "x"),
-        std::process::id()
-    ));
-    let status = Command::new(compiler)
-        .args(args)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
-    let _ = std::fs::remove_file(&out);
-    assert!(
-        status.success(),
-        "{compiler} {args:?} failed on {}",
-        src.display()
-    );
+    capi_common::compile_only(compiler, args, &root().join("tests/c/dps_header_only.c"));
 }
 
 #[test]

@@ -7,14 +7,11 @@
 //! AZURE_IOT_HUB_BLESS=1 cargo test --test capi_header
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 mod capi_common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use capi_common::root;
 
 fn generate() -> String {
     capi_common::generate_header("cbindgen.toml", "src/capi/mod.rs")
@@ -26,27 +23,7 @@ fn committed_header_is_up_to_date() {
 }
 
 fn compile(compiler: &str, args: &[&str], source: &Path) {
-    let out = std::env::temp_dir().join(format!(
-        "azure_iot_hub_header_{}_{}.o",
-        compiler.replace('+', "x"),
-        std::process::id()
-    ));
-    let status = Command::new(compiler)
-        .args(args)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-c")
-        .arg(source)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
-    let _ = std::fs::remove_file(&out);
-    assert!(
-        status.success(),
-        "{compiler} {args:?} failed on {}",
-        source.display()
-    );
+    capi_common::compile_only(compiler, args, source);
 }
 
 #[test]

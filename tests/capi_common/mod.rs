@@ -14,6 +14,35 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Compiles `source` (against include/) to an object file that is thrown away: the header checks.
+pub fn compile_only(compiler: &str, args: &[&str], source: &Path) {
+    let stem = source
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("header");
+    let out = std::env::temp_dir().join(format!(
+        "azure_iot_hub_{stem}_{}_{}.o",
+        compiler.replace('+', "x"),
+        std::process::id()
+    ));
+    let status = Command::new(compiler)
+        .args(args)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    let _ = std::fs::remove_file(&out);
+    assert!(
+        status.success(),
+        "{compiler} {args:?} failed on {}",
+        source.display()
+    );
+}
+
 /// Where the nested build and the compiled programs go.
 pub fn build_dir() -> PathBuf {
     root().join("target").join("capi-build")
