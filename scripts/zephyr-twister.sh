@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Zephyr checks: twister builds and runs tests/zephyr/* and builds samples/azure_iot_hub
+# The Zephyr checks: twister builds and runs tests/zephyr/* and builds samples/azure_iot_hub and
+# the footprint program (bench/footprint/zephyr)
 # against this module, on native_sim 64-bit. Needs a Zephyr tree (ZEPHYR_BASE), its Python
 # requirements, a host C toolchain (ZEPHYR_TOOLCHAIN_VARIANT=host), libclang (bindgen) and
 # cargo; see docs/zephyr.md. scripts/test.sh runs this when ZEPHYR_BASE is set.
@@ -15,7 +16,7 @@ export ZEPHYR_TOOLCHAIN_VARIANT=${ZEPHYR_TOOLCHAIN_VARIANT:-host}
 platform=${AZURE_IOT_HUB_ZEPHYR_PLATFORM:-native_sim_64}
 out=${AZURE_IOT_HUB_ZEPHYR_OUT:-$module/target/twister}
 python3 "$ZEPHYR_BASE/scripts/twister" \
-    -T "$module/tests/zephyr" -T "$module/samples/azure_iot_hub" \
+    -T "$module/tests/zephyr" -T "$module/samples/azure_iot_hub" -T "$module/bench/footprint/zephyr" \
     -p "$platform" -x=ZEPHYR_EXTRA_MODULES="$module" \
     --outdir "$out" -j "${AZURE_IOT_HUB_ZEPHYR_JOBS:-2}" --inline-logs
 
