@@ -4,6 +4,7 @@
 # port's C glue with sockets that go nowhere), linked with a C program that calls every API
 # function (bench/footprint/app.c), opt-level "z", LTO, panic = abort, --gc-sections.
 # The library's share = size(program) - size(same program with stub API functions).
+# With ZEPHYR_BASE set, also the Zephyr native_sim_64 build of the same program (bench/footprint/zephyr).
 # Writes $CARGO_TARGET_DIR/footprint.txt (key=value) and footprint-top-*.txt (largest symbols).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,6 +99,23 @@ stack=$(grep -o '"MQTT_HELPER_STACK_SIZE", Ty::Usize, "[0-9]*"' build.rs | grep 
         echo "hub_dps_ram=$((hub_dps_data + hub_dps_bss + 2 * stack))"
     fi
     grep heap_allocs "$out/raw.txt"
+    # The issue's own figure: the same program built for Zephyr native_sim_64 (logging off,
+    # CONFIG_SIZE_OPTIMIZATIONS), measured from the linker map, when a Zephyr tree is set up
+    # (ZEPHYR_BASE, west; docs/zephyr.md). AZURE_IOT_HUB_ZEPHYR_PLATFORM as for twister.
+    if [ -n "${ZEPHYR_BASE:-}" ] && command -v west > /dev/null; then
+        zboard=${AZURE_IOT_HUB_ZEPHYR_PLATFORM:-native_sim_64}
+        for z in hub hub_dps; do
+            extra=(); [ "$z" = hub_dps ] && extra=(-DEXTRA_CONF_FILE=overlay-dps.conf)
+            zout="$CARGO_TARGET_DIR/footprint-zephyr-$z"
+            if ZEPHYR_TOOLCHAIN_VARIANT=${ZEPHYR_TOOLCHAIN_VARIANT:-host} west build -p -b "$zboard" \
+                -d "$zout" bench/footprint/zephyr -- -DZEPHYR_EXTRA_MODULES="$PWD" "${extra[@]}" \
+                > "$zout.log" 2>&1; then
+                python3 bench/footprint/zephyr_map.py "$zout/zephyr/zephyr.map" azure_iot_hub "zephyr_$z"
+            else
+                echo "footprint: the Zephyr build failed, see $zout.log" >&2
+            fi
+        done
+    fi
     echo "run=$(cat "$out/run-hub.txt")"
 } > "$CARGO_TARGET_DIR/footprint.txt"
 cat "$CARGO_TARGET_DIR/footprint.txt"

@@ -2,7 +2,8 @@
 """The library's share of a Zephyr image, from its linker map: every input section kept by the
 linker whose archive path contains PATTERN, as flash (.text, .rodata, .data.rel.ro, iterable
 sections), .data, .bss/.noinit, and unwind tables (reported apart).
-Usage: zephyr_map.py build/zephyr/zephyr.map azure_iot_hub"""
+Usage: zephyr_map.py build/zephyr/zephyr.map azure_iot_hub [KEY]
+With KEY, prints KEY_flash=, KEY_ram= (key=value lines, as scripts/footprint.sh writes them)."""
 import re, sys, collections
 path, pat = sys.argv[1], sys.argv[2]
 tot = collections.Counter()
@@ -34,4 +35,8 @@ for line in open(path, errors='replace'):
     if pat in f:
         c = cls(sec)
         if c: tot[c] += size
-print(dict(tot), 'flash+data =', tot['flash'] + tot['data'], 'RAM data+bss =', tot['data'] + tot['bss'])
+if len(sys.argv) > 3:
+    print(f"{sys.argv[3]}_flash={tot['flash'] + tot['data']}")
+    print(f"{sys.argv[3]}_ram={tot['data'] + tot['bss']}")
+else:
+    print(dict(tot), 'flash+data =', tot['flash'] + tot['data'], 'RAM data+bss =', tot['data'] + tot['bss'])
