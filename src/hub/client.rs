@@ -405,7 +405,7 @@ fn put_publish_header(
             o.bytes_fixed(b"$iothub/methods/res/")?;
             o.decimal_of_len(status, digits)?;
             o.bytes_fixed(b"/?$rid=")?;
-            o.put(rid)?;
+            o.take(rid.len())?.copy_from_slice(rid);
         }
         _ => {
             o.put(twin_head(kind))?;
