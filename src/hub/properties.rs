@@ -120,6 +120,18 @@ fn put_byte(dst: &mut [u8], at: &mut usize, byte: u8) -> bool {
     true
 }
 
+/// The list as a slice of [`Property`] for the publish path, when it is one. Not on Zephyr,
+/// where the only list is the C API's array (`as_slice` is `None` for it): the code for slices
+/// would be dead there.
+#[inline(always)]
+fn slice_of(list: &dyn PropertyList) -> Option<&[Property<'_>]> {
+    if cfg!(feature = "zephyr") {
+        None
+    } else {
+        list.as_slice()
+    }
+}
+
 /// Property `i` of `list`, straight from `slice` (`list.as_slice()`) when the list is one: one
 /// loop for both kinds of list, without a dynamic call per property for a slice.
 #[inline(always)]
@@ -138,7 +150,7 @@ fn item<'a>(
 /// [`put_bag`]); `None` when a property cannot be read.
 #[inline(always)]
 pub(crate) fn bag_size(list: &dyn PropertyList) -> Option<usize> {
-    let slice = list.as_slice();
+    let slice = slice_of(list);
     let n = slice.map_or_else(|| list.count(), <[Property<'_>]>::len);
     // `&` before all but the first, `=` between key and value; slices cannot overflow this.
     let mut len = 0usize;
@@ -153,7 +165,7 @@ pub(crate) fn bag_size(list: &dyn PropertyList) -> Option<usize> {
 /// in the same pass; false when one is refused (or the list no longer fits `dst` exactly).
 #[inline(always)]
 pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> bool {
-    let slice = list.as_slice();
+    let slice = slice_of(list);
     let n = slice.map_or_else(|| list.count(), <[Property<'_>]>::len);
     let mut at = 0;
     for i in 0..n {
