@@ -5,7 +5,7 @@ use azure_iot_hub::hub::{
     properties::NO_PROPERTIES, Event, Message, MessageKind, Options, ProtocolError, PublishError,
     State,
 };
-use azure_iot_hub::hub::{Property, DEVICE_CLIENT_TYPE};
+use azure_iot_hub::hub::{Property, PropertyList, DEVICE_CLIENT_TYPE};
 use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::Connection;
 
@@ -386,6 +386,66 @@ fn publish_refusals() {
         Some(PublishError::InvalidArgument)
     );
     assert_eq!(c.client.poll_transmit(), None);
+}
+
+#[test]
+fn publish_refusal_precedence_and_packet_ids() {
+    // A refused property is reported before any size refusal, and takes no packet identifier;
+    // a size refusal of a valid message takes one (as every publish past the checks does).
+    fn list(v: Vec<Property<'static>>) -> &'static dyn PropertyList {
+        Box::leak(Box::new(&*v.leak()))
+    }
+    let mut c = ready("d");
+    let msg = |properties: &'static dyn PropertyList| Message {
+        kind: MessageKind::Telemetry { properties },
+        payload: b"x",
+        qos: QoS::AtLeastOnce,
+        packet_id: None,
+        dup: false,
+        retain: false,
+    };
+    let long: &'static str = "v".repeat(126).leak();
+    let mid: &'static str = "v".repeat(80).leak();
+    for (props, want) in [
+        (
+            vec![Property::new("k#", long), Property::new("a", "1")],
+            PublishError::InvalidArgument,
+        ),
+        (
+            vec![Property::new("a", mid), Property::new("b", "\0")],
+            PublishError::InvalidArgument,
+        ),
+    ] {
+        assert_eq!(c.client.publish(&msg(list(props)), 0).err(), Some(want));
+    }
+    let first = c.client.publish(&msg(&NO_PROPERTIES), 0).unwrap().packet_id;
+    assert_eq!(
+        c.client
+            .publish(&msg(list(vec![Property::new("a", mid)])), 0)
+            .err(),
+        Some(PublishError::TopicTooLong)
+    );
+    let next = c.client.publish(&msg(&NO_PROPERTIES), 0).unwrap().packet_id;
+    assert_eq!(next, first + 2);
+    // An empty key, a key with `=`, bytes that are not UTF-8: refused while written.
+    for bad in [
+        vec![Property::new("a", "1"), Property::new("", "2")],
+        vec![Property::new("a=b", "1")],
+        vec![Property {
+            key: b"k",
+            value: b"\xC3",
+        }],
+    ] {
+        assert_eq!(
+            c.client.publish(&msg(list(bad)), 0).err(),
+            Some(PublishError::InvalidArgument)
+        );
+    }
+    let ok = list(vec![Property::new("a", "b=c"), Property::new("é", "ü")]);
+    let out = c.client.publish(&msg(ok), 0).unwrap();
+    assert_eq!(out.packet_id, first + 3);
+    let want = "devices/d/messages/events/a=b=c&é=ü".as_bytes();
+    assert!(out.head().windows(want.len()).any(|w| w == want));
 }
 
 #[test]

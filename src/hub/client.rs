@@ -370,36 +370,62 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
 }
 
 /// A PUBLISH header (`first` byte, remaining length, topic, packet ID) written straight into the
-/// transmit queue: the hot path of every send, inlined, without a `Sink` call per topic piece.
+/// transmit queue, inlined. Telemetry (the hot path: the fixed pieces as plain moves, then the
+/// bag of `bag` bytes) and method responses (the status's `digits` written in place) each
+/// have their own writer; a twin topic is `head` and the request ID. `Ok(false)`: a property
+/// was refused.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn put_publish_header(
     o: &mut Out<'_>,
     first: u8,
     remaining: usize,
-    topic_len: u16,
+    topic_len: usize,
     kind: &MessageKind<'_>,
     device_id: &[u8],
-    rid: &str,
+    digits: usize,
+    rid: &[u8],
+    bag: usize,
     packet_id: Option<u16>,
-) -> Result<(), Overflow> {
+) -> Result<bool, Overflow> {
     o.u8(first)?;
     o.remaining_length(remaining)?;
-    o.u16(topic_len)?;
+    // At most `topic_max_len`, a `u16`.
+    o.u16(topic_len as u16)?;
     match *kind {
         MessageKind::Telemetry { properties } => {
-            let bag =
-                usize::from(topic_len).saturating_sub(telemetry::topic_len(device_id.len(), 0));
-            telemetry::put_topic(o, device_id, properties, bag)?
+            o.bytes_fixed(telemetry::PREFIX)?;
+            o.bytes_short(device_id)?;
+            o.bytes_fixed(telemetry::SUFFIX)?;
+            if !properties::put_bag(o.take(bag)?, properties) {
+                return Ok(false);
+            }
         }
-        MessageKind::MethodResponse { status, .. } => methods::put_response_topic(o, status, rid)?,
-        MessageKind::TwinGet { .. } => twin::write_get_topic(o, rid)?,
-        MessageKind::TwinReported { .. } => twin::write_reported_topic(o, rid)?,
+        MessageKind::MethodResponse { status, .. } => {
+            o.bytes_fixed(b"$iothub/methods/res/")?;
+            o.decimal_of_len(status, digits)?;
+            o.bytes_fixed(b"/?$rid=")?;
+            o.take(rid.len())?.copy_from_slice(rid);
+        }
+        _ => {
+            o.put(twin_head(kind))?;
+            o.put(rid)?;
+        }
     }
     if let Some(id) = packet_id {
         o.u16(id)?;
     }
-    Ok(())
+    Ok(true)
+}
+
+/// The fixed start of a twin request's topic.
+#[inline(always)]
+fn twin_head(kind: &MessageKind<'_>) -> &'static [u8] {
+    if let MessageKind::TwinGet { .. } = kind {
+        twin::GET_PREFIX
+    } else {
+        twin::REPORTED_PREFIX
+    }
 }
 
 // The device ID's length is kept in a `u8`.
@@ -544,12 +570,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     pub fn next_request_id(&mut self) -> RequestId {
         self.next_request_id = self.next_request_id.wrapping_add(1);
         let mut digits = [0u8; 10];
-        let mut cur = Cursor::new(&mut digits);
-        // Ten digits always fit.
-        let _ = cur.put_decimal(self.next_request_id);
         let mut s = RequestId::new();
         // ASCII digits, ten at most: they fit.
-        let _ = s.push_str(core::str::from_utf8(cur.written()).unwrap_or_default());
+        let _ = s.push_str(
+            core::str::from_utf8(super::scan::decimal(self.next_request_id, &mut digits))
+                .unwrap_or_default(),
+        );
         s
     }
 
@@ -710,17 +736,21 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
         let kind = msg.kind;
         let mut generated = None;
-        // Telemetry and method-response topic lengths are computed here, twin ones below.
-        let mut known_topic_len = None;
-        let rid: &str = match kind {
+        // The telemetry bag's length; its properties are checked while it is written.
+        let mut bag = 0;
+        // A method response's status digits.
+        let mut digits = 0;
+        // The request ID, and the length of the rest of the topic.
+        let (rid, rest): (&str, usize) = match kind {
             MessageKind::Telemetry { properties } => {
-                let bag =
-                    properties::bag_len(properties).map_err(|_| PublishError::InvalidArgument)?;
+                bag = properties::bag_size(properties).ok_or(PublishError::InvalidArgument)?;
                 if bag > 0 && bag + 1 > usize::from(self.opts.property_buffer_size) {
-                    return Err(PublishError::PropertiesTooLong);
+                    return Err(self.refuse(msg, PublishError::PropertiesTooLong));
                 }
-                known_topic_len = Some(telemetry::topic_len(self.device_id_bytes().len(), bag));
-                ""
+                (
+                    "",
+                    telemetry::topic_len(usize::from(self.device_id_len), bag),
+                )
             }
             MessageKind::TwinGet {
                 request_id: Some(r),
@@ -731,11 +761,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 if !valid_component(r.as_bytes(), false) {
                     return Err(PublishError::InvalidArgument);
                 }
-                r
+                (r, twin_head(&kind).len())
             }
             MessageKind::TwinGet { .. } | MessageKind::TwinReported { .. } => {
                 generated = Some(self.next_request_id());
-                ""
+                ("", twin_head(&kind).len())
             }
             MessageKind::MethodResponse {
                 request_id: r,
@@ -744,54 +774,54 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 if r.is_empty() || !valid_component(r.as_bytes(), true) {
                     return Err(PublishError::InvalidArgument);
                 }
-                known_topic_len = Some(methods::response_topic_len(status, r.len()));
-                r
+                digits = super::scan::decimal_len(status);
+                (r, methods::RES_PREFIX.len() + digits + methods::RID.len())
             }
         };
+        let rid = generated.as_deref().unwrap_or(rid).as_bytes();
+        let topic_len = rest + rid.len();
+        if topic_len > usize::from(self.opts.topic_max_len)
+            || msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4
+        {
+            return Err(self.refuse(msg, PublishError::TopicTooLong));
+        }
+        // The packet identifier is taken only once the message is known to be valid.
         let packet_id = match msg.packet_id {
             Some(id) if id != 0 => id,
-            _ => self.next_packet_id(),
+            _ => match self.next_packet_id.wrapping_add(1) {
+                0 => 1,
+                n => n,
+            },
         };
-        let rid: &str = generated.as_deref().unwrap_or(rid);
-        let device_id = self
-            .device_id
-            .get(..usize::from(self.device_id_len))
-            .unwrap_or_default();
-        // Twin topics: a fixed prefix and the request ID (no measuring pass: one topic writer).
-        let topic_len = known_topic_len.unwrap_or(match kind {
-            MessageKind::TwinGet { .. } => twin::get_topic_len(rid.len()),
-            _ => twin::reported_topic_len(rid.len()),
-        });
-        if topic_len > usize::from(self.opts.topic_max_len) {
-            return Err(PublishError::TopicTooLong);
-        }
-        if msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4 {
-            return Err(PublishError::TopicTooLong);
-        }
         let rollback_to = if self.tx.sent == self.tx.len {
             0
         } else {
             self.tx.len
         };
-        // The header straight into the queue through the inlined writer (the hot path of every
-        // send: no `Sink` call per topic piece).
-        let topic_len16 = u16::try_from(topic_len).map_err(|_| PublishError::BufferFull)?;
         let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
         let remaining = 2 + topic_len + pid_len + msg.payload.len();
         let first = 0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8;
+        // The header straight into the queue through the inlined writer (the hot path of every
+        // send: no `Sink` call per topic piece).
+        let device_id = self
+            .device_id
+            .get(..usize::from(self.device_id_len))
+            .unwrap_or_default();
         let mut o = self.tx.out();
-        put_publish_header(
-            &mut o,
-            first,
-            remaining,
-            topic_len16,
-            &kind,
-            device_id,
-            rid,
-            (pid_len > 0).then_some(packet_id),
-        )
-        .map_err(|_| PublishError::BufferFull)?;
-        self.tx.len += o.len();
+        let pid = (pid_len > 0).then_some(packet_id);
+        let written = put_publish_header(
+            &mut o, first, remaining, topic_len, &kind, device_id, digits, rid, bag, pid,
+        );
+        let n = o.len();
+        match written {
+            Ok(true) => {}
+            Ok(false) => return Err(PublishError::InvalidArgument),
+            Err(Overflow) => return Err(self.refuse(msg, PublishError::BufferFull)),
+        }
+        if !matches!(msg.packet_id, Some(id) if id != 0) {
+            self.next_packet_id = packet_id;
+        }
+        self.tx.len += n;
         let TxQueue { buf, len, sent } = &mut self.tx;
         let buf: &B = buf;
         Ok(Outgoing {
@@ -804,6 +834,23 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             request_id: generated,
             done: false,
         })
+    }
+
+    /// A publish refused for its size (`err`): as before the checks were merged into the
+    /// writing, a property that is not valid is reported first, and a refusal after the
+    /// properties were checked uses up a packet identifier.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&mut self, msg: &Message<'_>, err: PublishError) -> PublishError {
+        if let MessageKind::Telemetry { properties } = msg.kind {
+            if properties::bag_len(properties).is_err() {
+                return PublishError::InvalidArgument;
+            }
+        }
+        if err != PublishError::PropertiesTooLong && !matches!(msg.packet_id, Some(id) if id != 0) {
+            self.next_packet_id();
+        }
+        err
     }
 
     fn queue_subscribe(&mut self) -> Result<(), ProtocolError> {

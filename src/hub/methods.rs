@@ -1,14 +1,13 @@
 //! Direct methods: requests on `$iothub/methods/POST/{name}/?$rid={rid}`, responses on
 //! `$iothub/methods/res/{status}/?$rid={rid}`.
 
-use super::scan::Out;
 use crate::sink::{Overflow, Sink};
 
 /// The subscription filter for direct methods.
 pub const SUBSCRIBE_FILTER: &str = "$iothub/methods/POST/#";
 
 const PREFIX: &str = "$iothub/methods/POST/";
-const RID: &str = "/?$rid=";
+pub(crate) const RID: &[u8] = b"/?$rid=";
 
 /// A parsed method-request topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,20 +68,7 @@ pub fn response_topic_len(status: u32, request_id_len: usize) -> usize {
     RES_PREFIX.len() + super::scan::decimal_len(status) + RID.len() + request_id_len
 }
 
-const RES_PREFIX: &str = "$iothub/methods/res/";
-
-/// [`write_response_topic`] for the publish path, through the inlined [`Out`].
-#[inline(always)]
-pub(crate) fn put_response_topic(
-    o: &mut Out<'_>,
-    status: u32,
-    request_id: &str,
-) -> Result<(), Overflow> {
-    o.bytes_fixed(b"$iothub/methods/res/")?;
-    o.decimal_of_len(status, super::scan::decimal_len(status))?;
-    o.bytes_fixed(b"/?$rid=")?;
-    o.bytes(request_id.as_bytes())
-}
+pub(crate) const RES_PREFIX: &[u8] = b"$iothub/methods/res/";
 
 /// Writes the response topic. The status is written in full (the original truncated it to 16 bits).
 pub fn write_response_topic<S: Sink>(
@@ -90,9 +76,9 @@ pub fn write_response_topic<S: Sink>(
     status: u32,
     request_id: &str,
 ) -> Result<(), Overflow> {
-    s.put(RES_PREFIX.as_bytes())?;
+    s.put(RES_PREFIX)?;
     s.put_decimal(status)?;
-    s.put(RID.as_bytes())?;
+    s.put(RID)?;
     s.put(request_id.as_bytes())
 }
 
@@ -165,11 +151,6 @@ mod tests {
             let mut c = Cursor::new(&mut buf);
             write_response_topic(&mut c, status, rid).unwrap();
             assert_eq!(response_topic_len(status, rid.len()), c.len(), "{status}");
-            let mut out = [0u8; 64];
-            let mut o = Out::new(&mut out);
-            put_response_topic(&mut o, status, rid).unwrap();
-            let n = o.len();
-            assert_eq!(&out[..n], c.written(), "{status}");
         }
     }
 }

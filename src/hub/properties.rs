@@ -67,19 +67,19 @@ impl<const N: usize> PropertyList for [Property<'_>; N] {
 /// No properties.
 pub const NO_PROPERTIES: [Property<'static>; 0] = [];
 
+/// Bytes a topic component never holds: NUL, `#`, `+` (they would change the topic's meaning)
+/// and `&` (every refused byte is below 64: one shift and test of a mask per byte).
+const REFUSED: u64 = (1 << 0) | (1 << b'#') | (1 << b'+') | (1 << b'&');
+/// [`REFUSED`] and `=` (property keys, twin request IDs).
+const REFUSED_KEY: u64 = REFUSED | (1 << b'=');
+
 /// Checks a value that goes into a topic verbatim (request IDs, property keys and values): it
 /// must be UTF-8 without NUL, `#`, `+` (they would change the topic's meaning) and `&` (and `=`
-/// unless `allow_equals`).
-#[inline(always)]
+/// unless `allow_equals`). One called copy (connect, request IDs, the refusal path of publish).
+#[inline(never)]
 pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
-    // Every refused byte is below 64: one shift and test of a mask per byte. One pass; the
-    // UTF-8 check only when a non-ASCII byte was seen.
-    const REFUSED: u64 = (1 << 0) | (1 << b'#') | (1 << b'+') | (1 << b'&');
-    let refused = if allow_equals {
-        REFUSED
-    } else {
-        REFUSED | (1 << b'=')
-    };
+    let refused = if allow_equals { REFUSED } else { REFUSED_KEY };
+    // One pass; the UTF-8 check only when a non-ASCII byte was seen.
     let mut high = 0u8;
     for &b in bytes {
         if b < 64 && (refused >> b) & 1 != 0 {
@@ -88,6 +88,101 @@ pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
         high |= b;
     }
     high < 0x80 || core::str::from_utf8(bytes).is_ok()
+}
+
+/// Copies `src` to `dst` at `*at` and checks it as [`valid_component`] does (with `refused`)
+/// in the same pass; false when it is refused or does not fit.
+#[inline(always)]
+fn copy_checked(dst: &mut [u8], at: &mut usize, src: &[u8], refused: u64) -> bool {
+    let Some(d) = dst.get_mut(*at..).and_then(|f| f.get_mut(..src.len())) else {
+        return false;
+    };
+    let mut high = 0u8;
+    for (d, &b) in d.iter_mut().zip(src) {
+        *d = b;
+        if b < 64 && (refused >> b) & 1 != 0 {
+            return false;
+        }
+        high |= b;
+    }
+    *at += src.len();
+    high < 0x80 || core::str::from_utf8(src).is_ok()
+}
+
+/// Writes `byte` to `dst` at `*at`; false when it does not fit.
+#[inline(always)]
+fn put_byte(dst: &mut [u8], at: &mut usize, byte: u8) -> bool {
+    let Some(d) = dst.get_mut(*at) else {
+        return false;
+    };
+    *d = byte;
+    *at += 1;
+    true
+}
+
+/// The list as a slice of [`Property`] for the publish path, when it is one. Not on Zephyr,
+/// where the only list is the C API's array (`as_slice` is `None` for it): the code for slices
+/// would be dead there.
+#[inline(always)]
+fn slice_of(list: &dyn PropertyList) -> Option<&[Property<'_>]> {
+    if cfg!(feature = "zephyr") {
+        None
+    } else {
+        list.as_slice()
+    }
+}
+
+/// Property `i` of `list`, straight from `slice` (`list.as_slice()`) when the list is one: one
+/// loop for both kinds of list, without a dynamic call per property for a slice.
+#[inline(always)]
+fn item<'a>(
+    list: &'a dyn PropertyList,
+    slice: Option<&'a [Property<'a>]>,
+    i: usize,
+) -> Option<(&'a [u8], &'a [u8])> {
+    match slice {
+        Some(props) => props.get(i).map(|p| (p.key, p.value)),
+        None => list.get(i),
+    }
+}
+
+/// The length [`write_bag`] writes for `list`, without checking the properties (see
+/// [`put_bag`]); `None` when a property cannot be read.
+#[inline(always)]
+pub(crate) fn bag_size(list: &dyn PropertyList) -> Option<usize> {
+    let slice = slice_of(list);
+    let n = slice.map_or_else(|| list.count(), <[Property<'_>]>::len);
+    // `&` before all but the first, `=` between key and value; slices cannot overflow this.
+    let mut len = 0usize;
+    for i in 0..n {
+        let (k, v) = item(list, slice, i)?;
+        len += k.len() + v.len() + 2;
+    }
+    Some(len.saturating_sub(1))
+}
+
+/// Writes the bag of `list` into `dst` (whose length is [`bag_size`]) and checks every property
+/// in the same pass; false when one is refused (or the list no longer fits `dst` exactly).
+#[inline(always)]
+pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> bool {
+    let slice = slice_of(list);
+    let n = slice.map_or_else(|| list.count(), <[Property<'_>]>::len);
+    let mut at = 0;
+    for i in 0..n {
+        let Some((k, v)) = item(list, slice, i) else {
+            return false;
+        };
+        // `&` before all but the first, key (not empty), `=`, value, each checked as written.
+        if (i > 0 && !put_byte(dst, &mut at, b'&'))
+            || k.is_empty()
+            || !copy_checked(dst, &mut at, k, REFUSED_KEY)
+            || !put_byte(dst, &mut at, b'=')
+            || !copy_checked(dst, &mut at, v, REFUSED)
+        {
+            return false;
+        }
+    }
+    at == dst.len()
 }
 
 /// Why a property list was refused.
@@ -105,30 +200,16 @@ pub fn validate(list: &dyn PropertyList) -> Result<(), PropertyError> {
 
 /// Validates every property of `list` and returns the length [`write_bag`] will write, in one
 /// pass.
-#[inline(always)]
 pub fn bag_len(list: &dyn PropertyList) -> Result<usize, PropertyError> {
-    // `&` before all but the first, `=` between key and value; slices cannot overflow this.
     let mut len = 0usize;
-    if let Some(props) = list.as_slice() {
-        for p in props {
-            len += one(p.key, p.value)? + 1;
+    for i in 0..list.count() {
+        let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
+        if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
+            return Err(PropertyError::Invalid);
         }
-    } else {
-        for i in 0..list.count() {
-            let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
-            len += one(k, v)? + 1;
-        }
+        len += k.len() + 1 + v.len() + 1;
     }
     Ok(len.saturating_sub(1))
-}
-
-/// One property checked: its length with the `=`.
-#[inline(always)]
-fn one(k: &[u8], v: &[u8]) -> Result<usize, PropertyError> {
-    if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
-        return Err(PropertyError::Invalid);
-    }
-    Ok(k.len() + 1 + v.len())
 }
 
 /// Writes `k1=v1&k2=v2...`. Call [`validate`] first.

@@ -52,29 +52,7 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
-    /// Bytes of any length.
-    #[inline(always)]
-    pub(crate) fn bytes(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        let n = b.len();
-        // `..n` of the free space has the length of `b` by construction: `copy_from_slice`'s
-        // length check folds away.
-        let dst = self
-            .buf
-            .get_mut(self.at..)
-            .and_then(|free| free.get_mut(..n))
-            .ok_or(Overflow)?;
-        if n <= 16 {
-            for (d, s) in dst.iter_mut().zip(b) {
-                *d = *s;
-            }
-        } else {
-            dst.copy_from_slice(b);
-        }
-        self.at += n;
-        Ok(())
-    }
-
-    /// [`Out::bytes`] for a piece that is usually 4 to 16 bytes long (the device ID): two
+    /// Bytes for a piece that is usually 4 to 16 bytes long (the device ID): two
     /// overlapping fixed-size moves instead of a byte loop. Only on the telemetry path (each
     /// use inlines its four copies).
     #[inline(always)]
@@ -110,6 +88,25 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
+    /// Bytes of any length as one called copy (short pieces without a `memcpy` call), for the
+    /// pieces of the topics that are not the telemetry hot path (method responses, twin
+    /// requests).
+    #[inline(never)]
+    pub(crate) fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
+        self.bytes_short(b)
+    }
+
+    /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
+    /// in place from the last, with no measuring pass and no copy.
+    #[inline(always)]
+    pub(crate) fn decimal_of_len(&mut self, mut v: u32, len: usize) -> Result<(), Overflow> {
+        for d in self.take(len)?.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        Ok(())
+    }
+
     /// The next `n` bytes, to be filled by the caller (counted as written).
     #[inline(always)]
     pub(crate) fn take(&mut self, n: usize) -> Result<&mut [u8], Overflow> {
@@ -134,60 +131,33 @@ impl<'a> Out<'a> {
             self.u8(b | 0x80)?;
         }
     }
+}
 
-    /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
-    /// in place from the last, with no measuring pass and no copy.
-    #[inline(always)]
-    pub(crate) fn decimal_of_len(&mut self, mut v: u32, len: usize) -> Result<(), Overflow> {
-        let dst = self
-            .buf
-            .get_mut(self.at..)
-            .and_then(|free| free.get_mut(..len))
-            .ok_or(Overflow)?;
-        for d in dst.iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
+/// `v` in decimal, written at the end of `buf`: the digits (one loop, no measuring pass).
+#[inline(never)]
+pub(crate) fn decimal(mut v: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut at = buf.len();
+    for d in buf.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+        at -= 1;
+        if v == 0 {
+            break;
         }
-        self.at += len;
-        Ok(())
     }
+    buf.get(at..).unwrap_or_default()
 }
 
-/// Copies `src` into the next bytes of `dst`, one at a time (the pieces of a property bag are
-/// a few bytes: cheaper than a `memcpy` call each).
+/// Number of decimal digits of `v` (a loop: a few instructions more than a table of limits
+/// for a status of 3 digits, and a tenth of its code).
 #[inline(always)]
-pub(crate) fn fill(dst: &mut core::slice::IterMut<'_, u8>, src: &[u8]) -> Result<(), Overflow> {
-    for &b in src {
-        *dst.next().ok_or(Overflow)? = b;
+pub(crate) fn decimal_len(mut v: u32) -> usize {
+    let mut n = 1;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
     }
-    Ok(())
-}
-
-/// For the writers that take any [`crate::sink::Sink`] (twin topics).
-impl crate::sink::Sink for Out<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
-        self.bytes(bytes)
-    }
-    fn put_u8(&mut self, byte: u8) -> Result<(), Overflow> {
-        self.u8(byte)
-    }
-}
-
-/// Number of decimal digits of `v`.
-#[inline(always)]
-pub(crate) fn decimal_len(v: u32) -> usize {
-    match v {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1_000..=9_999 => 4,
-        10_000..=99_999 => 5,
-        100_000..=999_999 => 6,
-        1_000_000..=9_999_999 => 7,
-        10_000_000..=99_999_999 => 8,
-        100_000_000..=999_999_999 => 9,
-        _ => 10,
-    }
+    n
 }
 
 /// Index of the first occurrence of `needle` in `hay`. Candidates are the places of
@@ -361,23 +331,25 @@ mod tests {
         o.u8(1).unwrap();
         o.u16(0x0203).unwrap();
         o.bytes_fixed(b"ab").unwrap();
-        o.bytes(b"cdefghi").unwrap();
+        o.put(b"cdefghi").unwrap();
         assert_eq!(o.len(), 12);
         assert_eq!(o.u8(0), Err(Overflow));
-        assert_eq!(o.bytes(b"x"), Err(Overflow));
+        assert_eq!(o.put(b"x"), Err(Overflow));
         assert_eq!(o.bytes_fixed(b"x"), Err(Overflow));
         assert_eq!(o.len(), 12);
         assert_eq!(&buf, b"\x01\x02\x03abcdefghi");
         for n in [0u32, 7, 10, 99, 100, 65_535, 1_000_000_000, u32::MAX] {
-            let mut buf = [0u8; 10];
-            let mut o = Out::new(&mut buf);
-            let len = decimal_len(n);
-            o.decimal_of_len(n, len).unwrap();
             let want = std::format!("{n}");
-            assert_eq!((len, &buf[..len]), (want.len(), want.as_bytes()));
+            assert_eq!(decimal_len(n), want.len());
+            assert_eq!(decimal(n, &mut [0u8; 10]), want.as_bytes());
         }
-        let mut buf = [0u8; 2];
-        assert_eq!(Out::new(&mut buf).decimal_of_len(123, 3), Err(Overflow));
+        let mut buf = [0u8; 5];
+        let mut o = Out::new(&mut buf);
+        o.put(b"abc").unwrap();
+        assert_eq!(o.put(b"def"), Err(Overflow));
+        o.put(b"de").unwrap();
+        assert_eq!(o.len(), 5);
+        assert_eq!(&buf, b"abcde");
         for (n, want) in [
             (0usize, &[0u8][..]),
             (127, &[0x7F]),

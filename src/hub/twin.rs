@@ -10,8 +10,8 @@ pub const DESIRED_FILTER: &str = "$iothub/twin/PATCH/properties/desired/#";
 /// The subscription filter for twin responses.
 pub const RESPONSE_FILTER: &str = "$iothub/twin/res/#";
 
-const GET_PREFIX: &[u8] = b"$iothub/twin/GET/?$rid=";
-const REPORTED_PREFIX: &[u8] = b"$iothub/twin/PATCH/properties/reported/?$rid=";
+pub(crate) const GET_PREFIX: &[u8] = b"$iothub/twin/GET/?$rid=";
+pub(crate) const REPORTED_PREFIX: &[u8] = b"$iothub/twin/PATCH/properties/reported/?$rid=";
 
 /// Writes `$iothub/twin/GET/?$rid={rid}`.
 pub fn write_get_topic<S: Sink>(s: &mut S, request_id: &str) -> Result<(), Overflow> {
