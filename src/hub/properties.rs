@@ -193,9 +193,30 @@ impl<'a> PropertyBag<'a> {
         BagIter { rest: self.0 }
     }
 
-    /// The value of the first property named `key`.
+    /// The value of the first property named `key`. Off the hot paths (twin and DPS topics): a
+    /// plain byte loop, one small copy, not the inlined eight-bytes-at-a-time iterator.
+    #[inline(never)]
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        let bag = self.0;
+        let b = bag.as_bytes();
+        let key = key.as_bytes();
+        // The current segment is `start..i`; `eq` is where its first `=` is, if seen yet.
+        let (mut start, mut eq) = (0, None);
+        for i in 0..=b.len() {
+            let c = b.get(i).copied().unwrap_or(b'&');
+            if c == b'=' && eq.is_none() {
+                eq = Some(i);
+            } else if c == b'&' {
+                let k_end = eq.unwrap_or(i);
+                // Empty segments are skipped (as by `iter`); `&`/`=` are ASCII, so these
+                // slices are at char boundaries (`get` checks anyway).
+                if i > start && b.get(start..k_end) == Some(key) {
+                    return Some(eq.map_or(Some(""), |e| bag.get(e + 1..i))?);
+                }
+                (start, eq) = (i + 1, None);
+            }
+        }
+        None
     }
 
     /// Number of properties.
@@ -291,6 +312,36 @@ mod tests {
         }
         assert!(valid_component("é".as_bytes(), false));
         assert!(!valid_component(b"\xC3", false));
+    }
+
+    #[test]
+    fn get_agrees_with_the_first_match_of_iter() {
+        let bags = [
+            "",
+            "&",
+            "=",
+            "a",
+            "a=",
+            "=a",
+            "a=1&b=2",
+            "&&a=1&",
+            "a=1&a=2",
+            "ab=1&a=2",
+            "a&a=2",
+            "=x&a=1",
+            "k=v=w&é=ü&x",
+            "$rid=1&$version=3",
+            "$version=&$rid=7",
+        ];
+        for bag in bags {
+            for key in ["", "a", "b", "ab", "k", "é", "x", "$rid", "$version", "a=1"] {
+                let want = PropertyBag(bag)
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v);
+                assert_eq!(PropertyBag(bag).get(key), want, "{bag} {key}");
+            }
+        }
     }
 
     #[test]
