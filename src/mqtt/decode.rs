@@ -127,12 +127,13 @@ pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, DecodeError> {
 }
 
 /// True only if `bytes` is all ASCII with no NUL, `#` or `+` (false says nothing: the exact
-/// [`has_nul_or_wildcard`] decides then). Four words per loop turn, no branch per word. With
-/// `z` the word with `#`/`+` bytes turned to zero, `(w - ONES) | (z - ONES)` has a high bit
-/// set: in a word of ASCII bytes, exactly when a byte is zero in `w` or `z` (a borrow only
-/// follows a zero byte); for any byte >= 0x80, always (0x82..=0xFF keep it after subtracting
-/// at most 2 in `w`; 0x80 and 0x81 are 0xA3 and 0xA2 in `z`). About 1.2 instructions a byte;
-/// the exact byte-by-byte check costs about 6.
+/// [`has_nul_or_wildcard`] decides then). Two words per loop turn (four cost 48 B more code
+/// for 3 instructions less on the C2D topic), no branch per word. With `z` the word with
+/// `#`/`+` bytes turned to zero, `(w - ONES) | (z - ONES)` has a high bit set: in a word of
+/// ASCII bytes, exactly when a byte is zero in `w` or `z` (a borrow only follows a zero byte);
+/// for any byte >= 0x80, always (0x82..=0xFF keep it after subtracting at most 2 in `w`; 0x80
+/// and 0x81 are 0xA3 and 0xA2 in `z`). About 1.2 instructions a byte; the exact byte-by-byte
+/// check costs about 6.
 #[inline(always)]
 fn ascii_clean(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -149,12 +150,11 @@ fn ascii_clean(bytes: &[u8]) -> bool {
         w.wrapping_sub(ONES) | z.wrapping_sub(ONES)
     }
     let mut acc = 0;
-    let mut quads = bytes.chunks_exact(32);
-    for q in &mut quads {
-        acc |= flags(q, 0) | flags(q, 8) | flags(q, 16) | flags(q, 24);
+    let mut pairs = bytes.chunks_exact(16);
+    for q in &mut pairs {
+        acc |= flags(q, 0) | flags(q, 8);
     }
-    let rest = quads.remainder();
-    let mut words = rest.chunks_exact(8);
+    let mut words = pairs.remainder().chunks_exact(8);
     for w in &mut words {
         acc |= flags(w, 0);
     }
