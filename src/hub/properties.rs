@@ -197,24 +197,25 @@ impl<'a> PropertyBag<'a> {
     /// plain byte loop, one small copy, not the inlined eight-bytes-at-a-time iterator.
     #[inline(never)]
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        let bag = self.0;
-        let b = bag.as_bytes();
-        let key = key.as_bytes();
-        // The current segment is `start..i`; `eq` is where its first `=` is, if seen yet.
-        let (mut start, mut eq) = (0, None);
-        for i in 0..=b.len() {
-            let c = b.get(i).copied().unwrap_or(b'&');
-            if c == b'=' && eq.is_none() {
-                eq = Some(i);
-            } else if c == b'&' {
-                let k_end = eq.unwrap_or(i);
-                // Empty segments are skipped (as by `iter`); `&`/`=` are ASCII, so these
-                // slices are at char boundaries (`get` checks anyway).
-                if i > start && b.get(start..k_end) == Some(key) {
-                    return Some(eq.map_or(Some(""), |e| bag.get(e + 1..i))?);
+        // A key never holds `=` (the first one ends it).
+        if key.as_bytes().contains(&b'=') {
+            return None;
+        }
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            let b = rest.as_bytes();
+            let end = b.iter().position(|&c| c == b'&').unwrap_or(b.len());
+            // `&` is ASCII: a char boundary (`split_at_checked` checks anyway).
+            let (seg, tail) = rest.split_at_checked(end)?;
+            // Empty segments are skipped (as by `iter`); `key=value` or `key` alone.
+            if let Some(v) = seg.strip_prefix(key).filter(|_| !seg.is_empty()) {
+                match v.as_bytes().first() {
+                    None => return Some(v),
+                    Some(b'=') => return v.get(1..),
+                    Some(_) => {}
                 }
-                (start, eq) = (i + 1, None);
             }
+            rest = tail.get(1..).unwrap_or_default();
         }
         None
     }
