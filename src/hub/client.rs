@@ -907,6 +907,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
 
     /// A complete packet from the framer. Returns the event it means for the application, or an
     /// error after which the connection must be closed.
+    #[inline(never)]
     pub fn handle_packet<'p>(
         &mut self,
         header: FixedHeader,

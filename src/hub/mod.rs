@@ -144,6 +144,47 @@ mod tests {
     }
 
     #[test]
+    fn twin_response_status_agrees_with_split_once() {
+        // The status check as it was: what precedes the first `/?` is 1 to 3 ASCII digits.
+        fn reference(rest: &str) -> Option<(u16, &str)> {
+            let (status, query) = rest.split_once("/?")?;
+            if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            Some((status.parse().ok()?, query))
+        }
+        for rest in [
+            "200/?$rid=1",
+            "2/?$rid=1",
+            "20/?$rid=1",
+            "2000/?$rid=1",
+            "/?$rid=1",
+            "2x0/?$rid=1",
+            "200/x/?$rid=1",
+            "200/",
+            "200",
+            "",
+            "999/?$rid=1&$version=2",
+            "0/?$rid=a/?b",
+            "12/?",
+            "1é/?$rid=1",
+        ] {
+            let topic = std::format!("$iothub/twin/res/{rest}");
+            let got = match twin::parse(&topic) {
+                Ok(twin::TwinTopic::Response { status, .. }) => Some(status),
+                Ok(other) => panic!("{other:?}"),
+                Err(twin::TwinTopicError::Malformed) => None,
+                Err(e) => panic!("{e:?}"),
+            };
+            let want = reference(rest)
+                .filter(|(_, q)| PropertyBag(q).get("$rid").is_some_and(|r| !r.is_empty()))
+                .map(|(s, _)| s);
+            assert_eq!(got, want, "{rest}");
+        }
+    }
+
+    #[test]
     fn classify_vectors() {
         assert!(matches!(
             classify("devices/d/messages/devicebound/a=1"),

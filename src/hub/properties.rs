@@ -274,9 +274,31 @@ impl<'a> PropertyBag<'a> {
         BagIter { rest: self.0 }
     }
 
-    /// The value of the first property named `key`.
+    /// The value of the first property named `key`. Off the hot paths (twin and DPS topics): a
+    /// plain byte loop, one small copy, not the inlined eight-bytes-at-a-time iterator.
+    #[inline(never)]
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        // A key never holds `=` (the first one ends it).
+        if key.as_bytes().contains(&b'=') {
+            return None;
+        }
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            let b = rest.as_bytes();
+            let end = b.iter().position(|&c| c == b'&').unwrap_or(b.len());
+            // `&` is ASCII: a char boundary (`split_at_checked` checks anyway).
+            let (seg, tail) = rest.split_at_checked(end)?;
+            // Empty segments are skipped (as by `iter`); `key=value` or `key` alone.
+            if let Some(v) = seg.strip_prefix(key).filter(|_| !seg.is_empty()) {
+                match v.as_bytes().first() {
+                    None => return Some(v),
+                    Some(b'=') => return v.get(1..),
+                    Some(_) => {}
+                }
+            }
+            rest = tail.get(1..).unwrap_or_default();
+        }
+        None
     }
 
     /// Number of properties.
@@ -372,6 +394,36 @@ mod tests {
         }
         assert!(valid_component("é".as_bytes(), false));
         assert!(!valid_component(b"\xC3", false));
+    }
+
+    #[test]
+    fn get_agrees_with_the_first_match_of_iter() {
+        let bags = [
+            "",
+            "&",
+            "=",
+            "a",
+            "a=",
+            "=a",
+            "a=1&b=2",
+            "&&a=1&",
+            "a=1&a=2",
+            "ab=1&a=2",
+            "a&a=2",
+            "=x&a=1",
+            "k=v=w&é=ü&x",
+            "$rid=1&$version=3",
+            "$version=&$rid=7",
+        ];
+        for bag in bags {
+            for key in ["", "a", "b", "ab", "k", "é", "x", "$rid", "$version", "a=1"] {
+                let want = PropertyBag(bag)
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v);
+                assert_eq!(PropertyBag(bag).get(key), want, "{bag} {key}");
+            }
+        }
     }
 
     #[test]

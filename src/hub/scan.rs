@@ -177,25 +177,6 @@ pub(crate) fn find_anchored(hay: &[u8], needle: &[u8], anchor: usize) -> Option<
     }
 }
 
-/// Index of the first occurrence of `needle` in `hay`.
-pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let (&first, rest) = n.split_first()?;
-    let last = h.len().checked_sub(n.len())?;
-    let mut at = 0;
-    while at <= last {
-        // The needles are short: compared byte by byte, without a `memcmp` call.
-        if h.get(at) == Some(&first)
-            && h.get(at + 1..at + n.len())
-                .is_some_and(|c| c.iter().zip(rest).all(|(a, b)| a == b))
-        {
-            return Some(at);
-        }
-        at += 1;
-    }
-    None
-}
-
 /// Index of the first `byte` in `hay`, eight bytes at a time.
 #[inline(always)]
 pub(crate) fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
@@ -223,46 +204,9 @@ pub(crate) fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
         .map(|p| at + p)
 }
 
-/// `hay` split around the first `needle`, like `str::split_once`.
-pub(crate) fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
-    let at = find(hay, needle)?;
-    // `at` and `at + needle.len()` are char boundaries: the needle is valid UTF-8 and matched.
-    Some((hay.get(..at)?, hay.get(at + needle.len()..)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn find_vectors() {
-        assert_eq!(
-            find("devices/d/messages/devicebound/x", "/messages/devicebound/"),
-            Some(9)
-        );
-        assert_eq!(find("abc", "abc"), Some(0));
-        assert_eq!(find("ab", "abc"), None);
-        assert_eq!(find("aab", "ab"), Some(1));
-        assert_eq!(find("", "a"), None);
-        assert_eq!(find("a", ""), None);
-        assert_eq!(find("x/?y/?z", "/?"), Some(1));
-        assert_eq!(
-            split_once("led/?$rid=1/?$rid=2", "/?$rid="),
-            Some(("led", "1/?$rid=2"))
-        );
-        assert_eq!(find("é/?x", "/?"), Some(2));
-        for (h, n) in [
-            ("a/b/c", "/c"),
-            ("////", "//"),
-            ("é", "é"),
-            ("xyz", "z"),
-            ("xyz", "y"),
-            ("a/b/c/", "/"),
-            ("ab/?c/?", "/?"),
-        ] {
-            assert_eq!(find(h, n), h.find(n), "{h} {n}");
-        }
-    }
 
     #[test]
     fn find_byte_agrees_with_position() {

@@ -70,16 +70,20 @@ pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
         .strip_prefix("$iothub/twin/")
         .ok_or(TwinTopicError::NotTwin)?;
     if let Some(rest) = rest.strip_prefix("res/") {
-        let (status, query) =
-            super::scan::split_once(rest, "/?").ok_or(TwinTopicError::Malformed)?;
-        if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+        // `{status}/?{query}`: the status is what comes before the first `/?`, and must be 1 to
+        // 3 digits. Equivalently: 1 to 3 leading digits followed by `/?` (a `/?` earlier than
+        // the first non-digit is impossible, one later leaves a non-digit in the status).
+        let b = rest.as_bytes();
+        let mut status = 0u16;
+        let mut digits = 0;
+        while let Some(&d) = b.get(digits).filter(|d| d.is_ascii_digit() && digits < 3) {
+            status = status * 10 + u16::from(d - b'0');
+            digits += 1;
+        }
+        if digits == 0 || b.get(digits..digits + 2) != Some(b"/?") {
             return Err(TwinTopicError::Malformed);
         }
-        // 1 to 3 ASCII digits (checked above): no overflow; cheaper than `str::parse`.
-        let status = status
-            .bytes()
-            .fold(0u16, |n, b| n * 10 + u16::from(b - b'0'));
-        let bag = PropertyBag(query);
+        let bag = PropertyBag(rest.get(digits + 2..).ok_or(TwinTopicError::Malformed)?);
         let request_id = bag
             .get("$rid")
             .filter(|r| !r.is_empty())

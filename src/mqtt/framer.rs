@@ -85,7 +85,8 @@ pub enum Framed<'a> {
 #[derive(Debug)]
 pub struct Framer<B> {
     buf: B,
-    start: usize,
+    /// Bytes in the buffer; the unframed ones always start at 0 (released bytes are moved out
+    /// before the next packet is looked at).
     len: usize,
     release: usize,
     discard: usize,
@@ -100,7 +101,6 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     pub fn new(buf: B) -> Self {
         Framer {
             buf,
-            start: 0,
             len: 0,
             release: 0,
             discard: 0,
@@ -130,13 +130,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
 
     /// Bytes buffered and not yet framed.
     pub fn buffered(&self) -> usize {
-        self.len - self.start - self.release.min(self.len - self.start)
+        self.len - self.release.min(self.len)
     }
 
     /// Forgets everything (a new connection).
     pub fn reset(&mut self) {
         self.restore = None;
-        self.start = 0;
         self.len = 0;
         self.release = 0;
         self.discard = 0;
@@ -149,24 +148,22 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
                 *b = byte;
             }
         }
-        // `start` is 0 outside this function: nothing released, nothing to skip, nothing to do.
-        if self.release == 0 && self.discard == 0 && self.start == 0 {
+        // Nothing released, nothing to skip: nothing to do.
+        if self.release == 0 && self.discard == 0 {
             return;
         }
-        self.start = (self.start + self.release).min(self.len);
+        let len = self.len;
+        let mut start = self.release.min(len);
         self.release = 0;
         // Skip the rest of an oversize packet.
-        let skip = self.discard.min(self.len - self.start);
-        self.start += skip;
+        let skip = self.discard.min(len - start);
+        start += skip;
         self.discard -= skip;
-        if self.start == self.len {
-            self.start = 0;
+        if start == len {
             self.len = 0;
-        } else if self.start > 0 {
-            let (start, len) = (self.start, self.len);
+        } else if start > 0 {
             self.buf.as_mut().copy_within(start..len, 0);
             self.len -= start;
-            self.start = 0;
         }
     }
 
@@ -207,35 +204,33 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         if self.discard > 0 {
             return Ok(None);
         }
-        let (start, len) = (self.start, self.len);
-        let Some(header) = FixedHeader::parse(self.buf.as_ref().get(start..len).unwrap_or(&[]))?
-        else {
+        let len = self.len;
+        let Some(header) = FixedHeader::parse(self.buf.as_ref().get(..len).unwrap_or(&[]))? else {
             return Ok(None);
         };
         let total = header.total_length();
-        let have = len - start;
         if total > self.max_packet() {
             // Wait until the buffer is full so the prefix holds as much as possible.
             if len < self.capacity() {
                 return Ok(None);
             }
-            self.release = have;
-            self.discard = total - have;
+            self.release = len;
+            self.discard = total - len;
             let prefix = self
                 .buf
                 .as_ref()
-                .get(start + header.header_length..len)
+                .get(header.header_length..len)
                 .unwrap_or(&[]);
             return Ok(Some(Framed::Oversize { header, prefix }));
         }
-        if have < total {
+        if len < total {
             return Ok(None);
         }
         self.release = total;
-        let end = start + total;
+        let end = total;
         if self.reserve > 0 {
-            // After the compaction above `start` is 0, and `total <= capacity - 1`: the byte
-            // after the packet is in the buffer.
+            // The packet starts at 0 and `total <= capacity - 1`: the byte after the packet is
+            // in the buffer.
             if let Some(b) = self.buf.as_mut().get_mut(end) {
                 self.restore = Some((end, *b));
                 *b = 0;
@@ -246,7 +241,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             body: self
                 .buf
                 .as_ref()
-                .get(start + header.header_length..end)
+                .get(header.header_length..end)
                 .unwrap_or(&[]),
         }))
     }

@@ -78,21 +78,20 @@ fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
                     return protocol_error(e);
                 }
             };
+            // In its final place before anything looks at it: one copy of the delivery code.
+            let event = PortEvent::Hub(event);
             // PUBACK, SUBSCRIBE, the twin GET, then the outbox's re-sends: on the wire before the
             // application sees the event.
-            let flushed = net::flush(&mut link, now)
-                .and_then(|()| session::on_event(&mut link, fd, &event, now));
+            let flushed = net::flush(&mut link, now).and_then(|()| match &event {
+                PortEvent::Hub(e) => session::on_event(&mut link, fd, e, now),
+                _ => Ok(()),
+            });
             drop(link);
-            if let Event::MessageTooLarge { topic, size } = event {
+            if let PortEvent::Hub(Event::MessageTooLarge { topic, size }) = event {
                 ::log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
-            // Looked at before the event moves: one copy of the delivery code, not one per path.
-            let refused = match event {
-                Event::ConnectionRefused { return_code } => Some(return_code),
-                _ => None,
-            };
-            deliver(&PortEvent::Hub(event));
-            if let Some(return_code) = refused {
+            deliver(&event);
+            if let PortEvent::Hub(Event::ConnectionRefused { return_code }) = event {
                 ::log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");
                 return CloseReason::Refused;
             }
