@@ -11,7 +11,7 @@ use super::events;
 use super::platform::{self, Mutex, SetText};
 use super::types::*;
 use crate::config;
-use crate::hub::properties::{valid_component, PropertyList};
+use crate::hub::properties::PropertyList;
 use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
 use crate::mqtt::QoS;
 use crate::port::{ConnectConfig, SendError};
@@ -166,9 +166,12 @@ fn text(buf: &azure_iot_hub_buf) -> Result<Option<&str>, Error> {
 }
 
 /// Fills in and checks what CONNECT will carry, so that a bad configuration is refused before
-/// AZURE_IOT_HUB_EVT_CONNECTING.
-fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig, Error> {
-    let mut cc = ConnectConfig::from_config();
+/// AZURE_IOT_HUB_EVT_CONNECTING. Writes into the caller's `cc` (built in place: no copy of the
+/// whole configuration).
+fn connect_config(
+    config: Option<&azure_iot_hub_config>,
+    cc: &mut ConnectConfig,
+) -> Result<(), Error> {
     // FOTA forces the twin GET after SUBACK (nrf-api.md section 4.4).
     #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
     {
@@ -178,7 +181,7 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
         #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
         if super::dps::use_dps(c) {
             // The host name and device ID come from DPS, after CONNECTING (dps::connect_hook).
-            return Ok(cc);
+            return Ok(());
         }
         // Without the DPS port (feature `dps`), use_dps cannot be honoured.
         let dps_port = cfg!(all(
@@ -198,25 +201,24 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
     if cc.hostname.len() > MAX_HOSTNAME_LEN || cc.device_id.len() > MAX_DEVICE_ID_LEN {
         return Err(Error::ConfigTooLong);
     }
-    for s in [&cc.hostname, &cc.device_id] {
-        if s.is_empty() || !valid_component(s.as_bytes(), false) {
-            return Err(Error::InvalidConfig);
-        }
+    if !hub::valid_id(&cc.hostname) || !hub::valid_id(&cc.device_id) {
+        return Err(Error::InvalidConfig);
     }
     // With the model ID (URL-encoded), so that a user name it makes too long is refused before
     // CONNECTING too.
-    let model = platform::model_id(&cc).map_or(0, |m| {
+    let model = platform::model_id(cc).map_or(0, |m| {
         "&model-id=".len() + crate::hub::session::url_encoded_len(m)
     });
     let user = hub::user_name_len(&cc.hostname, &cc.device_id, None) + model;
     if user + 1 > cc.options.user_name_buf_size {
         return Err(Error::ConfigTooLong);
     }
-    Ok(cc)
+    Ok(())
 }
 
 fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
-    let cc = {
+    let mut cc = ConnectConfig::from_config();
+    {
         let mut st = lock(&STATE);
         match *st {
             STATE_CONNECTING => return Err(Error::ConnectInProgress),
@@ -228,10 +230,9 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
             STATE_DISCONNECTED => {}
             _ => return Err(Error::NotDisconnected),
         }
-        let cc = connect_config(config)?;
+        connect_config(config, &mut cc)?;
         *st = STATE_CONNECTING;
-        cc
-    };
+    }
     let Some(client) = platform::client() else {
         // DISCONNECTED is only reached through init, which creates the client.
         *lock(&STATE) = STATE_DISCONNECTED;

@@ -145,9 +145,11 @@ mod zephyr_impl {
         otherwise
     }
 
-    /// The Plug and Play model ID the connection announces (not encoded), if any.
-    pub(crate) fn model_id(cc: &crate::port::ConnectConfig) -> Option<&str> {
-        let m = cc.extensions.model_id;
+    /// The Plug and Play model ID the connection announces (not encoded), if any: the Kconfig
+    /// value, which `ConnectConfig::from_config` put in `cc` and the C API never changes (a
+    /// constant, so that a build without a model ID links no code for it).
+    pub(crate) fn model_id(_cc: &crate::port::ConnectConfig) -> Option<&'static str> {
+        let m = crate::config::AZURE_IOT_HUB_MODEL_ID;
         (!m.is_empty()).then_some(m)
     }
 }

@@ -57,13 +57,16 @@ pub fn remaining_length_size(len: usize) -> Option<usize> {
 
 /// Writes `len` as an MQTT variable-byte integer.
 pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), EncodeError> {
+    let (bytes, n) = remaining_length_bytes(len)?;
+    s.put(bytes.get(..n).unwrap_or_default())?;
+    Ok(())
+}
+
+/// `len` as an MQTT variable-byte integer: its bytes and how many there are (1 to 4). Not
+/// generic, so every encoder shares one copy.
+fn remaining_length_bytes(len: usize) -> Result<([u8; 4], usize), EncodeError> {
     if len > MAX_REMAINING_LENGTH {
         return Err(EncodeError::TooLong);
-    }
-    if let Ok(b @ 0..=127) = u8::try_from(len) {
-        // One byte, the common case for the library's packets.
-        s.put_u8(b)?;
-        return Ok(());
     }
     // At most 4 bytes (len <= MAX_REMAINING_LENGTH); no indexing, so no panic path.
     let mut bytes = [0u8; 4];
@@ -81,8 +84,7 @@ pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), Encode
             break;
         }
     }
-    s.put(bytes.get(..i).unwrap_or_default())?;
-    Ok(())
+    Ok((bytes, i))
 }
 
 fn put_str<S: Sink>(s: &mut S, bytes: &[u8]) -> Result<(), EncodeError> {
@@ -134,9 +136,16 @@ pub fn encode_connect<S: Sink>(s: &mut S, c: &Connect<'_>) -> Result<(), EncodeE
     }
     s.put_u8(0x10)?;
     put_remaining_length(s, len)?;
-    s.put(&[0, 4, b'M', b'Q', b'T', b'T', 4, flags])?;
-    s.put_u16(c.keep_alive)?;
-    put_str(s, c.client_id.as_bytes())?;
+    // Protocol name and level, flags, keep-alive and the client ID's length in one write.
+    let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
+    let id = c.client_id.as_bytes();
+    let [id_hi, id_lo] = u16::try_from(id.len())
+        .map_err(|_| EncodeError::TooLong)?
+        .to_be_bytes();
+    s.put(&[
+        0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo, id_hi, id_lo,
+    ])?;
+    s.put(id)?;
     if let Some((topic, msg, _, _)) = c.will {
         put_str(s, topic.as_bytes())?;
         put_str(s, msg)?;

@@ -117,14 +117,14 @@ pub struct TooLong;
 
 impl ConnectConfig {
     /// The Kconfig values of this build.
+    // Not inlined: built in the caller's slot (no copy of the whole configuration), and one copy
+    // for the C API's connect and the DPS connection.
+    #[inline(never)]
     pub fn from_config() -> Self {
-        let mut hostname = heapless::String::new();
-        let _ = hostname.push_str(k::AZURE_IOT_HUB_HOSTNAME);
-        let mut device_id = heapless::String::new();
-        let _ = device_id.push_str(k::AZURE_IOT_HUB_DEVICE_ID);
-        ConnectConfig {
-            hostname,
-            device_id,
+        // The strings filled in place (no move of two 136-byte strings into the struct).
+        let mut cc = ConnectConfig {
+            hostname: heapless::String::new(),
+            device_id: heapless::String::new(),
             port: k::MQTT_HELPER_PORT,
             static_ip: k::MQTT_HELPER_STATIC_IP_ADDRESS,
             credentials: Credentials {
@@ -137,7 +137,10 @@ impl ConnectConfig {
             tls: k::AZURE_IOT_HUB_RS_TLS,
             native_tls: k::MQTT_HELPER_NATIVE_TLS,
             extensions: Extensions::from_config(),
-        }
+        };
+        let _ = cc.hostname.push_str(k::AZURE_IOT_HUB_HOSTNAME);
+        let _ = cc.device_id.push_str(k::AZURE_IOT_HUB_DEVICE_ID);
+        cc
     }
 
     /// Same as [`ConnectConfig::from_config`] (there is no environment on Zephyr).
