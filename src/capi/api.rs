@@ -154,15 +154,18 @@ pub unsafe extern "C" fn azure_iot_hub_connect(config: *const azure_iot_hub_conf
     ret(Op::Connect, connect(config))
 }
 
-fn text(buf: &azure_iot_hub_buf) -> Result<Option<&str>, Error> {
+/// Replaces `dst` with the text of a C buffer of azure_iot_hub_connect(), unless it is empty.
+/// One called copy for the host name and the device ID.
+#[inline(never)]
+fn set_from<T: SetText>(dst: &mut T, buf: &azure_iot_hub_buf) -> Result<(), Error> {
     // SAFETY: the caller of azure_iot_hub_connect guarantees the buffer is readable during the
     // call; the bytes are copied before it returns.
     let bytes = unsafe { buf.bytes() }.ok_or(Error::Null)?;
-    if bytes.is_empty() {
-        return Ok(None);
+    if !bytes.is_empty() {
+        let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
+        dst.set_text(s)?;
     }
-    let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
-    Ok(Some(s))
+    Ok(())
 }
 
 /// Fills in and checks what CONNECT will carry, so that a bad configuration is refused before
@@ -191,12 +194,8 @@ fn connect_config(
         if c.use_dps.get() && config::AZURE_IOT_HUB_DPS && !dps_port {
             return Err(Error::DpsUnsupported);
         }
-        if let Some(h) = text(&c.hostname)? {
-            cc.hostname.set_text(h)?;
-        }
-        if let Some(d) = text(&c.device_id)? {
-            cc.device_id.set_text(d)?;
-        }
+        set_from(&mut cc.hostname, &c.hostname)?;
+        set_from(&mut cc.device_id, &c.device_id)?;
     }
     if cc.hostname.len() > MAX_HOSTNAME_LEN || cc.device_id.len() > MAX_DEVICE_ID_LEN {
         return Err(Error::ConfigTooLong);
