@@ -21,6 +21,7 @@
 
 use core::ffi::{c_int, c_void};
 use core::fmt;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) use super::{CloseReason, PortEvent};
@@ -224,10 +225,45 @@ impl fmt::Display for SendError {
 /// The handler: called on the worker thread.
 pub type Handler = fn(&HubClient, &PortEvent<'_>);
 
+/// The client, once [`HubClient::new`] made it (then for good): a `MaybeUninit` rather than an
+/// `Option`, whose `None` is not zero bytes, so that `LINK` starts as zero bytes and lives in
+/// `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its 288 bytes). No flag of its
+/// own (8 bytes of RAM with the padding): the client exists exactly when `TX` was taken, since
+/// `HubClient::new` takes `TX` (nothing else does) and writes the client right after, holding
+/// the `LINK` lock, which every user of the slot holds. The methods are those of `Option` that
+/// the port uses.
+pub(crate) struct ClientSlot(MaybeUninit<Client<&'static mut [u8]>>);
+
+impl ClientSlot {
+    const fn new() -> Self {
+        ClientSlot(MaybeUninit::uninit())
+    }
+
+    pub(crate) fn is_some(&self) -> bool {
+        TX.is_taken()
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        !self.is_some()
+    }
+
+    pub(crate) fn as_ref(&self) -> Option<&Client<&'static mut [u8]>> {
+        // SAFETY: `TX` is taken only by `HubClient::new`, which writes the client right after,
+        // under the `LINK` lock that the caller (who reached the slot through it) holds too.
+        self.is_some().then(|| unsafe { self.0.assume_init_ref() })
+    }
+
+    pub(crate) fn as_mut(&mut self) -> Option<&mut Client<&'static mut [u8]>> {
+        // SAFETY: as in `as_ref`.
+        self.is_some().then(|| unsafe { self.0.assume_init_mut() })
+    }
+}
+
 /// The connection state shared by the application threads and the worker.
 pub(crate) struct Link {
-    pub(crate) client: Option<Client<&'static mut [u8]>>,
-    /// The socket while a connection is up (-1: none).
+    pub(crate) client: ClientSlot,
+    /// The socket while a connection is up (-1: none; 0 in the static until
+    /// [`HubClient::new`], before which nothing reads it).
     pub(crate) fd: c_int,
     pub(crate) active: bool,
     pub(crate) close_requested: bool,
@@ -241,8 +277,8 @@ pub(crate) struct Link {
 pub(crate) static LINK: KMutex<Link> = KMutex::new(
     sys::MUTEX_LINK,
     Link {
-        client: None,
-        fd: -1,
+        client: ClientSlot::new(),
+        fd: 0,
         active: false,
         close_requested: false,
         broken: false,
@@ -294,7 +330,9 @@ impl HubClient {
             if link.client.is_none() {
                 log::init();
                 let tx = TX.take().ok_or(StartError(-16))?;
-                link.client = Some(Client::new(tx, kconfig_options()));
+                // Right after taking TX, under the lock (see `ClientSlot`).
+                link.client.0.write(Client::new(tx, kconfig_options()));
+                link.fd = -1;
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
                     // SAFETY: no preconditions; idempotent.

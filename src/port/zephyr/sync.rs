@@ -104,4 +104,10 @@ impl<const N: usize> StaticBuf<N> {
         // none will be: this is the only one, for the rest of the program.
         Some(unsafe { &mut *self.buf.get() })
     }
+
+    /// True once [`StaticBuf::take`] handed the buffer out. Relaxed: a caller that needs what
+    /// was done after the take to be visible synchronises through a lock of its own.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(Ordering::Relaxed)
+    }
 }
