@@ -19,10 +19,10 @@ use crate::port::{ConnectConfig, SendError};
 use iot_hub_state::*;
 
 // On Zephyr the numbers are the glue's kernel mutexes 2 and 3 (the port uses 0 and 1).
-pub(super) static STATE: Mutex<iot_hub_state> = Mutex::new(2, STATE_UNINIT);
-pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(3, None);
+pub(super) static STATE: Mutex<iot_hub_state, 2> = Mutex::new(STATE_UNINIT);
+pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t, 3> = Mutex::new(None);
 
-fn lock<T>(m: &Mutex<T>) -> impl core::ops::DerefMut<Target = T> + '_ {
+fn lock<T, const ID: c_int>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target = T> + '_ {
     m.lock()
 }
 

@@ -274,22 +274,19 @@ pub(crate) struct Link {
     pub(crate) ext: session::ExtState,
 }
 
-pub(crate) static LINK: KMutex<Link> = KMutex::new(
-    sys::MUTEX_LINK,
-    Link {
-        client: ClientSlot::new(),
-        fd: 0,
-        active: false,
-        close_requested: false,
-        broken: false,
-        generation: 0,
-        finished: 0,
-        ext: session::ExtState::new(),
-    },
-);
+pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
+    client: ClientSlot::new(),
+    fd: 0,
+    active: false,
+    close_requested: false,
+    broken: false,
+    generation: 0,
+    finished: 0,
+    ext: session::ExtState::new(),
+});
 
 /// Held by the worker while it runs the handler (orders the events of consecutive connections).
-pub(crate) static HANDLER_LOCK: KMutex<()> = KMutex::new(sys::MUTEX_HANDLER, ());
+pub(crate) static HANDLER_LOCK: KMutex<(), { sys::MUTEX_HANDLER }> = KMutex::new(());
 
 /// The handler, as a function pointer (null: none). Not behind `HANDLER_LOCK`, so the handler
 /// itself may register another one.
