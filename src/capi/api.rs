@@ -11,7 +11,7 @@ use super::events;
 use super::platform::{self, Mutex, SetText};
 use super::types::*;
 use crate::config;
-use crate::hub::properties::{valid_component, PropertyList};
+use crate::hub::properties::PropertyList;
 use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
 use crate::mqtt::QoS;
 use crate::port::{ConnectConfig, SendError};
@@ -19,10 +19,10 @@ use crate::port::{ConnectConfig, SendError};
 use iot_hub_state::*;
 
 // On Zephyr the numbers are the glue's kernel mutexes 2 and 3 (the port uses 0 and 1).
-pub(super) static STATE: Mutex<iot_hub_state> = Mutex::new(2, STATE_UNINIT);
-pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t> = Mutex::new(3, None);
+pub(super) static STATE: Mutex<iot_hub_state, 2> = Mutex::new(STATE_UNINIT);
+pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t, 3> = Mutex::new(None);
 
-fn lock<T>(m: &Mutex<T>) -> impl core::ops::DerefMut<Target = T> + '_ {
+fn lock<T, const ID: c_int>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target = T> + '_ {
     m.lock()
 }
 
@@ -154,21 +154,27 @@ pub unsafe extern "C" fn azure_iot_hub_connect(config: *const azure_iot_hub_conf
     ret(Op::Connect, connect(config))
 }
 
-fn text(buf: &azure_iot_hub_buf) -> Result<Option<&str>, Error> {
+/// Replaces `dst` with the text of a C buffer of azure_iot_hub_connect(), unless it is empty.
+/// One called copy for the host name and the device ID.
+#[inline(never)]
+fn set_from<T: SetText>(dst: &mut T, buf: &azure_iot_hub_buf) -> Result<(), Error> {
     // SAFETY: the caller of azure_iot_hub_connect guarantees the buffer is readable during the
     // call; the bytes are copied before it returns.
     let bytes = unsafe { buf.bytes() }.ok_or(Error::Null)?;
-    if bytes.is_empty() {
-        return Ok(None);
+    if !bytes.is_empty() {
+        let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
+        dst.set_text(s)?;
     }
-    let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
-    Ok(Some(s))
+    Ok(())
 }
 
 /// Fills in and checks what CONNECT will carry, so that a bad configuration is refused before
-/// AZURE_IOT_HUB_EVT_CONNECTING.
-fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig, Error> {
-    let mut cc = ConnectConfig::from_config();
+/// AZURE_IOT_HUB_EVT_CONNECTING. Writes into the caller's `cc` (built in place: no copy of the
+/// whole configuration).
+fn connect_config(
+    config: Option<&azure_iot_hub_config>,
+    cc: &mut ConnectConfig,
+) -> Result<(), Error> {
     // FOTA forces the twin GET after SUBACK (nrf-api.md section 4.4).
     #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
     {
@@ -178,7 +184,7 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
         #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
         if super::dps::use_dps(c) {
             // The host name and device ID come from DPS, after CONNECTING (dps::connect_hook).
-            return Ok(cc);
+            return Ok(());
         }
         // Without the DPS port (feature `dps`), use_dps cannot be honoured.
         let dps_port = cfg!(all(
@@ -188,35 +194,33 @@ fn connect_config(config: Option<&azure_iot_hub_config>) -> Result<ConnectConfig
         if c.use_dps.get() && config::AZURE_IOT_HUB_DPS && !dps_port {
             return Err(Error::DpsUnsupported);
         }
-        if let Some(h) = text(&c.hostname)? {
-            cc.hostname.set_text(h)?;
-        }
-        if let Some(d) = text(&c.device_id)? {
-            cc.device_id.set_text(d)?;
-        }
+        set_from(&mut cc.hostname, &c.hostname)?;
+        set_from(&mut cc.device_id, &c.device_id)?;
     }
-    if cc.hostname.len() > MAX_HOSTNAME_LEN || cc.device_id.len() > MAX_DEVICE_ID_LEN {
+    // On Zephyr the strings cannot hold more (set_text refused a longer text already).
+    if cfg!(not(feature = "zephyr"))
+        && (cc.hostname.len() > MAX_HOSTNAME_LEN || cc.device_id.len() > MAX_DEVICE_ID_LEN)
+    {
         return Err(Error::ConfigTooLong);
     }
-    for s in [&cc.hostname, &cc.device_id] {
-        if s.is_empty() || !valid_component(s.as_bytes(), false) {
-            return Err(Error::InvalidConfig);
-        }
+    if !hub::valid_id(&cc.hostname) || !hub::valid_id(&cc.device_id) {
+        return Err(Error::InvalidConfig);
     }
     // With the model ID (URL-encoded), so that a user name it makes too long is refused before
     // CONNECTING too.
-    let model = platform::model_id(&cc).map_or(0, |m| {
+    let model = platform::model_id(cc).map_or(0, |m| {
         "&model-id=".len() + crate::hub::session::url_encoded_len(m)
     });
     let user = hub::user_name_len(&cc.hostname, &cc.device_id, None) + model;
     if user + 1 > cc.options.user_name_buf_size {
         return Err(Error::ConfigTooLong);
     }
-    Ok(cc)
+    Ok(())
 }
 
 fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
-    let cc = {
+    let mut cc = ConnectConfig::from_config();
+    {
         let mut st = lock(&STATE);
         match *st {
             STATE_CONNECTING => return Err(Error::ConnectInProgress),
@@ -228,10 +232,9 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
             STATE_DISCONNECTED => {}
             _ => return Err(Error::NotDisconnected),
         }
-        let cc = connect_config(config)?;
+        connect_config(config, &mut cc)?;
         *st = STATE_CONNECTING;
-        cc
-    };
+    }
     let Some(client) = platform::client() else {
         // DISCONNECTED is only reached through init, which creates the client.
         *lock(&STATE) = STATE_DISCONNECTED;

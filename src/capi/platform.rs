@@ -33,12 +33,11 @@ mod std_impl {
     use crate::capi::events;
     use crate::port::HubClient;
 
-    /// A mutex that can live in a `static`.
-    pub(crate) struct Mutex<T>(StdMutex<T>);
+    /// A mutex that can live in a `static`. `ID` names the kernel mutex on Zephyr; unused here.
+    pub(crate) struct Mutex<T, const ID: c_int>(StdMutex<T>);
 
-    impl<T> Mutex<T> {
-        /// `slot` names the kernel mutex on Zephyr; unused here.
-        pub(crate) const fn new(_slot: c_int, value: T) -> Self {
+    impl<T, const ID: c_int> Mutex<T, ID> {
+        pub(crate) const fn new(value: T) -> Self {
             Mutex(StdMutex::new(value))
         }
 
@@ -95,15 +94,16 @@ mod zephyr_impl {
     use crate::capi::events;
     use crate::port::{HubClient, KGuard, KMutex, PortEvent};
 
-    /// A mutex that can live in a `static`: the glue's kernel mutex number `slot`.
-    pub(crate) struct Mutex<T>(KMutex<T>);
+    /// A mutex that can live in a `static` (in `.bss` when its value starts as zero bytes): the
+    /// glue's kernel mutex number `ID`.
+    pub(crate) struct Mutex<T, const ID: c_int>(KMutex<T, ID>);
 
-    impl<T> Mutex<T> {
-        pub(crate) const fn new(slot: c_int, value: T) -> Self {
-            Mutex(KMutex::new(slot, value))
+    impl<T, const ID: c_int> Mutex<T, ID> {
+        pub(crate) const fn new(value: T) -> Self {
+            Mutex(KMutex::new(value))
         }
 
-        pub(crate) fn lock(&self) -> KGuard<'_, T> {
+        pub(crate) fn lock(&self) -> KGuard<'_, T, ID> {
             self.0.lock()
         }
     }
@@ -145,9 +145,11 @@ mod zephyr_impl {
         otherwise
     }
 
-    /// The Plug and Play model ID the connection announces (not encoded), if any.
-    pub(crate) fn model_id(cc: &crate::port::ConnectConfig) -> Option<&str> {
-        let m = cc.extensions.model_id;
+    /// The Plug and Play model ID the connection announces (not encoded), if any: the Kconfig
+    /// value, which `ConnectConfig::from_config` put in `cc` and the C API never changes (a
+    /// constant, so that a build without a model ID links no code for it).
+    pub(crate) fn model_id(_cc: &crate::port::ConnectConfig) -> Option<&'static str> {
+        let m = crate::config::AZURE_IOT_HUB_MODEL_ID;
         (!m.is_empty()).then_some(m)
     }
 }

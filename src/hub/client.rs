@@ -26,6 +26,16 @@ pub const MAX_HOSTNAME_LEN: usize = 128;
 /// Longest device ID the client stores (IoT Hub allows 128 characters).
 pub const MAX_DEVICE_ID_LEN: usize = 128;
 
+// One length limit serves both names ([`valid_id`]).
+const _: () = assert!(MAX_HOSTNAME_LEN == MAX_DEVICE_ID_LEN);
+
+/// A host name or device ID CONNECT can carry: 1 to 128 bytes of UTF-8 that a topic may hold
+/// (no NUL, `#`, `+`, `&`, `=`). One called copy for every connect path (C API and core).
+#[inline(never)]
+pub(crate) fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_HOSTNAME_LEN && valid_component(s.as_bytes(), false)
+}
+
 /// Settings that stay the same across connections. Defaults are the original's Kconfig defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -592,16 +602,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if self.state != State::Disconnected {
             return Err(ConnectError::NotDisconnected);
         }
-        if hostname.is_empty()
-            || hostname.len() > MAX_HOSTNAME_LEN
-            || !valid_component(hostname.as_bytes(), false)
-        {
+        if !valid_id(hostname) {
             return Err(ConnectError::InvalidHostname);
         }
-        if device_id.is_empty()
-            || device_id.len() > MAX_DEVICE_ID_LEN
-            || !valid_component(device_id.as_bytes(), false)
-        {
+        if !valid_id(device_id) {
             return Err(ConnectError::InvalidDeviceId);
         }
         let user_len = super::user_name_len(hostname, device_id, model_id);
@@ -622,14 +626,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             hostname,
             "/",
             device_id,
-            "/?api-version=",
-            super::API_VERSION,
-            "&DeviceClientType=",
-            super::DEVICE_CLIENT_TYPE,
+            super::USER_NAME_SUFFIX,
             "&model-id=",
             model_id.unwrap_or(""),
         ];
-        let used = if model_id.is_some() { 9 } else { 7 };
+        let used = if model_id.is_some() { 6 } else { 4 };
         let pieces: &[&str] = all_pieces.get(..used).unwrap_or(&all_pieces);
         let connect = Connect {
             client_id: device_id,

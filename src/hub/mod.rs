@@ -13,6 +13,8 @@ mod subscribe;
 pub mod telemetry;
 pub mod twin;
 
+#[allow(unused_imports)] // used by the C API only
+pub(crate) use client::valid_id;
 pub use client::{
     Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError,
     PublishError, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
@@ -27,6 +29,38 @@ pub const API_VERSION: &str = "2020-09-30";
 /// `DeviceClientType` sent in the user name.
 // Short on purpose: it is in every CONNECT (the original's `azsdk-c%2F1.4.0-beta.2` is 22 bytes).
 pub const DEVICE_CLIENT_TYPE: &str = concat!("iothub-rs%2F", env!("CARGO_PKG_VERSION"));
+
+/// What follows `{host}/{device ID}` in the user name: the api-version and the
+/// `DeviceClientType` above, as one constant (one piece of CONNECT instead of four).
+pub(crate) const USER_NAME_SUFFIX: &str = concat!(
+    "/?api-version=2020-09-30&DeviceClientType=iothub-rs%2F",
+    env!("CARGO_PKG_VERSION")
+);
+
+// USER_NAME_SUFFIX is exactly "/?api-version=" API_VERSION "&DeviceClientType="
+// DEVICE_CLIENT_TYPE (checked at compile time).
+const _: () = {
+    let s = USER_NAME_SUFFIX.as_bytes();
+    let parts: [&[u8]; 4] = [
+        b"/?api-version=",
+        API_VERSION.as_bytes(),
+        b"&DeviceClientType=",
+        DEVICE_CLIENT_TYPE.as_bytes(),
+    ];
+    let mut at = 0;
+    let mut k = 0;
+    while k < parts.len() {
+        let p = parts[k];
+        let mut j = 0;
+        while j < p.len() {
+            assert!(at < s.len() && s[at] == p[j]);
+            at += 1;
+            j += 1;
+        }
+        k += 1;
+    }
+    assert!(at == s.len());
+};
 
 /// The four subscriptions, in the original's order, all QoS 0.
 pub const SUBSCRIPTIONS: [&str; 4] = [
@@ -47,10 +81,7 @@ pub fn write_user_name<S: Sink>(
     s.put(hostname.as_bytes())?;
     s.put_u8(b'/')?;
     s.put(device_id.as_bytes())?;
-    s.put(b"/?api-version=")?;
-    s.put(API_VERSION.as_bytes())?;
-    s.put(b"&DeviceClientType=")?;
-    s.put(DEVICE_CLIENT_TYPE.as_bytes())?;
+    s.put(USER_NAME_SUFFIX.as_bytes())?;
     if let Some(m) = model_id {
         s.put(b"&model-id=")?;
         s.put(m.as_bytes())?;
@@ -60,11 +91,7 @@ pub fn write_user_name<S: Sink>(
 
 /// The length of the user name [`write_user_name`] writes (computed: no measuring pass).
 pub fn user_name_len(hostname: &str, device_id: &str, model_id: Option<&str>) -> usize {
-    const FIXED: usize = "/".len()
-        + "/?api-version=".len()
-        + API_VERSION.len()
-        + "&DeviceClientType=".len()
-        + DEVICE_CLIENT_TYPE.len();
+    const FIXED: usize = "/".len() + USER_NAME_SUFFIX.len();
     let model = model_id.map_or(0, |m| "&model-id=".len() + m.len());
     hostname.len() + device_id.len() + FIXED + model
 }

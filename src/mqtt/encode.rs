@@ -57,13 +57,16 @@ pub fn remaining_length_size(len: usize) -> Option<usize> {
 
 /// Writes `len` as an MQTT variable-byte integer.
 pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), EncodeError> {
+    let (bytes, n) = remaining_length_bytes(len)?;
+    s.put(bytes.get(..n).unwrap_or_default())?;
+    Ok(())
+}
+
+/// `len` as an MQTT variable-byte integer: its bytes and how many there are (1 to 4). Not
+/// generic, so every encoder shares one copy.
+fn remaining_length_bytes(len: usize) -> Result<([u8; 4], usize), EncodeError> {
     if len > MAX_REMAINING_LENGTH {
         return Err(EncodeError::TooLong);
-    }
-    if let Ok(b @ 0..=127) = u8::try_from(len) {
-        // One byte, the common case for the library's packets.
-        s.put_u8(b)?;
-        return Ok(());
     }
     // At most 4 bytes (len <= MAX_REMAINING_LENGTH); no indexing, so no panic path.
     let mut bytes = [0u8; 4];
@@ -81,10 +84,20 @@ pub fn put_remaining_length<S: Sink>(s: &mut S, len: usize) -> Result<(), Encode
             break;
         }
     }
-    s.put(bytes.get(..i).unwrap_or_default())?;
+    Ok((bytes, i))
+}
+
+/// Writes a fixed header: the first byte and the remaining length, in one write.
+fn put_fixed_header<S: Sink>(s: &mut S, first: u8, len: usize) -> Result<(), EncodeError> {
+    let ([a, b, c, d], n) = remaining_length_bytes(len)?;
+    let h = [first, a, b, c, d];
+    s.put(h.get(..=n).unwrap_or_default())?;
     Ok(())
 }
 
+/// A length-prefixed string. Not inlined: CONNECT writes up to three (will topic and message,
+/// password) and SUBSCRIBE one per filter.
+#[inline(never)]
 fn put_str<S: Sink>(s: &mut S, bytes: &[u8]) -> Result<(), EncodeError> {
     let len = u16::try_from(bytes.len()).map_err(|_| EncodeError::TooLong)?;
     s.put_u16(len)?;
@@ -124,25 +137,33 @@ pub fn encode_connect<S: Sink>(s: &mut S, c: &Connect<'_>) -> Result<(), EncodeE
         flags |= 0x04 | ((qos as u8) << 3) | if retain { 0x20 } else { 0 };
         len += 2 + topic.len() + 2 + msg.len();
     }
-    if let Some(u) = c.user_name {
+    // The user name's length, measured once.
+    let user_len = pieces_len(c.user_name.unwrap_or_default());
+    if c.user_name.is_some() {
         flags |= 0x80;
-        len += 2 + pieces_len(u);
+        len += 2 + user_len;
     }
     if let Some(p) = c.password {
         flags |= 0x40;
         len += 2 + p.len();
     }
-    s.put_u8(0x10)?;
-    put_remaining_length(s, len)?;
-    s.put(&[0, 4, b'M', b'Q', b'T', b'T', 4, flags])?;
-    s.put_u16(c.keep_alive)?;
-    put_str(s, c.client_id.as_bytes())?;
+    put_fixed_header(s, 0x10, len)?;
+    // Protocol name and level, flags, keep-alive and the client ID's length in one write.
+    let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
+    let id = c.client_id.as_bytes();
+    let [id_hi, id_lo] = u16::try_from(id.len())
+        .map_err(|_| EncodeError::TooLong)?
+        .to_be_bytes();
+    s.put(&[
+        0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo, id_hi, id_lo,
+    ])?;
+    s.put(id)?;
     if let Some((topic, msg, _, _)) = c.will {
         put_str(s, topic.as_bytes())?;
         put_str(s, msg)?;
     }
     if let Some(u) = c.user_name {
-        let total = u16::try_from(pieces_len(u)).map_err(|_| EncodeError::TooLong)?;
+        let total = u16::try_from(user_len).map_err(|_| EncodeError::TooLong)?;
         s.put_u16(total)?;
         for piece in u {
             s.put(piece.as_bytes())?;
@@ -161,8 +182,7 @@ pub fn encode_subscribe<S: Sink>(
     filters: &[(&str, QoS)],
 ) -> Result<(), EncodeError> {
     let len = 2 + filters.iter().map(|(f, _)| 2 + f.len() + 1).sum::<usize>();
-    s.put_u8(0x82)?;
-    put_remaining_length(s, len)?;
+    put_fixed_header(s, 0x82, len)?;
     s.put_u16(packet_id)?;
     for (filter, qos) in filters {
         put_str(s, filter.as_bytes())?;
@@ -193,8 +213,7 @@ pub fn encode_publish_header<S: Sink>(
         .and_then(|l| l.checked_add(payload_len))
         .ok_or(EncodeError::TooLong)?;
     let first = 0x30 | ((dup as u8) << 3) | ((qos as u8) << 1) | retain as u8;
-    s.put_u8(first)?;
-    put_remaining_length(s, len)?;
+    put_fixed_header(s, first, len)?;
     s.put_u16(topic_len16)?;
     topic(s)?;
     if qos != QoS::AtMostOnce {

@@ -250,6 +250,23 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
 	return ret;
 }
 
+/* sin_port and sin6_port follow the family at the same offset: one store fills in the port. */
+BUILD_ASSERT(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port));
+
+/* Copies the @p len bytes of the address @p sa of @p fam into the caller's room, with @p port. */
+static int put_addr(void *addr, uint32_t *addrlen, int *family, const void *sa, size_t len,
+		    int fam, uint16_t port)
+{
+	if (*addrlen < len) {
+		return -ENOMEM;
+	}
+	memcpy(addr, sa, len);
+	((struct sockaddr_in *)addr)->sin_port = htons(port);
+	*addrlen = len;
+	*family = fam;
+	return 0;
+}
+
 int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
 {
 	struct zsock_addrinfo hints = {
@@ -257,33 +274,22 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 	};
 	struct zsock_addrinfo *result = NULL;
 	struct zsock_addrinfo *ai;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} lit = {0};
 	int err;
 
-	if (host == NULL || addr == NULL || addrlen == NULL || family == NULL) {
-		return -EINVAL;
-	}
-
 	/* Numeric addresses (such as CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS) need no resolver. */
-	if (*addrlen >= sizeof(struct sockaddr_in)) {
-		struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-		if (zsock_inet_pton(AF_INET, host, &in4.sin_addr) == 1) {
-			memcpy(addr, &in4, sizeof(in4));
-			*addrlen = sizeof(in4);
-			*family = AF_INET;
-			return 0;
-		}
+	if (zsock_inet_pton(AF_INET, host, &lit.in4.sin_addr) == 1) {
+		lit.sa.sa_family = AF_INET;
+		return put_addr(addr, addrlen, family, &lit, sizeof(lit.in4), AF_INET, port);
 	}
 #if defined(CONFIG_NET_IPV6)
-	if (*addrlen >= sizeof(struct sockaddr_in6)) {
-		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-
-		if (zsock_inet_pton(AF_INET6, host, &in6.sin6_addr) == 1) {
-			memcpy(addr, &in6, sizeof(in6));
-			*addrlen = sizeof(in6);
-			*family = AF_INET6;
-			return 0;
-		}
+	if (zsock_inet_pton(AF_INET6, host, &lit.in6.sin6_addr) == 1) {
+		lit.sa.sa_family = AF_INET6;
+		return put_addr(addr, addrlen, family, &lit, sizeof(lit.in6), AF_INET6, port);
 	}
 #endif
 
@@ -293,34 +299,15 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 		return -err;
 	}
 
+	/* The first IPv4 (or, with IPv6, IPv6) result. */
 	err = -ENOENT;
 	for (ai = result; ai != NULL; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET6 && IS_ENABLED(CONFIG_NET_IPV6)) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ai->ai_addr;
+		bool v6 = IS_ENABLED(CONFIG_NET_IPV6) && ai->ai_family == AF_INET6;
 
-			if (*addrlen < sizeof(*in6)) {
-				err = -ENOMEM;
-				break;
-			}
-			memcpy(addr, in6, sizeof(*in6));
-			((struct sockaddr_in6 *)addr)->sin6_port = htons(port);
-			*addrlen = sizeof(*in6);
-			*family = AF_INET6;
-			err = 0;
-			break;
-		}
-		if (ai->ai_family == AF_INET) {
-			struct sockaddr_in *in4 = (struct sockaddr_in *)ai->ai_addr;
-
-			if (*addrlen < sizeof(*in4)) {
-				err = -ENOMEM;
-				break;
-			}
-			memcpy(addr, in4, sizeof(*in4));
-			((struct sockaddr_in *)addr)->sin_port = htons(port);
-			*addrlen = sizeof(*in4);
-			*family = AF_INET;
-			err = 0;
+		if (v6 || ai->ai_family == AF_INET) {
+			err = put_addr(addr, addrlen, family, ai->ai_addr,
+				       v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+				       ai->ai_family, port);
 			break;
 		}
 	}

@@ -21,6 +21,7 @@
 
 use core::ffi::{c_int, c_void};
 use core::fmt;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) use super::{CloseReason, PortEvent};
@@ -117,14 +118,14 @@ pub struct TooLong;
 
 impl ConnectConfig {
     /// The Kconfig values of this build.
+    // Not inlined: built in the caller's slot (no copy of the whole configuration), and one copy
+    // for the C API's connect and the DPS connection.
+    #[inline(never)]
     pub fn from_config() -> Self {
-        let mut hostname = heapless::String::new();
-        let _ = hostname.push_str(k::AZURE_IOT_HUB_HOSTNAME);
-        let mut device_id = heapless::String::new();
-        let _ = device_id.push_str(k::AZURE_IOT_HUB_DEVICE_ID);
-        ConnectConfig {
-            hostname,
-            device_id,
+        // The strings filled in place (no move of two 136-byte strings into the struct).
+        let mut cc = ConnectConfig {
+            hostname: heapless::String::new(),
+            device_id: heapless::String::new(),
             port: k::MQTT_HELPER_PORT,
             static_ip: k::MQTT_HELPER_STATIC_IP_ADDRESS,
             credentials: Credentials {
@@ -137,7 +138,15 @@ impl ConnectConfig {
             tls: k::AZURE_IOT_HUB_RS_TLS,
             native_tls: k::MQTT_HELPER_NATIVE_TLS,
             extensions: Extensions::from_config(),
+        };
+        // (Constant tests: no call for an empty Kconfig string.)
+        if !k::AZURE_IOT_HUB_HOSTNAME.is_empty() {
+            let _ = cc.hostname.push_str(k::AZURE_IOT_HUB_HOSTNAME);
         }
+        if !k::AZURE_IOT_HUB_DEVICE_ID.is_empty() {
+            let _ = cc.device_id.push_str(k::AZURE_IOT_HUB_DEVICE_ID);
+        }
+        cc
     }
 
     /// Same as [`ConnectConfig::from_config`] (there is no environment on Zephyr).
@@ -221,10 +230,45 @@ impl fmt::Display for SendError {
 /// The handler: called on the worker thread.
 pub type Handler = fn(&HubClient, &PortEvent<'_>);
 
+/// The client, once [`HubClient::new`] made it (then for good): a `MaybeUninit` rather than an
+/// `Option`, whose `None` is not zero bytes, so that `LINK` starts as zero bytes and lives in
+/// `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its 288 bytes). No flag of its
+/// own (8 bytes of RAM with the padding): the client exists exactly when `TX` was taken, since
+/// `HubClient::new` takes `TX` (nothing else does) and writes the client right after, holding
+/// the `LINK` lock, which every user of the slot holds. The methods are those of `Option` that
+/// the port uses.
+pub(crate) struct ClientSlot(MaybeUninit<Client<&'static mut [u8]>>);
+
+impl ClientSlot {
+    const fn new() -> Self {
+        ClientSlot(MaybeUninit::uninit())
+    }
+
+    pub(crate) fn is_some(&self) -> bool {
+        TX.is_taken()
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        !self.is_some()
+    }
+
+    pub(crate) fn as_ref(&self) -> Option<&Client<&'static mut [u8]>> {
+        // SAFETY: `TX` is taken only by `HubClient::new`, which writes the client right after,
+        // under the `LINK` lock that the caller (who reached the slot through it) holds too.
+        self.is_some().then(|| unsafe { self.0.assume_init_ref() })
+    }
+
+    pub(crate) fn as_mut(&mut self) -> Option<&mut Client<&'static mut [u8]>> {
+        // SAFETY: as in `as_ref`.
+        self.is_some().then(|| unsafe { self.0.assume_init_mut() })
+    }
+}
+
 /// The connection state shared by the application threads and the worker.
 pub(crate) struct Link {
-    pub(crate) client: Option<Client<&'static mut [u8]>>,
-    /// The socket while a connection is up (-1: none).
+    pub(crate) client: ClientSlot,
+    /// The socket while a connection is up (-1: none; 0 in the static until
+    /// [`HubClient::new`], before which nothing reads it).
     pub(crate) fd: c_int,
     pub(crate) active: bool,
     pub(crate) close_requested: bool,
@@ -235,22 +279,19 @@ pub(crate) struct Link {
     pub(crate) ext: session::ExtState,
 }
 
-pub(crate) static LINK: KMutex<Link> = KMutex::new(
-    sys::MUTEX_LINK,
-    Link {
-        client: None,
-        fd: -1,
-        active: false,
-        close_requested: false,
-        broken: false,
-        generation: 0,
-        finished: 0,
-        ext: session::ExtState::new(),
-    },
-);
+pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
+    client: ClientSlot::new(),
+    fd: 0,
+    active: false,
+    close_requested: false,
+    broken: false,
+    generation: 0,
+    finished: 0,
+    ext: session::ExtState::new(),
+});
 
 /// Held by the worker while it runs the handler (orders the events of consecutive connections).
-pub(crate) static HANDLER_LOCK: KMutex<()> = KMutex::new(sys::MUTEX_HANDLER, ());
+pub(crate) static HANDLER_LOCK: KMutex<(), { sys::MUTEX_HANDLER }> = KMutex::new(());
 
 /// The handler, as a function pointer (null: none). Not behind `HANDLER_LOCK`, so the handler
 /// itself may register another one.
@@ -291,7 +332,9 @@ impl HubClient {
             if link.client.is_none() {
                 log::init();
                 let tx = TX.take().ok_or(StartError(-16))?;
-                link.client = Some(Client::new(tx, kconfig_options()));
+                // Right after taking TX, under the lock (see `ClientSlot`).
+                link.client.0.write(Client::new(tx, kconfig_options()));
+                link.fd = -1;
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
                     // SAFETY: no preconditions; idempotent.

@@ -121,24 +121,33 @@ fn c_string(s: &str, buf: &mut [u8; 130]) -> bool {
     true
 }
 
-fn setsockopt<T>(fd: c_int, level: c_int, name: c_int, value: &T) -> Result<(), i32> {
-    setsockopt_raw(fd, level, name, (value as *const T).cast(), size_of::<T>())
-}
-
+/// Sets a socket option; the errno on failure. `len` is the size of what `value` points to.
 fn setsockopt_raw(
     fd: c_int,
     level: c_int,
     name: c_int,
     value: *const c_void,
-    len: usize,
+    len: u32,
 ) -> Result<(), i32> {
-    let len = u32::try_from(len).map_err(|_| sys::consts().einval)?;
     // SAFETY: the caller passes a pointer valid for `len` bytes for the duration of the call.
     if unsafe { sys::azhub_z_setsockopt(fd, level, name, value, len) } < 0 {
         Err(sys::errno())
     } else {
         Ok(())
     }
+}
+
+/// Sets a TLS option (`SOL_TLS`) to an `int`, a tag list or a string: a failure is
+/// [`ConnectError::Tls`]. One called copy for the four TLS options.
+#[inline(never)]
+fn tls_option(
+    fd: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: usize,
+) -> Result<(), ConnectError> {
+    // The values are a few bytes, or a host name of at most 129.
+    setsockopt_raw(fd, sys::consts().sol_tls, name, value, len as u32).map_err(ConnectError::Tls)
 }
 
 /// Opens and connects the socket; returns it (the TLS handshake is part of connect). Also the
@@ -185,11 +194,25 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
         ::log::error!(target: LOG_TRANSPORT, "socket() failed: errno {e}");
         return Err(ConnectError::Tcp(e));
     }
-    let close_on_err = |e: ConnectError| {
+    // One close for every failure after the socket was opened.
+    if let Err(e) = set_up(fd, config, host, &mut name, &addr, addrlen) {
         // SAFETY: `fd` is the socket opened above, not yet shared.
         unsafe { sys::azhub_z_close(fd) };
-        e
-    };
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// The socket's options (TLS, send timeout), then connect (with the TLS handshake).
+fn set_up(
+    fd: c_int,
+    config: &ConnectConfig,
+    host: &str,
+    name: &mut [u8; 130],
+    addr: &[u8; SOCKADDR_ROOM],
+    addrlen: u32,
+) -> Result<(), ConnectError> {
+    let c = sys::consts();
     if config.tls {
         let mut tags = [config.credentials.sec_tag, 0];
         let ntags = if config.credentials.secondary_sec_tag != -1 {
@@ -198,36 +221,40 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
         } else {
             1
         };
-        setsockopt_raw(
+        tls_option(
             fd,
-            c.sol_tls,
             c.tls_sec_tag_list,
             tags.as_ptr().cast(),
             ntags * size_of::<i32>(),
-        )
-        .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
-        if !config.static_ip.is_empty() && !c_string(&config.hostname, &mut name) {
-            return Err(close_on_err(ConnectError::Tls(c.einval)));
+        )?;
+        if !config.static_ip.is_empty() && !c_string(&config.hostname, name) {
+            return Err(ConnectError::Tls(c.einval));
         }
-        setsockopt_raw(
+        tls_option(
             fd,
-            c.sol_tls,
             c.tls_hostname,
             name.as_ptr().cast(),
             config.hostname.len() + 1,
-        )
-        .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+        )?;
         let verify: c_int = c.tls_peer_verify_required;
-        setsockopt(fd, c.sol_tls, c.tls_peer_verify, &verify)
-            .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+        tls_option(
+            fd,
+            c.tls_peer_verify,
+            (&verify as *const c_int).cast(),
+            size_of::<c_int>(),
+        )?;
         if config.native_tls {
             if c.tls_native < 0 {
                 ::log::error!(target: LOG_TRANSPORT, "TLS_NATIVE is not available in this Zephyr");
-                return Err(close_on_err(ConnectError::Tls(c.enotsup)));
+                return Err(ConnectError::Tls(c.enotsup));
             }
             let one: c_int = 1;
-            setsockopt(fd, c.sol_tls, c.tls_native, &one)
-                .map_err(|e| close_on_err(ConnectError::Tls(e)))?;
+            tls_option(
+                fd,
+                c.tls_native,
+                (&one as *const c_int).cast(),
+                size_of::<c_int>(),
+            )?;
         }
     }
     if let Some(secs) = config.send_timeout_secs {
@@ -237,7 +264,9 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
             tv_sec: secs.try_into().unwrap_or(i32::MAX.into()),
             ..Default::default()
         };
-        if let Err(e) = setsockopt(fd, c.sol_socket, c.so_sndtimeo, &tv) {
+        let tv_len = size_of::<super::bindings::azhub_timeval_t>() as u32;
+        let tv_ptr = (&tv as *const super::bindings::azhub_timeval_t).cast();
+        if let Err(e) = setsockopt_raw(fd, c.sol_socket, c.so_sndtimeo, tv_ptr, tv_len) {
             ::log::warn!(target: LOG_TRANSPORT, "cannot set the send timeout: errno {e}");
         }
     }
@@ -245,9 +274,9 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
     if unsafe { sys::azhub_z_connect(fd, addr.as_ptr().cast(), addrlen) } < 0 {
         let e = sys::errno();
         ::log::error!(target: LOG_TRANSPORT, "connect() to {host}:{} failed: errno {e}", config.port);
-        return Err(close_on_err(ConnectError::Tcp(e)));
+        return Err(ConnectError::Tcp(e));
     }
-    Ok(fd)
+    Ok(())
 }
 
 pub(crate) fn connect(config: &ConnectConfig) -> Result<(), ConnectError> {

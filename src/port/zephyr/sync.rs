@@ -2,58 +2,59 @@
 //! and buffers handed out once.
 
 use core::cell::UnsafeCell;
+use core::ffi::c_int;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::sys;
 
-/// A mutex over the glue's k_mutex `id`, protecting a value in static storage.
+/// A mutex over the glue's k_mutex `ID`, protecting a value in static storage. The id is in the
+/// type, not a field, so that a static whose value starts as zero bytes lives in `.bss` (RAM
+/// only) and not in `.data` (RAM plus a flash copy of its initial bytes).
 ///
 /// Zephyr's k_mutex is recursive, which would hand out two `&mut` to the same value: the port
 /// therefore never locks a `KMutex` it already holds (the worker drops the link lock before it
 /// calls the handler, as on Linux), and `lock()` checks it with `held`.
-pub(crate) struct KMutex<T> {
-    id: core::ffi::c_int,
+pub(crate) struct KMutex<T, const ID: c_int> {
     held: AtomicBool,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: the value is only reached through a guard, and a guard exists only while the kernel
 // mutex is held by the current thread (and `held` refuses a second guard on that thread).
-unsafe impl<T: Send> Sync for KMutex<T> {}
+unsafe impl<T: Send, const ID: c_int> Sync for KMutex<T, ID> {}
 
-impl<T> KMutex<T> {
-    pub(crate) const fn new(id: core::ffi::c_int, value: T) -> Self {
+impl<T, const ID: c_int> KMutex<T, ID> {
+    pub(crate) const fn new(value: T) -> Self {
         KMutex {
-            id,
             held: AtomicBool::new(false),
             value: UnsafeCell::new(value),
         }
     }
 
-    pub(crate) fn lock(&self) -> KGuard<'_, T> {
+    pub(crate) fn lock(&self) -> KGuard<'_, T, ID> {
         // SAFETY: the id is one of the glue's mutexes; waiting forever is allowed from threads.
-        let rc = unsafe { sys::azhub_z_mutex_lock(self.id, -1) };
+        let rc = unsafe { sys::azhub_z_mutex_lock(ID, -1) };
         // The details go to the log; the panic messages are plain strings, so that with logging
         // off (CONFIG_LOG=n) no formatting code is linked for them.
         if rc != 0 {
-            ::log::error!("k_mutex_lock({}) failed: {rc}", self.id);
+            ::log::error!("k_mutex_lock({ID}) failed: {rc}");
             panic!("k_mutex_lock failed");
         }
         if self.held.swap(true, Ordering::Acquire) {
             // Recursive locking on the same thread (any other thread would have waited above).
-            ::log::error!("recursive lock of mutex {}", self.id);
+            ::log::error!("recursive lock of mutex {ID}");
             panic!("recursive lock of a mutex");
         }
         KGuard { m: self }
     }
 }
 
-pub(crate) struct KGuard<'a, T> {
-    m: &'a KMutex<T>,
+pub(crate) struct KGuard<'a, T, const ID: c_int> {
+    m: &'a KMutex<T, ID>,
 }
 
-impl<T> Deref for KGuard<'_, T> {
+impl<T, const ID: c_int> Deref for KGuard<'_, T, ID> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: this guard is the only reference while the kernel mutex is held.
@@ -61,18 +62,18 @@ impl<T> Deref for KGuard<'_, T> {
     }
 }
 
-impl<T> DerefMut for KGuard<'_, T> {
+impl<T, const ID: c_int> DerefMut for KGuard<'_, T, ID> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`; `&mut self` makes the borrow exclusive.
         unsafe { &mut *self.m.value.get() }
     }
 }
 
-impl<T> Drop for KGuard<'_, T> {
+impl<T, const ID: c_int> Drop for KGuard<'_, T, ID> {
     fn drop(&mut self) {
         self.m.held.store(false, Ordering::Release);
         // SAFETY: this thread holds the mutex (taken in `lock`).
-        unsafe { sys::azhub_z_mutex_unlock(self.m.id) };
+        unsafe { sys::azhub_z_mutex_unlock(ID) };
     }
 }
 
@@ -103,5 +104,11 @@ impl<const N: usize> StaticBuf<N> {
         // SAFETY: `taken` was false, so no other reference to the buffer was ever created, and
         // none will be: this is the only one, for the rest of the program.
         Some(unsafe { &mut *self.buf.get() })
+    }
+
+    /// True once [`StaticBuf::take`] handed the buffer out. Relaxed: a caller that needs what
+    /// was done after the take to be visible synchronises through a lock of its own.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(Ordering::Relaxed)
     }
 }
