@@ -21,6 +21,7 @@
 
 use core::ffi::{c_int, c_void};
 use core::fmt;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) use super::{CloseReason, PortEvent};
@@ -221,10 +222,59 @@ impl fmt::Display for SendError {
 /// The handler: called on the worker thread.
 pub type Handler = fn(&HubClient, &PortEvent<'_>);
 
+/// The client of [`Link`]: an `Option` whose empty state is all zero bytes (the `None` of an
+/// `Option<Client>` is a non-zero niche value), so that `LINK` lives in `.bss`, not in `.data`
+/// (RAM plus a flash copy of its initial bytes). Set once, by [`HubClient::new`]; never dropped
+/// (a static).
+pub(crate) struct ClientSlot {
+    present: bool,
+    client: MaybeUninit<Client<&'static mut [u8]>>,
+}
+
+impl ClientSlot {
+    const fn new() -> Self {
+        ClientSlot {
+            present: false,
+            client: MaybeUninit::uninit(),
+        }
+    }
+
+    fn set(&mut self, client: Client<&'static mut [u8]>) {
+        self.client.write(client);
+        self.present = true;
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        !self.present
+    }
+
+    pub(crate) fn is_some(&self) -> bool {
+        self.present
+    }
+
+    pub(crate) fn as_ref(&self) -> Option<&Client<&'static mut [u8]>> {
+        if !self.present {
+            return None;
+        }
+        // SAFETY: `present` is set only after `set` wrote the client.
+        Some(unsafe { self.client.assume_init_ref() })
+    }
+
+    pub(crate) fn as_mut(&mut self) -> Option<&mut Client<&'static mut [u8]>> {
+        if !self.present {
+            return None;
+        }
+        // SAFETY: `present` is set only after `set` wrote the client.
+        Some(unsafe { self.client.assume_init_mut() })
+    }
+}
+
 /// The connection state shared by the application threads and the worker.
 pub(crate) struct Link {
-    pub(crate) client: Option<Client<&'static mut [u8]>>,
-    /// The socket while a connection is up (-1: none).
+    pub(crate) client: ClientSlot,
+    /// The socket while a connection is up (-1: none). Starts as 0, so that `LINK` is all zero
+    /// bytes (`.bss`): [`HubClient::new`] sets -1 before the worker starts, and every other
+    /// reader is a method of a `HubClient`, which exists only after `new`.
     pub(crate) fd: c_int,
     pub(crate) active: bool,
     pub(crate) close_requested: bool,
@@ -238,8 +288,8 @@ pub(crate) struct Link {
 pub(crate) static LINK: KMutex<Link> = KMutex::new(
     sys::MUTEX_LINK,
     Link {
-        client: None,
-        fd: -1,
+        client: ClientSlot::new(),
+        fd: 0,
         active: false,
         close_requested: false,
         broken: false,
@@ -290,8 +340,9 @@ impl HubClient {
             let mut link = LINK.lock();
             if link.client.is_none() {
                 log::init();
+                link.fd = -1;
                 let tx = TX.take().ok_or(StartError(-16))?;
-                link.client = Some(Client::new(tx, kconfig_options()));
+                link.client.set(Client::new(tx, kconfig_options()));
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
                     // SAFETY: no preconditions; idempotent.
