@@ -224,48 +224,44 @@ pub type Handler = fn(&HubClient, &PortEvent<'_>);
 
 /// The client of [`Link`]: an `Option` whose empty state is all zero bytes (the `None` of an
 /// `Option<Client>` is a non-zero niche value), so that `LINK` lives in `.bss`, not in `.data`
-/// (RAM plus a flash copy of its initial bytes). Set once, by [`HubClient::new`]; never dropped
-/// (a static).
-pub(crate) struct ClientSlot {
-    present: bool,
-    client: MaybeUninit<Client<&'static mut [u8]>>,
-}
+/// (RAM plus a flash copy of its initial bytes). It holds a client exactly when the transmit
+/// buffer `TX` was taken: [`HubClient::new`] takes it and sets the client under the link lock
+/// (no flag, so no byte more than the `Option`). Never dropped (a static).
+pub(crate) struct ClientSlot(MaybeUninit<Client<&'static mut [u8]>>);
 
 impl ClientSlot {
     const fn new() -> Self {
-        ClientSlot {
-            present: false,
-            client: MaybeUninit::uninit(),
-        }
+        ClientSlot(MaybeUninit::uninit())
     }
 
+    /// The client `HubClient::new` made with the buffer it just took from `TX`.
     fn set(&mut self, client: Client<&'static mut [u8]>) {
-        self.client.write(client);
-        self.present = true;
-    }
-
-    pub(crate) fn is_none(&self) -> bool {
-        !self.present
+        self.0.write(client);
     }
 
     pub(crate) fn is_some(&self) -> bool {
-        self.present
+        TX.is_taken()
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        !self.is_some()
     }
 
     pub(crate) fn as_ref(&self) -> Option<&Client<&'static mut [u8]>> {
-        if !self.present {
+        if self.is_none() {
             return None;
         }
-        // SAFETY: `present` is set only after `set` wrote the client.
-        Some(unsafe { self.client.assume_init_ref() })
+        // SAFETY: `TX` is taken only by `HubClient::new`, which then writes the client with
+        // `set` before it releases the link lock, under which every `ClientSlot` is reached.
+        Some(unsafe { self.0.assume_init_ref() })
     }
 
     pub(crate) fn as_mut(&mut self) -> Option<&mut Client<&'static mut [u8]>> {
-        if !self.present {
+        if self.is_none() {
             return None;
         }
-        // SAFETY: `present` is set only after `set` wrote the client.
-        Some(unsafe { self.client.assume_init_mut() })
+        // SAFETY: as in `as_ref`.
+        Some(unsafe { self.0.assume_init_mut() })
     }
 }
 

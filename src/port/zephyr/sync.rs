@@ -12,26 +12,23 @@ use super::sys;
 /// Zephyr's k_mutex is recursive, which would hand out two `&mut` to the same value: the port
 /// therefore never locks a `KMutex` it already holds (the worker drops the link lock before it
 /// calls the handler, as on Linux), and `lock()` checks it with `held`.
+// `repr(C)` with `raw` first: a mutex's address is its `raw`'s, so every lock and unlock is a
+// call of the one non-generic copy with the pointer the caller already has.
+#[repr(C)]
 pub(crate) struct KMutex<T> {
-    id: core::ffi::c_int,
-    held: AtomicBool,
+    raw: RawKMutex,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: the value is only reached through a guard, and a guard exists only while the kernel
-// mutex is held by the current thread (and `held` refuses a second guard on that thread).
-unsafe impl<T: Send> Sync for KMutex<T> {}
+/// What locking needs, whatever the value.
+struct RawKMutex {
+    id: core::ffi::c_int,
+    held: AtomicBool,
+}
 
-impl<T> KMutex<T> {
-    pub(crate) const fn new(id: core::ffi::c_int, value: T) -> Self {
-        KMutex {
-            id,
-            held: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
-        }
-    }
-
-    pub(crate) fn lock(&self) -> KGuard<'_, T> {
+impl RawKMutex {
+    #[inline(never)]
+    fn lock(&self) {
         // SAFETY: the id is one of the glue's mutexes; waiting forever is allowed from threads.
         let rc = unsafe { sys::azhub_z_mutex_lock(self.id, -1) };
         // The details go to the log; the panic messages are plain strings, so that with logging
@@ -45,6 +42,34 @@ impl<T> KMutex<T> {
             ::log::error!("recursive lock of mutex {}", self.id);
             panic!("recursive lock of a mutex");
         }
+    }
+
+    #[inline(never)]
+    fn unlock(&self) {
+        self.held.store(false, Ordering::Release);
+        // SAFETY: this thread holds the mutex (taken in `lock`).
+        unsafe { sys::azhub_z_mutex_unlock(self.id) };
+    }
+}
+
+// SAFETY: the value is only reached through a guard, and a guard exists only while the kernel
+// mutex is held by the current thread (and `held` refuses a second guard on that thread).
+unsafe impl<T: Send> Sync for KMutex<T> {}
+
+impl<T> KMutex<T> {
+    pub(crate) const fn new(id: core::ffi::c_int, value: T) -> Self {
+        KMutex {
+            raw: RawKMutex {
+                id,
+                held: AtomicBool::new(false),
+            },
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn lock(&self) -> KGuard<'_, T> {
+        self.raw.lock();
         KGuard { m: self }
     }
 }
@@ -69,10 +94,9 @@ impl<T> DerefMut for KGuard<'_, T> {
 }
 
 impl<T> Drop for KGuard<'_, T> {
+    #[inline(always)]
     fn drop(&mut self) {
-        self.m.held.store(false, Ordering::Release);
-        // SAFETY: this thread holds the mutex (taken in `lock`).
-        unsafe { sys::azhub_z_mutex_unlock(self.m.id) };
+        self.m.raw.unlock();
     }
 }
 
@@ -91,6 +115,11 @@ impl<const N: usize> StaticBuf<N> {
             taken: AtomicBool::new(false),
             buf: UnsafeCell::new([0; N]),
         }
+    }
+
+    /// True once [`StaticBuf::take`] handed the buffer out.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(Ordering::Acquire)
     }
 
     /// The buffer, the first time; `None` afterwards.
