@@ -26,28 +26,36 @@ fn lock<T, const ID: c_int>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target
     m.lock()
 }
 
-/// The state machine of the original: which transitions are allowed.
-fn allowed(from: iot_hub_state, to: iot_hub_state) -> bool {
-    matches!(
-        (from, to),
-        (STATE_UNINIT, STATE_DISCONNECTED)
-            | (STATE_DISCONNECTED, STATE_CONNECTING)
-            | (STATE_CONNECTING, STATE_CONNECTED | STATE_DISCONNECTED)
-            | (STATE_TRANSPORT_CONNECTED, STATE_CONNECTING)
-            | (STATE_CONNECTED, STATE_DISCONNECTING | STATE_DISCONNECTED)
-            | (
-                STATE_DISCONNECTING,
-                STATE_DISCONNECTED | STATE_TRANSPORT_CONNECTED
-            )
-    )
-}
+/// The state machine of the original: which transitions are allowed, as one bit per pair
+/// (bit `8 * from + to`), a move to the current state included (a no-op).
+const ALLOWED: u64 = {
+    const fn bit(from: iot_hub_state, to: iot_hub_state) -> u64 {
+        1 << (8 * from as u32 + to as u32)
+    }
+    let same = bit(STATE_UNINIT, STATE_UNINIT)
+        | bit(STATE_DISCONNECTED, STATE_DISCONNECTED)
+        | bit(STATE_CONNECTING, STATE_CONNECTING)
+        | bit(STATE_TRANSPORT_CONNECTED, STATE_TRANSPORT_CONNECTED)
+        | bit(STATE_CONNECTED, STATE_CONNECTED)
+        | bit(STATE_DISCONNECTING, STATE_DISCONNECTING)
+        | bit(STATE_COUNT, STATE_COUNT);
+    same | bit(STATE_UNINIT, STATE_DISCONNECTED)
+        | bit(STATE_DISCONNECTED, STATE_CONNECTING)
+        | bit(STATE_CONNECTING, STATE_CONNECTED)
+        | bit(STATE_CONNECTING, STATE_DISCONNECTED)
+        | bit(STATE_TRANSPORT_CONNECTED, STATE_CONNECTING)
+        | bit(STATE_CONNECTED, STATE_DISCONNECTING)
+        | bit(STATE_CONNECTED, STATE_DISCONNECTED)
+        | bit(STATE_DISCONNECTING, STATE_DISCONNECTED)
+        | bit(STATE_DISCONNECTING, STATE_TRANSPORT_CONNECTED)
+};
 
 /// Moves to `to` if the state machine allows it (a move to the current state is a no-op);
 /// otherwise refuses, logs, and reports AZURE_IOT_HUB_EVT_ERROR with -EINVAL, as the original.
 pub(super) fn transition(to: iot_hub_state) {
     let refused = {
         let mut st = lock(&STATE);
-        if *st == to || allowed(*st, to) {
+        if ALLOWED >> (8 * *st as u32 + to as u32) & 1 != 0 {
             *st = to;
             None
         } else {
@@ -56,7 +64,7 @@ pub(super) fn transition(to: iot_hub_state) {
     };
     if let Some(from) = refused {
         log::error!("invalid state transition {from:?} -> {to:?}");
-        events::emit_error(&Error::InvalidTransition, events::About::Nothing);
+        events::emit_error(super::errno::neg(super::errno::EINVAL));
     }
 }
 

@@ -17,8 +17,6 @@ pub(crate) enum Op {
     Disconnect,
     Send,
     MethodRespond,
-    /// An AZURE_IOT_HUB_EVT_ERROR event.
-    Event,
 }
 
 /// Why a call failed, or what an error event reports.
@@ -58,16 +56,18 @@ pub(crate) enum Error {
     Connect(ConnectError),
     /// The port could not publish.
     Send(SendError),
-    /// A state transition the state machine does not allow (reported as an event).
-    InvalidTransition,
-    /// Events: the hub refused a subscription.
-    SubscriptionRefused,
-    /// Events: a message on a topic the library does not know.
-    UnknownTopic,
-    /// Events: a message on a method or twin topic without a required part.
-    MalformedMessage,
-    /// Events: the connection is closed because of this.
-    Protocol(hub::ProtocolError),
+}
+
+/// `data.err` of an AZURE_IOT_HUB_EVT_ERROR for a protocol error (the connection is closed
+/// because of it), and the reason of a DISCONNECTED that a reconnect follows. The other error
+/// events carry constants: -EINVAL an invalid state transition, -EACCES a refused subscription,
+/// -ENOMSG a message on an unknown topic, -EBADMSG a malformed message (events.rs).
+pub(crate) fn protocol_errno(p: hub::ProtocolError) -> c_int {
+    neg(match p {
+        hub::ProtocolError::KeepAliveTimeout => ETIMEDOUT,
+        hub::ProtocolError::TransmitBufferFull => ENOBUFS,
+        _ => EPROTO,
+    })
 }
 
 /// THE table: the negative errno for `error` in `op`.
@@ -88,13 +88,6 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
         (_, E::UnsupportedTopic) => ENOMSG,
         (_, E::UnsupportedQoS) => EINVAL,
         (_, E::DisconnectFailed) => ENXIO,
-        (_, E::InvalidTransition) => EINVAL,
-        (_, E::SubscriptionRefused) => EACCES,
-        (_, E::UnknownTopic) => ENOMSG,
-        (_, E::MalformedMessage) => EBADMSG,
-        (_, E::Protocol(hub::ProtocolError::KeepAliveTimeout)) => ETIMEDOUT,
-        (_, E::Protocol(hub::ProtocolError::TransmitBufferFull)) => ENOBUFS,
-        (_, E::Protocol(_)) => EPROTO,
 
         (_, E::Connect(c)) => match c {
             ConnectError::InvalidConfig(hub::ConnectError::InvalidHostname)

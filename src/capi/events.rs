@@ -12,8 +12,11 @@
 #[path = "reconnect.rs"]
 pub(super) mod reconnect;
 
+use core::ffi::c_int;
+
 use super::api::{emit, transition};
-use super::error::{errno, Error, Op};
+use super::errno::{neg, EACCES, EBADMSG, ENOMSG};
+use super::error::protocol_errno;
 use super::types::azure_iot_hub_evt_type::*;
 use super::types::azure_iot_hub_topic_type::*;
 use super::types::iot_hub_state::*;
@@ -33,14 +36,6 @@ fn topic_type_of(topic: &str) -> azure_iot_hub_topic_type {
     }
 }
 
-fn topic(t: azure_iot_hub_topic_type, name: &str) -> azure_iot_hub_topic_data {
-    azure_iot_hub_topic_data {
-        r#type: t.into(),
-        name: azure_iot_hub_buf::from_bytes(name.as_bytes()),
-        ..azure_iot_hub_topic_data::EMPTY
-    }
-}
-
 fn buf(s: &str) -> azure_iot_hub_buf {
     azure_iot_hub_buf::from_bytes(s.as_bytes())
 }
@@ -51,213 +46,220 @@ fn nul_terminated(payload: &[u8]) -> azure_iot_hub_buf {
     azure_iot_hub_buf::from_bytes(payload)
 }
 
-/// What an error event says about the message it concerns.
-pub(super) enum About<'a> {
-    /// No message: the topic stays zeroed.
-    Nothing,
-    /// A message: `topic.type` is UNKNOWN, `topic.name` its topic if it could be read.
-    Message(Option<&'a str>),
-}
-
-/// AZURE_IOT_HUB_EVT_ERROR with `data.err` from the errno table.
-pub(super) fn emit_error(error: &Error, about: About<'_>) {
+/// AZURE_IOT_HUB_EVT_ERROR with `data.err` (a negative errno) and a zeroed topic.
+pub(super) fn emit_error(err: c_int) {
     let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
-    evt.data.err = errno(Op::Event, error);
-    if let About::Message(name) = about {
-        evt.topic = topic(AZURE_IOT_HUB_TOPIC_UNKNOWN, name.unwrap_or(""));
-    }
+    evt.data.err = err;
     emit(&mut evt);
 }
 
-fn simple(t: azure_iot_hub_evt_type) {
-    emit(&mut azure_iot_hub_evt::new(t));
+/// The properties of a C2D message's bag, as `PropertyBag::iter` reads them (`&`-separated,
+/// empty segments skipped, the key up to the first `=`, no `=`: an empty value), at most
+/// `props.len()`: one plain byte loop, not the core's eight-bytes-at-a-time iterator inlined
+/// here. Returns how many were written.
+fn read_properties(bag: &[u8], props: &mut [azure_iot_hub_property]) -> usize {
+    let mut count = 0;
+    let mut start = 0;
+    let mut eq = usize::MAX;
+    let mut i = 0;
+    while i <= bag.len() {
+        let b = bag.get(i).copied().unwrap_or(b'&');
+        if b == b'=' && eq == usize::MAX {
+            eq = i;
+        } else if b == b'&' {
+            if i > start {
+                let Some(p) = props.get_mut(count) else {
+                    log::warn!(
+                        "message has more than CONFIG_AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT ({RECV_MAX}) properties; the rest are dropped"
+                    );
+                    break;
+                };
+                let (k, v) = if eq == usize::MAX {
+                    (bag.get(start..i), Some(&b""[..]))
+                } else {
+                    (bag.get(start..eq), bag.get(eq + 1..i))
+                };
+                *p = azure_iot_hub_property {
+                    key: azure_iot_hub_buf::from_bytes(k.unwrap_or_default()),
+                    value: azure_iot_hub_buf::from_bytes(v.unwrap_or_default()),
+                };
+                count += 1;
+            }
+            start = i + 1;
+            eq = usize::MAX;
+        }
+        i += 1;
+    }
+    count
 }
 
-/// The port's handler.
+/// The port's handler: every event is built in one zeroed `azure_iot_hub_evt` and handed to
+/// the application by one call.
 pub(super) fn on_port_event(ev: &PortEvent<'_>) {
-    match ev {
-        PortEvent::Hub(e) => on_hub_event(e),
+    let mut props = [azure_iot_hub_property::EMPTY; RECV_MAX];
+    let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
+    // The topic of a received message (type and name), and whether `data.msg.topic` repeats it.
+    let mut topic: Option<(azure_iot_hub_topic_type, &str)> = None;
+    let mut msg = false;
+    let t = match *ev {
+        PortEvent::Hub(ref e) => match *e {
+            Event::Connected { .. } => {
+                transition(STATE_CONNECTED);
+                AZURE_IOT_HUB_EVT_CONNECTED
+            }
+            Event::ConnectionRefused { return_code } => {
+                transition(STATE_DISCONNECTED);
+                evt.data.err = return_code.into();
+                AZURE_IOT_HUB_EVT_CONNECTION_FAILED
+            }
+            Event::Ready { refused } => {
+                if refused != 0 {
+                    for (i, f) in hub::SUBSCRIPTIONS.iter().enumerate() {
+                        if refused & (1 << i) != 0 {
+                            log::error!("subscription to {f} refused");
+                        }
+                    }
+                    emit_error(neg(EACCES));
+                }
+                AZURE_IOT_HUB_EVT_READY
+            }
+            Event::Puback { packet_id } => {
+                evt.data.message_id = packet_id;
+                AZURE_IOT_HUB_EVT_PUBACK
+            }
+            Event::Pingresp => AZURE_IOT_HUB_EVT_PINGRESP,
+            Event::C2d {
+                topic: name,
+                properties,
+                payload,
+            } => {
+                evt.topic.property_count = read_properties(properties.0.as_bytes(), &mut props);
+                evt.topic.properties = props.as_mut_ptr();
+                evt.data.msg.payload = nul_terminated(payload);
+                topic = Some((AZURE_IOT_HUB_TOPIC_DEVICEBOUND, name));
+                msg = true;
+                AZURE_IOT_HUB_EVT_DATA_RECEIVED
+            }
+            Event::DirectMethod {
+                topic: name,
+                name: method,
+                request_id,
+                payload,
+            } => {
+                evt.data.method = azure_iot_hub_method {
+                    name: buf(method),
+                    request_id: buf(request_id),
+                    payload: nul_terminated(payload),
+                };
+                topic = Some((AZURE_IOT_HUB_TOPIC_DIRECT_METHOD, name));
+                AZURE_IOT_HUB_EVT_DIRECT_METHOD
+            }
+            Event::TwinDocument {
+                topic: name,
+                request_id,
+                payload,
+            } => {
+                // FOTA reads the twin before the application (nrf-api.md section 5.2).
+                #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
+                super::fota::on_twin(payload);
+                evt.data.msg.payload = nul_terminated(payload);
+                evt.data.msg.request_id = buf(request_id);
+                topic = Some((AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name));
+                msg = true;
+                AZURE_IOT_HUB_EVT_TWIN_RECEIVED
+            }
+            Event::TwinDesired {
+                topic: name,
+                payload,
+                ..
+            } => {
+                #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
+                super::fota::on_twin(payload);
+                // properties stay NULL with a count of 0.
+                evt.data.msg.payload = nul_terminated(payload);
+                topic = Some((AZURE_IOT_HUB_TOPIC_TWIN_DESIRED, name));
+                msg = true;
+                AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED
+            }
+            Event::TwinResult {
+                topic: name,
+                request_id,
+                status,
+                payload,
+                ..
+            } => {
+                let ok = matches!(status, 202 | 204);
+                if !ok {
+                    log::warn!("twin request {request_id} failed with status {status}");
+                }
+                let payload = nul_terminated(payload);
+                let request_id = buf(request_id);
+                // `data.result` lies over `data.msg.topic`; `data.msg.payload` and
+                // `data.msg.request_id` come after it (asserted in types.rs), so both views hold.
+                evt.data.msg.payload = payload;
+                evt.data.msg.request_id = request_id;
+                evt.data.result = azure_iot_hub_result {
+                    request_id,
+                    status: status.into(),
+                    payload,
+                };
+                topic = Some((AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name));
+                if ok {
+                    AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS
+                } else {
+                    AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL
+                }
+            }
+            Event::MessageTooLarge { topic: name, size } => {
+                log::warn!(
+                    "incoming message of {size} bytes is larger than the receive buffer; dropped"
+                );
+                topic = Some(match name {
+                    Some(n) => (topic_type_of(n), n),
+                    None => (AZURE_IOT_HUB_TOPIC_UNKNOWN, ""),
+                });
+                AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE
+            }
+            Event::Malformed { topic: name } => {
+                log::warn!("malformed message on {name:?}; dropped");
+                evt.data.err = neg(EBADMSG);
+                topic = Some((AZURE_IOT_HUB_TOPIC_UNKNOWN, name.unwrap_or("")));
+                AZURE_IOT_HUB_EVT_ERROR
+            }
+            Event::UnknownTopic { topic: name, .. } => {
+                log::warn!("message on unrecognised topic {name}; dropped");
+                evt.data.err = neg(ENOMSG);
+                topic = Some((AZURE_IOT_HUB_TOPIC_UNKNOWN, name));
+                AZURE_IOT_HUB_EVT_ERROR
+            }
+        },
         PortEvent::ProtocolError(p) => {
             log::error!("protocol error: {p:?}; the connection is closed");
-            emit_error(&Error::Protocol(*p), About::Nothing);
+            evt.data.err = protocol_errno(p);
+            AZURE_IOT_HUB_EVT_ERROR
         }
         PortEvent::Disconnected(reason) => {
             log::debug!("disconnected: {reason:?}");
             reconnect::ended();
             transition(STATE_DISCONNECTED);
-            simple(AZURE_IOT_HUB_EVT_DISCONNECTED);
+            AZURE_IOT_HUB_EVT_DISCONNECTED
         }
         // Automatic reconnect and SAS renewal (ports that have them).
         #[allow(unreachable_patterns)]
-        other => reconnect::on_port_event(other),
+        ref other => match reconnect::on_port_event(other, &mut evt) {
+            Some(t) => t,
+            None => return,
+        },
+    };
+    evt.r#type = t;
+    if let Some((tt, name)) = topic {
+        evt.topic.r#type = tt.into();
+        evt.topic.name = buf(name);
     }
-}
-
-fn on_hub_event(e: &Event<'_>) {
-    match *e {
-        Event::Connected { .. } => {
-            transition(STATE_CONNECTED);
-            simple(AZURE_IOT_HUB_EVT_CONNECTED);
-        }
-        Event::ConnectionRefused { return_code } => {
-            transition(STATE_DISCONNECTED);
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_CONNECTION_FAILED);
-            evt.data.err = return_code.into();
-            emit(&mut evt);
-        }
-        Event::Ready { refused } => {
-            if refused != 0 {
-                for (i, f) in hub::SUBSCRIPTIONS.iter().enumerate() {
-                    if refused & (1 << i) != 0 {
-                        log::error!("subscription to {f} refused");
-                    }
-                }
-                emit_error(&Error::SubscriptionRefused, About::Nothing);
-            }
-            simple(AZURE_IOT_HUB_EVT_READY);
-        }
-        Event::Puback { packet_id } => {
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_PUBACK);
-            evt.data.message_id = packet_id;
-            emit(&mut evt);
-        }
-        Event::Pingresp => simple(AZURE_IOT_HUB_EVT_PINGRESP),
-        Event::C2d {
-            topic: name,
-            properties,
-            payload,
-        } => {
-            let mut props = [azure_iot_hub_property::EMPTY; RECV_MAX];
-            let mut count = 0;
-            for (k, v) in properties.iter() {
-                if count == RECV_MAX {
-                    log::warn!(
-                        "message has more than CONFIG_AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT ({RECV_MAX}) properties; the rest are dropped"
-                    );
-                    break;
-                }
-                props[count] = azure_iot_hub_property {
-                    key: buf(k),
-                    value: buf(v),
-                };
-                count += 1;
-            }
-            let mut t = topic(AZURE_IOT_HUB_TOPIC_DEVICEBOUND, name);
-            t.properties = props.as_mut_ptr();
-            t.property_count = count;
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_DATA_RECEIVED);
-            evt.data.msg = azure_iot_hub_msg {
-                topic: t,
-                payload: nul_terminated(payload),
-                ..azure_iot_hub_msg::EMPTY
-            };
-            evt.topic = t;
-            emit(&mut evt);
-        }
-        Event::DirectMethod {
-            topic: name,
-            name: method,
-            request_id,
-            payload,
-        } => {
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_DIRECT_METHOD);
-            evt.data.method = azure_iot_hub_method {
-                name: buf(method),
-                request_id: buf(request_id),
-                payload: nul_terminated(payload),
-            };
-            evt.topic = topic(AZURE_IOT_HUB_TOPIC_DIRECT_METHOD, name);
-            emit(&mut evt);
-        }
-        Event::TwinDocument {
-            topic: name,
-            request_id,
-            payload,
-        } => {
-            // FOTA reads the twin before the application (nrf-api.md section 5.2).
-            #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
-            super::fota::on_twin(payload);
-            let t = topic(AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name);
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_RECEIVED);
-            evt.data.msg = azure_iot_hub_msg {
-                topic: t,
-                payload: nul_terminated(payload),
-                request_id: buf(request_id),
-                ..azure_iot_hub_msg::EMPTY
-            };
-            evt.topic = t;
-            emit(&mut evt);
-        }
-        Event::TwinDesired {
-            topic: name,
-            payload,
-            ..
-        } => {
-            #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
-            super::fota::on_twin(payload);
-            // properties stay NULL with a count of 0.
-            let t = topic(AZURE_IOT_HUB_TOPIC_TWIN_DESIRED, name);
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED);
-            evt.data.msg = azure_iot_hub_msg {
-                topic: t,
-                payload: nul_terminated(payload),
-                ..azure_iot_hub_msg::EMPTY
-            };
-            evt.topic = t;
-            emit(&mut evt);
-        }
-        Event::TwinResult {
-            topic: name,
-            request_id,
-            status,
-            payload,
-            ..
-        } => {
-            let t = if matches!(status, 202 | 204) {
-                AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS
-            } else {
-                AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL
-            };
-            if t == AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL {
-                log::warn!("twin request {request_id} failed with status {status}");
-            }
-            let payload = nul_terminated(payload);
-            let mut evt = azure_iot_hub_evt::new(t);
-            // `data.result` lies over `data.msg.topic`; `data.msg.payload` and
-            // `data.msg.request_id` come after it (asserted in types.rs), so both views hold.
-            evt.data.msg = azure_iot_hub_msg {
-                payload,
-                request_id: buf(request_id),
-                ..azure_iot_hub_msg::EMPTY
-            };
-            evt.data.result = azure_iot_hub_result {
-                request_id: buf(request_id),
-                status: status.into(),
-                payload,
-            };
-            evt.topic = topic(AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name);
-            emit(&mut evt);
-        }
-        Event::MessageTooLarge { topic: name, size } => {
-            log::warn!(
-                "incoming message of {size} bytes is larger than the receive buffer; dropped"
-            );
-            let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE);
-            evt.topic = match name {
-                Some(n) => topic(topic_type_of(n), n),
-                None => topic(AZURE_IOT_HUB_TOPIC_UNKNOWN, ""),
-            };
-            emit(&mut evt);
-        }
-        Event::Malformed { topic: name } => {
-            log::warn!("malformed message on {name:?}; dropped");
-            emit_error(&Error::MalformedMessage, About::Message(name));
-        }
-        Event::UnknownTopic { topic: name, .. } => {
-            log::warn!("message on unrecognised topic {name}; dropped");
-            emit_error(&Error::UnknownTopic, About::Message(Some(name)));
-        }
+    if msg {
+        evt.data.msg.topic = evt.topic;
     }
+    emit(&mut evt);
 }
 
 #[cfg(test)]
@@ -358,6 +360,44 @@ mod tests {
     }
 
     use core::ffi::c_int;
+
+    /// The C2D properties are read as the core's `PropertyBag::iter` reads them.
+    #[test]
+    fn properties_as_the_core_reads_them() {
+        let bags = [
+            "",
+            "&",
+            "&&",
+            "a",
+            "a=",
+            "=",
+            "=b",
+            "a=b",
+            "a=b=c",
+            "a&&b",
+            "&a=1&",
+            "a=1&b",
+            "a=1&b=",
+            "k=v&x=%20&y",
+            "a=1&b=2&c=3&d=4",
+            "a==&=&b=2",
+            "ü=ö&a",
+        ];
+        for bag in bags {
+            let mut props = [azure_iot_hub_property::EMPTY; 4];
+            let n = read_properties(bag.as_bytes(), &mut props);
+            let got: Vec<(String, String)> = props[..n]
+                .iter()
+                .map(|p| (text(p.key), text(p.value)))
+                .collect();
+            let want: Vec<(String, String)> = PropertyBag(bag)
+                .iter()
+                .take(4)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(got, want, "{bag:?}");
+        }
+    }
 
     /// The conversions the hub emulator cannot provoke (and the invalid-transition report). One
     /// test, because the C API's context is global.

@@ -38,9 +38,9 @@ mod imp {
     use core::ffi::c_int;
 
     use super::{Ordering, PortEvent, RECONNECTING};
-    use crate::capi::api::{emit, transition};
+    use crate::capi::api::transition;
     use crate::capi::errno::{neg, EAGAIN, ECONNREFUSED, ECONNRESET, ENOTCONN};
-    use crate::capi::error::{errno, Error, Op};
+    use crate::capi::error::protocol_errno;
     use crate::capi::types::azure_iot_hub_evt_type::*;
     use crate::capi::types::iot_hub_state::*;
     use crate::capi::types::*;
@@ -49,7 +49,7 @@ mod imp {
     /// `data.err` of a DISCONNECTED that a reconnect follows.
     pub(in crate::capi) fn reason_errno(reason: CloseReason) -> c_int {
         match reason {
-            CloseReason::Protocol(p) => errno(Op::Event, &Error::Protocol(p)),
+            CloseReason::Protocol(p) => protocol_errno(p),
             CloseReason::Refused => neg(ECONNREFUSED),
             CloseReason::ConnectFailed => neg(ENOTCONN),
             CloseReason::TokenRenewal => neg(EAGAIN),
@@ -57,27 +57,29 @@ mod imp {
         }
     }
 
-    pub(in crate::capi) fn on_port_event(ev: &PortEvent<'_>) {
-        match *ev {
+    /// The reconnect events: their type, with `data.err` set in `evt`; `None` for others.
+    pub(in crate::capi) fn on_port_event(
+        ev: &PortEvent<'_>,
+        evt: &mut azure_iot_hub_evt,
+    ) -> Option<azure_iot_hub_evt_type> {
+        let (state, t) = match *ev {
             PortEvent::ConnectionLost {
                 reason,
                 retry_in_ms,
             } => {
                 log::info!("connection lost ({reason:?}); reconnecting in {retry_in_ms} ms");
-                RECONNECTING.store(true, Ordering::SeqCst);
-                transition(STATE_DISCONNECTED);
-                let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_DISCONNECTED);
                 evt.data.err = reason_errno(reason);
-                emit(&mut evt);
+                (STATE_DISCONNECTED, AZURE_IOT_HUB_EVT_DISCONNECTED)
             }
             PortEvent::Reconnecting { attempt } => {
                 log::info!("reconnect attempt {attempt}");
-                RECONNECTING.store(true, Ordering::SeqCst);
-                transition(STATE_CONNECTING);
-                emit(&mut azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_CONNECTING));
+                (STATE_CONNECTING, AZURE_IOT_HUB_EVT_CONNECTING)
             }
-            _ => {}
-        }
+            _ => return None,
+        };
+        RECONNECTING.store(true, Ordering::SeqCst);
+        transition(state);
+        Some(t)
     }
 }
 
@@ -86,4 +88,9 @@ pub(in crate::capi) use imp::on_port_event;
 
 /// Ports without reconnect have no such events.
 #[cfg(not(any(feature = "std", feature = "zephyr")))]
-pub(in crate::capi) fn on_port_event(_ev: &PortEvent<'_>) {}
+pub(in crate::capi) fn on_port_event(
+    _ev: &PortEvent<'_>,
+    _evt: &mut crate::capi::types::azure_iot_hub_evt,
+) -> Option<crate::capi::types::azure_iot_hub_evt_type> {
+    None
+}

@@ -579,13 +579,21 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     /// The next request ID, full width and unique for 2^32 requests.
     pub fn next_request_id(&mut self) -> RequestId {
         self.next_request_id = self.next_request_id.wrapping_add(1);
-        let mut digits = [0u8; 10];
+        let n = self.next_request_id;
+        // The decimal digits, most significant first: `div` is the place of the first one
+        // (at most 10^9, so it cannot overflow). Ten digits always fit.
+        let mut div = 1u32;
+        while n / div >= 10 {
+            div *= 10;
+        }
         let mut s = RequestId::new();
-        // ASCII digits, ten at most: they fit.
-        let _ = s.push_str(
-            core::str::from_utf8(super::scan::decimal(self.next_request_id, &mut digits))
-                .unwrap_or_default(),
-        );
+        loop {
+            let _ = s.push(char::from(b'0' + (n / div % 10) as u8));
+            if div == 1 {
+                break;
+            }
+            div /= 10;
+        }
         s
     }
 

@@ -133,21 +133,6 @@ impl<'a> Out<'a> {
     }
 }
 
-/// `v` in decimal, written at the end of `buf`: the digits (one loop, no measuring pass).
-#[inline(never)]
-pub(crate) fn decimal(mut v: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut at = buf.len();
-    for d in buf.iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
-        at -= 1;
-        if v == 0 {
-            break;
-        }
-    }
-    buf.get(at..).unwrap_or_default()
-}
-
 /// Number of decimal digits of `v` (a loop: a few instructions more than a table of limits
 /// for a status of 3 digits, and a tenth of its code).
 #[inline(always)]
@@ -285,7 +270,6 @@ mod tests {
         for n in [0u32, 7, 10, 99, 100, 65_535, 1_000_000_000, u32::MAX] {
             let want = std::format!("{n}");
             assert_eq!(decimal_len(n), want.len());
-            assert_eq!(decimal(n, &mut [0u8; 10]), want.as_bytes());
         }
         let mut buf = [0u8; 5];
         let mut o = Out::new(&mut buf);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <zephyr/fatal.h>
 #include <zephyr/kernel.h>
 #include <zephyr/net/socket.h>
 #if __has_include(<zephyr/random/random.h>)
@@ -30,7 +31,8 @@
 
 #include "azure_iot_hub_zephyr_glue.h"
 
-static k_timeout_t ms_to_timeout(int32_t ms)
+/* Not inlined: one copy for both waits. */
+static __attribute__((noinline)) k_timeout_t ms_to_timeout(int32_t ms)
 {
 	if (ms < 0) {
 		return K_FOREVER;
@@ -136,19 +138,40 @@ bool azhub_z_on_worker(void)
 
 void azhub_z_panic(void)
 {
+#if defined(ARCH_EXCEPT)
 	k_panic();
 	CODE_UNREACHABLE;
+#else
+	/* What k_panic() does on architectures without ARCH_EXCEPT (native_sim), without its
+	 * "@ file:line" print: the panic was logged before (src/port/zephyr/panic.rs).
+	 */
+	z_fatal_error(K_ERR_KERNEL_PANIC, NULL);
+	for (;;) {
+		/* Not reached: the current thread is aborted. */
+	}
+#endif
 }
 
-static struct k_sem azhub_z_sems[AZHUB_Z_SEM_COUNT];
-static struct k_mutex azhub_z_mutexes[AZHUB_Z_MUTEX_COUNT];
+/* Semaphores 0 to 2 are used (start, finished, wake); 3 is spare. Mutexes 4 and 5 are DPS's
+ * (the settings cache and the C API's DPS state): without DPS they are not created.
+ */
+#define GLUE_SEM_COUNT 3
+#if defined(CONFIG_AZURE_IOT_HUB_DPS)
+#define GLUE_MUTEX_COUNT AZHUB_Z_MUTEX_COUNT
+#else
+#define GLUE_MUTEX_COUNT 4
+#endif
+BUILD_ASSERT(GLUE_SEM_COUNT <= AZHUB_Z_SEM_COUNT && GLUE_MUTEX_COUNT <= AZHUB_Z_MUTEX_COUNT);
+
+static struct k_sem azhub_z_sems[GLUE_SEM_COUNT];
+static struct k_mutex azhub_z_mutexes[GLUE_MUTEX_COUNT];
 
 static int glue_sync_init(void)
 {
-	for (int i = 0; i < AZHUB_Z_SEM_COUNT; i++) {
+	for (int i = 0; i < GLUE_SEM_COUNT; i++) {
 		k_sem_init(&azhub_z_sems[i], 0, 1);
 	}
-	for (int i = 0; i < AZHUB_Z_MUTEX_COUNT; i++) {
+	for (int i = 0; i < GLUE_MUTEX_COUNT; i++) {
 		k_mutex_init(&azhub_z_mutexes[i]);
 	}
 	return 0;
@@ -158,7 +181,7 @@ SYS_INIT(glue_sync_init, POST_KERNEL, 0);
 
 int azhub_z_sem_take(int id, int32_t timeout_ms)
 {
-	if (id < 0 || id >= AZHUB_Z_SEM_COUNT) {
+	if ((unsigned int)id >= GLUE_SEM_COUNT) {
 		return -EINVAL;
 	}
 	return k_sem_take(&azhub_z_sems[id], ms_to_timeout(timeout_ms)) == 0 ? 0 : -EAGAIN;
@@ -166,21 +189,21 @@ int azhub_z_sem_take(int id, int32_t timeout_ms)
 
 void azhub_z_sem_give(int id)
 {
-	if (id >= 0 && id < AZHUB_Z_SEM_COUNT) {
+	if ((unsigned int)id < GLUE_SEM_COUNT) {
 		k_sem_give(&azhub_z_sems[id]);
 	}
 }
 
 void azhub_z_sem_reset(int id)
 {
-	if (id >= 0 && id < AZHUB_Z_SEM_COUNT) {
+	if ((unsigned int)id < GLUE_SEM_COUNT) {
 		k_sem_reset(&azhub_z_sems[id]);
 	}
 }
 
 int azhub_z_mutex_lock(int id, int32_t timeout_ms)
 {
-	if (id < 0 || id >= AZHUB_Z_MUTEX_COUNT) {
+	if ((unsigned int)id >= GLUE_MUTEX_COUNT) {
 		return -EINVAL;
 	}
 	return k_mutex_lock(&azhub_z_mutexes[id], ms_to_timeout(timeout_ms)) == 0 ? 0 : -EAGAIN;
@@ -188,7 +211,7 @@ int azhub_z_mutex_lock(int id, int32_t timeout_ms)
 
 int azhub_z_mutex_unlock(int id)
 {
-	if (id < 0 || id >= AZHUB_Z_MUTEX_COUNT) {
+	if ((unsigned int)id >= GLUE_MUTEX_COUNT) {
 		return -EINVAL;
 	}
 	return k_mutex_unlock(&azhub_z_mutexes[id]);

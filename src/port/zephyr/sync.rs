@@ -32,22 +32,37 @@ impl<T, const ID: c_int> KMutex<T, ID> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn lock(&self) -> KGuard<'_, T, ID> {
-        // SAFETY: the id is one of the glue's mutexes; waiting forever is allowed from threads.
-        let rc = unsafe { sys::azhub_z_mutex_lock(ID, -1) };
-        // The details go to the log; the panic messages are plain strings, so that with logging
-        // off (CONFIG_LOG=n) no formatting code is linked for them.
-        if rc != 0 {
-            ::log::error!("k_mutex_lock({ID}) failed: {rc}");
-            panic!("k_mutex_lock failed");
-        }
-        if self.held.swap(true, Ordering::Acquire) {
-            // Recursive locking on the same thread (any other thread would have waited above).
-            ::log::error!("recursive lock of mutex {ID}");
-            panic!("recursive lock of a mutex");
-        }
+        raw_lock(ID, &self.held);
         KGuard { m: self }
     }
+}
+
+/// Locking, whatever the value and the id: one non-generic copy that every `lock()` calls.
+#[inline(never)]
+fn raw_lock(id: c_int, held: &AtomicBool) {
+    // SAFETY: the id is one of the glue's mutexes; waiting forever is allowed from threads.
+    let rc = unsafe { sys::azhub_z_mutex_lock(id, -1) };
+    // The details go to the log; the panic messages are plain strings, so that with logging
+    // off (CONFIG_LOG=n) no formatting code is linked for them.
+    if rc != 0 {
+        ::log::error!("k_mutex_lock({id}) failed: {rc}");
+        panic!("k_mutex_lock failed");
+    }
+    if held.swap(true, Ordering::Acquire) {
+        // Recursive locking on the same thread (any other thread would have waited above).
+        ::log::error!("recursive lock of mutex {id}");
+        panic!("recursive lock of a mutex");
+    }
+}
+
+/// Unlocking: one non-generic copy, as for [`raw_lock`].
+#[inline(never)]
+fn raw_unlock(id: c_int, held: &AtomicBool) {
+    held.store(false, Ordering::Release);
+    // SAFETY: this thread holds the mutex (taken in `raw_lock`).
+    unsafe { sys::azhub_z_mutex_unlock(id) };
 }
 
 pub(crate) struct KGuard<'a, T, const ID: c_int> {
@@ -70,10 +85,9 @@ impl<T, const ID: c_int> DerefMut for KGuard<'_, T, ID> {
 }
 
 impl<T, const ID: c_int> Drop for KGuard<'_, T, ID> {
+    #[inline(always)]
     fn drop(&mut self) {
-        self.m.held.store(false, Ordering::Release);
-        // SAFETY: this thread holds the mutex (taken in `lock`).
-        unsafe { sys::azhub_z_mutex_unlock(ID) };
+        raw_unlock(ID, &self.m.held);
     }
 }
 
