@@ -17,7 +17,7 @@ use crate::config as k;
 use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
-use crate::port::dps::{self as drv, Assignment, BssMutex, DpsConfig, Hooks, StartError};
+use crate::port::dps::{self as drv, BssMutex, DpsConfig, Hooks, StartError};
 use crate::port::settings::{self as zs, ZephyrSettings};
 
 use azure_iot_hub_dps_reg_status::*;
@@ -234,23 +234,28 @@ fn on_assigning() {
     call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
 }
 
-/// The end of a registration (on the DPS thread): stores the assignment, sets the status, wakes
-/// a waiting connect() (the driver gives its semaphore after this) and reports to the handler.
-fn on_end(result: Result<Assignment, FailureKind>) {
-    if let Ok(a) = &result {
-        // As the original: a failure to store is logged; the assignment is used anyway.
-        if let Err(e) = st::store_assignment(&mut ZephyrSettings, &a.hostname, &a.device_id) {
-            ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
-        }
+/// A usable assignment (on the DPS thread, before the connection closes): stores it and keeps
+/// it for the get functions.
+fn on_assigned(hostname: &str, device_id: &str) {
+    // As the original: a failure to store is logged; the assignment is used anyway.
+    if let Err(e) = st::store_assignment(&mut ZephyrSettings, hostname, device_id) {
+        ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
     }
+    let mut ctx = CTX.lock();
+    // The driver checked both against the settings rules (lengths included): they fit.
+    ctx.hostname = heapless::String::try_from(hostname).ok();
+    ctx.device_id = heapless::String::try_from(device_id).ok();
+}
+
+/// The end of a registration (on the DPS thread): sets the status, wakes a waiting connect()
+/// (the driver gives its semaphore after this) and reports to the handler.
+fn on_end(result: Result<(), FailureKind>) {
     let (handler, status) = {
         let mut ctx = CTX.lock();
         ctx.state = State::Disconnected;
         ctx.finished = ctx.started;
         match result {
-            Ok(a) => {
-                ctx.hostname = Some(a.hostname);
-                ctx.device_id = Some(a.device_id);
+            Ok(()) => {
                 ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
                 ctx.last_error = 0;
             }
@@ -321,6 +326,7 @@ fn start() -> Result<u64, c_int> {
     };
     let hooks = Hooks {
         on_assigning,
+        on_assigned,
         on_end,
     };
     if let Err(e) = drv::start(&config, hooks) {

@@ -13,8 +13,8 @@
 //!   next deadline (a status query after `retry-after`, a PINGREQ, the
 //!   `CONFIG_AZURE_IOT_HUB_DPS_TIMEOUT_SEC` timeout), so a `retry-after` wait is not a sleep and
 //!   the hub's worker thread is never involved. It calls [`Hooks::on_assigning`] after the
-//!   register request and on every `assigning` or throttled answer, closes the connection and
-//!   calls [`Hooks::on_end`] with the result.
+//!   register request and on every `assigning` or throttled answer, [`Hooks::on_assigned`] with
+//!   a usable assignment, closes the connection and calls [`Hooks::on_end`] with the result.
 //! * Buffers are static: transmit sized from `CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE`,
 //!   `CONFIG_AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE` and the longest registration ID and payload;
 //!   receive `CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE + CONFIG_MQTT_HELPER_PAYLOAD_BUFFER_LEN`
@@ -29,7 +29,6 @@ use super::sync::StaticBuf;
 use super::{net, sys, ConnectConfig, ConnectError};
 use crate::config as k;
 use crate::dps::driver::{self, Failure, FailureKind, Step};
-use crate::dps::settings::{DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{
     DpsClient, DpsConnectError, DpsOptions, API_VERSION, MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN,
 };
@@ -70,23 +69,18 @@ pub struct DpsConfig<'a> {
     pub registration_payload: Option<&'a str>,
 }
 
-/// The assignment, copied out of the receive buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    /// The IoT Hub host name.
-    pub hostname: heapless::String<HOSTNAME_MAX_LEN>,
-    /// The device ID.
-    pub device_id: heapless::String<DEVICE_ID_MAX_LEN>,
-}
-
 /// The application side of a registration: called on the DPS thread, without any lock of this
-/// module held.
+/// module's statics other than the registration's own (so `on_assigning` and `on_assigned` must
+/// not start a registration; `on_end` may).
 #[derive(Debug, Clone, Copy)]
 pub struct Hooks {
     /// The register request was sent, or DPS answered `assigning` or throttled.
     pub on_assigning: fn(),
+    /// DPS assigned a usable host name and device ID (borrowed from the receive buffer, valid
+    /// for the call); `on_end` follows with `Ok`.
+    pub on_assigned: fn(&str, &str),
     /// The registration ended (the DPS connection is closed).
-    pub on_end: fn(Result<Assignment, FailureKind>),
+    pub on_end: fn(Result<(), FailureKind>),
 }
 
 /// Why [`start`] refused.
@@ -385,9 +379,8 @@ extern "C" fn thread_main(_arg: *mut c_void) {
         job.hooks = None;
         job.pending = false;
         drop(job);
-        match &result {
-            Ok(a) => ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id),
-            Err(e) => ::log::warn!(target: LOG_DPS, "registration failed: {e:?}"),
+        if let Err(e) = &result {
+            ::log::warn!(target: LOG_DPS, "registration failed: {e:?}");
         }
         (hooks.on_end)(result);
         // SAFETY: a glue semaphore id.
@@ -415,7 +408,7 @@ fn run(
     framer: &mut Framer<&'static mut [u8]>,
     fd: c_int,
     hooks: &Hooks,
-) -> Result<Assignment, FailureKind> {
+) -> Result<(), FailureKind> {
     let c = sys::consts();
     let lost = |client: &mut DpsClient<&'static mut [u8]>| {
         client.handle_closed();
@@ -444,7 +437,11 @@ fn run(
                     // The PUBACK of the last answer, then DISCONNECT.
                     let _ = flush(client, fd);
                     let r = match r {
-                        Ok(a) => copy(a.hostname, a.device_id).ok_or(FailureKind::Protocol),
+                        Ok(a) => {
+                            ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id);
+                            (hooks.on_assigned)(a.hostname, a.device_id);
+                            Ok(())
+                        }
                         Err(f) => {
                             log_failure(&f);
                             Err(f.kind())
@@ -517,13 +514,6 @@ fn run(
         }
         framer.commit(usize::try_from(n).unwrap_or(0));
     }
-}
-
-fn copy(hostname: &str, device_id: &str) -> Option<Assignment> {
-    Some(Assignment {
-        hostname: heapless::String::try_from(hostname).ok()?,
-        device_id: heapless::String::try_from(device_id).ok()?,
-    })
 }
 
 /// Whether the caller is the DPS thread (a status handler): it must not wait for a registration.
