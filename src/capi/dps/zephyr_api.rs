@@ -105,15 +105,18 @@ fn errno_of(kind: FailureKind) -> c_int {
 /// # Safety
 ///
 /// A non-NULL `buf.ptr` points to `buf.size` readable bytes during the call.
-unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<Id>, c_int> {
+unsafe fn given<'a>(buf: &azure_iot_hub_buf) -> Result<Option<&'a str>, c_int> {
     if buf.ptr.is_null() || buf.size == 0 {
         return Ok(None);
     }
-    // SAFETY: non-NULL with a size; readable by the caller's contract.
+    // SAFETY: non-NULL with a size; readable during the call by the caller's contract.
     let bytes = unsafe { buf.bytes() }.ok_or(neg(EINVAL))?;
     let s = core::str::from_utf8(bytes).map_err(|_| neg(EINVAL))?;
     // Longer than any ID DPS accepts (128): refused here, as the core would at start.
-    Id::try_from(s).map(Some).map_err(|_| neg(EINVAL))
+    if s.len() > MAX_ID_LEN {
+        return Err(neg(EINVAL));
+    }
+    Ok(Some(s))
 }
 
 /// Initialises DPS and registers the status handler; loads a stored assignment.
@@ -167,14 +170,15 @@ fn load_stored() -> Result<st::StoredAssignment, c_int> {
     Ok(a)
 }
 
-/// init with the handler (None: the library's own, used by azure_iot_hub_connect()).
+/// init with the handler (None: the library's own, used by azure_iot_hub_connect()); the IDs
+/// are at most 128 bytes (`None`: the Kconfig value).
 fn init(
     handler: azure_iot_hub_dps_handler_t,
-    id_scope: Option<Id>,
-    reg_id: Option<Id>,
+    id_scope: Option<&str>,
+    reg_id: Option<&str>,
 ) -> Result<(), c_int> {
-    let id_scope = id_scope.unwrap_or_else(|| id(k::AZURE_IOT_HUB_DPS_ID_SCOPE));
-    let reg_id = reg_id.unwrap_or_else(|| id(k::AZURE_IOT_HUB_DPS_REG_ID));
+    let id_scope = id(id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE));
+    let reg_id = id(reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID));
     if id_scope.is_empty() || reg_id.is_empty() {
         ::log::error!(target: LOG, "no ID scope or registration ID (CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE / _REG_ID)");
         return Err(neg(EFAULT));
@@ -552,8 +556,10 @@ fn provision_for_connect(
     }
     let reg = if reg_id.is_empty() {
         None
+    } else if reg_id.len() > MAX_ID_LEN {
+        return Err(neg(EINVAL));
     } else {
-        Some(Id::try_from(reg_id).map_err(|_| neg(EINVAL))?)
+        Some(reg_id)
     };
     init(None, None, reg)?;
     match start() {
