@@ -286,7 +286,9 @@ fn start_errno(e: StartError) -> c_int {
 
 /// Returns the registration's number once it runs in the DPS thread.
 fn start() -> Result<u64, c_int> {
-    let (scope, reg, payload, generation) = {
+    // CONNECT is queued from the context's IDs and payload under its lock (nothing waits
+    // there); the connection is set up after the lock is released.
+    let (prepared, generation) = {
         let mut ctx = CTX.lock();
         if ctx.state != State::Disconnected {
             return Err(neg(EACCES));
@@ -300,40 +302,31 @@ fn start() -> Result<u64, c_int> {
             return Err(neg(EALREADY));
         }
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
-        let payload: Option<Payload> = if ctx.payload_set {
-            ctx.payload.clone()
-        } else {
-            (!k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty())
-                .then(|| Payload::try_from(k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD).ok())
-                .flatten()
-        };
-        if payload.is_none()
-            && !ctx.payload_set
-            && !k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty()
-        {
+        let kconfig = k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD;
+        if !ctx.payload_set && kconfig.len() > MAX_REGISTRATION_PAYLOAD_LEN {
             ::log::error!(target: LOG, "CONFIG_AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD is longer than 256 bytes");
             return Err(neg(EINVAL));
         }
         ctx.state = State::Connecting;
         ctx.started += 1;
-        (
-            ctx.id_scope.clone(),
-            ctx.reg_id.clone(),
-            payload,
-            ctx.started,
-        )
-    };
-    let config = DpsConfig {
-        id_scope: &scope,
-        registration_id: &reg,
-        registration_payload: payload.as_deref(),
+        let ctx = &*ctx;
+        let config = DpsConfig {
+            id_scope: &ctx.id_scope,
+            registration_id: &ctx.reg_id,
+            registration_payload: if ctx.payload_set {
+                ctx.payload.as_deref()
+            } else {
+                (!kconfig.is_empty()).then_some(kconfig)
+            },
+        };
+        (drv::prepare(&config), ctx.started)
     };
     let hooks = Hooks {
         on_assigning,
         on_assigned,
         on_end,
     };
-    if let Err(e) = drv::start(&config, hooks) {
+    if let Err(e) = prepared.and_then(|p| drv::open(p, hooks)) {
         ::log::warn!(target: LOG, "cannot start the registration: {e:?}");
         let mut ctx = CTX.lock();
         ctx.state = State::Disconnected;

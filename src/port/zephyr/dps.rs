@@ -259,8 +259,14 @@ fn user_name_fits(config: &DpsConfig<'_>) -> bool {
     len < k::AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE
 }
 
-/// Connects to DPS, writes CONNECT and hands the registration to the DPS thread.
-pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
+/// A registration whose CONNECT is queued by [`prepare`]; [`open`] connects and hands it to
+/// the DPS thread. It holds the job, so no other registration can start meanwhile.
+pub struct Prepared(TryGuard<'static, Job>);
+
+/// Checks the configuration, starts the DPS thread (once) and queues CONNECT; the IDs and the
+/// payload are copied into the client, so `config` may borrow a locked context (nothing here
+/// waits: the job is only tried).
+pub fn prepare(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
     if k::AZURE_IOT_HUB_DPS_HOSTNAME.is_empty() || !user_name_fits(config) {
         ::log::error!(target: LOG_DPS, "no DPS host name, or the DPS user name does not fit CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE");
         return Err(StartError::InvalidConfig);
@@ -307,15 +313,23 @@ pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
             }
         })?;
     framer.reset();
+    ::log::info!(target: LOG_DPS, "registering {} in {}", config.registration_id, config.id_scope);
+    Ok(Prepared(job))
+}
 
+/// Connects to DPS, writes the CONNECT [`prepare`] queued and hands the registration to the
+/// DPS thread.
+pub fn open(prepared: Prepared, hooks: Hooks) -> Result<(), StartError> {
+    let mut job = prepared.0;
+    let Some((client, _)) = job.parts() else {
+        return Err(StartError::Busy);
+    };
     let mut cc = ConnectConfig::from_config();
     cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME)
         .map_err(|_| StartError::InvalidConfig)?;
     ::log::info!(
         target: LOG_DPS,
-        "registering {} in {} at {}:{}",
-        config.registration_id,
-        config.id_scope,
+        "registering at {}:{}",
         k::AZURE_IOT_HUB_DPS_HOSTNAME,
         cc.port
     );
