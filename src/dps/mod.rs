@@ -253,10 +253,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 return Err(DpsConnectError::InvalidId);
             }
         }
-        self.registration_payload = match registration_payload {
-            Some(p) => Some(String::try_from(p).map_err(|_| DpsConnectError::PayloadTooLong)?),
-            None => None,
-        };
+        if registration_payload.is_some_and(|p| p.len() > MAX_REGISTRATION_PAYLOAD_LEN) {
+            return Err(DpsConnectError::PayloadTooLong);
+        }
+        // Copied in place (it fits: checked above).
+        self.registration_payload = None;
+        if let Some(p) = registration_payload {
+            let _ = self.registration_payload.insert(String::new()).push_str(p);
+        }
         self.registration_id.clear();
         let _ = self.registration_id.push_str(registration_id);
         self.operation_id.clear();
