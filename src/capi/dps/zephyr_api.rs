@@ -247,8 +247,15 @@ fn on_assigned(hostname: &str, device_id: &str) {
     }
     let mut ctx = CTX.lock();
     // The driver checked both against the settings rules (lengths included): they fit.
-    ctx.hostname = heapless::String::try_from(hostname).ok();
-    ctx.device_id = heapless::String::try_from(device_id).ok();
+    keep(&mut ctx.hostname, hostname);
+    keep(&mut ctx.device_id, device_id);
+}
+
+/// `value` copied into `slot` in place (`None` if it does not fit).
+fn keep<const N: usize>(slot: &mut Option<heapless::String<N>>, value: &str) {
+    if slot.insert(heapless::String::new()).push_str(value).is_err() {
+        *slot = None;
+    }
 }
 
 /// The end of a registration (on the DPS thread): sets the status, wakes a waiting connect()
