@@ -348,7 +348,7 @@ pub fn open(prepared: Prepared, hooks: Hooks) -> Result<(), StartError> {
     job.pending = true;
     drop(job);
     // SAFETY: a glue semaphore id.
-    unsafe { sys::azhub_z_dps_sem_give(sys::DPS_SEM_JOB) };
+    unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_JOB) };
     Ok(())
 }
 
@@ -365,7 +365,7 @@ fn flush(client: &mut DpsClient<&'static mut [u8]>, fd: c_int) -> Result<(), i32
 extern "C" fn thread_main(_arg: *mut c_void) {
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
-        if unsafe { sys::azhub_z_dps_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
+        if unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
             continue;
         }
         // `start` gives the semaphore after it let go of the job; another `start` may hold it
@@ -398,7 +398,7 @@ extern "C" fn thread_main(_arg: *mut c_void) {
         }
         (hooks.on_end)(result);
         // SAFETY: a glue semaphore id.
-        unsafe { sys::azhub_z_dps_sem_give(sys::DPS_SEM_DONE) };
+        unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_DONE) };
     }
 }
 
@@ -540,5 +540,5 @@ pub fn on_dps_thread() -> bool {
 /// check their own generation). Returns false on timeout.
 pub fn wait_end(timeout_ms: i32) -> bool {
     // SAFETY: a glue semaphore id.
-    unsafe { sys::azhub_z_dps_sem_take(sys::DPS_SEM_DONE, timeout_ms) == 0 }
+    unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_DONE, timeout_ms) == 0 }
 }
