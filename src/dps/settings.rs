@@ -171,19 +171,20 @@ fn load_checked<'b, S: SettingsStore>(
     })
 }
 
+/// Loads `field` into `slot` (in place); why a stored value is not usable.
 fn load_field<S: SettingsStore, const N: usize>(
     store: &mut S,
     field: Field,
-) -> Result<(Option<String<N>>, Option<InvalidValue>), S::Error> {
+    slot: &mut Option<String<N>>,
+) -> Result<Option<InvalidValue>, S::Error> {
     let mut buf = [0u8; N];
     Ok(match load_checked(store, field, &mut buf)? {
         Ok(s) => {
-            let mut out = String::new();
             // Cannot fail: `s` fits the buffer of `N` bytes.
-            let _ = out.push_str(s);
-            (Some(out), None)
+            let _ = slot.insert(String::new()).push_str(s);
+            None
         }
-        Err(e) => (None, e),
+        Err(e) => e,
     })
 }
 
@@ -191,16 +192,17 @@ fn load_field<S: SettingsStore, const N: usize>(
 pub fn load_assignment<S: SettingsStore>(
     store: &mut S,
 ) -> Result<(StoredAssignment, LoadReport), S::Error> {
-    let (hostname, h_err) = load_field::<S, HOSTNAME_MAX_LEN>(store, Field::Hostname)?;
-    let (device_id, d_err) = load_field::<S, DEVICE_ID_MAX_LEN>(store, Field::DeviceId)?;
+    let mut a = StoredAssignment {
+        hostname: None,
+        device_id: None,
+    };
+    let hostname = load_field(store, Field::Hostname, &mut a.hostname)?;
+    let device_id = load_field(store, Field::DeviceId, &mut a.device_id)?;
     Ok((
-        StoredAssignment {
+        a,
+        LoadReport {
             hostname,
             device_id,
-        },
-        LoadReport {
-            hostname: h_err,
-            device_id: d_err,
         },
     ))
 }
