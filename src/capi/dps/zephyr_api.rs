@@ -83,10 +83,11 @@ fn call(handler: azure_iot_hub_dps_handler_t, status: azure_iot_hub_dps_reg_stat
     }
 }
 
-fn id(s: &str) -> Id {
-    let mut id = Id::new();
-    let _ = id.push_str(s);
-    id
+/// `s` copied into `slot` in place (empty if it is longer than an ID).
+#[inline(never)]
+fn set_id(slot: &mut Id, s: &str) {
+    slot.clear();
+    let _ = slot.push_str(s);
 }
 
 /// The negative errno for a failed registration (as connect() and the status report use it).
@@ -177,9 +178,11 @@ fn init(
     id_scope: Option<&str>,
     reg_id: Option<&str>,
 ) -> Result<(), c_int> {
-    let id_scope = id(id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE));
-    let reg_id = id(reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID));
-    if id_scope.is_empty() || reg_id.is_empty() {
+    let id_scope = id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
+    let reg_id = reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID);
+    // Empty, or (a Kconfig value) longer than an ID.
+    let unusable = |s: &str| s.is_empty() || s.len() > MAX_ID_LEN;
+    if unusable(id_scope) || unusable(reg_id) {
         ::log::error!(target: LOG, "no ID scope or registration ID (CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE / _REG_ID)");
         return Err(neg(EFAULT));
     }
@@ -197,8 +200,8 @@ fn init(
         ctx.hostname = stored.hostname;
         ctx.device_id = stored.device_id;
         ctx.handler = handler;
-        ctx.id_scope = id_scope;
-        ctx.reg_id = reg_id;
+        set_id(&mut ctx.id_scope, id_scope);
+        set_id(&mut ctx.reg_id, reg_id);
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
         ctx.state = State::Disconnected;
     }
@@ -482,8 +485,8 @@ pub extern "C" fn azure_iot_hub_dps_reset() -> c_int {
         let was = ctx.state == State::Uninit;
         ctx.state = State::Uninit;
         ctx.handler = None;
-        ctx.id_scope = id(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
-        ctx.reg_id = id(k::AZURE_IOT_HUB_DPS_REG_ID);
+        set_id(&mut ctx.id_scope, k::AZURE_IOT_HUB_DPS_ID_SCOPE);
+        set_id(&mut ctx.reg_id, k::AZURE_IOT_HUB_DPS_REG_ID);
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
         was
     };
