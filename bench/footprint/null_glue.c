@@ -68,7 +68,8 @@ bool azhub_z_on_worker(void) { return worker_started && pthread_equal(pthread_se
 
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_cond = PTHREAD_COND_INITIALIZER;
-static int sem_count[AZHUB_Z_SEM_COUNT];
+/* The glue's semaphores and the DPS thread's (ids 4 and 5, AZHUB_Z_DPS_SEM_*). */
+static int sem_count[AZHUB_Z_DPS_SEM_DONE + 1];
 static pthread_mutex_t mutexes[AZHUB_Z_MUTEX_COUNT] = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
@@ -161,7 +162,7 @@ int settings_save_one(const char *name, const void *value, size_t len)
 }
 int settings_delete(const char *name) { (void)name; return 0; }
 
-/* The DPS thread and its two semaphores (zephyr/src/dps.c). The thread is not started: over
+/* The DPS thread (zephyr/src/dps.c). The thread is not started: over
  * the null transport it would read the bytes fed for the hub connection. Its code is linked
  * all the same (the entry is passed here), so the footprint counts it. */
 int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
@@ -170,28 +171,3 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 	return -EAGAIN;
 }
 bool azhub_z_dps_on_thread(void) { return false; }
-static int dps_sem[2];
-int azhub_z_dps_sem_take(int id, int32_t timeout_ms)
-{
-	int64_t end = azhub_z_uptime_ms() + timeout_ms;
-
-	for (;;) {
-		pthread_mutex_lock(&sem_lock);
-		if (dps_sem[id & 1] > 0) {
-			dps_sem[id & 1] = 0;
-			pthread_mutex_unlock(&sem_lock);
-			return 0;
-		}
-		pthread_mutex_unlock(&sem_lock);
-		if (timeout_ms >= 0 && azhub_z_uptime_ms() >= end) {
-			return -EAGAIN;
-		}
-		azhub_z_sleep_ms(1);
-	}
-}
-void azhub_z_dps_sem_give(int id)
-{
-	pthread_mutex_lock(&sem_lock);
-	dps_sem[id & 1] = 1;
-	pthread_mutex_unlock(&sem_lock);
-}

@@ -201,18 +201,26 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         self.state
     }
 
-    fn push(
-        &mut self,
-        write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
-    ) -> Result<(), Overflow> {
+    /// A cursor over the free part of the transmit buffer (emptied first when all of it was
+    /// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
+    #[inline(never)]
+    fn spare(&mut self) -> Cursor<'_> {
         if self.tx_sent == self.tx_len {
             self.tx_len = 0;
             self.tx_sent = 0;
         }
         let len = self.tx_len;
-        let mut c = Cursor::new(&mut self.tx.as_mut()[len..]);
+        Cursor::new(self.tx.as_mut().get_mut(len..).unwrap_or_default())
+    }
+
+    fn push(
+        &mut self,
+        write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
+    ) -> Result<(), Overflow> {
+        let mut c = self.spare();
         write(&mut c).map_err(|_| Overflow)?;
-        self.tx_len += c.len();
+        let n = c.len();
+        self.tx_len += n;
         Ok(())
     }
 
@@ -245,10 +253,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 return Err(DpsConnectError::InvalidId);
             }
         }
-        self.registration_payload = match registration_payload {
-            Some(p) => Some(String::try_from(p).map_err(|_| DpsConnectError::PayloadTooLong)?),
-            None => None,
-        };
+        if registration_payload.is_some_and(|p| p.len() > MAX_REGISTRATION_PAYLOAD_LEN) {
+            return Err(DpsConnectError::PayloadTooLong);
+        }
+        // Copied in place (it fits: checked above).
+        self.registration_payload = None;
+        if let Some(p) = registration_payload {
+            let _ = self.registration_payload.insert(String::new()).push_str(p);
+        }
         self.registration_id.clear();
         let _ = self.registration_id.push_str(registration_id);
         self.operation_id.clear();

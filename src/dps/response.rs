@@ -17,14 +17,19 @@ pub enum OperationStatus {
 
 impl OperationStatus {
     fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "assigning" => Self::Assigning,
-            "assigned" => Self::Assigned,
-            "failed" => Self::Failed,
-            "disabled" => Self::Disabled,
-            "unassigned" => Self::Unassigned,
-            _ => return None,
-        })
+        const ALL: [(&str, OperationStatus); 5] = [
+            ("assigning", OperationStatus::Assigning),
+            ("assigned", OperationStatus::Assigned),
+            ("failed", OperationStatus::Failed),
+            ("disabled", OperationStatus::Disabled),
+            ("unassigned", OperationStatus::Unassigned),
+        ];
+        for (name, status) in ALL {
+            if name == s {
+                return Some(status);
+            }
+        }
+        None
     }
 }
 
@@ -101,8 +106,8 @@ pub struct RegistrationResponse<'a> {
 pub struct ResponseError;
 
 /// The members read, in [`parse_response`]'s slots: the top level's, then
-/// `registrationState`'s.
-const KEYS: [&[u8]; SLOTS] = [
+/// `registrationState`'s, then `registrationState` itself (whose slot holds nothing).
+const KEYS: [&[u8]; SLOTS + 1] = [
     b"operationId",
     b"status",
     b"errorCode",
@@ -111,14 +116,19 @@ const KEYS: [&[u8]; SLOTS] = [
     b"deviceId",
     b"errorCode",
     b"errorMessage",
+    b"registrationState",
 ];
 const SLOTS: usize = 8;
 /// The slots that hold unsigned integers (the others hold strings).
 const NUMBERS: u32 = 1 << 2 | 1 << 6;
-/// The first slot of `registrationState`'s members.
-const NESTED: usize = 4;
-/// `Scan::seen`'s bit for `registrationState` itself.
-const STATE_SEEN: u32 = 1 << SLOTS;
+/// The keys read in the body's members (and `registrationState`), and in `registrationState`'s.
+const TOP_KEYS: u32 = 0b1_0000_1111;
+const STATE_KEYS: u32 = 0b0_1111_0000;
+/// What the next value is read as, besides a slot (`0..SLOTS`): `registrationState` (an object
+/// or `null`), a value checked and skipped, the body (an object).
+const STATE: usize = SLOTS;
+const ANY: usize = SLOTS + 1;
+const BODY: usize = SLOTS + 2;
 
 /// Parses a DPS response body. Needs `operationId` and `status`, or an `errorCode`, like the
 /// Azure SDK for Embedded C; an unknown status string is an error.
@@ -130,27 +140,31 @@ const STATE_SEEN: u32 = 1 << SLOTS;
 /// control characters; escapes are checked to be a backslash and one character, and kept as
 /// received.
 pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, ResponseError> {
-    let text = core::str::from_utf8(payload).map_err(|_| ResponseError)?;
+    core::str::from_utf8(payload).map_err(|_| ResponseError)?;
     let mut p = Scan {
         s: payload,
         i: 0,
         seen: 0,
         raw: [None; SLOTS],
     };
-    p.members(0)?;
+    p.body()?;
     if p.peek().is_some() {
         return Err(ResponseError);
     }
-    // Every slot is a span of the UTF-8 text between ASCII bytes: `get` does not fail.
     let mut strs: [Option<&str>; SLOTS] = [None; SLOTS];
     let mut nums: [Option<u32>; SLOTS] = [None; SLOTS];
     for (i, span) in p.raw.iter().enumerate() {
         if let Some((a, b)) = *span {
+            let v = payload.get(a..b).ok_or(ResponseError)?;
             if NUMBERS & 1 << i != 0 {
-                nums[i] =
-                    Some(decimal(payload.get(a..b).ok_or(ResponseError)?).ok_or(ResponseError)?);
+                // No leading zero (sign, fraction and exponent fail as digits).
+                if v.len() > 1 && v[0] == b'0' {
+                    return Err(ResponseError);
+                }
+                nums[i] = Some(decimal(v).ok_or(ResponseError)?);
             } else {
-                strs[i] = Some(text.get(a..b).ok_or(ResponseError)?);
+                // A span of the UTF-8 body between ASCII quotes: cannot fail.
+                strs[i] = Some(core::str::from_utf8(v).map_err(|_| ResponseError)?);
             }
         }
     }
@@ -183,7 +197,7 @@ type R<T> = Result<T, ResponseError>;
 struct Scan<'a> {
     s: &'a [u8],
     i: usize,
-    /// The slots whose member was seen (a repeated member is an error, as with serde's derive).
+    /// The keys seen (a repeated member is an error, as with serde's derive).
     seen: u32,
     /// Each slot's value: the string between its quotes or the integer's digits (`None`: absent
     /// or `null`).
@@ -211,14 +225,14 @@ impl Scan<'_> {
         yes
     }
 
-    /// Consumes `word` exactly (after whitespace).
+    /// Consumes the rest of `word`, whose first byte was peeked.
     fn word(&mut self, word: &[u8]) -> R<()> {
-        self.peek();
-        let end = self.i + word.len();
-        if self.s.get(self.i..end) != Some(word) {
-            return Err(ResponseError);
+        for &w in word {
+            if self.s.get(self.i) != Some(&w) {
+                return Err(ResponseError);
+            }
+            self.i += 1;
         }
-        self.i = end;
         Ok(())
     }
 
@@ -241,143 +255,130 @@ impl Scan<'_> {
         }
     }
 
-    /// A JSON number of any form (skipped).
+    /// Digits (at least one).
+    fn digits(&mut self) -> R<()> {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        if self.i == start {
+            Err(ResponseError)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A JSON number of any form.
     fn number(&mut self) -> R<()> {
-        self.eat(b'-');
-        let digits = |p: &mut Self| {
-            let start = p.i;
-            while p.s.get(p.i).is_some_and(u8::is_ascii_digit) {
-                p.i += 1;
-            }
-            if p.i == start {
-                Err(ResponseError)
-            } else {
-                Ok(())
-            }
-        };
-        digits(self)?;
+        if self.s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        self.digits()?;
         if self.s.get(self.i) == Some(&b'.') {
             self.i += 1;
-            digits(self)?;
+            self.digits()?;
         }
         if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
             self.i += 1;
             if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
-            digits(self)?;
+            self.digits()?;
         }
         Ok(())
     }
 
-    /// The members of an object whose read members go to the slots from `base`
-    /// (`registrationState`, at the top level only, is read into the slots from [`NESTED`]).
-    fn members(&mut self, base: usize) -> R<()> {
-        if !self.eat(b'{') {
+    /// A member's key and its colon: what its value is read as. Keys are looked up only in the
+    /// members of the body and of `registrationState` (`keys`; 0 elsewhere).
+    fn key(&mut self, keys: u32) -> R<usize> {
+        let (a, b) = self.raw_str()?;
+        if !self.eat(b':') {
             return Err(ResponseError);
         }
-        if self.eat(b'}') {
-            return Ok(());
-        }
-        loop {
-            let (a, b) = self.key()?;
-            let key = self.s.get(a..b).ok_or(ResponseError)?;
-            let slot = (base..base + NESTED).find(|&i| KEYS.get(i) == Some(&key));
-            if let Some(i) = slot {
+        let key = self.s.get(a..b).ok_or(ResponseError)?;
+        for (i, k) in KEYS.iter().enumerate() {
+            if keys & 1 << i != 0 && *k == key {
                 if self.seen & 1 << i != 0 {
                     return Err(ResponseError);
                 }
                 self.seen |= 1 << i;
-                if self.peek() == Some(b'n') {
-                    self.word(b"null")?;
-                } else if NUMBERS & 1 << i != 0 {
-                    let start = self.i;
-                    while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-                        self.i += 1;
-                    }
-                    // No sign, fraction, exponent or leading zero (the value is read later).
-                    let leading_zero = self.s.get(start) == Some(&b'0') && self.i > start + 1;
-                    if leading_zero || matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
-                        return Err(ResponseError);
-                    }
-                    self.raw[i] = Some((start, self.i));
-                } else {
-                    self.raw[i] = Some(self.raw_str()?);
-                }
-            } else if base == 0 && key == b"registrationState" {
-                if self.seen & STATE_SEEN != 0 {
-                    return Err(ResponseError);
-                }
-                self.seen |= STATE_SEEN;
-                if self.peek() == Some(b'n') {
-                    self.word(b"null")?;
-                } else {
-                    self.members(NESTED)?;
-                }
-            } else {
-                self.skip()?;
-            }
-            if self.eat(b'}') {
-                return Ok(());
-            }
-            if !self.eat(b',') {
-                return Err(ResponseError);
+                return Ok(i);
             }
         }
+        Ok(ANY)
     }
 
-    /// A member's key (the span between its quotes) and its colon.
-    fn key(&mut self) -> R<(usize, usize)> {
-        let k = self.raw_str()?;
-        if !self.eat(b':') {
-            return Err(ResponseError);
-        }
-        Ok(k)
-    }
-
-    /// Any JSON value, checked and skipped; nesting is tracked in a bit stack (1: object), not
-    /// by recursion.
-    fn skip(&mut self) -> R<()> {
+    /// The body: one loop over every value, nesting tracked in a bit stack (1: object), not by
+    /// recursion. The members of the body (depth 1) and of `registrationState` (depth 2) are
+    /// read into the slots; every other value is checked and skipped.
+    fn body(&mut self) -> R<()> {
         let mut stack: u64 = 0;
-        let mut depth = 0;
+        let mut depth: u32 = 0;
+        // The depth of the object whose members are read: 1, or 2 in `registrationState`.
+        let mut base: u32 = 1;
+        let mut want = BODY;
         loop {
             // A value.
-            match self.peek().ok_or(ResponseError)? {
-                c @ (b'{' | b'[') => {
-                    self.i += 1;
-                    let obj = c == b'{';
-                    if depth == MAX_DEPTH {
-                        return Err(ResponseError);
-                    }
-                    depth += 1;
-                    stack = stack << 1 | u64::from(obj);
-                    if !self.eat(if obj { b'}' } else { b']' }) {
-                        if obj {
-                            self.key()?;
-                        }
-                        continue;
-                    }
-                    depth -= 1;
-                    stack >>= 1;
+            let c = self.peek().ok_or(ResponseError)?;
+            let start = self.i;
+            let container = c == b'{' || (c == b'[' && want == ANY);
+            if c == b'n' && want != BODY {
+                self.word(b"null")?;
+            } else if container && want >= STATE {
+                // Levels in a skipped value count from the object whose member it is (the
+                // bit stack may lose the bits of those two objects: they are known).
+                if depth == MAX_DEPTH + base {
+                    return Err(ResponseError);
                 }
-                b'"' => {
-                    self.raw_str()?;
+                self.i += 1;
+                depth += 1;
+                let obj = c == b'{';
+                stack = stack << 1 | u64::from(obj);
+                if want == STATE {
+                    base = 2;
                 }
-                b't' => self.word(b"true")?,
-                b'f' => self.word(b"false")?,
-                b'n' => self.word(b"null")?,
-                _ => self.number()?,
+                if !self.eat(if obj { b'}' } else { b']' }) {
+                    want = if obj {
+                        self.members_of(depth, base)?
+                    } else {
+                        ANY
+                    };
+                    continue;
+                }
+                depth -= 1;
+                stack >>= 1;
+                if depth < 2 {
+                    base = 1;
+                }
+            } else if want >= STATE && want != ANY {
+                return Err(ResponseError);
+            } else if want < SLOTS && NUMBERS & 1 << want == 0 || c == b'"' && want == ANY {
+                let span = self.raw_str()?;
+                if want < SLOTS {
+                    self.raw[want] = Some(span);
+                }
+            } else if want == ANY && c == b't' {
+                self.word(b"true")?;
+            } else if want == ANY && c == b'f' {
+                self.word(b"false")?;
+            } else {
+                self.number()?;
+                if want < SLOTS {
+                    self.raw[want] = Some((start, self.i));
+                }
             }
             // After a value: close containers until one goes on.
             loop {
                 if depth == 0 {
                     return Ok(());
                 }
-                let obj = stack & 1 == 1;
+                let obj = depth <= base || stack & 1 == 1;
                 if self.eat(b',') {
-                    if obj {
-                        self.key()?;
-                    }
+                    want = if obj {
+                        self.members_of(depth, base)?
+                    } else {
+                        ANY
+                    };
                     break;
                 }
                 if !self.eat(if obj { b'}' } else { b']' }) {
@@ -385,8 +386,21 @@ impl Scan<'_> {
                 }
                 depth -= 1;
                 stack >>= 1;
+                if depth < 2 {
+                    base = 1;
+                }
             }
         }
+    }
+
+    /// The next member's key in an object at `depth`.
+    fn members_of(&mut self, depth: u32, base: u32) -> R<usize> {
+        let keys = match (depth == base, base) {
+            (false, _) => 0,
+            (true, 1) => TOP_KEYS,
+            (true, _) => STATE_KEYS,
+        };
+        self.key(keys)
     }
 }
 

@@ -153,43 +153,56 @@ pub struct LoadReport {
     pub device_id: Option<InvalidValue>,
 }
 
+/// Reads `field` into `buf` (its longest value: a longer one is recognised by the length the
+/// store reports, without reading it) and checks it: the value, or why there is none (`None`:
+/// not stored). One called copy for both fields.
+#[inline(never)]
+fn load_checked<'b, S: SettingsStore>(
+    store: &mut S,
+    field: Field,
+    buf: &'b mut [u8],
+) -> Result<Result<&'b str, Option<InvalidValue>>, S::Error> {
+    let Some(len) = store.load(field.key(), buf)? else {
+        return Ok(Err(None));
+    };
+    Ok(match buf.get(..len) {
+        Some(value) => validate(field, value).map_err(Some),
+        None => Err(Some(InvalidValue::TooLong)),
+    })
+}
+
+/// Loads `field` into `slot` (in place); why a stored value is not usable.
 fn load_field<S: SettingsStore, const N: usize>(
     store: &mut S,
     field: Field,
-) -> Result<(Option<String<N>>, Option<InvalidValue>), S::Error> {
-    // The store reports the full length, so a longer value is recognised without reading it.
+    slot: &mut Option<String<N>>,
+) -> Result<Option<InvalidValue>, S::Error> {
     let mut buf = [0u8; N];
-    let Some(len) = store.load(field.key(), &mut buf)? else {
-        return Ok((None, None));
-    };
-    if len > N {
-        return Ok((None, Some(InvalidValue::TooLong)));
-    }
-    match validate(field, &buf[..len]) {
+    Ok(match load_checked(store, field, &mut buf)? {
         Ok(s) => {
-            let mut out = String::new();
-            // Cannot fail: `len <= N`.
-            let _ = out.push_str(s);
-            Ok((Some(out), None))
+            // Cannot fail: `s` fits the buffer of `N` bytes.
+            let _ = slot.insert(String::new()).push_str(s);
+            None
         }
-        Err(e) => Ok((None, Some(e))),
-    }
+        Err(e) => e,
+    })
 }
 
 /// Loads the assignment. Values that are stored but not valid are left out (and reported).
 pub fn load_assignment<S: SettingsStore>(
     store: &mut S,
 ) -> Result<(StoredAssignment, LoadReport), S::Error> {
-    let (hostname, h_err) = load_field::<S, HOSTNAME_MAX_LEN>(store, Field::Hostname)?;
-    let (device_id, d_err) = load_field::<S, DEVICE_ID_MAX_LEN>(store, Field::DeviceId)?;
+    let mut a = StoredAssignment {
+        hostname: None,
+        device_id: None,
+    };
+    let hostname = load_field(store, Field::Hostname, &mut a.hostname)?;
+    let device_id = load_field(store, Field::DeviceId, &mut a.device_id)?;
     Ok((
-        StoredAssignment {
+        a,
+        LoadReport {
             hostname,
             device_id,
-        },
-        LoadReport {
-            hostname: h_err,
-            device_id: d_err,
         },
     ))
 }

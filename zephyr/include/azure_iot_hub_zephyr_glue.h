@@ -88,8 +88,13 @@ int azhub_z_thread_start(void (*entry)(void *arg), void *arg);
 /** True when called on the worker thread started by azhub_z_thread_start(). */
 bool azhub_z_on_worker(void);
 
-/** Number of semaphores and mutexes this file owns (ids 0 .. count-1). */
+/** Number of semaphores and mutexes this file owns (ids 0 .. count-1); with
+ * CONFIG_AZURE_IOT_HUB_DPS two semaphores more, the DPS thread's (AZHUB_Z_DPS_SEM_*). */
+#if defined(CONFIG_AZURE_IOT_HUB_DPS)
+#define AZHUB_Z_SEM_COUNT 6
+#else
 #define AZHUB_Z_SEM_COUNT 4
+#endif
 #define AZHUB_Z_MUTEX_COUNT 6
 
 /** Semaphores: initial count 0, limit 1. @return 0, -EAGAIN on timeout, -EINVAL bad id. */
@@ -165,13 +170,10 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg);
 /** True when called on the DPS thread (from a DPS status handler). */
 bool azhub_z_dps_on_thread(void);
 
-/** The DPS thread's semaphores (initial count 0, limit 1): a registration to run, one ended. */
-#define AZHUB_Z_DPS_SEM_JOB 0
-#define AZHUB_Z_DPS_SEM_DONE 1
-
-/** @return 0, -EAGAIN on timeout, -EINVAL bad id. Negative timeout: forever. */
-int azhub_z_dps_sem_take(int id, int32_t timeout_ms);
-void azhub_z_dps_sem_give(int id);
+/** The DPS thread's semaphores, ids for azhub_z_sem_take() and azhub_z_sem_give() (src/glue.c):
+ * a registration to run, one ended. */
+#define AZHUB_Z_DPS_SEM_JOB 4
+#define AZHUB_Z_DPS_SEM_DONE 5
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * The DPS thread of the Rust library (only with CONFIG_AZURE_IOT_HUB_DPS): a second thread,
- * started on the first registration, and its two semaphores. See
+ * started on the first registration (its two semaphores are the glue's, src/glue.c). See
  * ../include/azure_iot_hub_zephyr_glue.h.
  */
 
@@ -17,9 +17,6 @@
 K_THREAD_STACK_DEFINE(azhub_z_dps_stack, CONFIG_MQTT_HELPER_STACK_SIZE);
 static struct k_thread azhub_z_dps_thread;
 static atomic_t azhub_z_dps_started;
-
-static K_SEM_DEFINE(azhub_z_dps_sem_job, 0, 1);
-static K_SEM_DEFINE(azhub_z_dps_sem_done, 0, 1);
 
 static void dps_entry(void *p1, void *p2, void *p3)
 {
@@ -48,35 +45,4 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 bool azhub_z_dps_on_thread(void)
 {
 	return atomic_get(&azhub_z_dps_started) != 0 && k_current_get() == &azhub_z_dps_thread;
-}
-
-static struct k_sem *dps_sem(int id)
-{
-	switch (id) {
-	case AZHUB_Z_DPS_SEM_JOB:
-		return &azhub_z_dps_sem_job;
-	case AZHUB_Z_DPS_SEM_DONE:
-		return &azhub_z_dps_sem_done;
-	default:
-		return NULL;
-	}
-}
-
-int azhub_z_dps_sem_take(int id, int32_t timeout_ms)
-{
-	struct k_sem *sem = dps_sem(id);
-
-	if (sem == NULL) {
-		return -EINVAL;
-	}
-	return k_sem_take(sem, timeout_ms < 0 ? K_FOREVER : K_MSEC(timeout_ms)) == 0 ? 0 : -EAGAIN;
-}
-
-void azhub_z_dps_sem_give(int id)
-{
-	struct k_sem *sem = dps_sem(id);
-
-	if (sem != NULL) {
-		k_sem_give(sem);
-	}
 }

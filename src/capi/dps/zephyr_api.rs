@@ -17,7 +17,7 @@ use crate::config as k;
 use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
-use crate::port::dps::{self as drv, Assignment, BssMutex, DpsConfig, Hooks, StartError};
+use crate::port::dps::{self as drv, BssMutex, DpsConfig, Hooks, StartError};
 use crate::port::settings::{self as zs, ZephyrSettings};
 
 use azure_iot_hub_dps_reg_status::*;
@@ -83,10 +83,11 @@ fn call(handler: azure_iot_hub_dps_handler_t, status: azure_iot_hub_dps_reg_stat
     }
 }
 
-fn id(s: &str) -> Id {
-    let mut id = Id::new();
-    let _ = id.push_str(s);
-    id
+/// `s` copied into `slot` in place (empty if it is longer than an ID).
+#[inline(never)]
+fn set_id(slot: &mut Id, s: &str) {
+    slot.clear();
+    let _ = slot.push_str(s);
 }
 
 /// The negative errno for a failed registration (as connect() and the status report use it).
@@ -105,15 +106,18 @@ fn errno_of(kind: FailureKind) -> c_int {
 /// # Safety
 ///
 /// A non-NULL `buf.ptr` points to `buf.size` readable bytes during the call.
-unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<Id>, c_int> {
+unsafe fn given<'a>(buf: &azure_iot_hub_buf) -> Result<Option<&'a str>, c_int> {
     if buf.ptr.is_null() || buf.size == 0 {
         return Ok(None);
     }
-    // SAFETY: non-NULL with a size; readable by the caller's contract.
+    // SAFETY: non-NULL with a size; readable during the call by the caller's contract.
     let bytes = unsafe { buf.bytes() }.ok_or(neg(EINVAL))?;
     let s = core::str::from_utf8(bytes).map_err(|_| neg(EINVAL))?;
     // Longer than any ID DPS accepts (128): refused here, as the core would at start.
-    Id::try_from(s).map(Some).map_err(|_| neg(EINVAL))
+    if s.len() > MAX_ID_LEN {
+        return Err(neg(EINVAL));
+    }
+    Ok(Some(s))
 }
 
 /// Initialises DPS and registers the status handler; loads a stored assignment.
@@ -167,15 +171,18 @@ fn load_stored() -> Result<st::StoredAssignment, c_int> {
     Ok(a)
 }
 
-/// init with the handler (None: the library's own, used by azure_iot_hub_connect()).
+/// init with the handler (None: the library's own, used by azure_iot_hub_connect()); the IDs
+/// are at most 128 bytes (`None`: the Kconfig value).
 fn init(
     handler: azure_iot_hub_dps_handler_t,
-    id_scope: Option<Id>,
-    reg_id: Option<Id>,
+    id_scope: Option<&str>,
+    reg_id: Option<&str>,
 ) -> Result<(), c_int> {
-    let id_scope = id_scope.unwrap_or_else(|| id(k::AZURE_IOT_HUB_DPS_ID_SCOPE));
-    let reg_id = reg_id.unwrap_or_else(|| id(k::AZURE_IOT_HUB_DPS_REG_ID));
-    if id_scope.is_empty() || reg_id.is_empty() {
+    let id_scope = id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
+    let reg_id = reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID);
+    // Empty, or (a Kconfig value) longer than an ID.
+    let unusable = |s: &str| s.is_empty() || s.len() > MAX_ID_LEN;
+    if unusable(id_scope) || unusable(reg_id) {
         ::log::error!(target: LOG, "no ID scope or registration ID (CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE / _REG_ID)");
         return Err(neg(EFAULT));
     }
@@ -193,8 +200,8 @@ fn init(
         ctx.hostname = stored.hostname;
         ctx.device_id = stored.device_id;
         ctx.handler = handler;
-        ctx.id_scope = id_scope;
-        ctx.reg_id = reg_id;
+        set_id(&mut ctx.id_scope, id_scope);
+        set_id(&mut ctx.reg_id, reg_id);
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
         ctx.state = State::Disconnected;
     }
@@ -234,23 +241,35 @@ fn on_assigning() {
     call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
 }
 
-/// The end of a registration (on the DPS thread): stores the assignment, sets the status, wakes
-/// a waiting connect() (the driver gives its semaphore after this) and reports to the handler.
-fn on_end(result: Result<Assignment, FailureKind>) {
-    if let Ok(a) = &result {
-        // As the original: a failure to store is logged; the assignment is used anyway.
-        if let Err(e) = st::store_assignment(&mut ZephyrSettings, &a.hostname, &a.device_id) {
-            ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
-        }
+/// A usable assignment (on the DPS thread, before the connection closes): stores it and keeps
+/// it for the get functions.
+fn on_assigned(hostname: &str, device_id: &str) {
+    // As the original: a failure to store is logged; the assignment is used anyway.
+    if let Err(e) = st::store_assignment(&mut ZephyrSettings, hostname, device_id) {
+        ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
     }
+    let mut ctx = CTX.lock();
+    // The driver checked both against the settings rules (lengths included): they fit.
+    keep(&mut ctx.hostname, hostname);
+    keep(&mut ctx.device_id, device_id);
+}
+
+/// `value` copied into `slot` in place (`None` if it does not fit).
+fn keep<const N: usize>(slot: &mut Option<heapless::String<N>>, value: &str) {
+    if slot.insert(heapless::String::new()).push_str(value).is_err() {
+        *slot = None;
+    }
+}
+
+/// The end of a registration (on the DPS thread): sets the status, wakes a waiting connect()
+/// (the driver gives its semaphore after this) and reports to the handler.
+fn on_end(result: Result<(), FailureKind>) {
     let (handler, status) = {
         let mut ctx = CTX.lock();
         ctx.state = State::Disconnected;
         ctx.finished = ctx.started;
         match result {
-            Ok(a) => {
-                ctx.hostname = Some(a.hostname);
-                ctx.device_id = Some(a.device_id);
+            Ok(()) => {
                 ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
                 ctx.last_error = 0;
             }
@@ -277,7 +296,9 @@ fn start_errno(e: StartError) -> c_int {
 
 /// Returns the registration's number once it runs in the DPS thread.
 fn start() -> Result<u64, c_int> {
-    let (scope, reg, payload, generation) = {
+    // CONNECT is queued from the context's IDs and payload under its lock (nothing waits
+    // there); the connection is set up after the lock is released.
+    let (prepared, generation) = {
         let mut ctx = CTX.lock();
         if ctx.state != State::Disconnected {
             return Err(neg(EACCES));
@@ -291,39 +312,31 @@ fn start() -> Result<u64, c_int> {
             return Err(neg(EALREADY));
         }
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
-        let payload: Option<Payload> = if ctx.payload_set {
-            ctx.payload.clone()
-        } else {
-            (!k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty())
-                .then(|| Payload::try_from(k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD).ok())
-                .flatten()
-        };
-        if payload.is_none()
-            && !ctx.payload_set
-            && !k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD.is_empty()
-        {
+        let kconfig = k::AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD;
+        if !ctx.payload_set && kconfig.len() > MAX_REGISTRATION_PAYLOAD_LEN {
             ::log::error!(target: LOG, "CONFIG_AZURE_IOT_HUB_DPS_REGISTRATION_PAYLOAD is longer than 256 bytes");
             return Err(neg(EINVAL));
         }
         ctx.state = State::Connecting;
         ctx.started += 1;
-        (
-            ctx.id_scope.clone(),
-            ctx.reg_id.clone(),
-            payload,
-            ctx.started,
-        )
-    };
-    let config = DpsConfig {
-        id_scope: &scope,
-        registration_id: &reg,
-        registration_payload: payload.as_deref(),
+        let ctx = &*ctx;
+        let config = DpsConfig {
+            id_scope: &ctx.id_scope,
+            registration_id: &ctx.reg_id,
+            registration_payload: if ctx.payload_set {
+                ctx.payload.as_deref()
+            } else {
+                (!kconfig.is_empty()).then_some(kconfig)
+            },
+        };
+        (drv::prepare(&config), ctx.started)
     };
     let hooks = Hooks {
         on_assigning,
+        on_assigned,
         on_end,
     };
-    if let Err(e) = drv::start(&config, hooks) {
+    if let Err(e) = prepared.and_then(|p| drv::open(p, hooks)) {
         ::log::warn!(target: LOG, "cannot start the registration: {e:?}");
         let mut ctx = CTX.lock();
         ctx.state = State::Disconnected;
@@ -472,8 +485,8 @@ pub extern "C" fn azure_iot_hub_dps_reset() -> c_int {
         let was = ctx.state == State::Uninit;
         ctx.state = State::Uninit;
         ctx.handler = None;
-        ctx.id_scope = id(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
-        ctx.reg_id = id(k::AZURE_IOT_HUB_DPS_REG_ID);
+        set_id(&mut ctx.id_scope, k::AZURE_IOT_HUB_DPS_ID_SCOPE);
+        set_id(&mut ctx.reg_id, k::AZURE_IOT_HUB_DPS_REG_ID);
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
         was
     };
@@ -546,8 +559,10 @@ fn provision_for_connect(
     }
     let reg = if reg_id.is_empty() {
         None
+    } else if reg_id.len() > MAX_ID_LEN {
+        return Err(neg(EINVAL));
     } else {
-        Some(Id::try_from(reg_id).map_err(|_| neg(EINVAL))?)
+        Some(reg_id)
     };
     init(None, None, reg)?;
     match start() {

@@ -13,8 +13,8 @@
 //!   next deadline (a status query after `retry-after`, a PINGREQ, the
 //!   `CONFIG_AZURE_IOT_HUB_DPS_TIMEOUT_SEC` timeout), so a `retry-after` wait is not a sleep and
 //!   the hub's worker thread is never involved. It calls [`Hooks::on_assigning`] after the
-//!   register request and on every `assigning` or throttled answer, closes the connection and
-//!   calls [`Hooks::on_end`] with the result.
+//!   register request and on every `assigning` or throttled answer, [`Hooks::on_assigned`] with
+//!   a usable assignment, closes the connection and calls [`Hooks::on_end`] with the result.
 //! * Buffers are static: transmit sized from `CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE`,
 //!   `CONFIG_AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE` and the longest registration ID and payload;
 //!   receive `CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE + CONFIG_MQTT_HELPER_PAYLOAD_BUFFER_LEN`
@@ -29,7 +29,6 @@ use super::sync::StaticBuf;
 use super::{net, sys, ConnectConfig, ConnectError};
 use crate::config as k;
 use crate::dps::driver::{self, Failure, FailureKind, Step};
-use crate::dps::settings::{DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{
     DpsClient, DpsConnectError, DpsOptions, API_VERSION, MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN,
 };
@@ -70,23 +69,18 @@ pub struct DpsConfig<'a> {
     pub registration_payload: Option<&'a str>,
 }
 
-/// The assignment, copied out of the receive buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    /// The IoT Hub host name.
-    pub hostname: heapless::String<HOSTNAME_MAX_LEN>,
-    /// The device ID.
-    pub device_id: heapless::String<DEVICE_ID_MAX_LEN>,
-}
-
 /// The application side of a registration: called on the DPS thread, without any lock of this
-/// module held.
+/// module's statics other than the registration's own (so `on_assigning` and `on_assigned` must
+/// not start a registration; `on_end` may).
 #[derive(Debug, Clone, Copy)]
 pub struct Hooks {
     /// The register request was sent, or DPS answered `assigning` or throttled.
     pub on_assigning: fn(),
+    /// DPS assigned a usable host name and device ID (borrowed from the receive buffer, valid
+    /// for the call); `on_end` follows with `Ok`.
+    pub on_assigned: fn(&str, &str),
     /// The registration ended (the DPS connection is closed).
-    pub on_end: fn(Result<Assignment, FailureKind>),
+    pub on_end: fn(Result<(), FailureKind>),
 }
 
 /// Why [`start`] refused.
@@ -265,8 +259,14 @@ fn user_name_fits(config: &DpsConfig<'_>) -> bool {
     len < k::AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE
 }
 
-/// Connects to DPS, writes CONNECT and hands the registration to the DPS thread.
-pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
+/// A registration whose CONNECT is queued by [`prepare`]; [`open`] connects and hands it to
+/// the DPS thread. It holds the job, so no other registration can start meanwhile.
+pub struct Prepared(TryGuard<'static, Job>);
+
+/// Checks the configuration, starts the DPS thread (once) and queues CONNECT; the IDs and the
+/// payload are copied into the client, so `config` may borrow a locked context (nothing here
+/// waits: the job is only tried).
+pub fn prepare(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
     if k::AZURE_IOT_HUB_DPS_HOSTNAME.is_empty() || !user_name_fits(config) {
         ::log::error!(target: LOG_DPS, "no DPS host name, or the DPS user name does not fit CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE");
         return Err(StartError::InvalidConfig);
@@ -313,15 +313,23 @@ pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
             }
         })?;
     framer.reset();
+    ::log::info!(target: LOG_DPS, "registering {} in {}", config.registration_id, config.id_scope);
+    Ok(Prepared(job))
+}
 
+/// Connects to DPS, writes the CONNECT [`prepare`] queued and hands the registration to the
+/// DPS thread.
+pub fn open(prepared: Prepared, hooks: Hooks) -> Result<(), StartError> {
+    let mut job = prepared.0;
+    let Some((client, _)) = job.parts() else {
+        return Err(StartError::Busy);
+    };
     let mut cc = ConnectConfig::from_config();
     cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME)
         .map_err(|_| StartError::InvalidConfig)?;
     ::log::info!(
         target: LOG_DPS,
-        "registering {} in {} at {}:{}",
-        config.registration_id,
-        config.id_scope,
+        "registering at {}:{}",
         k::AZURE_IOT_HUB_DPS_HOSTNAME,
         cc.port
     );
@@ -340,7 +348,7 @@ pub fn start(config: &DpsConfig<'_>, hooks: Hooks) -> Result<(), StartError> {
     job.pending = true;
     drop(job);
     // SAFETY: a glue semaphore id.
-    unsafe { sys::azhub_z_dps_sem_give(sys::DPS_SEM_JOB) };
+    unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_JOB) };
     Ok(())
 }
 
@@ -357,7 +365,7 @@ fn flush(client: &mut DpsClient<&'static mut [u8]>, fd: c_int) -> Result<(), i32
 extern "C" fn thread_main(_arg: *mut c_void) {
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
-        if unsafe { sys::azhub_z_dps_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
+        if unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
             continue;
         }
         // `start` gives the semaphore after it let go of the job; another `start` may hold it
@@ -385,13 +393,12 @@ extern "C" fn thread_main(_arg: *mut c_void) {
         job.hooks = None;
         job.pending = false;
         drop(job);
-        match &result {
-            Ok(a) => ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id),
-            Err(e) => ::log::warn!(target: LOG_DPS, "registration failed: {e:?}"),
+        if let Err(e) = &result {
+            ::log::warn!(target: LOG_DPS, "registration failed: {e:?}");
         }
         (hooks.on_end)(result);
         // SAFETY: a glue semaphore id.
-        unsafe { sys::azhub_z_dps_sem_give(sys::DPS_SEM_DONE) };
+        unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_DONE) };
     }
 }
 
@@ -415,7 +422,7 @@ fn run(
     framer: &mut Framer<&'static mut [u8]>,
     fd: c_int,
     hooks: &Hooks,
-) -> Result<Assignment, FailureKind> {
+) -> Result<(), FailureKind> {
     let c = sys::consts();
     let lost = |client: &mut DpsClient<&'static mut [u8]>| {
         client.handle_closed();
@@ -444,7 +451,11 @@ fn run(
                     // The PUBACK of the last answer, then DISCONNECT.
                     let _ = flush(client, fd);
                     let r = match r {
-                        Ok(a) => copy(a.hostname, a.device_id).ok_or(FailureKind::Protocol),
+                        Ok(a) => {
+                            ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id);
+                            (hooks.on_assigned)(a.hostname, a.device_id);
+                            Ok(())
+                        }
                         Err(f) => {
                             log_failure(&f);
                             Err(f.kind())
@@ -519,13 +530,6 @@ fn run(
     }
 }
 
-fn copy(hostname: &str, device_id: &str) -> Option<Assignment> {
-    Some(Assignment {
-        hostname: heapless::String::try_from(hostname).ok()?,
-        device_id: heapless::String::try_from(device_id).ok()?,
-    })
-}
-
 /// Whether the caller is the DPS thread (a status handler): it must not wait for a registration.
 pub fn on_dps_thread() -> bool {
     // SAFETY: compares k_current_get() with the glue's DPS thread.
@@ -536,5 +540,5 @@ pub fn on_dps_thread() -> bool {
 /// check their own generation). Returns false on timeout.
 pub fn wait_end(timeout_ms: i32) -> bool {
     // SAFETY: a glue semaphore id.
-    unsafe { sys::azhub_z_dps_sem_take(sys::DPS_SEM_DONE, timeout_ms) == 0 }
+    unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_DONE, timeout_ms) == 0 }
 }

@@ -18,17 +18,33 @@ use crate::dps::settings::{
 /// Longest value cached (host names and device IDs are at most 128 bytes in the core).
 const VALUE_MAX: usize = 256;
 
-type Value = Option<heapless::Vec<u8, VALUE_MAX>>;
-
+/// The cached values of the host name (0) and the device ID (1).
 struct Cache {
-    hostname: Value,
-    device_id: Value,
+    /// Each value's length (`None`: absent).
+    len: [Option<u16>; 2],
+    buf: [[u8; VALUE_MAX]; 2],
+}
+
+impl Cache {
+    /// Sets value `i` (a value longer than the cache is invalid for the core anyway: absent).
+    fn set(&mut self, i: usize, value: Option<&[u8]>) {
+        let (Some(len), Some(buf)) = (self.len.get_mut(i), self.buf.get_mut(i)) else {
+            return;
+        };
+        *len = None;
+        if let Some(v) = value {
+            if let Some(dst) = buf.get_mut(..v.len()) {
+                dst.copy_from_slice(v);
+                *len = Some(v.len() as u16);
+            }
+        }
+    }
 }
 
 // Zero initial bytes: in .bss, not in flash.
 static CACHE: BssMutex<Cache, { super::sys::MUTEX_SETTINGS }> = BssMutex::new(Cache {
-    hostname: None,
-    device_id: None,
+    len: [None; 2],
+    buf: [[0; VALUE_MAX]; 2],
 });
 
 extern "C" {
@@ -37,18 +53,30 @@ extern "C" {
     fn azhub_z_settings_load() -> c_int;
 }
 
-/// The cache slot of a full key (`azure_iot_hub/hostname`) or a key below the subtree
-/// (`hostname`); the original's `*_len` keys have none.
-fn slot<'c>(cache: &'c mut Cache, key: &str) -> Option<&'c mut Value> {
-    let short = key
-        .strip_prefix(SUBTREE)
-        .and_then(|k| k.strip_prefix('/'))
-        .unwrap_or(key);
-    match short {
-        "hostname" => Some(&mut cache.hostname),
-        "device_id" => Some(&mut cache.device_id),
-        _ => None,
+/// The keys the core reads, writes and deletes, NUL-terminated for Zephyr (no copy per call):
+/// the cached values' (0, 1), then the original's length keys.
+const C_KEYS: [&[u8]; 4] = [
+    b"azure_iot_hub/hostname\0",
+    b"azure_iot_hub/device_id\0",
+    b"azure_iot_hub/hostname_len\0",
+    b"azure_iot_hub/device_id_len\0",
+];
+/// `azure_iot_hub/`.
+const PREFIX_LEN: usize = SUBTREE.len() + 1;
+
+/// The index in [`C_KEYS`] of a full key (`azure_iot_hub/hostname`), or 4 + the index of a key
+/// below the subtree (`hostname`).
+fn index(key: &[u8]) -> Option<usize> {
+    for (i, k) in C_KEYS.iter().enumerate() {
+        let full = &k[..k.len() - 1];
+        if full == key {
+            return Some(i);
+        }
+        if full.get(PREFIX_LEN..) == Some(key) {
+            return Some(4 + i);
+        }
     }
+    None
 }
 
 /// Called by the glue's settings handler for every key under `azure_iot_hub` while loading.
@@ -66,20 +94,16 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
         return;
     }
     // SAFETY: the glue passes Zephyr's NUL-terminated key, valid for the call.
-    let key = unsafe { core::ffi::CStr::from_ptr(key) };
-    let Ok(key) = key.to_str() else {
-        return;
-    };
+    let key = unsafe { core::ffi::CStr::from_ptr(key) }.to_bytes();
     let bytes: &[u8] = if len == 0 {
         &[]
     } else {
         // SAFETY: the glue passes `len` bytes it has just read, valid for the call.
         unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) }
     };
-    let mut cache = CACHE.lock();
-    if let Some(slot) = slot(&mut cache, key) {
-        // A value longer than the cache is invalid for the core anyway: keep it absent.
-        *slot = heapless::Vec::from_slice(bytes).ok();
+    // Full keys and keys below the subtree; the length keys have no slot.
+    if let Some(i) = index(key) {
+        CACHE.lock().set(i & 3, Some(bytes));
     }
 }
 
@@ -90,11 +114,7 @@ pub extern "C" fn azhub_rs_settings_loaded() {}
 /// Initialises the settings subsystem and loads the subtree into the cache (forgetting what
 /// the cache held).
 pub fn load() -> Result<(), i32> {
-    {
-        let mut cache = CACHE.lock();
-        cache.hostname = None;
-        cache.device_id = None;
-    }
+    CACHE.lock().len = [None; 2];
     // SAFETY: a glue function without preconditions (it calls back into
     // `azhub_rs_settings_set`, which takes the cache lock: not held here).
     let rc = unsafe { azhub_z_settings_load() };
@@ -109,17 +129,12 @@ pub fn load() -> Result<(), i32> {
 #[derive(Debug, Default)]
 pub struct ZephyrSettings;
 
-/// The keys the core reads, writes and deletes, NUL-terminated for Zephyr (no copy per call).
-const C_KEYS: [&core::ffi::CStr; 4] = [
-    c"azure_iot_hub/hostname",
-    c"azure_iot_hub/device_id",
-    c"azure_iot_hub/hostname_len",
-    c"azure_iot_hub/device_id_len",
-];
-
-/// The C form of one of the core's keys; `None` for any other key.
-fn c_key(key: &str) -> Option<&'static core::ffi::CStr> {
-    C_KEYS.into_iter().find(|k| k.to_bytes() == key.as_bytes())
+/// The C form of one of the core's full keys, and its index in [`C_KEYS`].
+fn c_key(key: &str) -> Result<(*const c_char, usize), i32> {
+    match index(key.as_bytes()) {
+        Some(i) if i < 4 => Ok((C_KEYS[i].as_ptr().cast(), i)),
+        _ => Err(-(super::bindings::EINVAL as i32)),
+    }
 }
 
 const fn same(a: &[u8], b: &[u8]) -> bool {
@@ -140,50 +155,58 @@ impl SettingsStore for ZephyrSettings {
     type Error = i32;
 
     fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, i32> {
-        let mut cache = CACHE.lock();
-        let Some(Some(v)) = slot(&mut cache, key) else {
+        let cache = CACHE.lock();
+        let Some(i) = index(key.as_bytes()).map(|i| i & 3) else {
             return Ok(None);
         };
-        let n = v.len().min(buf.len());
-        buf[..n].copy_from_slice(&v[..n]);
-        Ok(Some(v.len()))
+        let (Some(&Some(len)), Some(v)) = (cache.len.get(i), cache.buf.get(i)) else {
+            return Ok(None);
+        };
+        let len = usize::from(len);
+        let n = len.min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Ok(Some(len))
     }
 
     fn save(&mut self, key: &str, value: &[u8]) -> Result<(), i32> {
-        let name = c_key(key).ok_or(-(super::bindings::EINVAL as i32))?;
+        let (name, i) = c_key(key)?;
         // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
-        let rc =
-            unsafe { settings_save_one(name.as_ptr().cast(), value.as_ptr().cast(), value.len()) };
+        let rc = unsafe { settings_save_one(name, value.as_ptr().cast(), value.len()) };
         if rc != 0 {
             return Err(rc);
         }
-        let mut cache = CACHE.lock();
-        if let Some(slot) = slot(&mut cache, key) {
-            *slot = heapless::Vec::from_slice(value).ok();
-        }
+        CACHE.lock().set(i, Some(value));
         Ok(())
     }
 
     fn delete(&mut self, key: &str) -> Result<(), i32> {
-        let name = c_key(key).ok_or(-(super::bindings::EINVAL as i32))?;
+        let (name, i) = c_key(key)?;
         // SAFETY: `name` is NUL-terminated and valid for the call.
-        let rc = unsafe { settings_delete(name.as_ptr().cast()) };
+        let rc = unsafe { settings_delete(name) };
         // Deleting a key that does not exist is not an error.
         if rc != 0 && rc != -(super::bindings::ENOENT as i32) {
             return Err(rc);
         }
-        let mut cache = CACHE.lock();
-        if let Some(slot) = slot(&mut cache, key) {
-            *slot = None;
-        }
+        CACHE.lock().set(i, None);
         Ok(())
     }
 }
 
 // The C keys are the core's keys.
 const _: () = {
-    assert!(same(C_KEYS[0].to_bytes(), KEY_HOSTNAME.as_bytes()));
-    assert!(same(C_KEYS[1].to_bytes(), KEY_DEVICE_ID.as_bytes()));
-    assert!(same(C_KEYS[2].to_bytes(), KEY_HOSTNAME_LEN.as_bytes()));
-    assert!(same(C_KEYS[3].to_bytes(), KEY_DEVICE_ID_LEN.as_bytes()));
+    let keys = [
+        KEY_HOSTNAME,
+        KEY_DEVICE_ID,
+        KEY_HOSTNAME_LEN,
+        KEY_DEVICE_ID_LEN,
+    ];
+    let mut i = 0;
+    while i < 4 {
+        let (c, k) = (C_KEYS[i], keys[i].as_bytes());
+        assert!(c.len() == k.len() + 1 && c[k.len()] == 0);
+        assert!(same(c.split_at(k.len()).0, k));
+        i += 1;
+    }
 };

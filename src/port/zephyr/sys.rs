@@ -105,11 +105,11 @@ extern "C" {
     pub(crate) fn azhub_z_provision_certificates() -> c_int;
 }
 
-/// The DPS thread's semaphores (`AZHUB_Z_DPS_SEM_*`, zephyr/src/dps.c).
+/// The DPS thread's semaphores (`AZHUB_Z_DPS_SEM_*`: the glue's, beyond the four above).
 #[cfg(feature = "dps")]
-pub(crate) const DPS_SEM_JOB: c_int = 0;
+pub(crate) const DPS_SEM_JOB: c_int = 4;
 #[cfg(feature = "dps")]
-pub(crate) const DPS_SEM_DONE: c_int = 1;
+pub(crate) const DPS_SEM_DONE: c_int = 5;
 
 // zephyr/src/dps.c, built only with CONFIG_AZURE_IOT_HUB_DPS.
 #[cfg(feature = "dps")]
@@ -119,8 +119,6 @@ extern "C" {
         arg: *mut c_void,
     ) -> c_int;
     pub(crate) fn azhub_z_dps_on_thread() -> bool;
-    pub(crate) fn azhub_z_dps_sem_take(id: c_int, timeout_ms: i32) -> c_int;
-    pub(crate) fn azhub_z_dps_sem_give(id: c_int);
 }
 
 /// The socket constants of this build.
