@@ -68,7 +68,7 @@ bool azhub_z_on_worker(void) { return worker_started && pthread_equal(pthread_se
 
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_cond = PTHREAD_COND_INITIALIZER;
-/* The glue's semaphores and the DPS thread's (ids 4 and 5, AZHUB_Z_DPS_SEM_*). */
+/* The glue's semaphores and the DPS thread's (ids 3 and 4, AZHUB_Z_DPS_SEM_*). */
 static int sem_count[AZHUB_Z_DPS_SEM_DONE + 1];
 static pthread_mutex_t mutexes[AZHUB_Z_MUTEX_COUNT] = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,

@@ -88,12 +88,13 @@ int azhub_z_thread_start(void (*entry)(void *arg), void *arg);
 /** True when called on the worker thread started by azhub_z_thread_start(). */
 bool azhub_z_on_worker(void);
 
-/** Number of semaphores and mutexes this file owns (ids 0 .. count-1); with
- * CONFIG_AZURE_IOT_HUB_DPS two semaphores more, the DPS thread's (AZHUB_Z_DPS_SEM_*). */
+/** Number of semaphores and mutexes this file owns (ids 0 .. count-1): semaphores 0 to 2 are
+ * the worker's (start, finished, wake); with CONFIG_AZURE_IOT_HUB_DPS two semaphores more, the
+ * DPS thread's (AZHUB_Z_DPS_SEM_*). */
 #if defined(CONFIG_AZURE_IOT_HUB_DPS)
-#define AZHUB_Z_SEM_COUNT 6
+#define AZHUB_Z_SEM_COUNT 5
 #else
-#define AZHUB_Z_SEM_COUNT 4
+#define AZHUB_Z_SEM_COUNT 3
 #endif
 #define AZHUB_Z_MUTEX_COUNT 6
 
@@ -172,8 +173,8 @@ bool azhub_z_dps_on_thread(void);
 
 /** The DPS thread's semaphores, ids for azhub_z_sem_take() and azhub_z_sem_give() (src/glue.c):
  * a registration to run, one ended. */
-#define AZHUB_Z_DPS_SEM_JOB 4
-#define AZHUB_Z_DPS_SEM_DONE 5
+#define AZHUB_Z_DPS_SEM_JOB 3
+#define AZHUB_Z_DPS_SEM_DONE 4
 
 #ifdef __cplusplus
 }

@@ -152,10 +152,11 @@ void azhub_z_panic(void)
 #endif
 }
 
-/* Semaphores 0 to 2 are used (start, finished, wake); 3 is spare. Mutexes 4 and 5 are DPS's
- * (the settings cache and the C API's DPS state): without DPS they are not created.
+/* Semaphores: 0 to 2 the worker's (start, finished, wake), 3 and 4 the DPS thread's (only with
+ * DPS). Mutexes 4 and 5 are DPS's (the settings cache and the C API's DPS state): without DPS
+ * they are not created.
  */
-#define GLUE_SEM_COUNT 3
+#define GLUE_SEM_COUNT AZHUB_Z_SEM_COUNT
 #if defined(CONFIG_AZURE_IOT_HUB_DPS)
 #define GLUE_MUTEX_COUNT AZHUB_Z_MUTEX_COUNT
 #else

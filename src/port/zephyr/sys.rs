@@ -40,12 +40,12 @@ pub(crate) struct SocketConsts {
     pub econnaborted: c_int,
 }
 
-/// Semaphore ids (the glue owns `AZHUB_Z_SEM_COUNT` = 4).
+/// Semaphore ids (the glue owns `AZHUB_Z_SEM_COUNT`: 3, or 5 with DPS).
 pub(crate) const SEM_START: c_int = 0;
 pub(crate) const SEM_FINISHED: c_int = 1;
 /// Wakes the retry loop's backoff wait (`disconnect()`/`abort()`; session.rs).
 pub(crate) const SEM_WAKE: c_int = 2;
-/// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 2; recursive k_mutex).
+/// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 6, 4 and 5 only with DPS; recursive k_mutex).
 pub(crate) const MUTEX_LINK: c_int = 0;
 pub(crate) const MUTEX_HANDLER: c_int = 1;
 /// The settings cache (feature `dps`); 2 and 3 are the C API's, 5 the C API's DPS state.
@@ -105,11 +105,11 @@ extern "C" {
     pub(crate) fn azhub_z_provision_certificates() -> c_int;
 }
 
-/// The DPS thread's semaphores (`AZHUB_Z_DPS_SEM_*`: the glue's, beyond the four above).
+/// The DPS thread's semaphores (`AZHUB_Z_DPS_SEM_*`: the glue's, after the three above).
 #[cfg(feature = "dps")]
-pub(crate) const DPS_SEM_JOB: c_int = 4;
+pub(crate) const DPS_SEM_JOB: c_int = 3;
 #[cfg(feature = "dps")]
-pub(crate) const DPS_SEM_DONE: c_int = 5;
+pub(crate) const DPS_SEM_DONE: c_int = 4;
 
 // zephyr/src/dps.c, built only with CONFIG_AZURE_IOT_HUB_DPS.
 #[cfg(feature = "dps")]
