@@ -105,8 +105,9 @@ fn errno_of(kind: FailureKind) -> c_int {
 ///
 /// # Safety
 ///
-/// A non-NULL `buf.ptr` points to `buf.size` readable bytes during the call.
-unsafe fn given<'a>(buf: &azure_iot_hub_buf) -> Result<Option<&'a str>, c_int> {
+/// A non-NULL `buf.ptr` points to `buf.size` readable bytes, unchanged for as long as `buf` is
+/// borrowed (the returned text borrows from it).
+unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<&str>, c_int> {
     if buf.ptr.is_null() || buf.size == 0 {
         return Ok(None);
     }
