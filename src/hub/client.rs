@@ -904,9 +904,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
         let (topic, packet_id) = crate::mqtt::publish_prefix(header, prefix);
         if let Some(id) = packet_id {
-            self.tx
-                .push(|c| encode_puback(c, id))
-                .map_err(|_| ProtocolError::TransmitBufferFull)?;
+            self.queue_puback(id)?;
         }
         Ok(Event::MessageTooLarge {
             topic,
@@ -932,22 +930,23 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 // Well framed, so the stream is in sync: skip it, acknowledge it, report it.
                 let id = crate::mqtt::publish_packet_id(header, body);
                 if let Some(id) = id {
-                    self.tx
-                        .push(|c| encode_puback(c, id))
-                        .map_err(|_| ProtocolError::TransmitBufferFull)?;
+                    self.queue_puback(id)?;
                 }
                 return Ok(Event::Malformed { topic: None });
             }
             Err(e) => return Err(ProtocolError::Decode(e)),
         };
-        match (self.state, packet) {
-            (
-                State::Connecting,
-                Inbound::Connack {
-                    session_present,
-                    return_code,
-                },
-            ) => {
+        // The packet first, then the state it is allowed in; anything else is unexpected
+        // (its type is the header's: `decode_packet` returns the variant of that type).
+        let connected = matches!(
+            self.state,
+            State::Connected | State::Ready | State::Disconnecting
+        );
+        match packet {
+            Inbound::Connack {
+                session_present,
+                return_code,
+            } if self.state == State::Connecting => {
                 if return_code != 0 {
                     self.state = State::Disconnected;
                     return Ok(Event::ConnectionRefused { return_code });
@@ -956,8 +955,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 self.queue_subscribe()?;
                 Ok(Event::Connected { session_present })
             }
-            (State::Connected, Inbound::Suback { packet_id, codes })
-                if packet_id == self.subscribe_id =>
+            Inbound::Suback { packet_id, codes }
+                if self.state == State::Connected && packet_id == self.subscribe_id =>
             {
                 self.state = State::Ready;
                 if self.opts.auto_twin_request {
@@ -967,25 +966,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                     refused: codes.failure_mask(),
                 })
             }
-            (
-                State::Connected | State::Ready | State::Disconnecting,
-                Inbound::Puback(packet_id),
-            ) => Ok(Event::Puback { packet_id }),
-            (State::Connected | State::Ready | State::Disconnecting, Inbound::Pingresp) => {
-                Ok(Event::Pingresp)
-            }
-            (State::Connected | State::Ready | State::Disconnecting, Inbound::Publish(p)) => {
-                self.handle_publish(p)
-            }
-            (_, p) => Err(ProtocolError::Unexpected(match p {
-                Inbound::Connack { .. } => mqtt::packet_type::CONNACK,
-                Inbound::Publish(_) => mqtt::packet_type::PUBLISH,
-                Inbound::Puback(_) => mqtt::packet_type::PUBACK,
-                Inbound::Suback { .. } => mqtt::packet_type::SUBACK,
-                Inbound::Unsuback(_) => mqtt::packet_type::UNSUBACK,
-                Inbound::Pingresp => mqtt::packet_type::PINGRESP,
-            })),
+            Inbound::Puback(packet_id) if connected => Ok(Event::Puback { packet_id }),
+            Inbound::Pingresp if connected => Ok(Event::Pingresp),
+            Inbound::Publish(p) if connected => self.handle_publish(p),
+            _ => Err(ProtocolError::Unexpected(header.packet_type)),
         }
+    }
+
+    /// Queues a PUBACK (one called copy for every path that acknowledges a PUBLISH).
+    #[inline(never)]
+    fn queue_puback(&mut self, id: u16) -> Result<(), ProtocolError> {
+        self.tx
+            .push(|c| encode_puback(c, id))
+            .map_err(|_| ProtocolError::TransmitBufferFull)
     }
 
     fn handle_publish<'p>(&mut self, p: InboundPublish<'p>) -> Result<Event<'p>, ProtocolError> {
@@ -993,9 +986,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             (QoS::AtMostOnce, _) => {}
             (QoS::AtLeastOnce, Some(id)) => {
                 // Acknowledged before the application sees it, as the original does.
-                self.tx
-                    .push(|c| encode_puback(c, id))
-                    .map_err(|_| ProtocolError::TransmitBufferFull)?;
+                self.queue_puback(id)?;
             }
             // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
             _ => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),

@@ -43,12 +43,16 @@ impl<'a> SubackCodes<'a> {
 
     /// Bit `i` set when filter `i` was refused (first 32 filters).
     pub fn failure_mask(&self) -> u32 {
-        self.0
-            .iter()
-            .take(32)
-            .enumerate()
-            .filter(|(_, &c)| c == 0x80)
-            .fold(0, |m, (i, _)| m | (1 << i))
+        let mut mask = 0;
+        let mut bit = 1u32;
+        for &c in self.0 {
+            if c == 0x80 {
+                mask |= bit;
+            }
+            // After the 32nd filter the bit is gone: later codes change nothing.
+            bit <<= 1;
+        }
+        mask
     }
 }
 
@@ -348,6 +352,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Only the first 32 filters have a bit; later codes change nothing.
+        let mut codes = [0x80u8; 40];
+        codes[39] = 0;
+        assert_eq!(SubackCodes(&codes).failure_mask(), u32::MAX);
+        codes[31] = 1;
+        assert_eq!(SubackCodes(&codes).failure_mask(), u32::MAX >> 1);
         assert_eq!(
             dec(&[0x90, 3, 0, 9, 3]),
             Err(DecodeError::InvalidSubackCode)
