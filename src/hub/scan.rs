@@ -52,11 +52,35 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
-    /// Bytes for a piece that is usually 4 to 16 bytes long (the device ID): two
-    /// overlapping fixed-size moves instead of a byte loop. Only on the telemetry path (each
-    /// use inlines its four copies).
+    /// Bytes for a piece that is usually 8 to 16 bytes long (the telemetry device ID): then two
+    /// overlapping 8-byte moves in place, any other length through the called [`Out::put`]
+    /// (the inlined part stays small).
     #[inline(always)]
     pub(crate) fn bytes_short(&mut self, b: &[u8]) -> Result<(), Overflow> {
+        let n = b.len();
+        if (8..=16).contains(&n) {
+            if let Some(dst) = self
+                .buf
+                .get_mut(self.at..)
+                .and_then(|free| free.get_mut(..n))
+            {
+                if let (Some(d), Some(s)) = (dst.first_chunk_mut::<8>(), b.first_chunk::<8>()) {
+                    *d = *s;
+                }
+                if let (Some(d), Some(s)) = (dst.last_chunk_mut::<8>(), b.last_chunk::<8>()) {
+                    *d = *s;
+                }
+                self.at += n;
+                return Ok(());
+            }
+        }
+        self.put(b)
+    }
+
+    /// Bytes of any length: two overlapping fixed-size moves for 4 to 16 bytes, a byte loop
+    /// below, `copy_from_slice` above.
+    #[inline(always)]
+    fn bytes_any(&mut self, b: &[u8]) -> Result<(), Overflow> {
         let n = b.len();
         let dst = self
             .buf
@@ -93,7 +117,7 @@ impl<'a> Out<'a> {
     /// requests).
     #[inline(never)]
     pub(crate) fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        self.bytes_short(b)
+        self.bytes_any(b)
     }
 
     /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
