@@ -92,8 +92,7 @@ pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
 
 /// Copies `src` to `dst` at `*at` and checks it as [`valid_component`] does (with `refused`)
 /// in the same pass; false when it is refused or does not fit.
-#[cfg_attr(feature = "zephyr", inline(never))]
-#[cfg_attr(not(feature = "zephyr"), inline(always))]
+#[inline(always)]
 fn copy_checked(dst: &mut [u8], at: &mut usize, src: &[u8], refused: u64) -> bool {
     let Some(d) = dst.get_mut(*at..).and_then(|f| f.get_mut(..src.len())) else {
         return false;
