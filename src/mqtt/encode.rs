@@ -127,13 +127,29 @@ fn pieces_len(pieces: &[&str]) -> usize {
 }
 
 /// Encodes a CONNECT packet (protocol level 4, MQTT 3.1.1).
+// Inlined, so that a caller without a will (the hub and DPS) links only the copy without the
+// will's code (one copy for both).
+#[inline(always)]
 pub fn encode_connect<S: Sink>(s: &mut S, c: &Connect<'_>) -> Result<(), EncodeError> {
+    if c.will.is_none() {
+        connect_packet::<S, false>(s, c)
+    } else {
+        connect_packet::<S, true>(s, c)
+    }
+}
+
+/// [`encode_connect`]; `WILL` false: `c.will` is `None`.
+fn connect_packet<S: Sink, const WILL: bool>(
+    s: &mut S,
+    c: &Connect<'_>,
+) -> Result<(), EncodeError> {
+    let will = if WILL { c.will } else { None };
     let mut flags = 0u8;
     let mut len = 10 + 2 + c.client_id.len();
     if c.clean_session {
         flags |= 0x02;
     }
-    if let Some((topic, msg, qos, retain)) = c.will {
+    if let Some((topic, msg, qos, retain)) = will {
         flags |= 0x04 | ((qos as u8) << 3) | if retain { 0x20 } else { 0 };
         len += 2 + topic.len() + 2 + msg.len();
     }
@@ -158,7 +174,7 @@ pub fn encode_connect<S: Sink>(s: &mut S, c: &Connect<'_>) -> Result<(), EncodeE
         0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo, id_hi, id_lo,
     ])?;
     s.put(id)?;
-    if let Some((topic, msg, _, _)) = c.will {
+    if let Some((topic, msg, _, _)) = will {
         put_str(s, topic.as_bytes())?;
         put_str(s, msg)?;
     }

@@ -277,20 +277,6 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
 /* sin_port and sin6_port follow the family at the same offset: one store fills in the port. */
 BUILD_ASSERT(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port));
 
-/* Copies the @p len bytes of the address @p sa of @p fam into the caller's room, with @p port. */
-static int put_addr(void *addr, uint32_t *addrlen, int *family, const void *sa, size_t len,
-		    int fam, uint16_t port)
-{
-	if (*addrlen < len) {
-		return -ENOMEM;
-	}
-	memcpy(addr, sa, len);
-	((struct sockaddr_in *)addr)->sin_port = htons(port);
-	*addrlen = len;
-	*family = fam;
-	return 0;
-}
-
 int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
 {
 	struct zsock_addrinfo hints = {
@@ -303,17 +289,21 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 		struct sockaddr_in in4;
 		struct sockaddr_in6 in6;
 	} lit = {0};
+	/* The address to copy: the literal, or the resolver's first usable result. */
+	const void *sa = &lit;
+	size_t len = sizeof(lit.in4);
+	int fam = AF_INET;
 	int err;
 
 	/* Numeric addresses (such as CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS) need no resolver. */
 	if (zsock_inet_pton(AF_INET, host, &lit.in4.sin_addr) == 1) {
-		lit.sa.sa_family = AF_INET;
-		return put_addr(addr, addrlen, family, &lit, sizeof(lit.in4), AF_INET, port);
+		goto found;
 	}
 #if defined(CONFIG_NET_IPV6)
 	if (zsock_inet_pton(AF_INET6, host, &lit.in6.sin6_addr) == 1) {
-		lit.sa.sa_family = AF_INET6;
-		return put_addr(addr, addrlen, family, &lit, sizeof(lit.in6), AF_INET6, port);
+		fam = AF_INET6;
+		len = sizeof(lit.in6);
+		goto found;
 	}
 #endif
 
@@ -324,18 +314,32 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 	}
 
 	/* The first IPv4 (or, with IPv6, IPv6) result. */
-	err = -ENOENT;
 	for (ai = result; ai != NULL; ai = ai->ai_next) {
 		bool v6 = IS_ENABLED(CONFIG_NET_IPV6) && ai->ai_family == AF_INET6;
 
 		if (v6 || ai->ai_family == AF_INET) {
-			err = put_addr(addr, addrlen, family, ai->ai_addr,
-				       v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
-				       ai->ai_family, port);
-			break;
+			sa = ai->ai_addr;
+			len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+			fam = ai->ai_family;
+			goto found;
 		}
 	}
-
 	zsock_freeaddrinfo(result);
+	return -ENOENT;
+
+found:
+	/* One copy for every case, with the family (a literal has none yet) and the port. */
+	err = -ENOMEM;
+	if (*addrlen >= len) {
+		memcpy(addr, sa, len);
+		((struct sockaddr *)addr)->sa_family = fam;
+		((struct sockaddr_in *)addr)->sin_port = htons(port);
+		*addrlen = len;
+		*family = fam;
+		err = 0;
+	}
+	if (result != NULL) {
+		zsock_freeaddrinfo(result);
+	}
 	return err;
 }
