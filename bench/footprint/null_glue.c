@@ -68,16 +68,29 @@ bool azhub_z_on_worker(void) { return worker_started && pthread_equal(pthread_se
 
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_cond = PTHREAD_COND_INITIALIZER;
-/* The glue's semaphores and the DPS thread's (ids 3 and 4, AZHUB_Z_DPS_SEM_*). */
+/* As many kernel objects as zephyr/src/glue.c creates: the worker's 3 semaphores and 4 mutexes;
+ * with DPS the DPS thread's semaphores (ids 3 and 4, AZHUB_Z_DPS_SEM_*) and mutexes 4 and 5. */
+#ifdef WITH_DPS
 static int sem_count[AZHUB_Z_DPS_SEM_DONE + 1];
 static pthread_mutex_t mutexes[AZHUB_Z_MUTEX_COUNT] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+};
+#else
+static int sem_count[3];
+static pthread_mutex_t mutexes[4] = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
 };
+#endif
+
+#define NSEMS ((int)(sizeof(sem_count) / sizeof(sem_count[0])))
+#define NMUTEXES ((int)(sizeof(mutexes) / sizeof(mutexes[0])))
 
 int azhub_z_sem_take(int id, int32_t timeout_ms)
 {
 	struct timespec until;
+	if (id < 0 || id >= NSEMS) { return -EINVAL; }
 	clock_gettime(CLOCK_REALTIME, &until);
 	if (timeout_ms > 0) {
 		until.tv_sec += timeout_ms / 1000;
@@ -97,6 +110,7 @@ int azhub_z_sem_take(int id, int32_t timeout_ms)
 }
 void azhub_z_sem_give(int id)
 {
+	if (id < 0 || id >= NSEMS) { return; }
 	pthread_mutex_lock(&sem_lock);
 	sem_count[id] = 1;
 	pthread_cond_broadcast(&sem_cond);
@@ -104,12 +118,22 @@ void azhub_z_sem_give(int id)
 }
 void azhub_z_sem_reset(int id)
 {
+	if (id < 0 || id >= NSEMS) { return; }
 	pthread_mutex_lock(&sem_lock);
 	sem_count[id] = 0;
 	pthread_mutex_unlock(&sem_lock);
 }
-int azhub_z_mutex_lock(int id, int32_t timeout_ms) { (void)timeout_ms; return pthread_mutex_lock(&mutexes[id]) ? -1 : 0; }
-int azhub_z_mutex_unlock(int id) { return pthread_mutex_unlock(&mutexes[id]) ? -1 : 0; }
+int azhub_z_mutex_lock(int id, int32_t timeout_ms)
+{
+	(void)timeout_ms;
+	if (id < 0 || id >= NMUTEXES) { return -EINVAL; }
+	return pthread_mutex_lock(&mutexes[id]) ? -1 : 0;
+}
+int azhub_z_mutex_unlock(int id)
+{
+	if (id < 0 || id >= NMUTEXES) { return -EINVAL; }
+	return pthread_mutex_unlock(&mutexes[id]) ? -1 : 0;
+}
 
 int azhub_z_errno(void) { return errno; }
 int azhub_z_socket(int family, int type, int proto) { (void)family; (void)type; (void)proto; return 3; }
