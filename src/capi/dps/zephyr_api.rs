@@ -40,8 +40,11 @@ struct Ctx {
     id_scope: Id,
     reg_id: Id,
     status: azure_iot_hub_dps_reg_status,
-    hostname: Option<heapless::String<HOSTNAME_MAX_LEN>>,
-    device_id: Option<heapless::String<DEVICE_ID_MAX_LEN>>,
+    /// The assignment: the host name (`Field::Hostname as usize`) and the device ID, each
+    /// NUL-terminated in its buffer, which the get functions hand out when the caller passes no
+    /// buffer (as the original always did). Length 0: none (no kept value is empty).
+    value: [[u8; VALUE_BUF]; 2],
+    value_len: [usize; 2],
     /// `azure_iot_hub_dps_payload_set()` was called (else the Kconfig payload applies).
     payload_set: bool,
     /// The payload it set (`None`: no payload).
@@ -51,9 +54,53 @@ struct Ctx {
     finished: u64,
     /// The negative errno of the last registration's failure.
     last_error: c_int,
-    /// The copies handed out when the caller passes no buffer (as the original always did).
-    own_hostname: [u8; HOSTNAME_MAX_LEN + 1],
-    own_device_id: [u8; DEVICE_ID_MAX_LEN + 1],
+}
+
+/// A buffer of [`Ctx::value`]: the longer value and its NUL.
+const VALUE_BUF: usize = if HOSTNAME_MAX_LEN > DEVICE_ID_MAX_LEN {
+    HOSTNAME_MAX_LEN
+} else {
+    DEVICE_ID_MAX_LEN
+} + 1;
+
+impl Ctx {
+    /// The kept value of `field`.
+    fn value(&self, field: Field) -> Option<&[u8]> {
+        let i = field as usize;
+        match self.value_len[i] {
+            0 => None,
+            n => self.value[i].get(..n),
+        }
+    }
+
+    /// Both values are kept.
+    fn assigned(&self) -> bool {
+        self.value_len[0] != 0 && self.value_len[1] != 0
+    }
+
+    /// Keeps `len` bytes already in the buffer of `field` (0: none), NUL-terminated.
+    fn set_len(&mut self, field: Field, len: usize) {
+        let i = field as usize;
+        self.value_len[i] = 0;
+        if let Some(nul) = self.value[i].get_mut(len) {
+            *nul = 0;
+            self.value_len[i] = len;
+        }
+    }
+
+    /// Keeps `value` for `field` (none if it is longer than the field allows). One called copy.
+    #[inline(never)]
+    fn keep(&mut self, field: Field, value: &[u8]) {
+        let n = value.len();
+        let fits = n <= field.max_len();
+        match self.value[field as usize].get_mut(..n) {
+            Some(dst) if fits => {
+                dst.copy_from_slice(value);
+                self.set_len(field, n);
+            }
+            _ => self.value_len[field as usize] = 0,
+        }
+    }
 }
 
 // The glue's kernel mutex 5 (the C API's DPS state). Every initial byte is zero: the context
@@ -64,15 +111,13 @@ static CTX: BssMutex<Ctx, 5> = BssMutex::new(Ctx {
     id_scope: heapless::String::new(),
     reg_id: heapless::String::new(),
     status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
-    hostname: None,
-    device_id: None,
+    value: [[0; VALUE_BUF]; 2],
+    value_len: [0; 2],
     payload_set: false,
     payload: None,
     started: 0,
     finished: 0,
     last_error: 0,
-    own_hostname: [0; HOSTNAME_MAX_LEN + 1],
-    own_device_id: [0; DEVICE_ID_MAX_LEN + 1],
 });
 
 fn call(handler: azure_iot_hub_dps_handler_t, status: azure_iot_hub_dps_reg_status) {
@@ -159,17 +204,26 @@ pub unsafe extern "C" fn azure_iot_hub_dps_init(cfg: *mut azure_iot_hub_dps_conf
     }
 }
 
-/// Loads the settings subtree and returns the stored assignment's valid values.
-fn load_stored() -> Result<st::StoredAssignment, c_int> {
-    zs::load().map_err(|_| neg(EFAULT))?;
-    let (a, report) = st::load_assignment(&mut ZephyrSettings).map_err(|e| {
-        ::log::error!(target: LOG, "cannot read the stored assignment: {e}");
-        neg(EFAULT)
-    })?;
-    if report.hostname.is_some() || report.device_id.is_some() {
-        ::log::warn!(target: LOG, "invalid stored assignment ignored: {report:?}");
-    }
-    Ok(a)
+/// Reads the stored value of `field` (from the settings cache, loaded before) into the
+/// context: kept if it is valid.
+fn load_stored(ctx: &mut Ctx, field: Field) -> Result<(), c_int> {
+    let max = field.max_len();
+    let buf = ctx.value[field as usize].get_mut(..max).unwrap_or_default();
+    let len = match st::load_checked(&mut ZephyrSettings, field, buf) {
+        Ok(Ok(v)) => v.len(),
+        Ok(Err(why)) => {
+            if let Some(why) = why {
+                ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key());
+            }
+            0
+        }
+        Err(e) => {
+            ::log::error!(target: LOG, "cannot read the stored assignment: {e}");
+            return Err(neg(EFAULT));
+        }
+    };
+    ctx.set_len(field, len);
+    Ok(())
 }
 
 /// init with the handler (None: the library's own, used by azure_iot_hub_connect()); the IDs
@@ -192,14 +246,15 @@ fn init(
         return Err(neg(EACCES));
     }
     // Loading calls back into the settings cache (its own lock): not under the context lock.
-    let stored = load_stored()?;
+    zs::load().map_err(|_| neg(EFAULT))?;
     {
         let mut ctx = CTX.lock();
         if ctx.state == State::Connecting {
             return Err(neg(EACCES));
         }
-        ctx.hostname = stored.hostname;
-        ctx.device_id = stored.device_id;
+        // The cache's lock is taken under the context's (never the other way round).
+        load_stored(&mut ctx, Field::Hostname)?;
+        load_stored(&mut ctx, Field::DeviceId)?;
         ctx.handler = handler;
         set_id(&mut ctx.id_scope, id_scope);
         set_id(&mut ctx.reg_id, reg_id);
@@ -251,15 +306,8 @@ fn on_assigned(hostname: &str, device_id: &str) {
     }
     let mut ctx = CTX.lock();
     // The driver checked both against the settings rules (lengths included): they fit.
-    keep(&mut ctx.hostname, hostname);
-    keep(&mut ctx.device_id, device_id);
-}
-
-/// `value` copied into `slot` in place (`None` if it does not fit).
-fn keep<const N: usize>(slot: &mut Option<heapless::String<N>>, value: &str) {
-    if slot.insert(heapless::String::new()).push_str(value).is_err() {
-        *slot = None;
-    }
+    ctx.keep(Field::Hostname, hostname.as_bytes());
+    ctx.keep(Field::DeviceId, device_id.as_bytes());
 }
 
 /// The end of a registration (on the DPS thread): sets the status, wakes a waiting connect()
@@ -307,7 +355,7 @@ fn start() -> Result<u64, c_int> {
         if ctx.status == AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING {
             return Err(neg(EALREADY));
         }
-        if ctx.hostname.is_some() && ctx.device_id.is_some() {
+        if ctx.assigned() {
             ::log::info!(target: LOG, "already assigned; no registration");
             ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
             return Err(neg(EALREADY));
@@ -347,67 +395,49 @@ fn start() -> Result<u64, c_int> {
     Ok(generation)
 }
 
-/// Copies `value` into `buf`, or repoints `buf` at `own` (see azure_iot_hub_dps_hostname_get()).
+/// Copies the value of `field` into `buf`, or repoints `buf` at the context's copy (see
+/// azure_iot_hub_dps_hostname_get()).
 ///
 /// # Safety
 ///
-/// `buf` points to a valid, writable `struct azure_iot_hub_buf`; a non-NULL `buf->ptr` with a
-/// non-zero size points to `buf->size` writable bytes.
-unsafe fn hand_out(buf: *mut azure_iot_hub_buf, ctx: &mut Ctx, field: Field) -> c_int {
-    // SAFETY: the caller guarantees `buf` is valid and writable.
-    let b = unsafe { &mut *buf };
-    // An earlier get may have pointed the caller at either of the library's copies.
-    let own_ptrs = [ctx.own_hostname.as_ptr(), ctx.own_device_id.as_ptr()];
-    let Ctx {
-        hostname,
-        device_id,
-        own_hostname,
-        own_device_id,
-        ..
-    } = ctx;
-    let (value, own): (&str, &mut [u8]) = match field {
-        Field::Hostname => match hostname {
-            Some(h) => (h.as_str(), own_hostname),
-            None => return neg(ENOENT),
-        },
-        Field::DeviceId => match device_id {
-            Some(d) => (d.as_str(), own_device_id),
-            None => return neg(ENOENT),
-        },
-    };
-    let bytes = value.as_bytes();
-    let is_own = own_ptrs.contains(&b.ptr.cast::<u8>().cast_const());
-    if b.ptr.is_null() || b.size == 0 || is_own {
-        // Compatibility with the original, which always repointed the caller's buffer.
-        let n = bytes.len().min(own.len() - 1);
-        own[..n].copy_from_slice(&bytes[..n]);
-        own[n] = 0;
-        b.ptr = own.as_mut_ptr().cast::<c_char>();
-        b.size = n;
-        return 0;
-    }
-    if b.size < bytes.len() {
-        return neg(EMSGSIZE);
-    }
-    // SAFETY: `b.ptr` is non-NULL and points to `b.size >= bytes.len()` writable bytes (the
-    // caller's contract); the source is the library's own string, which does not overlap it.
-    unsafe {
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), b.ptr.cast::<u8>(), bytes.len());
-        if b.size > bytes.len() {
-            *b.ptr.add(bytes.len()) = 0;
-        }
-    }
-    b.size = bytes.len();
-    0
-}
-
+/// `buf` is NULL or points to a `struct azure_iot_hub_buf`, writable by the caller's contract;
+/// a non-NULL `buf->ptr` with a non-zero size points to `buf->size` writable bytes.
 unsafe fn get(buf: *mut azure_iot_hub_buf, field: Field) -> c_int {
     if buf.is_null() || !buf.is_aligned() {
         return neg(EINVAL);
     }
-    let mut ctx = CTX.lock();
     // SAFETY: non-NULL and aligned, writable by the caller's contract.
-    unsafe { hand_out(buf, &mut ctx, field) }
+    let b = unsafe { &mut *buf };
+    let mut ctx = CTX.lock();
+    let Some(n) = ctx.value(field).map(<[u8]>::len) else {
+        return neg(ENOENT);
+    };
+    // An earlier get may have pointed the caller at either of the context's copies.
+    let is_own = ctx
+        .value
+        .iter()
+        .any(|v| v.as_ptr() == b.ptr.cast::<u8>().cast_const());
+    let own = &mut ctx.value[field as usize];
+    if b.ptr.is_null() || b.size == 0 || is_own {
+        // Compatibility with the original, which always repointed the caller's buffer.
+        b.ptr = own.as_mut_ptr().cast::<c_char>();
+        b.size = n;
+        return 0;
+    }
+    if b.size < n {
+        return neg(EMSGSIZE);
+    }
+    // SAFETY: `b.ptr` is non-NULL and points to `b.size >= n` writable bytes (the caller's
+    // contract); `own` holds at least `n` bytes. `copy`: the caller's buffer may be a part of
+    // the context's.
+    unsafe {
+        core::ptr::copy(own.as_ptr(), b.ptr.cast::<u8>(), n);
+        if b.size > n {
+            *b.ptr.add(n) = 0;
+        }
+    }
+    b.size = n;
+    0
 }
 
 /// Gets the assigned IoT Hub host name.
@@ -447,11 +477,7 @@ fn delete(field: Field) -> c_int {
         ::log::error!(target: LOG, "cannot delete {}: {e}", field.key());
         return neg(EFAULT);
     }
-    let mut ctx = CTX.lock();
-    match field {
-        Field::Hostname => ctx.hostname = None,
-        Field::DeviceId => ctx.device_id = None,
-    }
+    CTX.lock().value_len[field as usize] = 0;
     0
 }
 
@@ -542,17 +568,9 @@ pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len:
 /// DPS for azure_iot_hub_connect() with `use_dps`: init with the library's handler (the
 /// registration ID is `reg_id`, or CONFIG_AZURE_IOT_HUB_DPS_REG_ID when empty; the ID scope is
 /// CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE), start, and wait for the end of the registration (a
-/// failure ends the wait at once). Returns the assigned host name and device ID, or a negative
-/// errno.
-fn provision_for_connect(
-    reg_id: &str,
-) -> Result<
-    (
-        heapless::String<HOSTNAME_MAX_LEN>,
-        heapless::String<DEVICE_ID_MAX_LEN>,
-    ),
-    c_int,
-> {
+/// failure ends the wait at once). Then an assignment is kept (the caller reads it), or this
+/// returns a negative errno.
+fn provision_for_connect(reg_id: &str) -> Result<(), c_int> {
     if drv::on_dps_thread() {
         // From a DPS status handler: the registration could not run while we wait for it.
         ::log::error!(target: LOG, "azure_iot_hub_connect() with use_dps from the DPS thread");
@@ -583,11 +601,7 @@ fn provision_for_connect(
         Err(e) if e == neg(EALREADY) => {}
         Err(e) => return Err(e),
     }
-    let ctx = CTX.lock();
-    match (&ctx.hostname, &ctx.device_id) {
-        (Some(h), Some(d)) => Ok((h.clone(), d.clone())),
-        _ => Err(neg(EFAULT)),
-    }
+    Ok(())
 }
 
 /// azure_iot_hub_connect() asks for DPS, and DPS is enabled (CONFIG_AZURE_IOT_HUB_DPS).
@@ -615,14 +629,22 @@ pub(crate) fn connect_hook(
         [] => &reg,
         b => core::str::from_utf8(b).map_err(|_| Error::InvalidConfig)?,
     };
-    let (hostname, device_id) = provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
-    // Stored values were checked when they were loaded; the assignment when it arrived.
-    if !valid_component(hostname.as_bytes(), false) || !valid_component(device_id.as_bytes(), false)
+    provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
     {
-        return Err(Error::InvalidConfig);
+        let ctx = CTX.lock();
+        let (Some(hostname), Some(device_id)) =
+            (ctx.value(Field::Hostname), ctx.value(Field::DeviceId))
+        else {
+            return Err(Error::Dps(EFAULT));
+        };
+        // Stored values were checked when they were loaded; the assignment when it arrived.
+        if !valid_component(hostname, false) || !valid_component(device_id, false) {
+            return Err(Error::InvalidConfig);
+        }
+        let text = |v| core::str::from_utf8(v).map_err(|_| Error::InvalidConfig);
+        cc.hostname.set_text(text(hostname)?)?;
+        cc.device_id.set_text(text(device_id)?)?;
     }
-    cc.hostname.set_text(&hostname)?;
-    cc.device_id.set_text(&device_id)?;
     let user =
         crate::sink::measure(|m| crate::hub::write_user_name(m, &cc.hostname, &cc.device_id, None))
             .map_err(|_| Error::ConfigTooLong)?;
