@@ -17,19 +17,17 @@ pub enum OperationStatus {
 
 impl OperationStatus {
     fn parse(s: &str) -> Option<Self> {
-        const ALL: [(&str, OperationStatus); 5] = [
-            ("assigning", OperationStatus::Assigning),
-            ("assigned", OperationStatus::Assigned),
-            ("failed", OperationStatus::Failed),
-            ("disabled", OperationStatus::Disabled),
-            ("unassigned", OperationStatus::Unassigned),
-        ];
-        for (name, status) in ALL {
-            if name == s {
-                return Some(status);
-            }
-        }
-        None
+        // The one candidate of that length (and first letter), then one compare: no table of
+        // string slices in flash.
+        let (name, status) = match (s.len(), s.as_bytes().first()) {
+            (9, _) => ("assigning", OperationStatus::Assigning),
+            (8, Some(b'a')) => ("assigned", OperationStatus::Assigned),
+            (8, _) => ("disabled", OperationStatus::Disabled),
+            (6, _) => ("failed", OperationStatus::Failed),
+            (10, _) => ("unassigned", OperationStatus::Unassigned),
+            _ => return None,
+        };
+        (name == s).then_some(status)
     }
 }
 
