@@ -67,15 +67,13 @@ const PREFIX_LEN: usize = SUBTREE.len() + 1;
 /// The index in [`C_KEYS`] of a full key (`azure_iot_hub/hostname`), or 4 + the index of a key
 /// below the subtree (`hostname`).
 fn index(key: &[u8]) -> Option<usize> {
-    // A full key is the subtree's prefix and a key below it (no key below it starts with the
-    // prefix, so the two forms never meet).
-    let (name, below) = match key.strip_prefix(SUBTREE.as_bytes()) {
-        Some([b'/', name @ ..]) => (name, 0),
-        _ => (key, 4),
-    };
     for (i, k) in C_KEYS.iter().enumerate() {
-        if k.get(PREFIX_LEN..k.len() - 1) == Some(name) {
-            return Some(i + below);
+        let full = &k[..k.len() - 1];
+        if full == key {
+            return Some(i);
+        }
+        if full.get(PREFIX_LEN..) == Some(key) {
+            return Some(4 + i);
         }
     }
     None
