@@ -138,7 +138,7 @@ const BODY: usize = SLOTS + 2;
 /// control characters; escapes are checked to be a backslash and one character, and kept as
 /// received.
 pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, ResponseError> {
-    let text = core::str::from_utf8(payload).map_err(|_| ResponseError)?;
+    core::str::from_utf8(payload).map_err(|_| ResponseError)?;
     let mut p = Scan {
         s: payload,
         i: 0,
@@ -162,7 +162,7 @@ pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, Respon
                 nums[i] = Some(decimal(v).ok_or(ResponseError)?);
             } else {
                 // A span of the UTF-8 body between ASCII quotes: cannot fail.
-                strs[i] = Some(text.get(a..b).ok_or(ResponseError)?);
+                strs[i] = Some(core::str::from_utf8(v).map_err(|_| ResponseError)?);
             }
         }
     }
