@@ -300,8 +300,9 @@ fn on_assigning() {
 /// A usable assignment (on the DPS thread, before the connection closes): stores it and keeps
 /// it for the get functions.
 fn on_assigned(hostname: &str, device_id: &str) {
-    // As the original: a failure to store is logged; the assignment is used anyway.
-    if let Err(e) = st::store_assignment(&mut ZephyrSettings, hostname, device_id) {
+    // As the original: a failure to store is logged; the assignment is used anyway. The driver
+    // checked both values with the settings rules.
+    if let Err(e) = st::store_checked(&mut ZephyrSettings, hostname, device_id) {
         ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
     }
     let mut ctx = CTX.lock();
@@ -555,13 +556,17 @@ pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len:
         // SAFETY: non-NULL, and the caller guarantees `len` readable bytes (at most 256).
         let bytes = unsafe { core::slice::from_raw_parts(json.cast::<u8>(), len) };
         match core::str::from_utf8(bytes) {
-            Ok(s) => Payload::try_from(s).ok(),
+            Ok(s) => Some(s),
             Err(_) => return neg(EINVAL),
         }
     };
     let mut ctx = CTX.lock();
     ctx.payload_set = true;
-    ctx.payload = payload;
+    // Written in place (it fits: at most 256 bytes).
+    ctx.payload = None;
+    if let Some(p) = payload {
+        let _ = ctx.payload.insert(Payload::new()).push_str(p);
+    }
     0
 }
 
@@ -624,9 +629,8 @@ pub(crate) fn connect_hook(
     };
     // SAFETY: the caller of azure_iot_hub_connect() guarantees the buffer is readable.
     let given = unsafe { c.device_id.bytes() }.ok_or(Error::Null)?;
-    let reg = cc.device_id.clone();
     let reg: &str = match given {
-        [] => &reg,
+        [] => &cc.device_id,
         b => core::str::from_utf8(b).map_err(|_| Error::InvalidConfig)?,
     };
     provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
