@@ -42,18 +42,18 @@ pub struct ResponseTopic {
 
 /// Parses a DPS response topic; `None` if it is not one.
 pub fn parse_topic(topic: &str) -> Option<ResponseTopic> {
-    let rest = topic.strip_prefix("$dps/registrations/res/")?.as_bytes();
-    let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
-    let (status, query) = (rest.get(..end)?, rest.get(end..)?);
+    let rest = topic.strip_prefix("$dps/registrations/res/")?;
+    let end = rest.bytes().position(|c| c == b'/').unwrap_or(rest.len());
+    // Both at a '/' or the end: char boundaries (no UTF-8 check needed for the query).
+    let (status, query) = (rest.as_bytes().get(..end)?, rest.get(end..)?);
     if status.len() > 3 {
         return None;
     }
     let status = decimal(status)? as u16;
-    let query = query.strip_prefix(b"/").unwrap_or(query);
-    let query = query.strip_prefix(b"?").unwrap_or(query);
-    let retry_after_secs = core::str::from_utf8(query)
-        .ok()
-        .and_then(|q| crate::hub::PropertyBag(q).get("retry-after"))
+    let query = query.strip_prefix('/').unwrap_or(query);
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let retry_after_secs = crate::hub::PropertyBag(query)
+        .get("retry-after")
         .and_then(|v| decimal(v.strip_prefix('+').unwrap_or(v).as_bytes()));
     Some(ResponseTopic {
         status,
