@@ -115,15 +115,22 @@ pub fn validate(field: Field, value: &[u8]) -> Result<&str, InvalidValue> {
     if value.len() > field.max_len() {
         return Err(InvalidValue::TooLong);
     }
-    let bad = |b: u8| {
-        b < 0x20
-            || b == 0x7f
-            || b == b'"'
-            || b == b'\\'
-            || (field == Field::Hostname && (b == b'/' || b == b' '))
-    };
-    if !super::component_ok(value, false) || value.iter().any(|&b| bad(b)) {
-        return Err(InvalidValue::BadCharacters);
+    // One pass over the bytes: below 64 by a mask (controls, NUL, `"`, `#`, `&`, `+`, `=`,
+    // and `/` and space in a host name), then DEL and `\\`; the UTF-8 check last.
+    let mut refused: u64 =
+        0xffff_ffff | (1 << b'"') | (1 << b'#') | (1 << b'&') | (1 << b'+') | (1 << b'=');
+    if field == Field::Hostname {
+        refused |= (1 << b'/') | (1 << b' ');
+    }
+    for &b in value {
+        let bad = if b < 64 {
+            (refused >> b) & 1 != 0
+        } else {
+            b == 0x7f || b == b'\\'
+        };
+        if bad {
+            return Err(InvalidValue::BadCharacters);
+        }
     }
     core::str::from_utf8(value).map_err(|_| InvalidValue::BadCharacters)
 }
