@@ -177,8 +177,8 @@ pub struct DpsClient<B> {
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
-    /// A DPS client.
-    pub fn new(tx: B, opts: DpsOptions) -> Self {
+    /// A DPS client (`const`: a port can keep one in a static).
+    pub const fn new(tx: B, opts: DpsOptions) -> Self {
         DpsClient {
             tx,
             tx_len: 0,
@@ -194,6 +194,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             deadline_ms: 0,
             last_tx_ms: 0,
         }
+    }
+
+    /// Replaces the options (they apply from the next [`DpsClient::connect`]).
+    pub fn set_options(&mut self, opts: DpsOptions) {
+        self.opts = opts;
     }
 
     /// State.

@@ -55,7 +55,6 @@ pub const TX_BUFFER_SIZE: usize = max(
 pub const RX_BUFFER_SIZE: usize =
     k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
 
-static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
 static RX: StaticBuf<RX_BUFFER_SIZE> = StaticBuf::new();
 
 /// What a registration needs.
@@ -97,16 +96,18 @@ pub enum StartError {
     Thread(i32),
 }
 
-type Parts = (DpsClient<&'static mut [u8]>, Framer<&'static mut [u8]>);
+/// The DPS client, with its transmit buffer in place.
+type Client = DpsClient<[u8; TX_BUFFER_SIZE]>;
 
 /// The registration's state, owned by the starting thread, then by the DPS thread.
 ///
-/// Every field starts as zero bytes (the client and framer are written by the first `start`),
-/// so the static lives in `.bss`, not in flash: an `Option` of them would not (its `None` is a
-/// niche value that is not zero).
+/// Every field starts as zero bytes, so the static lives in `.bss`, not in flash: the client is
+/// built by a `const fn` with zero options (set by every `start`), the framer is written by
+/// the first `start` (an `Option` of it would not be zero: its `None` is a niche value).
 struct Job {
-    /// The client and framer, written once (then `ready`).
-    parts: MaybeUninit<Parts>,
+    client: Client,
+    /// The framer over the receive buffer, written once (then `ready`).
+    framer: MaybeUninit<Framer<&'static mut [u8]>>,
     ready: bool,
     /// The registration's socket (meaningful while `pending`).
     fd: c_int,
@@ -116,9 +117,15 @@ struct Job {
 }
 
 impl Job {
-    fn parts(&mut self) -> Option<&mut Parts> {
-        // SAFETY: `ready` is set only after `parts` was written, and never cleared.
-        self.ready.then(|| unsafe { self.parts.assume_init_mut() })
+    fn parts(&mut self) -> Option<(&mut Client, &mut Framer<&'static mut [u8]>)> {
+        let Job {
+            client,
+            framer,
+            ready,
+            ..
+        } = self;
+        // SAFETY: `ready` is set only after `framer` was written, and never cleared.
+        ready.then(|| (client, unsafe { framer.assume_init_mut() }))
     }
 }
 
@@ -170,7 +177,15 @@ impl<T> Drop for TryGuard<'_, T> {
 }
 
 static JOB: TryCell<Job> = TryCell::new(Job {
-    parts: MaybeUninit::uninit(),
+    client: DpsClient::new(
+        [0; TX_BUFFER_SIZE],
+        DpsOptions {
+            timeout_secs: 0,
+            max_status_queries: 0,
+            keep_alive_secs: 0,
+        },
+    ),
+    framer: MaybeUninit::uninit(),
     ready: false,
     fd: 0,
     hooks: None,
@@ -285,17 +300,17 @@ pub fn prepare(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
         THREAD_STARTED.store(true, Ordering::Release);
     }
     if !job.ready {
-        let (Some(tx), Some(rx)) = (TX.take(), RX.take()) else {
+        let Some(rx) = RX.take() else {
             return Err(StartError::Busy);
         };
-        job.parts
-            .write((DpsClient::new(tx, options()), Framer::new(rx)));
+        job.framer.write(Framer::new(rx));
         job.ready = true;
     }
     let Some((client, framer)) = job.parts() else {
         return Err(StartError::Busy);
     };
     let now = sys::now_ms();
+    client.set_options(options());
     client.handle_closed();
     client
         .connect(
@@ -353,7 +368,7 @@ pub fn open(prepared: Prepared, hooks: Hooks) -> Result<(), StartError> {
 }
 
 /// Writes what the client queued.
-fn flush(client: &mut DpsClient<&'static mut [u8]>, fd: c_int) -> Result<(), i32> {
+fn flush(client: &mut Client, fd: c_int) -> Result<(), i32> {
     while let Some(bytes) = client.poll_transmit() {
         let n = bytes.len();
         net::send_all(fd, bytes)?;
@@ -418,18 +433,18 @@ fn log_failure(f: &Failure<'_>) {
 /// The registration on the DPS thread, until it ends; the connection is closed gracefully
 /// (DISCONNECT) unless it was lost.
 fn run(
-    client: &mut DpsClient<&'static mut [u8]>,
+    client: &mut Client,
     framer: &mut Framer<&'static mut [u8]>,
     fd: c_int,
     hooks: &Hooks,
 ) -> Result<(), FailureKind> {
     let c = sys::consts();
-    let lost = |client: &mut DpsClient<&'static mut [u8]>| {
+    let lost = |client: &mut Client| {
         client.handle_closed();
         ::log::warn!(target: LOG_DPS, "the DPS connection was lost");
         Err(FailureKind::ConnectionLost)
     };
-    let done = |client: &mut DpsClient<&'static mut [u8]>| {
+    let done = |client: &mut Client| {
         // DISCONNECT; a failure to write it changes nothing.
         let _ = net::send_all(fd, &[0xe0, 0x00]);
         client.handle_closed();
