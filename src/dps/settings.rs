@@ -164,7 +164,7 @@ pub struct LoadReport {
 /// store reports, without reading it) and checks it: the value, or why there is none (`None`:
 /// not stored). One called copy for both fields.
 #[inline(never)]
-pub fn load_checked<'b, S: SettingsStore>(
+fn load_checked<'b, S: SettingsStore>(
     store: &mut S,
     field: Field,
     buf: &'b mut [u8],

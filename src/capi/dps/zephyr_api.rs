@@ -206,24 +206,25 @@ pub unsafe extern "C" fn azure_iot_hub_dps_init(cfg: *mut azure_iot_hub_dps_conf
 
 /// Reads the stored value of `field` (from the settings cache, loaded before) into the
 /// context: kept if it is valid.
-fn load_stored(ctx: &mut Ctx, field: Field) -> Result<(), c_int> {
+fn load_stored(ctx: &mut Ctx, field: Field) {
     let max = field.max_len();
     let buf = ctx.value[field as usize].get_mut(..max).unwrap_or_default();
-    let len = match st::load_checked(&mut ZephyrSettings, field, buf) {
-        Ok(Ok(v)) => v.len(),
-        Ok(Err(why)) => {
-            if let Some(why) = why {
-                ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key());
-            }
-            0
-        }
-        Err(e) => {
-            ::log::error!(target: LOG, "cannot read the stored assignment: {e}");
-            return Err(neg(EFAULT));
-        }
+    // The cache by the field's index (the settings rules as `settings::load_assignment` applies
+    // them: a value longer than the buffer is recognised by its length, without reading it).
+    let checked = match zs::cached(field as usize, buf) {
+        None => Err(None),
+        Some(len) => match buf.get(..len) {
+            Some(v) => st::validate(field, v).map(str::len).map_err(Some),
+            None => Err(Some(st::InvalidValue::TooLong)),
+        },
     };
+    let len = checked.unwrap_or_else(|why| {
+        if let Some(why) = why {
+            ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key());
+        }
+        0
+    });
     ctx.set_len(field, len);
-    Ok(())
 }
 
 /// init with the handler (None: the library's own, used by azure_iot_hub_connect()); the IDs
@@ -253,8 +254,8 @@ fn init(
             return Err(neg(EACCES));
         }
         // The cache's lock is taken under the context's (never the other way round).
-        load_stored(&mut ctx, Field::Hostname)?;
-        load_stored(&mut ctx, Field::DeviceId)?;
+        load_stored(&mut ctx, Field::Hostname);
+        load_stored(&mut ctx, Field::DeviceId);
         ctx.handler = handler;
         set_id(&mut ctx.id_scope, id_scope);
         set_id(&mut ctx.reg_id, reg_id);

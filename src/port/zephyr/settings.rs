@@ -125,6 +125,21 @@ pub fn load() -> Result<(), i32> {
     Ok(())
 }
 
+/// Cached value `i` (0: the host name, 1: the device ID) copied into `buf` (as much of it as
+/// fits): its full length, `None` when it is not stored. What [`ZephyrSettings`] loads, by index.
+pub fn cached(i: usize, buf: &mut [u8]) -> Option<usize> {
+    let cache = CACHE.lock();
+    let (Some(&Some(len)), Some(v)) = (cache.len.get(i), cache.buf.get(i)) else {
+        return None;
+    };
+    let len = usize::from(len);
+    let n = len.min(buf.len());
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    Some(len)
+}
+
 /// The settings store of the DPS assignment (see the module documentation).
 #[derive(Debug, Default)]
 pub struct ZephyrSettings;
@@ -155,19 +170,7 @@ impl SettingsStore for ZephyrSettings {
     type Error = i32;
 
     fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, i32> {
-        let cache = CACHE.lock();
-        let Some(i) = index(key.as_bytes()).map(|i| i & 3) else {
-            return Ok(None);
-        };
-        let (Some(&Some(len)), Some(v)) = (cache.len.get(i), cache.buf.get(i)) else {
-            return Ok(None);
-        };
-        let len = usize::from(len);
-        let n = len.min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        Ok(Some(len))
+        Ok(index(key.as_bytes()).and_then(|i| cached(i & 3, buf)))
     }
 
     fn save(&mut self, key: &str, value: &[u8]) -> Result<(), i32> {
