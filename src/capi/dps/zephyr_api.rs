@@ -18,7 +18,7 @@ use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
 use crate::port::dps::{self as drv, BssMutex, DpsConfig, Hooks, StartError};
-use crate::port::settings::{self as zs, ZephyrSettings};
+use crate::port::settings as zs;
 
 use azure_iot_hub_dps_reg_status::*;
 
@@ -303,7 +303,7 @@ fn on_assigning() {
 fn on_assigned(hostname: &str, device_id: &str) {
     // As the original: a failure to store is logged; the assignment is used anyway. The driver
     // checked both values with the settings rules.
-    if let Err(e) = st::store_checked(&mut ZephyrSettings, hostname, device_id) {
+    if let Err(e) = zs::store_assignment(hostname.as_bytes(), device_id.as_bytes()) {
         ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
     }
     let mut ctx = CTX.lock();
@@ -475,7 +475,7 @@ pub unsafe extern "C" fn azure_iot_hub_dps_device_id_get(buf: *mut azure_iot_hub
 
 fn delete(field: Field) -> c_int {
     // Deleting what is not stored succeeds.
-    if let Err(e) = st::delete_field(&mut ZephyrSettings, field) {
+    if let Err(e) = zs::delete_field(field as usize) {
         ::log::error!(target: LOG, "cannot delete {}: {e}", field.key());
         return neg(EFAULT);
     }

@@ -144,12 +144,56 @@ pub fn cached(i: usize, buf: &mut [u8]) -> Option<usize> {
 #[derive(Debug, Default)]
 pub struct ZephyrSettings;
 
-/// The C form of one of the core's full keys, and its index in [`C_KEYS`].
-fn c_key(key: &str) -> Result<(*const c_char, usize), i32> {
+/// The index in [`C_KEYS`] of one of the core's full keys.
+fn c_key(key: &str) -> Result<usize, i32> {
     match index(key.as_bytes()) {
-        Some(i) if i < 4 => Ok((C_KEYS[i].as_ptr().cast(), i)),
+        Some(i) if i < 4 => Ok(i),
         _ => Err(-(super::bindings::EINVAL as i32)),
     }
+}
+
+/// Writes key `i` of [`C_KEYS`] and updates the cache.
+pub fn save_at(i: usize, value: &[u8]) -> Result<(), i32> {
+    let Some(name) = C_KEYS.get(i) else {
+        return Err(-(super::bindings::EINVAL as i32));
+    };
+    // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
+    let rc = unsafe { settings_save_one(name.as_ptr().cast(), value.as_ptr().cast(), value.len()) };
+    if rc != 0 {
+        return Err(rc);
+    }
+    CACHE.lock().set(i, Some(value));
+    Ok(())
+}
+
+/// Deletes key `i` of [`C_KEYS`] (a key that does not exist too) and updates the cache.
+pub fn delete_at(i: usize) -> Result<(), i32> {
+    let Some(name) = C_KEYS.get(i) else {
+        return Err(-(super::bindings::EINVAL as i32));
+    };
+    // SAFETY: `name` is NUL-terminated and valid for the call.
+    let rc = unsafe { settings_delete(name.as_ptr().cast()) };
+    // Deleting a key that does not exist is not an error.
+    if rc != 0 && rc != -(super::bindings::ENOENT as i32) {
+        return Err(rc);
+    }
+    CACHE.lock().set(i, None);
+    Ok(())
+}
+
+/// `settings::store_checked` by index: deletes the device ID, then writes the host name, then
+/// the device ID (the core's order; see `crate::dps::settings`).
+pub fn store_assignment(hostname: &[u8], device_id: &[u8]) -> Result<(), i32> {
+    delete_at(1)?;
+    save_at(0, hostname)?;
+    save_at(1, device_id)
+}
+
+/// `settings::delete_field` by index: value `i` (0: the host name, 1: the device ID), then the
+/// original's length key for it.
+pub fn delete_field(i: usize) -> Result<(), i32> {
+    delete_at(i)?;
+    delete_at(i + 2)
 }
 
 const fn same(a: &[u8], b: &[u8]) -> bool {
@@ -174,26 +218,11 @@ impl SettingsStore for ZephyrSettings {
     }
 
     fn save(&mut self, key: &str, value: &[u8]) -> Result<(), i32> {
-        let (name, i) = c_key(key)?;
-        // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
-        let rc = unsafe { settings_save_one(name, value.as_ptr().cast(), value.len()) };
-        if rc != 0 {
-            return Err(rc);
-        }
-        CACHE.lock().set(i, Some(value));
-        Ok(())
+        save_at(c_key(key)?, value)
     }
 
     fn delete(&mut self, key: &str) -> Result<(), i32> {
-        let (name, i) = c_key(key)?;
-        // SAFETY: `name` is NUL-terminated and valid for the call.
-        let rc = unsafe { settings_delete(name) };
-        // Deleting a key that does not exist is not an error.
-        if rc != 0 && rc != -(super::bindings::ENOENT as i32) {
-            return Err(rc);
-        }
-        CACHE.lock().set(i, None);
-        Ok(())
+        delete_at(c_key(key)?)
     }
 }
 
