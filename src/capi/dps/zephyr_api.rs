@@ -289,6 +289,21 @@ pub extern "C" fn azure_iot_hub_dps_start() -> c_int {
     }
 }
 
+/// The DPS driver's calls into this context.
+struct Api;
+
+impl Hooks for Api {
+    fn on_assigning() {
+        on_assigning();
+    }
+    fn on_assigned(hostname: &str, device_id: &str) {
+        on_assigned(hostname, device_id);
+    }
+    fn on_end(result: Result<(), FailureKind>) {
+        on_end(result);
+    }
+}
+
 fn on_assigning() {
     let handler = {
         let mut ctx = CTX.lock();
@@ -380,14 +395,9 @@ fn start() -> Result<u64, c_int> {
                 (!kconfig.is_empty()).then_some(kconfig)
             },
         };
-        (drv::prepare(&config), ctx.started)
+        (drv::prepare::<Api>(&config), ctx.started)
     };
-    let hooks = Hooks {
-        on_assigning,
-        on_assigned,
-        on_end,
-    };
-    if let Err(e) = prepared.and_then(|p| drv::open(p, hooks)) {
+    if let Err(e) = prepared.and_then(drv::open) {
         ::log::warn!(target: LOG, "cannot start the registration: {e:?}");
         let mut ctx = CTX.lock();
         ctx.state = State::Disconnected;

@@ -68,18 +68,18 @@ pub struct DpsConfig<'a> {
     pub registration_payload: Option<&'a str>,
 }
 
-/// The application side of a registration: called on the DPS thread, without any lock of this
-/// module's statics other than the registration's own (so `on_assigning` and `on_assigned` must
-/// not start a registration; `on_end` may).
-#[derive(Debug, Clone, Copy)]
-pub struct Hooks {
+/// The application side of a registration (the C API's): called on the DPS thread, without any
+/// lock of this module's statics other than the registration's own (so `on_assigning` and
+/// `on_assigned` must not start a registration; `on_end` may). Static calls: the DPS thread is
+/// started with the implementation of the first [`prepare`] (there is one, the C API's).
+pub trait Hooks {
     /// The register request was sent, or DPS answered `assigning` or throttled.
-    pub on_assigning: fn(),
+    fn on_assigning();
     /// DPS assigned a usable host name and device ID (borrowed from the receive buffer, valid
     /// for the call); `on_end` follows with `Ok`.
-    pub on_assigned: fn(&str, &str),
+    fn on_assigned(hostname: &str, device_id: &str);
     /// The registration ended (the DPS connection is closed).
-    pub on_end: fn(Result<(), FailureKind>),
+    fn on_end(result: Result<(), FailureKind>);
 }
 
 /// Why [`start`] refused.
@@ -111,7 +111,6 @@ struct Job {
     ready: bool,
     /// The registration's socket (meaningful while `pending`).
     fd: c_int,
-    hooks: Option<Hooks>,
     /// A registration was handed to the DPS thread and has not ended.
     pending: bool,
 }
@@ -188,7 +187,6 @@ static JOB: TryCell<Job> = TryCell::new(Job {
     framer: MaybeUninit::uninit(),
     ready: false,
     fd: 0,
-    hooks: None,
     pending: false,
 });
 
@@ -281,7 +279,7 @@ pub struct Prepared(TryGuard<'static, Job>);
 /// Checks the configuration, starts the DPS thread (once) and queues CONNECT; the IDs and the
 /// payload are copied into the client, so `config` may borrow a locked context (nothing here
 /// waits: the job is only tried).
-pub fn prepare(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
+pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
     if k::AZURE_IOT_HUB_DPS_HOSTNAME.is_empty() || !user_name_fits(config) {
         ::log::error!(target: LOG_DPS, "no DPS host name, or the DPS user name does not fit CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE");
         return Err(StartError::InvalidConfig);
@@ -292,7 +290,7 @@ pub fn prepare(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
     }
     if !THREAD_STARTED.load(Ordering::Acquire) {
         // SAFETY: `thread_main` is a valid entry that ignores its argument.
-        let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main, core::ptr::null_mut()) };
+        let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>, core::ptr::null_mut()) };
         if rc != 0 && rc != -(super::bindings::EALREADY as i32) {
             ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
             return Err(StartError::Thread(rc));
@@ -334,7 +332,7 @@ pub fn prepare(config: &DpsConfig<'_>) -> Result<Prepared, StartError> {
 
 /// Connects to DPS, writes the CONNECT [`prepare`] queued and hands the registration to the
 /// DPS thread.
-pub fn open(prepared: Prepared, hooks: Hooks) -> Result<(), StartError> {
+pub fn open(prepared: Prepared) -> Result<(), StartError> {
     let mut job = prepared.0;
     let Some((client, _)) = job.parts() else {
         return Err(StartError::Busy);
@@ -359,7 +357,6 @@ pub fn open(prepared: Prepared, hooks: Hooks) -> Result<(), StartError> {
         return Err(StartError::Transport(ConnectError::Tcp(e)));
     }
     job.fd = fd;
-    job.hooks = Some(hooks);
     job.pending = true;
     drop(job);
     // SAFETY: a glue semaphore id.
@@ -377,7 +374,7 @@ fn flush(client: &mut Client, fd: c_int) -> Result<(), i32> {
     Ok(())
 }
 
-extern "C" fn thread_main(_arg: *mut c_void) {
+extern "C" fn thread_main<H: Hooks>(_arg: *mut c_void) {
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
         if unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
@@ -396,22 +393,18 @@ extern "C" fn thread_main(_arg: *mut c_void) {
             continue;
         }
         let fd = job.fd;
-        let Some(hooks) = job.hooks else {
-            continue;
-        };
         let result = match job.parts() {
-            Some((c, f)) => run(c, f, fd, &hooks),
+            Some((c, f)) => run::<H>(c, f, fd),
             None => Err(FailureKind::Protocol),
         };
         // SAFETY: the registration's socket; only this thread uses it now.
         unsafe { sys::azhub_z_close(fd) };
-        job.hooks = None;
         job.pending = false;
         drop(job);
         if let Err(e) = &result {
             ::log::warn!(target: LOG_DPS, "registration failed: {e:?}");
         }
-        (hooks.on_end)(result);
+        H::on_end(result);
         // SAFETY: a glue semaphore id.
         unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_DONE) };
     }
@@ -432,11 +425,10 @@ fn log_failure(f: &Failure<'_>) {
 
 /// The registration on the DPS thread, until it ends; the connection is closed gracefully
 /// (DISCONNECT) unless it was lost.
-fn run(
+fn run<H: Hooks>(
     client: &mut Client,
     framer: &mut Framer<&'static mut [u8]>,
     fd: c_int,
-    hooks: &Hooks,
 ) -> Result<(), FailureKind> {
     let c = sys::consts();
     let lost = |client: &mut Client| {
@@ -468,7 +460,7 @@ fn run(
                     let r = match r {
                         Ok(a) => {
                             ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id);
-                            (hooks.on_assigned)(a.hostname, a.device_id);
+                            H::on_assigned(a.hostname, a.device_id);
                             Ok(())
                         }
                         Err(f) => {
@@ -485,7 +477,7 @@ fn run(
                 return lost(client);
             }
             if progress {
-                (hooks.on_assigning)();
+                H::on_assigning();
             }
         }
 
