@@ -44,6 +44,27 @@ pub(crate) fn component_ok(bytes: &[u8], allow_equals: bool) -> bool {
     valid_component(bytes, allow_equals)
 }
 
+/// The user name's tail: `/api-version=` and [`API_VERSION`] as one piece.
+const API_VERSION_QUERY: &str = "/api-version=2019-03-31";
+const _: () = {
+    let (q, v) = (API_VERSION_QUERY.as_bytes(), API_VERSION.as_bytes());
+    assert!(q.len() == 13 + v.len());
+    let mut i = 0;
+    while i < v.len() {
+        assert!(q[13 + i] == v[i]);
+        i += 1;
+    }
+};
+
+/// An ID scope or registration ID that CONNECT and the register request can carry: 1 to
+/// [`MAX_ID_LEN`] bytes, JSON-safe (no control character, `"` or `\\`) and a topic component.
+/// One called copy for both IDs.
+#[inline(never)]
+fn id_ok(id: &str) -> bool {
+    let json_safe = id.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    !id.is_empty() && id.len() <= MAX_ID_LEN && json_safe && component_ok(id.as_bytes(), false)
+}
+
 /// DPS settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DpsOptions {
@@ -248,15 +269,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         if !matches!(self.state, DpsState::Idle | DpsState::Done) {
             return Err(DpsConnectError::Busy);
         }
-        for id in [id_scope, registration_id] {
-            let json_safe = id.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-            if id.is_empty()
-                || id.len() > MAX_ID_LEN
-                || !json_safe
-                || !component_ok(id.as_bytes(), false)
-            {
-                return Err(DpsConnectError::InvalidId);
-            }
+        if !id_ok(id_scope) || !id_ok(registration_id) {
+            return Err(DpsConnectError::InvalidId);
         }
         if registration_payload.is_some_and(|p| p.len() > MAX_REGISTRATION_PAYLOAD_LEN) {
             return Err(DpsConnectError::PayloadTooLong);
@@ -277,8 +291,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             id_scope,
             "/registrations/",
             registration_id,
-            "/api-version=",
-            API_VERSION,
+            API_VERSION_QUERY,
         ];
         let connect = Connect {
             client_id: registration_id,
