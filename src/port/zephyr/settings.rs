@@ -102,9 +102,22 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
         unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) }
     };
     // Full keys and keys below the subtree; the length keys have no slot.
-    if let Some(i) = index(key) {
-        CACHE.lock().set(i & 3, Some(bytes));
+    if let Some(i) = cache_slot(key) {
+        CACHE.lock().set(i, Some(bytes));
     }
+}
+
+/// The cache slot of a key the glue hands over (as [`index`] modulo 4, for the two cached
+/// values): `hostname` or `device_id`, below the subtree or in full; none for the length keys
+/// and any other key.
+fn cache_slot(key: &[u8]) -> Option<usize> {
+    // `azure_iot_hub/`, from the first key.
+    let prefix = C_KEYS[0].get(..PREFIX_LEN).unwrap_or_default();
+    let name = key.strip_prefix(prefix).unwrap_or(key);
+    (0..2).find(|&i| {
+        let k = C_KEYS[i];
+        k.get(PREFIX_LEN..k.len() - 1) == Some(name)
+    })
 }
 
 /// Called by the glue when loading ends.
