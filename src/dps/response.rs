@@ -103,18 +103,23 @@ pub struct RegistrationResponse<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseError;
 
-/// The members read, in [`parse_response`]'s slots: the top level's, then
-/// `registrationState`'s, then `registrationState` itself (whose slot holds nothing).
-const KEYS: [&[u8]; SLOTS + 1] = [
-    b"operationId",
-    b"status",
-    b"errorCode",
-    b"message",
-    b"assignedHub",
-    b"deviceId",
-    b"errorCode",
-    b"errorMessage",
-    b"registrationState",
+/// The members read, in [`parse_response`]'s slots: the top level's (`operationId`,
+/// `status`, `errorCode`, `message`), then `registrationState`'s (`assignedHub`, `deviceId`,
+/// `errorCode`, `errorMessage`), then `registrationState` itself (whose slot holds nothing):
+/// key `i` is `KEY_NAMES[KEY_SPANS[i].0..KEY_SPANS[i].1]` (one string and a table of bytes, not
+/// a table of slices).
+const KEY_NAMES: &[u8] =
+    b"operationIdstatuserrorCodemessageassignedHubdeviceIderrorMessageregistrationState";
+const KEY_SPANS: [(u8, u8); SLOTS + 1] = [
+    (0, 11),
+    (11, 17),
+    (17, 26),
+    (26, 33),
+    (33, 44),
+    (44, 52),
+    (17, 26),
+    (52, 64),
+    (64, 81),
 ];
 const SLOTS: usize = 8;
 /// The slots that hold unsigned integers (the others hold strings).
@@ -294,8 +299,8 @@ impl Scan<'_> {
             return Err(ResponseError);
         }
         let key = self.s.get(a..b).ok_or(ResponseError)?;
-        for (i, k) in KEYS.iter().enumerate() {
-            if keys & 1 << i != 0 && *k == key {
+        for (i, &(a, b)) in KEY_SPANS.iter().enumerate() {
+            if keys & 1 << i != 0 && KEY_NAMES.get(usize::from(a)..usize::from(b)) == Some(key) {
                 if self.seen & 1 << i != 0 {
                     return Err(ResponseError);
                 }
@@ -405,6 +410,28 @@ impl Scan<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_spans() {
+        let names: std::vec::Vec<&[u8]> = KEY_SPANS
+            .iter()
+            .map(|&(a, b)| &KEY_NAMES[usize::from(a)..usize::from(b)])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                &b"operationId"[..],
+                b"status",
+                b"errorCode",
+                b"message",
+                b"assignedHub",
+                b"deviceId",
+                b"errorCode",
+                b"errorMessage",
+                b"registrationState",
+            ]
+        );
+    }
 
     #[test]
     fn topic_vectors() {
