@@ -54,21 +54,25 @@ extern "C" {
 }
 
 /// The keys the core reads, writes and deletes, NUL-terminated for Zephyr (no copy per call):
-/// the cached values' (0, 1), then the original's length keys.
-const C_KEYS: [&[u8]; 4] = [
-    b"azure_iot_hub/hostname\0",
-    b"azure_iot_hub/device_id\0",
-    b"azure_iot_hub/hostname_len\0",
-    b"azure_iot_hub/device_id_len\0",
-];
+/// the cached values' (0, 1), then the original's length keys. Key `i` is
+/// `C_KEY_TEXT[C_KEY_AT[i]..C_KEY_AT[i + 1]]` ([`c_key_at`]; one string and a few bytes, not a
+/// table of slices).
+const C_KEY_TEXT: &[u8] = b"azure_iot_hub/hostname\0azure_iot_hub/device_id\0azure_iot_hub/hostname_len\0azure_iot_hub/device_id_len\0";
+const C_KEY_AT: [u8; 5] = [0, 23, 47, 74, 102];
+
+/// Key `i` of [`C_KEY_TEXT`], with its NUL.
+fn c_key_at(i: usize) -> Option<&'static [u8]> {
+    let (&a, &b) = (C_KEY_AT.get(i)?, C_KEY_AT.get(i + 1)?);
+    C_KEY_TEXT.get(usize::from(a)..usize::from(b))
+}
 /// `azure_iot_hub/`.
 const PREFIX_LEN: usize = SUBTREE.len() + 1;
 
-/// The index in [`C_KEYS`] of a full key (`azure_iot_hub/hostname`), or 4 + the index of a key
-/// below the subtree (`hostname`).
+/// The index in [`C_KEY_TEXT`] of a full key (`azure_iot_hub/hostname`), or 4 + the index of a
+/// key below the subtree (`hostname`).
 fn index(key: &[u8]) -> Option<usize> {
-    for (i, k) in C_KEYS.iter().enumerate() {
-        let full = &k[..k.len() - 1];
+    for i in 0..4 {
+        let (_, full) = c_key_at(i)?.split_last()?;
         if full == key {
             return Some(i);
         }
@@ -112,11 +116,11 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
 /// and any other key.
 fn cache_slot(key: &[u8]) -> Option<usize> {
     // `azure_iot_hub/`, from the first key.
-    let prefix = C_KEYS[0].get(..PREFIX_LEN).unwrap_or_default();
+    let prefix = C_KEY_TEXT.get(..PREFIX_LEN).unwrap_or_default();
     let name = key.strip_prefix(prefix).unwrap_or(key);
     (0..2).find(|&i| {
-        let k = C_KEYS[i];
-        k.get(PREFIX_LEN..k.len() - 1) == Some(name)
+        let k = c_key_at(i).unwrap_or_default();
+        k.get(PREFIX_LEN..k.len().saturating_sub(1)) == Some(name)
     })
 }
 
@@ -157,7 +161,7 @@ pub fn cached(i: usize, buf: &mut [u8]) -> Option<usize> {
 #[derive(Debug, Default)]
 pub struct ZephyrSettings;
 
-/// The index in [`C_KEYS`] of one of the core's full keys.
+/// The index in [`C_KEY_TEXT`] of one of the core's full keys.
 fn c_key(key: &str) -> Result<usize, i32> {
     match index(key.as_bytes()) {
         Some(i) if i < 4 => Ok(i),
@@ -165,9 +169,9 @@ fn c_key(key: &str) -> Result<usize, i32> {
     }
 }
 
-/// Writes key `i` of [`C_KEYS`] and updates the cache.
+/// Writes key `i` of [`C_KEY_TEXT`] and updates the cache.
 pub fn save_at(i: usize, value: &[u8]) -> Result<(), i32> {
-    let Some(name) = C_KEYS.get(i) else {
+    let Some(name) = c_key_at(i) else {
         return Err(-(super::bindings::EINVAL as i32));
     };
     // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
@@ -179,9 +183,9 @@ pub fn save_at(i: usize, value: &[u8]) -> Result<(), i32> {
     Ok(())
 }
 
-/// Deletes key `i` of [`C_KEYS`] (a key that does not exist too) and updates the cache.
+/// Deletes key `i` of [`C_KEY_TEXT`] (a key that does not exist too) and updates the cache.
 pub fn delete_at(i: usize) -> Result<(), i32> {
-    let Some(name) = C_KEYS.get(i) else {
+    let Some(name) = c_key_at(i) else {
         return Err(-(super::bindings::EINVAL as i32));
     };
     // SAFETY: `name` is NUL-terminated and valid for the call.
@@ -249,9 +253,10 @@ const _: () = {
     ];
     let mut i = 0;
     while i < 4 {
-        let (c, k) = (C_KEYS[i], keys[i].as_bytes());
-        assert!(c.len() == k.len() + 1 && c[k.len()] == 0);
-        assert!(same(c.split_at(k.len()).0, k));
+        let (a, k) = (C_KEY_AT[i] as usize, keys[i].as_bytes());
+        assert!(C_KEY_AT[i + 1] as usize == a + k.len() + 1 && C_KEY_TEXT[a + k.len()] == 0);
+        assert!(same(C_KEY_TEXT.split_at(a).1.split_at(k.len()).0, k));
         i += 1;
     }
+    assert!(C_KEY_AT[4] as usize == C_KEY_TEXT.len());
 };
