@@ -42,7 +42,9 @@ pub struct ResponseTopic {
 
 /// Parses a DPS response topic; `None` if it is not one.
 pub fn parse_topic(topic: &str) -> Option<ResponseTopic> {
-    let rest = topic.strip_prefix("$dps/registrations/res/")?;
+    // `$dps/registrations/res/`: the subscription filter without its `#` (one string in flash).
+    let filter = super::SUBSCRIBE_FILTER;
+    let rest = topic.strip_prefix(filter.strip_suffix('#').unwrap_or(filter))?;
     let end = rest.bytes().position(|c| c == b'/').unwrap_or(rest.len());
     // Both at a '/' or the end: char boundaries (no UTF-8 check needed for the query).
     let (status, query) = (rest.as_bytes().get(..end)?, rest.get(end..)?);
