@@ -425,10 +425,8 @@ unsafe fn get(buf: *mut azure_iot_hub_buf, field: Field) -> c_int {
         return neg(ENOENT);
     };
     // An earlier get may have pointed the caller at either of the context's copies.
-    let is_own = ctx
-        .value
-        .iter()
-        .any(|v| v.as_ptr() == b.ptr.cast::<u8>().cast_const());
+    let p = b.ptr.cast::<u8>().cast_const();
+    let is_own = p == ctx.value[0].as_ptr() || p == ctx.value[1].as_ptr();
     let own = &mut ctx.value[field as usize];
     if b.ptr.is_null() || b.size == 0 || is_own {
         // Compatibility with the original, which always repointed the caller's buffer.
