@@ -522,8 +522,8 @@ pub extern "C" fn azure_iot_hub_dps_reset() -> c_int {
         let was = ctx.state == State::Uninit;
         ctx.state = State::Uninit;
         ctx.handler = None;
-        set_id(&mut ctx.id_scope, k::AZURE_IOT_HUB_DPS_ID_SCOPE);
-        set_id(&mut ctx.reg_id, k::AZURE_IOT_HUB_DPS_REG_ID);
+        // The IDs are not reset here: only init leaves UNINIT, and it sets both (the Kconfig
+        // values unless given), so nothing reads them before.
         ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED;
         was
     };
