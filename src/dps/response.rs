@@ -55,7 +55,7 @@ pub fn parse_topic(topic: &str) -> Option<ResponseTopic> {
     let query = query.strip_prefix(b"?").unwrap_or(query);
     let retry_after_secs = core::str::from_utf8(query)
         .ok()
-        .and_then(|q| crate::hub::PropertyBag(q).get("retry-after"))
+        .and_then(|q| crate::hub::PropertyBag::from(q).get("retry-after"))
         .and_then(|v| decimal(v.strip_prefix('+').unwrap_or(v).as_bytes()));
     Some(ResponseTopic {
         status,
