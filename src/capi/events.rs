@@ -55,7 +55,9 @@ pub(super) fn emit_error(err: c_int) {
 
 /// The properties of a C2D message's bag, as the core reads them
 /// ([`PropertyBag::iter_bytes`]: `&`-separated, empty segments skipped, the key up to the first
-/// `=`, no `=`: an empty value), at most `props.len()`. Returns how many were written.
+/// `=`, no `=`: an empty value), at most `props.len()`. Returns how many were written. Not
+/// inlined: the handler's other paths keep their registers.
+#[inline(never)]
 fn read_properties(bag: PropertyBag<'_>, props: &mut [azure_iot_hub_property]) -> usize {
     let mut count = 0;
     for (k, v) in bag.iter_bytes() {

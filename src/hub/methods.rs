@@ -56,7 +56,7 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<MethodTopic<S>, MethodTop
     // `at` and `at + 7` are at ASCII bytes matched (`part` checks anyway for a `&str`).
     let (name, request_id) = topic
         .part(PREFIX.len(), at)
-        .zip(topic.part(at + RID.len(), t.len()))
+        .zip(topic.tail(at + RID.len()))
         .ok_or(MethodTopicError::Malformed)?;
     if name.bytes().is_empty() || request_id.bytes().is_empty() {
         return Err(MethodTopicError::Malformed);

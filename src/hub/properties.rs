@@ -227,8 +227,8 @@ pub fn write_bag<S: Sink>(s: &mut S, list: &dyn PropertyList) -> Result<(), Over
     Ok(())
 }
 
-/// The properties of a [`PropertyBag`] as bytes: `&` and `=` found eight bytes at a time (the
-/// bag of a C2D message is most of its topic).
+/// The properties of a [`PropertyBag`] as bytes: each `&` found eight bytes at a time (the bag
+/// of a C2D message is most of its topic), the `=` of the (short) key byte by byte.
 #[derive(Debug, Clone)]
 pub struct BagBytes<'a> {
     rest: &'a [u8],
@@ -252,7 +252,8 @@ impl<'a> Iterator for BagBytes<'a> {
             if kv.is_empty() {
                 continue;
             }
-            return Some(match key_end(kv) {
+            // Keys are short: their `=` by a plain byte loop (a small copy of code).
+            return Some(match kv.iter().position(|&c| c == b'=') {
                 Some(at) => (kv.get(..at)?, kv.get(at + 1..)?),
                 None => (kv, &b""[..]),
             });
@@ -284,27 +285,6 @@ pub(crate) fn find_value(text: &[u8], mut start: usize, key: &[u8]) -> Option<(u
         start += end + 1;
     }
     None
-}
-
-/// Where the first `=` of a property is. Keys are short: the first eight bytes as one word
-/// (where nearly every key ends), a plain byte loop after them (a small copy of code, unlike
-/// the whole eight-bytes-at-a-time search).
-#[inline(always)]
-fn key_end(kv: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut from = 0;
-    if let Some(w) = kv.first_chunk::<8>() {
-        let x = u64::from_le_bytes(*w) ^ (ONES * u64::from(b'='));
-        // High bit set in the bytes of `x` that are zero; the lowest one is exact.
-        let zero = x.wrapping_sub(ONES) & !x & HIGH;
-        if zero != 0 {
-            return Some((zero.trailing_zeros() / 8) as usize);
-        }
-        from = 8;
-    }
-    let rest = kv.get(from..)?;
-    rest.iter().position(|&c| c == b'=').map(|p| from + p)
 }
 
 /// An incoming property bag (as received: still URL-encoded), parsed lazily.

@@ -61,6 +61,8 @@ pub trait TopicText<'a>: Copy + sealed::Sealed {
     fn bytes(self) -> &'a [u8];
     /// The bytes `from..to`, cut at ASCII delimiters (`None` if out of range).
     fn part(self, from: usize, to: usize) -> Option<Self>;
+    /// The bytes from `from` on, cut at an ASCII delimiter (`None` if out of range).
+    fn tail(self, from: usize) -> Option<Self>;
     /// As [`Text`].
     fn text(self) -> Text<'a>;
 }
@@ -73,6 +75,10 @@ impl<'a> TopicText<'a> for &'a str {
     #[inline(always)]
     fn part(self, from: usize, to: usize) -> Option<Self> {
         self.get(from..to)
+    }
+    #[inline(always)]
+    fn tail(self, from: usize) -> Option<Self> {
+        self.get(from..)
     }
     #[inline(always)]
     fn text(self) -> Text<'a> {
@@ -89,6 +95,10 @@ impl<'a> TopicText<'a> for Text<'a> {
     fn part(self, from: usize, to: usize) -> Option<Self> {
         // Cut at ASCII bytes: UTF-8 on both sides.
         self.0.get(from..to).map(Text::checked)
+    }
+    #[inline(always)]
+    fn tail(self, from: usize) -> Option<Self> {
+        self.0.get(from..).map(Text::checked)
     }
     #[inline(always)]
     fn text(self) -> Text<'a> {
