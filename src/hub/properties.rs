@@ -261,24 +261,26 @@ impl<'a> Iterator for BagBytes<'a> {
     }
 }
 
-/// Where the value of the first property named `key` is in the bag that starts at `start` in
-/// `text` (`from..to` in `text`). Off the hot paths (twin and DPS topics): a plain byte loop,
-/// one small copy, not the inlined eight-bytes-at-a-time iterator.
+/// The value of the first property named `key` in the bag that starts at `start` in `text`, as
+/// a part of `text`. Off the hot paths (twin and DPS topics): a plain byte loop, one called
+/// copy for each kind of text, not the inlined eight-bytes-at-a-time iterator.
 #[inline(never)]
-pub(crate) fn find_value(text: &[u8], mut start: usize, key: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn find_value<'a, S: TopicText<'a>>(text: S, mut start: usize, key: &str) -> Option<S> {
+    let (bytes, key) = (text.bytes(), key.as_bytes());
     // A key never holds `=` (the first one ends it).
     if key.contains(&b'=') {
         return None;
     }
-    while let Some(rest) = text.get(start..).filter(|r| !r.is_empty()) {
+    while let Some(rest) = bytes.get(start..).filter(|r| !r.is_empty()) {
         let end = rest.iter().position(|&c| c == b'&').unwrap_or(rest.len());
         let seg = rest.get(..end)?;
-        // Empty segments are skipped (as by `iter`); `key=value` or `key` alone.
+        // Empty segments are skipped (as by `iter`); `key=value` or `key` alone: cut at `&`,
+        // `=` or after the key, UTF-8 on both sides.
         if let Some(v) = seg.strip_prefix(key).filter(|_| !seg.is_empty()) {
             let at = start + key.len();
             match v.first() {
-                None => return Some((at, at)),
-                Some(b'=') => return Some((at + 1, start + end)),
+                None => return text.part(at, at),
+                Some(b'=') => return text.part(at + 1, start + end),
                 Some(_) => {}
             }
         }
@@ -326,8 +328,7 @@ impl<'a> PropertyBag<'a> {
 
     /// The value of the first property named `key`, as [`Text`].
     pub fn get_text(&self, key: &str) -> Option<Text<'a>> {
-        let (from, to) = find_value(self.0.as_bytes(), 0, key.as_bytes())?;
-        self.0.part(from, to)
+        find_value(self.0, 0, key)
     }
 
     /// Number of properties.

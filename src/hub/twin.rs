@@ -2,7 +2,7 @@
 //! `$iothub/twin/res/{status}/?$rid={rid}[&$version={v}]`, desired-property patches on
 //! `$iothub/twin/PATCH/properties/desired/?$version={v}`.
 
-use super::properties::find_value;
+use super::properties::find_value as value;
 use crate::mqtt::TopicText;
 use crate::sink::{Overflow, Sink};
 
@@ -63,14 +63,6 @@ pub enum TwinTopicError {
     NotTwin,
     /// A twin topic with a bad status, or without `$rid` (responses) or `$version` (patches).
     Malformed,
-}
-
-/// The value of `key` in the bag that starts at `from` in `topic`, as a part of `topic`. One
-/// called copy (three callers, off the hot paths).
-#[inline(never)]
-fn value<'a, S: TopicText<'a>>(topic: S, from: usize, key: &str) -> Option<S> {
-    let (start, end) = find_value(topic.bytes(), from, key.as_bytes())?;
-    topic.part(start, end)
 }
 
 /// Parses a twin topic.
