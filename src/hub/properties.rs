@@ -261,16 +261,12 @@ impl<'a> Iterator for BagBytes<'a> {
     }
 }
 
-/// The value of the first property named `key` in the bag that starts at `start` in `text`, as
-/// a part of `text`. Off the hot paths (twin and DPS topics): a plain byte loop, one called
+/// The value of the first property named `key` (which holds no `=`) in the bag that starts at
+/// `start` in `text`, as a part of `text`. Off the hot paths (twin and DPS topics): a plain byte loop, one called
 /// copy for each kind of text, not the inlined eight-bytes-at-a-time iterator.
 #[inline(never)]
 pub(crate) fn find_value<'a, S: TopicText<'a>>(text: S, mut start: usize, key: &str) -> Option<S> {
     let (bytes, key) = (text.bytes(), key.as_bytes());
-    // A key never holds `=` (the first one ends it).
-    if key.contains(&b'=') {
-        return None;
-    }
     while let Some(rest) = bytes.get(start..).filter(|r| !r.is_empty()) {
         let end = rest.iter().position(|&c| c == b'&').unwrap_or(rest.len());
         let seg = rest.get(..end)?;
@@ -278,10 +274,13 @@ pub(crate) fn find_value<'a, S: TopicText<'a>>(text: S, mut start: usize, key: &
         // `=` or after the key, UTF-8 on both sides.
         if let Some(v) = seg.strip_prefix(key).filter(|_| !seg.is_empty()) {
             let at = start + key.len();
-            match v.first() {
-                None => return text.part(at, at),
-                Some(b'=') => return text.part(at + 1, start + end),
-                Some(_) => {}
+            let value = match v.first() {
+                None => (at, at),
+                Some(b'=') => (at + 1, start + end),
+                Some(_) => (1, 0),
+            };
+            if value.0 <= value.1 {
+                return text.part(value.0, value.1);
             }
         }
         start += end + 1;
@@ -328,6 +327,10 @@ impl<'a> PropertyBag<'a> {
 
     /// The value of the first property named `key`, as [`Text`].
     pub fn get_text(&self, key: &str) -> Option<Text<'a>> {
+        // A key never holds `=` (the first one ends it).
+        if key.as_bytes().contains(&b'=') {
+            return None;
+        }
         find_value(self.0, 0, key)
     }
 
