@@ -61,7 +61,7 @@ fn main() {
         }) => {
             println!("method {name}: {}", String::from_utf8_lossy(payload));
             let status = if *name == "ping" { 200 } else { 404 };
-            let _ = client.respond_to_method(request_id, status, br#"{"pong":true}"#);
+            let _ = client.respond_to_method(request_id.as_str(), status, br#"{"pong":true}"#);
         }
         PortEvent::Hub(Event::TwinDesired {
             version, payload, ..

@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = HubClient::with_handler(move |client, event| {
         if let PortEvent::Hub(Event::DirectMethod { request_id, .. }) = event {
             client
-                .respond_to_method(request_id, 200, br#"{"result":"done"}"#)
+                .respond_to_method(request_id.as_str(), 200, br#"{"result":"done"}"#)
                 .ok();
         }
         let _ = tx.send(describe(event));

@@ -4,7 +4,9 @@
 //! * telemetry send: topic with 2 properties (`a=1&b=2`) + PUBLISH header for a 38-byte payload,
 //!   QoS 1, through `Client::publish` (what a port does before it writes head + body);
 //! * C2D receive: the packet lands in the receive buffer (as a socket read puts it there), then
-//!   framer + decode + topic classification + the 3 properties of its bag read out;
+//!   framer + decode + topic classification + the 3 properties of its bag read out as bytes
+//!   (`PropertyBag::iter_bytes`, exactly as the C API reads them into its
+//!   `struct azure_iot_hub_property` array; the topic stays bytes, as the C API hands it out);
 //! * direct method, as the issue defines it ("parse + response topic"): the request topic parsed
 //!   (`hub::classify`, as the client does for every received topic: name and request ID), then
 //!   the response PUBLISH header built through `Client::publish`;
@@ -126,7 +128,7 @@ pub fn c2d_receive(c: &mut Conn, len: usize) -> usize {
         panic!("not C2D: {ev:?}")
     };
     let mut n = payload.len();
-    for (k, v) in properties.iter() {
+    for (k, v) in properties.iter_bytes() {
         n += black_box(k).len() + black_box(v).len();
     }
     n
@@ -180,7 +182,7 @@ pub fn direct_method(c: &mut Conn, len: usize) -> usize {
         panic!("not a method: {ev:?}")
     };
     black_box(name);
-    respond(&mut c.client, request_id)
+    respond(&mut c.client, request_id.as_str())
 }
 
 /// The operations by name.

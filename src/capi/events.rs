@@ -22,11 +22,11 @@ use super::types::azure_iot_hub_topic_type::*;
 use super::types::iot_hub_state::*;
 use super::types::*;
 use crate::config::AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT as RECV_MAX;
-use crate::hub::{self, twin, Event, HubTopic};
+use crate::hub::{self, twin, Event, HubTopic, PropertyBag, Text};
 use crate::port::PortEvent;
 
 /// The topic type a received topic has.
-fn topic_type_of(topic: &str) -> azure_iot_hub_topic_type {
+fn topic_type_of(topic: Text<'_>) -> azure_iot_hub_topic_type {
     match hub::classify(topic) {
         HubTopic::C2d(_) => AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
         HubTopic::Method(_) => AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
@@ -36,7 +36,7 @@ fn topic_type_of(topic: &str) -> azure_iot_hub_topic_type {
     }
 }
 
-fn buf(s: &str) -> azure_iot_hub_buf {
+fn buf(s: Text<'_>) -> azure_iot_hub_buf {
     azure_iot_hub_buf::from_bytes(s.as_bytes())
 }
 
@@ -53,42 +53,25 @@ pub(super) fn emit_error(err: c_int) {
     emit(&mut evt);
 }
 
-/// The properties of a C2D message's bag, as `PropertyBag::iter` reads them (`&`-separated,
-/// empty segments skipped, the key up to the first `=`, no `=`: an empty value), at most
-/// `props.len()`: one plain byte loop, not the core's eight-bytes-at-a-time iterator inlined
-/// here. Returns how many were written.
-fn read_properties(bag: &[u8], props: &mut [azure_iot_hub_property]) -> usize {
+/// The properties of a C2D message's bag, as the core reads them
+/// ([`PropertyBag::iter_bytes`]: `&`-separated, empty segments skipped, the key up to the first
+/// `=`, no `=`: an empty value), at most `props.len()`. Returns how many were written. Not
+/// inlined: the handler's other paths keep their registers.
+#[inline(never)]
+fn read_properties(bag: PropertyBag<'_>, props: &mut [azure_iot_hub_property]) -> usize {
     let mut count = 0;
-    let mut start = 0;
-    let mut eq = usize::MAX;
-    let mut i = 0;
-    while i <= bag.len() {
-        let b = bag.get(i).copied().unwrap_or(b'&');
-        if b == b'=' && eq == usize::MAX {
-            eq = i;
-        } else if b == b'&' {
-            if i > start {
-                let Some(p) = props.get_mut(count) else {
-                    log::warn!(
-                        "message has more than CONFIG_AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT ({RECV_MAX}) properties; the rest are dropped"
-                    );
-                    break;
-                };
-                let (k, v) = if eq == usize::MAX {
-                    (bag.get(start..i), Some(&b""[..]))
-                } else {
-                    (bag.get(start..eq), bag.get(eq + 1..i))
-                };
-                *p = azure_iot_hub_property {
-                    key: azure_iot_hub_buf::from_bytes(k.unwrap_or_default()),
-                    value: azure_iot_hub_buf::from_bytes(v.unwrap_or_default()),
-                };
-                count += 1;
-            }
-            start = i + 1;
-            eq = usize::MAX;
-        }
-        i += 1;
+    for (k, v) in bag.iter_bytes() {
+        let Some(p) = props.get_mut(count) else {
+            log::warn!(
+                "message has more than CONFIG_AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT ({RECV_MAX}) properties; the rest are dropped"
+            );
+            break;
+        };
+        *p = azure_iot_hub_property {
+            key: azure_iot_hub_buf::from_bytes(k),
+            value: azure_iot_hub_buf::from_bytes(v),
+        };
+        count += 1;
     }
     count
 }
@@ -99,7 +82,7 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
     let mut props = [azure_iot_hub_property::EMPTY; RECV_MAX];
     let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
     // The topic of a received message (type and name), and whether `data.msg.topic` repeats it.
-    let mut topic: Option<(azure_iot_hub_topic_type, &str)> = None;
+    let mut topic: Option<(azure_iot_hub_topic_type, Text<'_>)> = None;
     let mut msg = false;
     let t = match *ev {
         PortEvent::Hub(ref e) => match *e {
@@ -133,7 +116,7 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
                 properties,
                 payload,
             } => {
-                evt.topic.property_count = read_properties(properties.0.as_bytes(), &mut props);
+                evt.topic.property_count = read_properties(properties, &mut props);
                 evt.topic.properties = props.as_mut_ptr();
                 evt.data.msg.payload = nul_terminated(payload);
                 topic = Some((AZURE_IOT_HUB_TOPIC_DEVICEBOUND, name));
@@ -216,14 +199,14 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
                 );
                 topic = Some(match name {
                     Some(n) => (topic_type_of(n), n),
-                    None => (AZURE_IOT_HUB_TOPIC_UNKNOWN, ""),
+                    None => (AZURE_IOT_HUB_TOPIC_UNKNOWN, Text::default()),
                 });
                 AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE
             }
             Event::Malformed { topic: name } => {
                 log::warn!("malformed message on {name:?}; dropped");
                 evt.data.err = neg(EBADMSG);
-                topic = Some((AZURE_IOT_HUB_TOPIC_UNKNOWN, name.unwrap_or("")));
+                topic = Some((AZURE_IOT_HUB_TOPIC_UNKNOWN, name.unwrap_or_default()));
                 AZURE_IOT_HUB_EVT_ERROR
             }
             Event::UnknownTopic { topic: name, .. } => {
@@ -385,12 +368,12 @@ mod tests {
         ];
         for bag in bags {
             let mut props = [azure_iot_hub_property::EMPTY; 4];
-            let n = read_properties(bag.as_bytes(), &mut props);
+            let n = read_properties(PropertyBag::from(bag), &mut props);
             let got: Vec<(String, String)> = props[..n]
                 .iter()
                 .map(|p| (text(p.key), text(p.value)))
                 .collect();
-            let want: Vec<(String, String)> = PropertyBag(bag)
+            let want: Vec<(String, String)> = PropertyBag::from(bag)
                 .iter()
                 .take(4)
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -440,14 +423,16 @@ mod tests {
         // Unknown and malformed messages.
         assert_eq!(
             feed(PortEvent::Hub(Event::UnknownTopic {
-                topic: "a/b",
+                topic: "a/b".into(),
                 payload: b"x"
             })),
             [error(ENOMSG, Some("a/b"))]
         );
         let bad = "$iothub/twin/res/200/?$version=1";
         assert_eq!(
-            feed(PortEvent::Hub(Event::Malformed { topic: Some(bad) })),
+            feed(PortEvent::Hub(Event::Malformed {
+                topic: Some(bad.into())
+            })),
             [error(EBADMSG, Some(bad))]
         );
         assert_eq!(
@@ -459,7 +444,7 @@ mod tests {
         let m = "$iothub/methods/POST/big/?$rid=9";
         assert_eq!(
             feed(PortEvent::Hub(Event::MessageTooLarge {
-                topic: Some(m),
+                topic: Some(m.into()),
                 size: 9000
             })),
             [Seen {
@@ -485,8 +470,8 @@ mod tests {
         // A failed twin request: data.result filled, payload NUL-terminated, in data.msg too.
         let t = "$iothub/twin/res/404/?$rid=77";
         let got = feed(PortEvent::Hub(Event::TwinResult {
-            topic: t,
-            request_id: "77",
+            topic: t.into(),
+            request_id: "77".into(),
             status: 404,
             version: None,
             // As the port's framer leaves it: a NUL after the payload.
@@ -508,8 +493,8 @@ mod tests {
         // A desired patch: no properties, NULL pointer.
         let d = "$iothub/twin/PATCH/properties/desired/?$version=3";
         let got = feed(PortEvent::Hub(Event::TwinDesired {
-            topic: d,
-            version: "3",
+            topic: d.into(),
+            version: "3".into(),
             payload: &b"{}\0"[..2],
         }));
         assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED as i32);
@@ -521,8 +506,8 @@ mod tests {
         // C2D: at most RECV_MAX properties, as received.
         let c = "devices/d/messages/devicebound/a=1&b=%20&c&d=4&e=5";
         let got = feed(PortEvent::Hub(Event::C2d {
-            topic: c,
-            properties: crate::hub::c2d::parse(c).unwrap_or(PropertyBag("")),
+            topic: c.into(),
+            properties: crate::hub::c2d::parse(c).unwrap_or_default(),
             payload: &b"hi\0"[..2],
         }));
         assert_eq!(got[0].topic_type, AZURE_IOT_HUB_TOPIC_DEVICEBOUND as i32);

@@ -54,7 +54,7 @@ pub fn parse_topic(topic: &str) -> Option<ResponseTopic> {
     let status = decimal(status)? as u16;
     let query = query.strip_prefix('/').unwrap_or(query);
     let query = query.strip_prefix('?').unwrap_or(query);
-    let retry_after_secs = crate::hub::PropertyBag(query)
+    let retry_after_secs = crate::hub::PropertyBag::from(query)
         .get("retry-after")
         .and_then(|v| decimal(v.strip_prefix('+').unwrap_or(v).as_bytes()));
     Some(ResponseTopic {

@@ -1,6 +1,7 @@
 //! Cloud-to-device messages: `devices/{device_id}/messages/devicebound/{property_bag}`.
 
 use super::properties::PropertyBag;
+use crate::mqtt::TopicText;
 
 /// The subscription filter for C2D messages (the Azure SDK for Embedded C constant, which the
 /// original library subscribes to).
@@ -10,15 +11,18 @@ const MARKER: &str = "/messages/devicebound/";
 
 /// The property bag of a C2D topic, if `topic` is one. As in the original, the device ID in the
 /// topic is not checked; everything after `/messages/devicebound/` is the (still URL-encoded) bag.
-pub fn parse(topic: &str) -> Option<PropertyBag<'_>> {
-    let at = marker_at(topic.as_bytes())?;
-    // `get`: no `str` slicing panic path (and its formatting) linked.
-    Some(PropertyBag(topic.get(at + MARKER.len()..)?))
+pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Option<PropertyBag<'a>> {
+    let t = topic.bytes();
+    let at = marker_at(t)?;
+    // `part`: no slicing panic path (and its formatting) linked.
+    Some(PropertyBag(topic.tail(at + MARKER.len())?.text()))
 }
 
 /// Where the first `/messages/devicebound/` starts. IoT Hub's own form,
 /// `devices/{id}/messages/devicebound/...`, is recognised without a search: an occurrence
 /// starts with a `/`, and the only one before the first `/` after `devices/` is that at 7.
+/// Inlined into [`parse`] (one copy for each kind of topic text it is used with).
+#[inline(always)]
 fn marker_at(t: &[u8]) -> Option<usize> {
     let m = MARKER.as_bytes();
     // A fixed-size compare: inlined moves, no `memcmp` call.
@@ -73,7 +77,9 @@ mod tests {
             "x/messages/deviceboundx",
         ] {
             let want = t.find(MARKER).map(|at| &t[at + MARKER.len()..]);
-            assert_eq!(parse(t).map(|b| b.0), want, "{t}");
+            assert_eq!(parse(t).map(|b| b.as_str()), want, "{t}");
+            let text = parse(crate::mqtt::Text::from(t)).map(|b| b.as_bytes());
+            assert_eq!(text, want.map(str::as_bytes), "{t}");
         }
         assert_eq!(parse("devices/d/messages/events/"), None);
     }

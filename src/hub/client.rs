@@ -15,6 +15,7 @@ use heapless::String;
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
 use super::scan::Out;
 use super::{classify, methods, telemetry, twin, HubTopic};
+use crate::mqtt::Text;
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, Connect,
     DecodeError, FixedHeader, Inbound, InboundPublish, QoS,
@@ -162,7 +163,7 @@ pub enum Event<'a> {
     /// A cloud-to-device message.
     C2d {
         /// The full topic.
-        topic: &'a str,
+        topic: Text<'a>,
         /// Its properties, as received (URL-encoded).
         properties: PropertyBag<'a>,
         /// The body.
@@ -171,42 +172,42 @@ pub enum Event<'a> {
     /// A direct-method call; answer it with [`MessageKind::MethodResponse`].
     DirectMethod {
         /// The full topic.
-        topic: &'a str,
+        topic: Text<'a>,
         /// Method name.
-        name: &'a str,
+        name: Text<'a>,
         /// Request ID to answer with.
-        request_id: &'a str,
+        request_id: Text<'a>,
         /// The call's payload.
         payload: &'a [u8],
     },
     /// The full twin document (response status 200).
     TwinDocument {
         /// The full topic.
-        topic: &'a str,
+        topic: Text<'a>,
         /// `$rid` of the GET.
-        request_id: &'a str,
+        request_id: Text<'a>,
         /// `{"desired":{...},"reported":{...}}`.
         payload: &'a [u8],
     },
     /// A desired-properties patch.
     TwinDesired {
         /// The full topic.
-        topic: &'a str,
+        topic: Text<'a>,
         /// `$version` of the patch.
-        version: &'a str,
+        version: Text<'a>,
         /// The patch JSON (with `"$version"`).
         payload: &'a [u8],
     },
     /// Any other twin response: 204 after a reported PATCH, or an error status.
     TwinResult {
         /// The full topic.
-        topic: &'a str,
+        topic: Text<'a>,
         /// `$rid` of the request.
-        request_id: &'a str,
+        request_id: Text<'a>,
         /// The status code.
         status: u16,
         /// `$version` after a reported PATCH.
-        version: Option<&'a str>,
+        version: Option<Text<'a>>,
         /// The response body (an error description for failures).
         payload: &'a [u8],
     },
@@ -214,20 +215,20 @@ pub enum Event<'a> {
     /// the stream is still in sync.
     MessageTooLarge {
         /// Its topic, when the buffer held it.
-        topic: Option<&'a str>,
+        topic: Option<Text<'a>>,
         /// Its size on the wire.
         size: usize,
     },
     /// A message on a method or twin topic that lacks a required part, or with a topic that is
     /// not UTF-8. It was skipped.
     Malformed {
-        /// The topic, when it was valid UTF-8.
-        topic: Option<&'a str>,
+        /// The topic, when it was valid (UTF-8, no U+0000 or wildcard).
+        topic: Option<Text<'a>>,
     },
     /// A message on a topic the library does not know. It was skipped.
     UnknownTopic {
         /// The topic.
-        topic: &'a str,
+        topic: Text<'a>,
         /// The body.
         payload: &'a [u8],
     },

@@ -1,6 +1,7 @@
 //! Direct methods: requests on `$iothub/methods/POST/{name}/?$rid={rid}`, responses on
 //! `$iothub/methods/res/{status}/?$rid={rid}`.
 
+use crate::mqtt::TopicText;
 use crate::sink::{Overflow, Sink};
 
 /// The subscription filter for direct methods.
@@ -9,13 +10,14 @@ pub const SUBSCRIBE_FILTER: &str = "$iothub/methods/POST/#";
 const PREFIX: &str = "$iothub/methods/POST/";
 pub(crate) const RID: &[u8] = b"/?$rid=";
 
-/// A parsed method-request topic.
+/// A parsed method-request topic: parts of the topic, `&str` or [`crate::mqtt::Text`] as the
+/// topic was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MethodTopic<'a> {
+pub struct MethodTopic<S> {
     /// The method name.
-    pub name: &'a str,
+    pub name: S,
     /// The request ID: the rest of the topic after `$rid=` (as the original, not split on `&`).
-    pub request_id: &'a str,
+    pub request_id: S,
 }
 
 /// Why a method topic was refused.
@@ -28,36 +30,35 @@ pub enum MethodTopicError {
 }
 
 /// Parses a method-request topic.
-pub fn parse(topic: &str) -> Result<MethodTopic<'_>, MethodTopicError> {
+pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<MethodTopic<S>, MethodTopicError> {
     // Fixed-size compares (inlined moves, no `memcmp` call).
     const PREFIX_BYTES: &[u8; 21] = b"$iothub/methods/POST/";
     const RID_BYTES: &[u8; 7] = b"/?$rid=";
-    if topic.as_bytes().first_chunk::<21>() != Some(PREFIX_BYTES) {
+    let t = topic.bytes();
+    if t.first_chunk::<21>() != Some(PREFIX_BYTES) {
         return Err(MethodTopicError::NotMethod);
     }
-    let rest = topic
-        .get(PREFIX.len()..)
-        .ok_or(MethodTopicError::NotMethod)?;
+    let bytes = t.get(PREFIX.len()..).unwrap_or_default();
     // The first `/?$rid=`: candidates are the `/`s.
-    let bytes = rest.as_bytes();
     let mut from = 0;
-    let at = loop {
-        let slash = from
-            + bytes
-                .get(from..)
-                .and_then(|b| super::scan::find_byte(b, b'/'))
-                .ok_or(MethodTopicError::Malformed)?;
-        if bytes.get(slash..).and_then(|b| b.first_chunk::<7>()) == Some(RID_BYTES) {
-            break slash;
-        }
-        from = slash + 1;
-    };
-    // `at` and `at + 7` are char boundaries (ASCII bytes matched); `get` checks anyway.
-    let (name, request_id) = rest
-        .get(..at)
-        .zip(rest.get(at + RID.len()..))
+    let at = PREFIX.len()
+        + loop {
+            let slash = from
+                + bytes
+                    .get(from..)
+                    .and_then(|b| super::scan::find_byte(b, b'/'))
+                    .ok_or(MethodTopicError::Malformed)?;
+            if bytes.get(slash..).and_then(|b| b.first_chunk::<7>()) == Some(RID_BYTES) {
+                break slash;
+            }
+            from = slash + 1;
+        };
+    // `at` and `at + 7` are at ASCII bytes matched (`part` checks anyway for a `&str`).
+    let (name, request_id) = topic
+        .part(PREFIX.len(), at)
+        .zip(topic.tail(at + RID.len()))
         .ok_or(MethodTopicError::Malformed)?;
-    if name.is_empty() || request_id.is_empty() {
+    if name.bytes().is_empty() || request_id.bytes().is_empty() {
         return Err(MethodTopicError::Malformed);
     }
     Ok(MethodTopic { name, request_id })

@@ -13,13 +13,14 @@ mod subscribe;
 pub mod telemetry;
 pub mod twin;
 
+pub use crate::mqtt::{Text, TopicText};
 #[allow(unused_imports)] // used by the C API only
 pub(crate) use client::valid_id;
 pub use client::{
     Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError,
     PublishError, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
 };
-pub use properties::{Property, PropertyBag, PropertyList};
+pub use properties::{BagBytes, Property, PropertyBag, PropertyList};
 
 use crate::sink::{Overflow, Sink};
 
@@ -96,23 +97,25 @@ pub fn user_name_len(hostname: &str, device_id: &str, model_id: Option<&str>) ->
     hostname.len() + device_id.len() + FIXED + model
 }
 
-/// What an incoming topic is, tried in the original's order: C2D, direct method, twin.
+/// What an incoming topic is, tried in the original's order: C2D, direct method, twin. Its
+/// parts are `&str` or [`Text`], as the topic was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HubTopic<'a> {
+pub enum HubTopic<'a, S = &'a str> {
     /// A cloud-to-device message with its property bag.
     C2d(PropertyBag<'a>),
     /// A direct-method request.
-    Method(methods::MethodTopic<'a>),
+    Method(methods::MethodTopic<S>),
     /// A twin response or desired patch.
-    Twin(twin::TwinTopic<'a>),
+    Twin(twin::TwinTopic<S>),
     /// A method or twin topic missing a required part (`$rid`, `$version`, name, status).
     Malformed,
     /// Anything else.
     Unknown,
 }
 
-/// Classifies an incoming topic.
-pub fn classify(topic: &str) -> HubTopic<'_> {
+/// Classifies an incoming topic: a `&str`, or a received [`Text`] (what the client does, with
+/// no UTF-8 conversion).
+pub fn classify<'a, S: TopicText<'a>>(topic: S) -> HubTopic<'a, S> {
     if let Some(bag) = c2d::parse(topic) {
         return HubTopic::C2d(bag);
     }
@@ -198,14 +201,18 @@ mod tests {
             "1é/?$rid=1",
         ] {
             let topic = std::format!("$iothub/twin/res/{rest}");
-            let got = match twin::parse(&topic) {
+            let got = match twin::parse(topic.as_str()) {
                 Ok(twin::TwinTopic::Response { status, .. }) => Some(status),
                 Ok(other) => panic!("{other:?}"),
                 Err(twin::TwinTopicError::Malformed) => None,
                 Err(e) => panic!("{e:?}"),
             };
             let want = reference(rest)
-                .filter(|(_, q)| PropertyBag(q).get("$rid").is_some_and(|r| !r.is_empty()))
+                .filter(|(_, q)| {
+                    PropertyBag::from(*q)
+                        .get("$rid")
+                        .is_some_and(|r| !r.is_empty())
+                })
                 .map(|(s, _)| s);
             assert_eq!(got, want, "{rest}");
         }

@@ -5,6 +5,7 @@
 //! bags are handed over as received (still encoded).
 
 use super::scan::find_byte;
+use crate::mqtt::{Text, TopicText};
 use crate::sink::{Overflow, Sink};
 
 /// One property of an outgoing message. An empty value is written as `key=`.
@@ -226,14 +227,15 @@ pub fn write_bag<S: Sink>(s: &mut S, list: &dyn PropertyList) -> Result<(), Over
     Ok(())
 }
 
-/// The properties of a [`PropertyBag`]: `&` and `=` found eight bytes at a time (the bag of a
-/// C2D message is most of its topic).
-struct BagIter<'a> {
-    rest: &'a str,
+/// The properties of a [`PropertyBag`] as bytes: each `&` found eight bytes at a time (the bag
+/// of a C2D message is most of its topic), the `=` of the (short) key byte by byte.
+#[derive(Debug, Clone)]
+pub struct BagBytes<'a> {
+    rest: &'a [u8],
 }
 
-impl<'a> Iterator for BagIter<'a> {
-    type Item = (&'a str, &'a str);
+impl<'a> Iterator for BagBytes<'a> {
+    type Item = (&'a [u8], &'a [u8]);
 
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
@@ -241,74 +243,111 @@ impl<'a> Iterator for BagIter<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            // `&` and `=` are ASCII, so the splits below are at char boundaries (`get` checks).
-            let (kv, rest) = match find_byte(self.rest.as_bytes(), b'&') {
-                Some(at) => (self.rest.get(..at)?, self.rest.get(at + 1..)?),
-                None => (self.rest, ""),
+            let (kv, rest) = match find_byte(self.rest, b'&') {
+                Some(at) => self.rest.split_at_checked(at)?,
+                None => (self.rest, &b""[..]),
             };
-            self.rest = rest;
+            // `rest` is empty or starts with the `&`.
+            self.rest = rest.get(1..).unwrap_or_default();
             if kv.is_empty() {
                 continue;
             }
-            return Some(match find_byte(kv.as_bytes(), b'=') {
+            // Keys are short: their `=` by a plain byte loop (a small copy of code).
+            return Some(match kv.iter().position(|&c| c == b'=') {
                 Some(at) => (kv.get(..at)?, kv.get(at + 1..)?),
-                None => (kv, ""),
+                None => (kv, &b""[..]),
             });
         }
     }
 }
 
-/// An incoming property bag, parsed lazily.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PropertyBag<'a>(pub &'a str);
+/// The value of the first property named `key` (which holds no `=`) in the bag that starts at
+/// `start` in `text`, as a part of `text`. Off the hot paths (twin and DPS topics): a plain byte loop, one called
+/// copy for each kind of text, not the inlined eight-bytes-at-a-time iterator.
+#[inline(never)]
+pub(crate) fn find_value<'a, S: TopicText<'a>>(text: S, mut start: usize, key: &str) -> Option<S> {
+    let (bytes, key) = (text.bytes(), key.as_bytes());
+    while let Some(rest) = bytes.get(start..).filter(|r| !r.is_empty()) {
+        let end = rest.iter().position(|&c| c == b'&').unwrap_or(rest.len());
+        let seg = rest.get(..end)?;
+        // Empty segments are skipped (as by `iter`); `key=value` or `key` alone: cut at `&`,
+        // `=` or after the key, UTF-8 on both sides.
+        if let Some(v) = seg.strip_prefix(key).filter(|_| !seg.is_empty()) {
+            let at = start + key.len();
+            let value = match v.first() {
+                None => (at, at),
+                Some(b'=') => (at + 1, start + end),
+                Some(_) => (1, 0),
+            };
+            if value.0 <= value.1 {
+                return text.part(value.0, value.1);
+            }
+        }
+        start += end + 1;
+    }
+    None
+}
+
+/// An incoming property bag (as received: still URL-encoded), parsed lazily.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PropertyBag<'a>(pub Text<'a>);
 
 impl<'a> PropertyBag<'a> {
     /// The raw bag as received.
     pub fn as_str(&self) -> &'a str {
-        self.0
+        self.0.as_str()
     }
 
-    /// Iterates over `(key, value)`; a property without `=` has an empty value. Empty segments
-    /// (`a=1&&b=2`) are skipped.
+    /// The raw bag as received, as bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0.as_bytes()
+    }
+
+    /// Iterates over `(key, value)` as bytes (each valid UTF-8: cut at `&` and `=`); a property
+    /// without `=` has an empty value. Empty segments (`a=1&&b=2`) are skipped. What the C API
+    /// hands to C.
+    #[inline(always)]
+    pub fn iter_bytes(&self) -> BagBytes<'a> {
+        BagBytes {
+            rest: self.0.as_bytes(),
+        }
+    }
+
+    /// Iterates over `(key, value)` as text: [`PropertyBag::iter_bytes`] with each part checked
+    /// to be UTF-8 again to make a `&str` of it (for Rust applications; the C API reads bytes).
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        BagIter { rest: self.0 }
+        self.iter_bytes()
+            .map(|(k, v)| (Text::checked(k).as_str(), Text::checked(v).as_str()))
     }
 
-    /// The value of the first property named `key`. Off the hot paths (twin and DPS topics): a
-    /// plain byte loop, one small copy, not the inlined eight-bytes-at-a-time iterator.
-    #[inline(never)]
+    /// The value of the first property named `key` (see [`PropertyBag::get_text`]).
     pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.get_text(key).map(|v| v.as_str())
+    }
+
+    /// The value of the first property named `key`, as [`Text`].
+    pub fn get_text(&self, key: &str) -> Option<Text<'a>> {
         // A key never holds `=` (the first one ends it).
         if key.as_bytes().contains(&b'=') {
             return None;
         }
-        let mut rest = self.0;
-        while !rest.is_empty() {
-            let b = rest.as_bytes();
-            let end = b.iter().position(|&c| c == b'&').unwrap_or(b.len());
-            // `&` is ASCII: a char boundary (`split_at_checked` checks anyway).
-            let (seg, tail) = rest.split_at_checked(end)?;
-            // Empty segments are skipped (as by `iter`); `key=value` or `key` alone.
-            if let Some(v) = seg.strip_prefix(key).filter(|_| !seg.is_empty()) {
-                match v.as_bytes().first() {
-                    None => return Some(v),
-                    Some(b'=') => return v.get(1..),
-                    Some(_) => {}
-                }
-            }
-            rest = tail.get(1..).unwrap_or_default();
-        }
-        None
+        find_value(self.0, 0, key)
     }
 
     /// Number of properties.
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.iter_bytes().count()
     }
 
     /// True when there are no properties.
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        self.iter_bytes().next().is_none()
+    }
+}
+
+impl<'a> From<&'a str> for PropertyBag<'a> {
+    fn from(s: &'a str) -> Self {
+        PropertyBag(s.into())
     }
 }
 
@@ -363,7 +402,7 @@ mod tests {
 
     #[test]
     fn parses_incoming_bag() {
-        let bag = PropertyBag(
+        let bag = PropertyBag::from(
             "%24.mid=abc&%24.to=%2Fdevices%2Fd%2Fmessages%2FdeviceBound&prop1&prop2=&k=v=w",
         );
         let all: heapless::Vec<(&str, &str), 8> = bag.iter().collect();
@@ -379,8 +418,8 @@ mod tests {
         );
         assert_eq!(bag.get("k"), Some("v=w"));
         assert_eq!(bag.get("nope"), None);
-        assert_eq!(PropertyBag("").len(), 0);
-        assert_eq!(PropertyBag("&&a=1&").len(), 1);
+        assert_eq!(PropertyBag::from("").len(), 0);
+        assert_eq!(PropertyBag::from("&&a=1&").len(), 1);
     }
 
     #[test]
@@ -417,11 +456,11 @@ mod tests {
         ];
         for bag in bags {
             for key in ["", "a", "b", "ab", "k", "é", "x", "$rid", "$version", "a=1"] {
-                let want = PropertyBag(bag)
+                let want = PropertyBag::from(bag)
                     .iter()
                     .find(|(k, _)| *k == key)
                     .map(|(_, v)| v);
-                assert_eq!(PropertyBag(bag).get(key), want, "{bag} {key}");
+                assert_eq!(PropertyBag::from(bag).get(key), want, "{bag} {key}");
             }
         }
     }
@@ -445,9 +484,14 @@ mod tests {
             "%24.mid=7&%24.to=%2Fdevices%2Fmy-device%2Fmessages%2Fdevicebound&color=blue",
             "k=v=w&é=ü&x",
             "aaaaaaaaaaaaaaaaaaaaaaaa=bbbbbbbbbbbbbbbbbbbbbbbbbbbb&cccccccccccccccc",
+            "1234567=&12345678=x&123456789=y=z&12345678&1234567812345678=q",
         ] {
-            let got: heapless::Vec<(&str, &str), 16> = PropertyBag(bag).iter().collect();
+            let got: heapless::Vec<(&str, &str), 16> = PropertyBag::from(bag).iter().collect();
             assert_eq!(got, reference(bag), "{bag}");
+            // As bytes (what the C API reads), the same parts.
+            assert!(PropertyBag::from(bag)
+                .iter_bytes()
+                .eq(got.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes()))));
         }
     }
 }

@@ -2,7 +2,8 @@
 //! `$iothub/twin/res/{status}/?$rid={rid}[&$version={v}]`, desired-property patches on
 //! `$iothub/twin/PATCH/properties/desired/?$version={v}`.
 
-use super::properties::PropertyBag;
+use super::properties::find_value as value;
+use crate::mqtt::TopicText;
 use crate::sink::{Overflow, Sink};
 
 /// The subscription filter for desired-property patches.
@@ -36,22 +37,22 @@ pub fn reported_topic_len(request_id_len: usize) -> usize {
     REPORTED_PREFIX.len() + request_id_len
 }
 
-/// A parsed twin topic.
+/// A parsed twin topic: parts of the topic, `&str` or [`crate::mqtt::Text`] as the topic was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TwinTopic<'a> {
+pub enum TwinTopic<S> {
     /// A response to a GET or PATCH.
     Response {
         /// The status code.
         status: u16,
         /// The `$rid` of the request.
-        request_id: &'a str,
+        request_id: S,
         /// `$version`, if present (after a reported PATCH).
-        version: Option<&'a str>,
+        version: Option<S>,
     },
     /// A desired-properties patch.
     Desired {
         /// `$version` of the patch.
-        version: &'a str,
+        version: S,
     },
 }
 
@@ -65,15 +66,18 @@ pub enum TwinTopicError {
 }
 
 /// Parses a twin topic.
-pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
+pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicError> {
+    const TWIN: usize = "$iothub/twin/".len();
+    const RES: usize = TWIN + "res/".len();
+    const DESIRED: usize = TWIN + "PATCH/properties/desired/?".len();
     let rest = topic
-        .strip_prefix("$iothub/twin/")
+        .bytes()
+        .strip_prefix(b"$iothub/twin/")
         .ok_or(TwinTopicError::NotTwin)?;
-    if let Some(rest) = rest.strip_prefix("res/") {
+    if let Some(b) = rest.strip_prefix(b"res/") {
         // `{status}/?{query}`: the status is what comes before the first `/?`, and must be 1 to
         // 3 digits. Equivalently: 1 to 3 leading digits followed by `/?` (a `/?` earlier than
         // the first non-digit is impossible, one later leaves a non-digit in the status).
-        let b = rest.as_bytes();
         let mut status = 0u16;
         let mut digits = 0;
         while let Some(&d) = b.get(digits).filter(|d| d.is_ascii_digit() && digits < 3) {
@@ -83,21 +87,19 @@ pub fn parse(topic: &str) -> Result<TwinTopic<'_>, TwinTopicError> {
         if digits == 0 || b.get(digits..digits + 2) != Some(b"/?") {
             return Err(TwinTopicError::Malformed);
         }
-        let bag = PropertyBag(rest.get(digits + 2..).ok_or(TwinTopicError::Malformed)?);
-        let request_id = bag
-            .get("$rid")
-            .filter(|r| !r.is_empty())
+        let bag = RES + digits + 2;
+        let request_id = value(topic, bag, "$rid")
+            .filter(|r| !r.bytes().is_empty())
             .ok_or(TwinTopicError::Malformed)?;
         return Ok(TwinTopic::Response {
             status,
             request_id,
-            version: bag.get("$version"),
+            version: value(topic, bag, "$version"),
         });
     }
-    if let Some(query) = rest.strip_prefix("PATCH/properties/desired/?") {
-        let version = PropertyBag(query)
-            .get("$version")
-            .filter(|v| !v.is_empty())
+    if rest.starts_with(b"PATCH/properties/desired/?") {
+        let version = value(topic, DESIRED, "$version")
+            .filter(|v| !v.bytes().is_empty())
             .ok_or(TwinTopicError::Malformed)?;
         return Ok(TwinTopic::Desired { version });
     }

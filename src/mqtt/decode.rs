@@ -3,6 +3,7 @@
 use super::encode::QoS;
 use super::framer::FixedHeader;
 use super::packet_type as pt;
+use super::text::Text;
 
 /// Why a framed packet was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +60,8 @@ impl<'a> SubackCodes<'a> {
 /// An incoming PUBLISH.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboundPublish<'a> {
-    /// The topic name (validated UTF-8 with no U+0000).
-    pub topic: &'a str,
+    /// The topic name (validated UTF-8 with no U+0000 and no wildcard).
+    pub topic: Text<'a>,
     /// The application payload.
     pub payload: &'a [u8],
     /// The delivery QoS.
@@ -118,13 +119,14 @@ fn only_packet_id(body: &[u8]) -> Result<u16, DecodeError> {
 /// Checks an MQTT topic name as received: UTF-8, no U+0000, no wildcards. Never inlined: one
 /// copy of the checks for every caller (flash).
 #[inline(never)]
-pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, DecodeError> {
-    // The ASCII fast path answers for nearly every topic; a topic with a byte >= 0x80 (or one
-    // the fast path cannot clear) gets the exact check.
-    if !ascii_clean(bytes) && has_nul_or_wildcard(bytes) {
+pub(crate) fn topic_name(bytes: &[u8]) -> Result<Text<'_>, DecodeError> {
+    // The ASCII fast path answers for nearly every topic (ASCII is UTF-8: no conversion is
+    // needed, the topic stays bytes); a topic with a byte >= 0x80 (or one the fast path cannot
+    // clear) gets the exact check.
+    if !ascii_clean(bytes) && (has_nul_or_wildcard(bytes) || core::str::from_utf8(bytes).is_err()) {
         return Err(DecodeError::InvalidTopic);
     }
-    core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidTopic)
+    Ok(Text::checked(bytes))
 }
 
 /// True only if `bytes` is all ASCII with no NUL, `#` or `+` (false says nothing: the exact
@@ -248,7 +250,7 @@ pub fn publish_packet_id(header: FixedHeader, prefix: &[u8]) -> Option<u16> {
 
 /// The topic and packet identifier of a PUBLISH, from as many body bytes as are at hand
 /// (used to name a message that is too large to buffer).
-pub fn publish_prefix(header: FixedHeader, prefix: &[u8]) -> (Option<&str>, Option<u16>) {
+pub fn publish_prefix(header: FixedHeader, prefix: &[u8]) -> (Option<Text<'_>>, Option<u16>) {
     let topic = prefix
         .get(0..2)
         .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
@@ -370,7 +372,7 @@ mod tests {
         assert_eq!(
             p,
             Inbound::Publish(InboundPublish {
-                topic: "a/b",
+                topic: "a/b".into(),
                 payload: b"hi",
                 qos: QoS::AtLeastOnce,
                 packet_id: Some(7),
@@ -413,7 +415,7 @@ mod tests {
             let clean = &buf[..len];
             // (A clean topic of 1 to 7 bytes is left to the exact check.)
             assert_eq!(ascii_clean(clean), len == 0 || len >= 8, "{len}");
-            assert_eq!(topic_name(clean).map(str::len), Ok(len));
+            assert_eq!(topic_name(clean).map(|t| t.len()), Ok(len));
             for at in 0..len {
                 for bad in [0u8, b'#', b'+', 0x80, 0xC3, 0xFF] {
                     for prev in [b'a', 1] {
@@ -431,6 +433,17 @@ mod tests {
             }
         }
         assert_eq!(dec(&[0x38, 3, 0, 1, b'a']), Err(DecodeError::InvalidFlags));
+        // The topic is handed out as the received bytes, ASCII or not (`Text`).
+        for t in [
+            "a/b",
+            "devices/d/messages/devicebound/x=1",
+            "é/ü/€/𝄞",
+            "long-é-topic/é",
+        ] {
+            let text = topic_name(t.as_bytes()).unwrap();
+            assert_eq!(text.as_bytes().as_ptr(), t.as_ptr());
+            assert_eq!(text.as_str(), t);
+        }
     }
 
     #[test]
@@ -473,7 +486,7 @@ mod tests {
         let h = hdr(0x32, 1000);
         assert_eq!(
             publish_prefix(h, &[0, 3, b'a', b'/', b'b', 0, 5, 1, 2]),
-            (Some("a/b"), Some(5))
+            (Some("a/b".into()), Some(5))
         );
         assert_eq!(publish_prefix(h, &[0, 3, b'a']), (None, None));
         assert_eq!(publish_prefix(h, &[0, 1, 0xFF, 0, 9]), (None, Some(9)));
@@ -495,7 +508,7 @@ mod tests {
         assert_eq!(
             p,
             Inbound::Publish(InboundPublish {
-                topic: "$iothub/twin/res/200/?$rid=1",
+                topic: "$iothub/twin/res/200/?$rid=1".into(),
                 payload: b"{}",
                 qos: QoS::AtLeastOnce,
                 packet_id: Some(300),

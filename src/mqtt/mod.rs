@@ -13,6 +13,7 @@
 mod decode;
 mod encode;
 mod framer;
+mod text;
 
 pub use crate::sink::Cursor;
 pub use decode::{
@@ -25,6 +26,7 @@ pub use encode::{
     MAX_REMAINING_LENGTH,
 };
 pub use framer::{FixedHeader, FrameError, Framed, Framer};
+pub use text::{Text, TopicText};
 
 /// MQTT control packet types (the high nibble of the first byte).
 pub mod packet_type {

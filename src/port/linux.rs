@@ -278,7 +278,7 @@ fn on_worker_of(shared: &Arc<Shared>) -> bool {
 ///
 /// let client = HubClient::with_handler(|client, event| match event {
 ///     PortEvent::Hub(Event::DirectMethod { name, request_id, .. }) => {
-///         let _ = client.respond_to_method(request_id, 200, format!("{{\"ran\":\"{name}\"}}").as_bytes());
+///         let _ = client.respond_to_method(request_id.as_str(), 200, format!("{{\"ran\":\"{name}\"}}").as_bytes());
 ///     }
 ///     other => println!("{other:?}"),
 /// });

@@ -1,0 +1,183 @@
+//! [`Text`]: received text (a topic, or a part of one) kept as bytes that are known to be UTF-8.
+
+use core::fmt;
+
+/// Text received in a topic name, kept as the bytes it arrived in: the topic itself, a C2D
+/// property bag, a method name, a request ID, a version.
+///
+/// Always valid UTF-8: the decoder checked the whole topic (see
+/// [`decode_packet`](super::decode_packet): UTF-8 with no U+0000, `#` or `+`), and the parts of
+/// it the library hands out are cut at ASCII delimiters (`/`, `?`, `&`, `=`), which leave valid
+/// UTF-8 on both sides. So the bytes reach C code (or any reader of bytes) without a conversion,
+/// and [`Text::as_str`] is there for Rust code that wants a `&str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// Text of bytes the caller has checked to be UTF-8 (or cut from such text at ASCII
+    /// delimiters).
+    #[inline(always)]
+    pub(crate) fn checked(bytes: &'a [u8]) -> Self {
+        debug_assert!(core::str::from_utf8(bytes).is_ok());
+        Text(bytes)
+    }
+
+    /// The bytes.
+    #[inline(always)]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The text as a `&str` (a UTF-8 check of the bytes, which always succeeds; the C API and
+    /// the hot paths read [`Text::as_bytes`] instead).
+    pub fn as_str(&self) -> &'a str {
+        core::str::from_utf8(self.0).unwrap_or_default()
+    }
+
+    /// Its length in bytes.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when empty.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &str {}
+    impl Sealed for super::Text<'_> {}
+}
+
+/// What the topic parsers ([`crate::hub::classify`] and the parsers it calls) read: a `&str`,
+/// whose parts they hand out as `&str`, or a received [`Text`], whose parts they hand out as
+/// [`Text`] (no UTF-8 check: the parts are cut at ASCII delimiters).
+pub trait TopicText<'a>: Copy + sealed::Sealed {
+    /// The bytes.
+    fn bytes(self) -> &'a [u8];
+    /// The bytes `from..to`, cut at ASCII delimiters (`None` if out of range).
+    fn part(self, from: usize, to: usize) -> Option<Self>;
+    /// The bytes from `from` on, cut at an ASCII delimiter (`None` if out of range).
+    fn tail(self, from: usize) -> Option<Self>;
+    /// As [`Text`].
+    fn text(self) -> Text<'a>;
+}
+
+impl<'a> TopicText<'a> for &'a str {
+    #[inline(always)]
+    fn bytes(self) -> &'a [u8] {
+        self.as_bytes()
+    }
+    #[inline(always)]
+    fn part(self, from: usize, to: usize) -> Option<Self> {
+        self.get(from..to)
+    }
+    #[inline(always)]
+    fn tail(self, from: usize) -> Option<Self> {
+        self.get(from..)
+    }
+    #[inline(always)]
+    fn text(self) -> Text<'a> {
+        Text(self.as_bytes())
+    }
+}
+
+impl<'a> TopicText<'a> for Text<'a> {
+    #[inline(always)]
+    fn bytes(self) -> &'a [u8] {
+        self.0
+    }
+    #[inline(always)]
+    fn part(self, from: usize, to: usize) -> Option<Self> {
+        // Cut at ASCII bytes: UTF-8 on both sides.
+        self.0.get(from..to).map(Text::checked)
+    }
+    #[inline(always)]
+    fn tail(self, from: usize) -> Option<Self> {
+        self.0.get(from..).map(Text::checked)
+    }
+    #[inline(always)]
+    fn text(self) -> Text<'a> {
+        self
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    #[inline(always)]
+    fn from(s: &'a str) -> Self {
+        Text(s.as_bytes())
+    }
+}
+
+impl<'a> From<Text<'a>> for &'a str {
+    fn from(t: Text<'a>) -> Self {
+        t.as_str()
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<Text<'_>> for std::string::String {
+    fn from(t: Text<'_>) -> Self {
+        t.as_str().into()
+    }
+}
+
+impl PartialEq<str> for Text<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<Text<'_>> for str {
+    fn eq(&self, other: &Text<'_>) -> bool {
+        self.as_bytes() == other.0
+    }
+}
+
+impl PartialEq<Text<'_>> for &str {
+    fn eq(&self, other: &Text<'_>) -> bool {
+        self.as_bytes() == other.0
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_its_bytes_and_its_str() {
+        let t = Text::from("a/é");
+        assert_eq!(t.as_bytes(), "a/é".as_bytes());
+        assert_eq!(t.as_str(), "a/é");
+        assert_eq!(t.len(), 4);
+        assert!(!t.is_empty() && Text::default().is_empty());
+        assert_eq!(t, "a/é");
+        assert_eq!("a/é", t);
+        assert_ne!(t, "a/e");
+        assert_eq!(std::format!("{t} {t:?}"), "a/é \"a/é\"");
+        let s: &str = t.into();
+        assert_eq!(s, "a/é");
+    }
+}
