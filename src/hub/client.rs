@@ -281,16 +281,18 @@ pub struct Message<'a> {
 /// and call [`Outgoing::sent`]. Dropping it unsent takes its header back out of the queue, so a
 /// failed write never leaves half a packet queued.
 pub struct Outgoing<'c, 'b> {
-    buf: &'c [u8],
+    /// Anything queued before, then this packet's header (computed once: the ports read it
+    /// twice, for its length and to write it).
+    head: &'c [u8],
     len: &'c mut usize,
     sent_at: &'c mut usize,
-    rollback_to: usize,
+    /// The length of this packet's header (the end of `head`).
+    packet_len: usize,
     body: &'b [u8],
     /// The packet identifier used (meaningful for QoS 1).
     pub packet_id: u16,
     /// The request ID the library generated (twin requests without one), if any.
     pub request_id: Option<RequestId>,
-    done: bool,
 }
 
 /// A generated request ID as text (decimal, up to 10 digits).
@@ -299,15 +301,15 @@ pub type RequestId = String<10>;
 impl Outgoing<'_, '_> {
     /// Bytes to write first: anything queued before, then this packet's header.
     pub fn head(&self) -> &[u8] {
-        // `sent_at <= len <= buf.len()` always; `get` rather than indexing links no panic path.
-        self.buf.get(*self.sent_at..*self.len).unwrap_or_default()
+        self.head
     }
 
     /// This packet's own header (without what was queued before it), e.g. to keep a copy in an
     /// [`super::outbox::Outbox`].
     pub fn packet_header(&self) -> &[u8] {
-        self.buf
-            .get(self.rollback_to..*self.len)
+        // `packet_len <= head.len()` always; `get` rather than indexing links no panic path.
+        self.head
+            .get(self.head.len().wrapping_sub(self.packet_len)..)
             .unwrap_or_default()
     }
 
@@ -317,19 +319,19 @@ impl Outgoing<'_, '_> {
     }
 
     /// The head and body were written.
-    pub fn sent(mut self) {
+    pub fn sent(self) {
         *self.len = 0;
         *self.sent_at = 0;
-        self.done = true;
+        // Nothing to take back (`Drop`).
+        core::mem::forget(self);
     }
 }
 
 impl Drop for Outgoing<'_, '_> {
     fn drop(&mut self) {
-        if !self.done {
-            *self.len = self.rollback_to;
-            *self.sent_at = (*self.sent_at).min(self.rollback_to);
-        }
+        let rollback_to = (*self.len).wrapping_sub(self.packet_len);
+        *self.len = rollback_to;
+        *self.sent_at = (*self.sent_at).min(rollback_to);
     }
 }
 
@@ -431,8 +433,7 @@ fn header_len(remaining: usize) -> usize {
 
 /// Moves the topic written at `at` up when its header, for a `remaining` length of 128 or
 /// more, is longer than `at` bytes.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 fn fit_long_header(o: &mut Out<'_>, at: usize, remaining: usize) -> Result<(), Overflow> {
     let head = long_header_len(remaining);
     if head > at {
@@ -809,11 +810,6 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 n => n,
             },
         };
-        let rollback_to = if self.tx.sent == self.tx.len {
-            0
-        } else {
-            self.tx.len
-        };
         let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
         let first = 0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8;
         let device_id = self
@@ -864,14 +860,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let TxQueue { buf, len, sent } = &mut self.tx;
         let buf: &B = buf;
         Ok(Outgoing {
-            buf: buf.as_ref(),
+            head: buf.as_ref().get(*sent..*len).unwrap_or_default(),
             len,
             sent_at: sent,
-            rollback_to,
+            packet_len: n,
             body: msg.payload,
             packet_id,
             request_id: generated,
-            done: false,
         })
     }
 
