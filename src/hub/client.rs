@@ -802,12 +802,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let rid = generated.as_deref().unwrap_or(rid).as_bytes();
         // The whole topic but a telemetry bag (its length is checked once it is written).
         let known = rest + rid.len();
-        // The packet identifier is taken (stored) only once the message is written.
-        let packet_id = match msg.packet_id {
-            Some(id) if id != 0 => id,
+        // The packet identifier, and the sequence's next state, stored only once the message
+        // is written.
+        let (packet_id, next_packet_id) = match msg.packet_id {
+            Some(id) if id != 0 => (id, self.next_packet_id),
             _ => match self.next_packet_id.wrapping_add(1) {
-                0 => 1,
-                n => n,
+                0 => (1, 1),
+                n => (n, n),
             },
         };
         let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
@@ -853,9 +854,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let Ok(n) = written else {
             return Err(self.refuse(msg, known));
         };
-        if !matches!(msg.packet_id, Some(id) if id != 0) {
-            self.next_packet_id = packet_id;
-        }
+        self.next_packet_id = next_packet_id;
         self.tx.len += n;
         let TxQueue { buf, len, sent } = &mut self.tx;
         let buf: &B = buf;
