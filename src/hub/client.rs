@@ -812,12 +812,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             },
         };
         let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
-        let first = 0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8;
-        let device_id = self
-            .device_id
-            .get(..usize::from(self.device_id_len))
-            .unwrap_or_default();
-        let limits = self.opts;
+        let limits = &self.opts;
+        let (device_id, device_id_len) = (&self.device_id, self.device_id_len);
         // Straight into the queue through the inlined writer (the hot path of every send: no
         // `Sink` call per topic piece): the topic first, after the header it needs without a
         // bag, then the header before it (the topic moved up in the rare case that the bag
@@ -827,7 +823,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let at = header_len(2 + known + pid_len + payload_len);
         let written = (|| -> Result<usize, Overflow> {
             o.take(at)?;
-            put_topic(&mut o, &kind, device_id, digits, rid, &limits)?;
+            let device_id = device_id
+                .get(..usize::from(device_id_len))
+                .unwrap_or_default();
+            put_topic(&mut o, &kind, device_id, digits, rid, limits)?;
             let topic_len = o.len() - at;
             if topic_len > usize::from(limits.topic_max_len)
                 || payload_len > mqtt::MAX_REMAINING_LENGTH - topic_len - 4
@@ -845,7 +844,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             }
             let n = o.len();
             o.seek(0);
-            o.u8(first)?;
+            o.u8(0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8)?;
             o.remaining_length(remaining)?;
             // At most `topic_max_len`, a `u16`.
             o.u16(topic_len as u16)?;
