@@ -73,7 +73,9 @@ impl<'a> Out<'a> {
             p.copy_from_slice(prefix);
             s.copy_from_slice(suffix);
             if (8..=16).contains(&n) {
-                m[..8].copy_from_slice(&mid[..8]);
+                if let (Some(d), Some(s)) = (m.first_chunk_mut::<8>(), mid.first_chunk::<8>()) {
+                    *d = *s;
+                }
                 m[n - 8..].copy_from_slice(&mid[n - 8..]);
             } else {
                 m.copy_from_slice(mid);
