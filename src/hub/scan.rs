@@ -54,7 +54,8 @@ impl<'a> Out<'a> {
 
     /// `prefix`, `mid` and `suffix` with one bounds check: the head of the telemetry topic, with
     /// `mid` the device ID (at most 128 bytes), usually 8 to 16 bytes long: then two
-    /// overlapping 8-byte moves in place, any other length one copy.
+    /// overlapping 8-byte moves in place, any other length one copy. (`last_chunk` would leave
+    /// a check of its pointer behind, and is not inlined at `opt-level = "z"`.)
     #[inline(always)]
     pub(crate) fn bytes_around<const P: usize, const S: usize>(
         &mut self,
@@ -63,22 +64,23 @@ impl<'a> Out<'a> {
         suffix: &[u8; S],
     ) -> Result<(), Overflow> {
         let n = mid.len();
+        // (A slice is at most `isize::MAX` bytes long: the sum does not overflow.)
         let dst = self.take(P + n + S)?;
-        // `dst` is `P + n + S` bytes long (`n` is small: no overflow): every range is in
-        // bounds and no check is left.
-        #[allow(clippy::indexing_slicing)]
-        {
-            let (p, rest) = dst.split_at_mut(P);
-            let (m, s) = rest.split_at_mut(n);
-            p.copy_from_slice(prefix);
-            s.copy_from_slice(suffix);
-            if (8..=16).contains(&n) {
-                if let (Some(d), Some(s)) = (m.first_chunk_mut::<8>(), mid.first_chunk::<8>()) {
-                    *d = *s;
+        // The fixed pieces as array moves (also where `copy_from_slice` is not inlined); `m`
+        // is `n` bytes long, as `mid` (the ranges below are in bounds).
+        if let Some((p, rest)) = dst.split_first_chunk_mut::<P>() {
+            *p = *prefix;
+            if let Some((m, s)) = rest.split_last_chunk_mut::<S>() {
+                *s = *suffix;
+                if (8..=16).contains(&n) {
+                    if let (Some(d), Some(s)) = (m.first_chunk_mut::<8>(), mid.first_chunk::<8>()) {
+                        *d = *s;
+                    }
+                    #[allow(clippy::indexing_slicing)]
+                    m[n - 8..].copy_from_slice(&mid[n - 8..]);
+                } else {
+                    m.copy_from_slice(mid);
                 }
-                m[n - 8..].copy_from_slice(&mid[n - 8..]);
-            } else {
-                m.copy_from_slice(mid);
             }
         }
         Ok(())
