@@ -448,6 +448,156 @@ fn publish_refusal_precedence_and_packet_ids() {
     assert!(out.head().windows(want.len()).any(|w| w == want));
 }
 
+/// A client at READY with a transmit buffer of `tx` bytes and these limits (`None` when the
+/// buffer cannot hold CONNECT, SUBSCRIBE or the twin GET), with a PINGREQ left queued if
+/// `pending`.
+fn ready_with(tx: usize, opts: Options, pending: bool) -> Option<Conn> {
+    let mut c = Connection::new(vec![0; tx], vec![0; 1024], opts);
+    c.client.connect("h", "d", None, None, 0).ok()?;
+    take_tx(&mut c, 0);
+    c.handle_input(&[0x20, 2, 0, 0]);
+    c.poll_event(1).ok()?;
+    take_tx(&mut c, 1);
+    c.handle_input(&[0x90, 6, 0, 1, 0, 0, 0, 0]);
+    c.poll_event(2).ok()?;
+    take_tx(&mut c, 2);
+    if pending {
+        c.client.handle_timeout(60_002).unwrap();
+        assert_eq!(c.client.poll_transmit(), Some(&[0xC0, 0][..]));
+    }
+    Some(c)
+}
+
+#[test]
+fn telemetry_header_at_every_remaining_length_boundary() {
+    // The topic is written after the header its length needs without the bag, then moved up
+    // when the bag makes the remaining length one byte longer: every message around 128 and
+    // 16,384 bytes is the reference encoding, after anything queued before it; a queue one
+    // byte too short refuses it with nothing queued (and takes a packet identifier, as before).
+    let opts = Options {
+        topic_max_len: 1000,
+        property_buffer_size: 1000,
+        ..Options::default()
+    };
+    let payloads: Vec<u8> = vec![b'p'; 16_400];
+    let payload_lens = (0..=110).chain(16_250..=16_390);
+    let mut checked_tight = 0;
+    for len in payload_lens {
+        for value_len in [
+            None,
+            Some(0),
+            Some(1),
+            Some(20),
+            Some(90),
+            Some(100),
+            Some(300),
+        ] {
+            let value = "v".repeat(value_len.unwrap_or(0));
+            let props = [Property::new("k", &value)];
+            let list: &dyn PropertyList = if value_len.is_some() {
+                &props
+            } else {
+                &NO_PROPERTIES
+            };
+            let topic = match value_len {
+                Some(_) => format!("devices/d/messages/events/k={value}"),
+                None => "devices/d/messages/events/".to_string(),
+            };
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+                let payload = &payloads[..len];
+                let msg = Message {
+                    kind: MessageKind::Telemetry { properties: list },
+                    payload,
+                    qos,
+                    packet_id: Some(7),
+                    dup: false,
+                    retain: false,
+                };
+                let want = publish_packet(&topic, qos as u8, 7, payload);
+                let header = &want[..want.len() - len];
+                for pending in [false, true] {
+                    let before: &[u8] = if pending { &[0xC0, 0] } else { &[] };
+                    let mut c = ready_with(1024, opts, pending).unwrap();
+                    let out = c.client.publish(&msg, 0).unwrap();
+                    assert_eq!(out.head(), &[before, header].concat()[..], "{len} {topic}");
+                    assert_eq!(out.packet_header(), header);
+                    assert_eq!(out.body(), payload);
+                    // Exactly the room it needs, and one byte less.
+                    let need = before.len() + header.len();
+                    if let Some(mut c) = ready_with(need, opts, pending) {
+                        let out = c.client.publish(&msg, 0).unwrap();
+                        assert_eq!(out.packet_header(), header, "{len} {topic}");
+                        checked_tight += 1;
+                    }
+                    if let Some(mut c) = ready_with(need - 1, opts, pending) {
+                        assert_eq!(
+                            c.client.publish(&msg, 0).err(),
+                            Some(PublishError::BufferFull),
+                            "{len} {topic}"
+                        );
+                        assert_eq!(c.client.poll_transmit().unwrap_or_default(), before);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked_tight > 1000, "{checked_tight}");
+}
+
+#[test]
+fn a_topic_too_long_for_the_queue_and_the_limit_is_too_long() {
+    // Topics are written before their length is checked: one that overflows the queue too is
+    // still refused as too long (as when the length was checked first), telemetry included.
+    let mut c = ready_with(200, Options::default(), false).unwrap();
+    let rid = "r".repeat(300);
+    let long = "v".repeat(300);
+    let props = [Property::new("k", &long)];
+    let big = Options {
+        property_buffer_size: 1000,
+        ..Options::default()
+    };
+    for kind in [
+        MessageKind::TwinGet {
+            request_id: Some(&rid),
+        },
+        MessageKind::MethodResponse {
+            request_id: &rid,
+            status: 200,
+        },
+    ] {
+        let msg = Message {
+            kind,
+            payload: b"{}",
+            qos: QoS::AtMostOnce,
+            packet_id: None,
+            dup: false,
+            retain: false,
+        };
+        assert_eq!(
+            c.client.publish(&msg, 0).err(),
+            Some(PublishError::TopicTooLong)
+        );
+    }
+    let msg = Message {
+        kind: MessageKind::Telemetry { properties: &props },
+        payload: b"{}",
+        qos: QoS::AtMostOnce,
+        packet_id: None,
+        dup: false,
+        retain: false,
+    };
+    assert_eq!(
+        c.client.publish(&msg, 0).err(),
+        Some(PublishError::PropertiesTooLong)
+    );
+    let mut c = ready_with(200, big, false).unwrap();
+    assert_eq!(
+        c.client.publish(&msg, 0).err(),
+        Some(PublishError::TopicTooLong)
+    );
+    assert_eq!(c.client.poll_transmit(), None);
+}
+
 #[test]
 fn incoming_c2d_method_and_twin_messages() {
     let mut c = ready("d");

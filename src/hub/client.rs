@@ -282,16 +282,18 @@ pub struct Message<'a> {
 /// and call [`Outgoing::sent`]. Dropping it unsent takes its header back out of the queue, so a
 /// failed write never leaves half a packet queued.
 pub struct Outgoing<'c, 'b> {
-    buf: &'c [u8],
+    /// Anything queued before, then this packet's header (computed once: the ports read it
+    /// twice, for its length and to write it).
+    head: &'c [u8],
     len: &'c mut usize,
     sent_at: &'c mut usize,
-    rollback_to: usize,
+    /// The length of this packet's header (the end of `head`).
+    packet_len: usize,
     body: &'b [u8],
     /// The packet identifier used (meaningful for QoS 1).
     pub packet_id: u16,
     /// The request ID the library generated (twin requests without one), if any.
     pub request_id: Option<RequestId>,
-    done: bool,
 }
 
 /// A generated request ID as text (decimal, up to 10 digits).
@@ -300,15 +302,15 @@ pub type RequestId = String<10>;
 impl Outgoing<'_, '_> {
     /// Bytes to write first: anything queued before, then this packet's header.
     pub fn head(&self) -> &[u8] {
-        // `sent_at <= len <= buf.len()` always; `get` rather than indexing links no panic path.
-        self.buf.get(*self.sent_at..*self.len).unwrap_or_default()
+        self.head
     }
 
     /// This packet's own header (without what was queued before it), e.g. to keep a copy in an
     /// [`super::outbox::Outbox`].
     pub fn packet_header(&self) -> &[u8] {
-        self.buf
-            .get(self.rollback_to..*self.len)
+        // `packet_len <= head.len()` always; `get` rather than indexing links no panic path.
+        self.head
+            .get(self.head.len().wrapping_sub(self.packet_len)..)
             .unwrap_or_default()
     }
 
@@ -318,19 +320,19 @@ impl Outgoing<'_, '_> {
     }
 
     /// The head and body were written.
-    pub fn sent(mut self) {
+    pub fn sent(self) {
         *self.len = 0;
         *self.sent_at = 0;
-        self.done = true;
+        // Nothing to take back (`Drop`).
+        core::mem::forget(self);
     }
 }
 
 impl Drop for Outgoing<'_, '_> {
     fn drop(&mut self) {
-        if !self.done {
-            *self.len = self.rollback_to;
-            *self.sent_at = (*self.sent_at).min(self.rollback_to);
-        }
+        let rollback_to = (*self.len).wrapping_sub(self.packet_len);
+        *self.len = rollback_to;
+        *self.sent_at = (*self.sent_at).min(rollback_to);
     }
 }
 
@@ -380,36 +382,28 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
     }
 }
 
-/// A PUBLISH header (`first` byte, remaining length, topic, packet ID) written straight into the
-/// transmit queue, inlined. Telemetry (the hot path: the fixed pieces as plain moves, then the
-/// bag of `bag` bytes) and method responses (the status's `digits` written in place) each
-/// have their own writer; a twin topic is `head` and the request ID. `Ok(false)`: a property
-/// was refused.
+/// A PUBLISH topic written straight into the transmit queue, inlined. Telemetry (the hot
+/// path: the fixed pieces as plain moves, then the bag, checked while written, with its length
+/// what was written: one pass) and method responses (the status's `digits` written in place)
+/// each have their own writer; a twin topic is `head` and the request ID. `Err`: the topic
+/// does not fit, or (telemetry) a property was refused or the bag is longer than `limits`
+/// allow; `Client::refuse` tells which.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn put_publish_header(
+fn put_topic(
     o: &mut Out<'_>,
-    first: u8,
-    remaining: usize,
-    topic_len: usize,
     kind: &MessageKind<'_>,
     device_id: &[u8],
     digits: usize,
     rid: &[u8],
-    bag: usize,
-    packet_id: Option<u16>,
-) -> Result<bool, Overflow> {
-    o.u8(first)?;
-    o.remaining_length(remaining)?;
-    // At most `topic_max_len`, a `u16`.
-    o.u16(topic_len as u16)?;
+    limits: &KeptOptions,
+) -> Result<(), Overflow> {
     match *kind {
         MessageKind::Telemetry { properties } => {
-            o.bytes_fixed(telemetry::PREFIX)?;
-            o.bytes_short(device_id)?;
-            o.bytes_fixed(telemetry::SUFFIX)?;
-            if !properties::put_bag(o.take(bag)?, properties) {
-                return Ok(false);
+            o.bytes_around(telemetry::PREFIX, device_id, telemetry::SUFFIX)?;
+            let bag = properties::put_bag(o.free(), properties).ok_or(Overflow)?;
+            o.skip(bag);
+            if bag > 0 && bag >= usize::from(limits.property_buffer_size) {
+                return Err(Overflow);
             }
         }
         MessageKind::MethodResponse { status, .. } => {
@@ -423,10 +417,36 @@ fn put_publish_header(
             o.put(rid)?;
         }
     }
-    if let Some(id) = packet_id {
-        o.u16(id)?;
+    Ok(())
+}
+
+/// The length of a PUBLISH header (first byte, remaining length, topic length) for a
+/// `remaining` length of at most [`mqtt::MAX_REMAINING_LENGTH`]: inlined for the usual one-byte
+/// remaining length, called for the others.
+#[inline(always)]
+fn header_len(remaining: usize) -> usize {
+    if remaining < 128 {
+        4
+    } else {
+        long_header_len(remaining)
     }
-    Ok(true)
+}
+
+/// Moves the topic written at `at` up when its header, for a `remaining` length of 128 or
+/// more, is longer than `at` bytes.
+#[inline(always)]
+fn fit_long_header(o: &mut Out<'_>, at: usize, remaining: usize) -> Result<(), Overflow> {
+    let head = long_header_len(remaining);
+    if head > at {
+        o.shift_up(at, head - at)?;
+    }
+    Ok(())
+}
+
+/// [`header_len`] of a remaining length of 128 or more.
+#[inline(never)]
+fn long_header_len(remaining: usize) -> usize {
+    5 + usize::from(remaining >= 16_384) + usize::from(remaining >= 2_097_152)
 }
 
 /// The fixed start of a twin request's topic.
@@ -746,21 +766,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
         let kind = msg.kind;
         let mut generated = None;
-        // The telemetry bag's length; its properties are checked while it is written.
-        let mut bag = 0;
         // A method response's status digits.
         let mut digits = 0;
-        // The request ID, and the length of the rest of the topic.
+        // The request ID, and the length of the rest of the topic (telemetry: without the bag,
+        // whose length is known once it is written).
         let (rid, rest): (&str, usize) = match kind {
-            MessageKind::Telemetry { properties } => {
-                bag = properties::bag_size(properties).ok_or(PublishError::InvalidArgument)?;
-                if bag > 0 && bag + 1 > usize::from(self.opts.property_buffer_size) {
-                    return Err(self.refuse(msg, PublishError::PropertiesTooLong));
-                }
-                (
-                    "",
-                    telemetry::topic_len(usize::from(self.device_id_len), bag),
-                )
+            MessageKind::Telemetry { .. } => {
+                ("", telemetry::topic_len(usize::from(self.device_id_len), 0))
             }
             MessageKind::TwinGet {
                 request_id: Some(r),
@@ -789,78 +801,101 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             }
         };
         let rid = generated.as_deref().unwrap_or(rid).as_bytes();
-        let topic_len = rest + rid.len();
-        if topic_len > usize::from(self.opts.topic_max_len)
-            || msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4
-        {
-            return Err(self.refuse(msg, PublishError::TopicTooLong));
-        }
-        // The packet identifier is taken only once the message is known to be valid.
-        let packet_id = match msg.packet_id {
-            Some(id) if id != 0 => id,
+        // The whole topic but a telemetry bag (its length is checked once it is written).
+        let known = rest + rid.len();
+        // The packet identifier, and the sequence's next state, stored only once the message
+        // is written.
+        let (packet_id, next_packet_id) = match msg.packet_id {
+            Some(id) if id != 0 => (id, self.next_packet_id),
             _ => match self.next_packet_id.wrapping_add(1) {
-                0 => 1,
-                n => n,
+                0 => (1, 1),
+                n => (n, n),
             },
         };
-        let rollback_to = if self.tx.sent == self.tx.len {
-            0
-        } else {
-            self.tx.len
-        };
         let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
-        let remaining = 2 + topic_len + pid_len + msg.payload.len();
-        let first = 0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8;
-        // The header straight into the queue through the inlined writer (the hot path of every
-        // send: no `Sink` call per topic piece).
-        let device_id = self
-            .device_id
-            .get(..usize::from(self.device_id_len))
-            .unwrap_or_default();
+        let limits = &self.opts;
+        let (device_id, device_id_len) = (&self.device_id, self.device_id_len);
+        // Straight into the queue through the inlined writer (the hot path of every send: no
+        // `Sink` call per topic piece): the topic first, after the header it needs without a
+        // bag, then the header before it (the topic moved up in the rare case that the bag
+        // makes the remaining length one byte longer), then the packet identifier.
         let mut o = self.tx.out();
-        let pid = (pid_len > 0).then_some(packet_id);
-        let written = put_publish_header(
-            &mut o, first, remaining, topic_len, &kind, device_id, digits, rid, bag, pid,
-        );
-        let n = o.len();
-        match written {
-            Ok(true) => {}
-            Ok(false) => return Err(PublishError::InvalidArgument),
-            Err(Overflow) => return Err(self.refuse(msg, PublishError::BufferFull)),
-        }
-        if !matches!(msg.packet_id, Some(id) if id != 0) {
-            self.next_packet_id = packet_id;
-        }
+        let payload_len = msg.payload.len();
+        let at = header_len(2 + known + pid_len + payload_len);
+        let written = (|| -> Result<usize, Overflow> {
+            o.take(at)?;
+            let device_id = device_id
+                .get(..usize::from(device_id_len))
+                .unwrap_or_default();
+            put_topic(&mut o, &kind, device_id, digits, rid, limits)?;
+            let topic_len = o.len() - at;
+            if topic_len > usize::from(limits.topic_max_len)
+                || payload_len > mqtt::MAX_REMAINING_LENGTH - topic_len - 4
+            {
+                return Err(Overflow);
+            }
+            let remaining = 2 + topic_len + pid_len + payload_len;
+            if remaining >= 128 {
+                // (Under 128, so was the remaining length `at` was computed from: `at` is
+                // the header's length.)
+                fit_long_header(&mut o, at, remaining)?;
+            }
+            if pid_len > 0 {
+                o.u16(packet_id)?;
+            }
+            let n = o.len();
+            o.seek(0);
+            o.u8(0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8)?;
+            o.remaining_length(remaining)?;
+            // At most `topic_max_len`, a `u16`.
+            o.u16(topic_len as u16)?;
+            Ok(n)
+        })();
+        let Ok(n) = written else {
+            return Err(self.refuse(msg, known));
+        };
+        self.next_packet_id = next_packet_id;
         self.tx.len += n;
         let TxQueue { buf, len, sent } = &mut self.tx;
         let buf: &B = buf;
         Ok(Outgoing {
-            buf: buf.as_ref(),
+            head: buf.as_ref().get(*sent..*len).unwrap_or_default(),
             len,
             sent_at: sent,
-            rollback_to,
+            packet_len: n,
             body: msg.payload,
             packet_id,
             request_id: generated,
-            done: false,
         })
     }
 
-    /// A publish refused for its size (`err`): as before the checks were merged into the
-    /// writing, a property that is not valid is reported first, and a refusal after the
-    /// properties were checked uses up a packet identifier.
+    /// Why a publish was refused (its topic, `known` bytes long without a telemetry bag, was
+    /// written unchecked): the first check that fails, in this order: a telemetry property that
+    /// is not valid, the bag's length, the topic's (or the packet's) length, the queue's room.
+    /// A refusal after the properties were checked uses up a packet identifier.
     #[cold]
     #[inline(never)]
-    fn refuse(&mut self, msg: &Message<'_>, err: PublishError) -> PublishError {
+    fn refuse(&mut self, msg: &Message<'_>, known: usize) -> PublishError {
+        let mut topic_len = known;
         if let MessageKind::Telemetry { properties } = msg.kind {
-            if properties::bag_len(properties).is_err() {
+            let Ok(bag) = properties::bag_len(properties) else {
                 return PublishError::InvalidArgument;
+            };
+            if bag > 0 && bag >= usize::from(self.opts.property_buffer_size) {
+                return PublishError::PropertiesTooLong;
             }
+            topic_len += bag;
         }
-        if err != PublishError::PropertiesTooLong && !matches!(msg.packet_id, Some(id) if id != 0) {
+        if !matches!(msg.packet_id, Some(id) if id != 0) {
             self.next_packet_id();
         }
-        err
+        if topic_len > usize::from(self.opts.topic_max_len)
+            || msg.payload.len() > mqtt::MAX_REMAINING_LENGTH - topic_len - 4
+        {
+            PublishError::TopicTooLong
+        } else {
+            PublishError::BufferFull
+        }
     }
 
     fn queue_subscribe(&mut self) -> Result<(), ProtocolError> {

@@ -91,34 +91,19 @@ pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
     high < 0x80 || core::str::from_utf8(bytes).is_ok()
 }
 
-/// Copies `src` to `dst` at `*at` and checks it as [`valid_component`] does (with `refused`)
-/// in the same pass; false when it is refused or does not fit.
+/// Copies `src` to `dst` (as long) and checks it as [`valid_component`] does (with
+/// `refused`) in the same pass; false when it is refused.
 #[inline(always)]
-fn copy_checked(dst: &mut [u8], at: &mut usize, src: &[u8], refused: u64) -> bool {
-    let Some(d) = dst.get_mut(*at..).and_then(|f| f.get_mut(..src.len())) else {
-        return false;
-    };
+fn copy_checked(dst: &mut [u8], src: &[u8], refused: u64) -> bool {
     let mut high = 0u8;
-    for (d, &b) in d.iter_mut().zip(src) {
+    for (d, &b) in dst.iter_mut().zip(src) {
         *d = b;
         if b < 64 && (refused >> b) & 1 != 0 {
             return false;
         }
         high |= b;
     }
-    *at += src.len();
     high < 0x80 || core::str::from_utf8(src).is_ok()
-}
-
-/// Writes `byte` to `dst` at `*at`; false when it does not fit.
-#[inline(always)]
-fn put_byte(dst: &mut [u8], at: &mut usize, byte: u8) -> bool {
-    let Some(d) = dst.get_mut(*at) else {
-        return false;
-    };
-    *d = byte;
-    *at += 1;
-    true
 }
 
 /// The list as a slice of [`Property`] for the publish path, when it is one. Not on Zephyr,
@@ -133,57 +118,51 @@ fn slice_of(list: &dyn PropertyList) -> Option<&[Property<'_>]> {
     }
 }
 
-/// Property `i` of `list`, straight from `slice` (`list.as_slice()`) when the list is one: one
-/// loop for both kinds of list, without a dynamic call per property for a slice.
+/// Writes the bag of `list` at the start of `dst` and checks every property in the same
+/// pass (one pass: its length is what was written); `None` when one is refused or the bag does
+/// not fit `dst`. A slice of [`Property`] is read without a dynamic call per property.
 #[inline(always)]
-fn item<'a>(
-    list: &'a dyn PropertyList,
-    slice: Option<&'a [Property<'a>]>,
-    i: usize,
-) -> Option<(&'a [u8], &'a [u8])> {
-    match slice {
-        Some(props) => props.get(i).map(|p| (p.key, p.value)),
-        None => list.get(i),
+pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> Option<usize> {
+    match slice_of(list) {
+        Some(props) => put_pairs(dst, props.iter().map(|p| Some((p.key, p.value)))),
+        None => put_pairs(dst, (0..list.count()).map(|i| list.get(i))),
     }
 }
 
-/// The length [`write_bag`] writes for `list`, without checking the properties (see
-/// [`put_bag`]); `None` when a property cannot be read.
+/// [`put_bag`] for the properties `pairs` yields (`None`: one cannot be read).
 #[inline(always)]
-pub(crate) fn bag_size(list: &dyn PropertyList) -> Option<usize> {
-    let slice = slice_of(list);
-    let n = slice.map_or_else(|| list.count(), <[Property<'_>]>::len);
-    // `&` before all but the first, `=` between key and value; slices cannot overflow this.
-    let mut len = 0usize;
-    for i in 0..n {
-        let (k, v) = item(list, slice, i)?;
-        len += k.len() + v.len() + 2;
-    }
-    Some(len.saturating_sub(1))
-}
-
-/// Writes the bag of `list` into `dst` (whose length is [`bag_size`]) and checks every property
-/// in the same pass; false when one is refused (or the list no longer fits `dst` exactly).
-#[inline(always)]
-pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> bool {
-    let slice = slice_of(list);
-    let n = slice.map_or_else(|| list.count(), <[Property<'_>]>::len);
-    let mut at = 0;
-    for i in 0..n {
-        let Some((k, v)) = item(list, slice, i) else {
-            return false;
-        };
-        // `&` before all but the first, key (not empty), `=`, value, each checked as written.
-        if (i > 0 && !put_byte(dst, &mut at, b'&'))
-            || k.is_empty()
-            || !copy_checked(dst, &mut at, k, REFUSED_KEY)
-            || !put_byte(dst, &mut at, b'=')
-            || !copy_checked(dst, &mut at, v, REFUSED)
-        {
-            return false;
+fn put_pairs<'a>(
+    dst: &mut [u8],
+    pairs: impl Iterator<Item = Option<(&'a [u8], &'a [u8])>>,
+) -> Option<usize> {
+    let cap = dst.len();
+    let mut rest = dst;
+    for kv in pairs {
+        let (k, v) = kv?;
+        if k.is_empty() {
+            return None;
         }
+        // `&` before all but the first (keys are not empty: nothing written means the first),
+        // key, `=`, value, each checked as written.
+        let mut r = rest;
+        if r.len() != cap {
+            let (amp, tail) = r.split_first_mut()?;
+            *amp = b'&';
+            r = tail;
+        }
+        let (dk, tail) = r.split_at_mut_checked(k.len())?;
+        if !copy_checked(dk, k, REFUSED_KEY) {
+            return None;
+        }
+        let (eq, tail) = tail.split_first_mut()?;
+        *eq = b'=';
+        let (dv, tail) = tail.split_at_mut_checked(v.len())?;
+        if !copy_checked(dv, v, REFUSED) {
+            return None;
+        }
+        rest = tail;
     }
-    at == dst.len()
+    Some(cap - rest.len())
 }
 
 /// Why a property list was refused.

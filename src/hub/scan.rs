@@ -52,29 +52,38 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
-    /// Bytes for a piece that is usually 8 to 16 bytes long (the telemetry device ID): then two
-    /// overlapping 8-byte moves in place, any other length through the called [`Out::put`]
-    /// (the inlined part stays small).
+    /// `prefix`, `mid` and `suffix` with one bounds check: the head of the telemetry topic, with
+    /// `mid` the device ID (at most 128 bytes), usually 8 to 16 bytes long: then two
+    /// overlapping 8-byte moves in place, any other length one copy. (`last_chunk` would leave
+    /// a check of its pointer behind, and is not inlined at `opt-level = "z"`.)
     #[inline(always)]
-    pub(crate) fn bytes_short(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        let n = b.len();
-        if (8..=16).contains(&n) {
-            if let Some(dst) = self
-                .buf
-                .get_mut(self.at..)
-                .and_then(|free| free.get_mut(..n))
-            {
-                if let (Some(d), Some(s)) = (dst.first_chunk_mut::<8>(), b.first_chunk::<8>()) {
-                    *d = *s;
+    pub(crate) fn bytes_around<const P: usize, const S: usize>(
+        &mut self,
+        prefix: &[u8; P],
+        mid: &[u8],
+        suffix: &[u8; S],
+    ) -> Result<(), Overflow> {
+        let n = mid.len();
+        // (A slice is at most `isize::MAX` bytes long: the sum does not overflow.)
+        let dst = self.take(P + n + S)?;
+        // The fixed pieces as array moves (also where `copy_from_slice` is not inlined); `m`
+        // is `n` bytes long, as `mid` (the ranges below are in bounds).
+        if let Some((p, rest)) = dst.split_first_chunk_mut::<P>() {
+            *p = *prefix;
+            if let Some((m, s)) = rest.split_last_chunk_mut::<S>() {
+                *s = *suffix;
+                if (8..=16).contains(&n) {
+                    if let (Some(d), Some(s)) = (m.first_chunk_mut::<8>(), mid.first_chunk::<8>()) {
+                        *d = *s;
+                    }
+                    #[allow(clippy::indexing_slicing)]
+                    m[n - 8..].copy_from_slice(&mid[n - 8..]);
+                } else {
+                    m.copy_from_slice(mid);
                 }
-                if let (Some(d), Some(s)) = (dst.last_chunk_mut::<8>(), b.last_chunk::<8>()) {
-                    *d = *s;
-                }
-                self.at += n;
-                return Ok(());
             }
         }
-        self.put(b)
+        Ok(())
     }
 
     /// Bytes of any length: two overlapping fixed-size moves for 4 to 16 bytes, a byte loop
@@ -141,6 +150,39 @@ impl<'a> Out<'a> {
             .ok_or(Overflow)?;
         self.at += n;
         Ok(dst)
+    }
+
+    /// The free space after what was written (to be filled by the caller, then [`Out::skip`]).
+    #[inline(always)]
+    pub(crate) fn free(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.at..).unwrap_or_default()
+    }
+
+    /// Counts `n` more bytes as written (filled through [`Out::free`]).
+    #[inline(always)]
+    pub(crate) fn skip(&mut self, n: usize) {
+        self.at += n;
+    }
+
+    /// Moves the write position to `at` (to write a header before what was written).
+    #[inline(always)]
+    pub(crate) fn seek(&mut self, at: usize) {
+        self.at = at;
+    }
+
+    /// Moves the bytes from `from` to the write position `by` bytes up (the gap left is
+    /// filled later), and the position with them. For the rare publish whose header turns out
+    /// longer than the one its topic was written after.
+    #[inline(always)]
+    pub(crate) fn shift_up(&mut self, from: usize, by: usize) -> Result<(), Overflow> {
+        let mut i = self.at;
+        while i > from {
+            i -= 1;
+            let b = *self.buf.get(i).ok_or(Overflow)?;
+            *self.buf.get_mut(i + by).ok_or(Overflow)? = b;
+        }
+        self.at += by;
+        Ok(())
     }
 
     /// An MQTT remaining length (1 to 4 bytes).
@@ -258,22 +300,23 @@ mod tests {
     }
 
     #[test]
-    fn out_bytes_short_every_length_exactly() {
-        // Every length through the byte, 4-byte, 8-byte and `memcpy` copies, at an odd offset,
-        // with the bytes around the piece untouched; one byte too many is refused unwritten.
+    fn out_bytes_around_every_length_exactly() {
+        // Every length of the middle piece through the 8-byte moves and the copy, at an odd
+        // offset, with the bytes around untouched; one byte too many is refused unwritten.
         let src: [u8; 40] = core::array::from_fn(|i| b'A' + i as u8);
         for n in 0..=40 {
             let mut buf = [0xEEu8; 48];
-            let mut o = Out::new(&mut buf[..n + 3]);
+            let mut o = Out::new(&mut buf[..n + 5]);
             o.u8(b'<').unwrap();
-            o.bytes_short(&src[..n]).unwrap();
+            o.bytes_around(b"[", &src[..n], b"]").unwrap();
             o.u8(b'>').unwrap();
-            assert_eq!(o.len(), n + 2);
-            assert_eq!(o.bytes_short(&src[..2]), Err(Overflow));
-            assert_eq!(buf[0], b'<');
-            assert_eq!(&buf[1..=n], &src[..n], "{n}");
-            assert_eq!(buf[n + 1], b'>');
-            assert!(buf[n + 2..].iter().all(|&b| b == 0xEE), "{n}");
+            assert_eq!(o.len(), n + 4);
+            assert_eq!(o.bytes_around(b"[", &src[..0], b"]"), Err(Overflow));
+            assert_eq!(o.len(), n + 4);
+            assert_eq!(&buf[..2], b"<[");
+            assert_eq!(&buf[2..n + 2], &src[..n], "{n}");
+            assert_eq!(&buf[n + 2..n + 4], b"]>");
+            assert!(buf[n + 4..].iter().all(|&b| b == 0xEE), "{n}");
         }
     }
 
