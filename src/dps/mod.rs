@@ -489,7 +489,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 if let Some(id) = p.packet_id {
                     let _ = self.push(|c| mqtt::encode_puback(c, id));
                 }
-                let Some(topic) = parse_topic(p.topic.as_str()) else {
+                let Some(topic) = parse_topic(p.topic) else {
                     return Ok(None);
                 };
                 let Ok(resp) = parse_response(p.payload) else {

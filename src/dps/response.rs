@@ -40,23 +40,33 @@ pub struct ResponseTopic {
     pub retry_after_secs: Option<u32>,
 }
 
-/// Parses a DPS response topic; `None` if it is not one.
-pub fn parse_topic(topic: &str) -> Option<ResponseTopic> {
+/// Parses a DPS response topic (a `&str`, or the received [`Text`](crate::mqtt::Text): no
+/// UTF-8 check of it); `None` if it is not one.
+pub fn parse_topic<'a>(topic: impl Into<crate::mqtt::Text<'a>>) -> Option<ResponseTopic> {
+    let topic = topic.into();
+    let bytes = topic.as_bytes();
     // `$dps/registrations/res/`: the subscription filter without its `#` (one string in flash).
-    let filter = super::SUBSCRIBE_FILTER;
-    let rest = topic.strip_prefix(filter.strip_suffix('#').unwrap_or(filter))?;
-    let end = rest.bytes().position(|c| c == b'/').unwrap_or(rest.len());
-    // Both at a '/' or the end: char boundaries (no UTF-8 check needed for the query).
-    let (status, query) = (rest.as_bytes().get(..end)?, rest.get(end..)?);
+    let filter = super::SUBSCRIBE_FILTER.as_bytes();
+    let prefix = filter.strip_suffix(b"#").unwrap_or(filter);
+    let rest = bytes.strip_prefix(prefix)?;
+    let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+    let status = rest.get(..end)?;
     if status.len() > 3 {
         return None;
     }
     let status = decimal(status)? as u16;
-    let query = query.strip_prefix('/').unwrap_or(query);
-    let query = query.strip_prefix('?').unwrap_or(query);
-    let retry_after_secs = crate::hub::PropertyBag::from(query)
-        .get("retry-after")
-        .and_then(|v| decimal(v.strip_prefix('+').unwrap_or(v).as_bytes()));
+    // The query after an optional `/` and `?`.
+    let mut query = prefix.len() + end;
+    for c in [b'/', b'?'] {
+        if bytes.get(query) == Some(&c) {
+            query += 1;
+        }
+    }
+    let retry_after_secs = crate::hub::properties::find_value(topic, query, "retry-after")
+        .and_then(|v| {
+            let v = v.as_bytes();
+            decimal(v.strip_prefix(b"+").unwrap_or(v))
+        });
     Some(ResponseTopic {
         status,
         retry_after_secs,
