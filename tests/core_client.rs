@@ -556,6 +556,14 @@ fn a_topic_too_long_for_the_queue_and_the_limit_is_too_long() {
         property_buffer_size: 1000,
         ..Options::default()
     };
+    let qos0 = |kind| Message {
+        kind,
+        payload: b"{}",
+        qos: QoS::AtMostOnce,
+        packet_id: None,
+        dup: false,
+        retain: false,
+    };
     for kind in [
         MessageKind::TwinGet {
             request_id: Some(&rid),
@@ -565,27 +573,12 @@ fn a_topic_too_long_for_the_queue_and_the_limit_is_too_long() {
             status: 200,
         },
     ] {
-        let msg = Message {
-            kind,
-            payload: b"{}",
-            qos: QoS::AtMostOnce,
-            packet_id: None,
-            dup: false,
-            retain: false,
-        };
         assert_eq!(
-            c.client.publish(&msg, 0).err(),
+            c.client.publish(&qos0(kind), 0).err(),
             Some(PublishError::TopicTooLong)
         );
     }
-    let msg = Message {
-        kind: MessageKind::Telemetry { properties: &props },
-        payload: b"{}",
-        qos: QoS::AtMostOnce,
-        packet_id: None,
-        dup: false,
-        retain: false,
-    };
+    let msg = qos0(MessageKind::Telemetry { properties: &props });
     assert_eq!(
         c.client.publish(&msg, 0).err(),
         Some(PublishError::PropertiesTooLong)
