@@ -234,19 +234,16 @@ pub fn store_assignment<S: SettingsStore>(
         .map_err(|e| StoreError::Invalid(Field::Hostname, e))?;
     validate(Field::DeviceId, device_id.as_bytes())
         .map_err(|e| StoreError::Invalid(Field::DeviceId, e))?;
-    store_checked(store, hostname, device_id).map_err(StoreError::Store)
-}
-
-/// [`store_assignment`] of values already checked with [`validate`] (as the DPS driver checks
-/// an assignment): the writes alone, in the same order.
-pub fn store_checked<S: SettingsStore>(
-    store: &mut S,
-    hostname: &str,
-    device_id: &str,
-) -> Result<(), S::Error> {
-    store.delete(Field::DeviceId.key())?;
-    store.save(Field::Hostname.key(), hostname.as_bytes())?;
-    store.save(Field::DeviceId.key(), device_id.as_bytes())
+    store
+        .delete(Field::DeviceId.key())
+        .map_err(StoreError::Store)?;
+    store
+        .save(Field::Hostname.key(), hostname.as_bytes())
+        .map_err(StoreError::Store)?;
+    store
+        .save(Field::DeviceId.key(), device_id.as_bytes())
+        .map_err(StoreError::Store)?;
+    Ok(())
 }
 
 /// Deletes one value and the original's length key for it.

@@ -198,7 +198,7 @@ pub fn delete_at(i: usize) -> Result<(), i32> {
     Ok(())
 }
 
-/// `settings::store_checked` by index: deletes the device ID, then writes the host name, then
+/// `settings::store_assignment`'s writes, by index (the values are checked already): deletes the device ID, then writes the host name, then
 /// the device ID (the core's order; see `crate::dps::settings`).
 pub fn store_assignment(hostname: &[u8], device_id: &[u8]) -> Result<(), i32> {
     delete_at(1)?;
