@@ -170,7 +170,7 @@ fn set_from<T: SetText>(dst: &mut T, buf: &azure_iot_hub_buf) -> Result<(), Erro
     // call; the bytes are copied before it returns.
     let bytes = unsafe { buf.bytes() }.ok_or(Error::Null)?;
     if !bytes.is_empty() {
-        let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidConfig)?;
+        let s = utf8(bytes).ok_or(Error::InvalidConfig)?;
         dst.set_text(s)?;
     }
     Ok(())
@@ -416,9 +416,9 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
             if rid.is_empty() {
                 None
             } else {
-                Some(core::str::from_utf8(rid).map_err(|_| {
-                    Error::Send(SendError::Publish(hub::PublishError::InvalidArgument))
-                })?)
+                Some(utf8(rid).ok_or(Error::Send(SendError::Publish(
+                    hub::PublishError::InvalidArgument,
+                )))?)
             }
         }
     };
@@ -491,8 +491,9 @@ fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
     // SAFETY: the caller guarantees both buffers are readable during the call.
     let (rid, payload) = unsafe { (result.request_id.bytes(), result.payload.bytes()) };
     let (rid, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
-    let request_id = core::str::from_utf8(rid)
-        .map_err(|_| Error::Send(SendError::Publish(hub::PublishError::InvalidArgument)))?;
+    let request_id = utf8(rid).ok_or(Error::Send(SendError::Publish(
+        hub::PublishError::InvalidArgument,
+    )))?;
     publish(&Message {
         kind: MessageKind::MethodResponse {
             request_id,

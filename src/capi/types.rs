@@ -58,6 +58,15 @@ impl azure_iot_hub_buf {
     }
 }
 
+/// `bytes` as a `&str`, if they are UTF-8: the C API's one conversion of C text (connect's
+/// strings, request IDs, DPS IDs and payloads), which links the small [`crate::mqtt::is_utf8`]
+/// rather than `core::str::from_utf8` and its table.
+pub(crate) fn utf8(bytes: &[u8]) -> Option<&str> {
+    // SAFETY: `is_utf8` accepts exactly what `core::str::from_utf8` accepts (the test
+    // `is_utf8_agrees_with_core` compares them), so the bytes are UTF-8.
+    crate::mqtt::is_utf8(bytes).then(|| unsafe { core::str::from_utf8_unchecked(bytes) })
+}
+
 /// A key/value property. The key must not be empty; an empty value is written as `key=`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

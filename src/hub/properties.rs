@@ -88,7 +88,7 @@ pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
         }
         high |= b;
     }
-    high < 0x80 || core::str::from_utf8(bytes).is_ok()
+    high < 0x80 || crate::mqtt::is_utf8(bytes)
 }
 
 /// Copies `src` to `dst` (as long) and checks it as [`valid_component`] does (with
@@ -103,7 +103,7 @@ fn copy_checked(dst: &mut [u8], src: &[u8], refused: u64) -> bool {
         }
         high |= b;
     }
-    high < 0x80 || core::str::from_utf8(src).is_ok()
+    high < 0x80 || crate::mqtt::is_utf8(src)
 }
 
 /// The list as a slice of [`Property`] for the publish path, when it is one. Not on Zephyr,

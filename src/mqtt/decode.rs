@@ -123,7 +123,7 @@ pub(crate) fn topic_name(bytes: &[u8]) -> Result<Text<'_>, DecodeError> {
     // The ASCII fast path answers for nearly every topic (ASCII is UTF-8: no conversion is
     // needed, the topic stays bytes); a topic with a byte >= 0x80 (or one the fast path cannot
     // clear) gets the exact check.
-    if !ascii_clean(bytes) && (has_nul_or_wildcard(bytes) || core::str::from_utf8(bytes).is_err()) {
+    if !ascii_clean(bytes) && (has_nul_or_wildcard(bytes) || !super::is_utf8(bytes)) {
         return Err(DecodeError::InvalidTopic);
     }
     Ok(Text::checked(bytes))

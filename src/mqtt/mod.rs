@@ -26,7 +26,7 @@ pub use encode::{
     MAX_REMAINING_LENGTH,
 };
 pub use framer::{FixedHeader, FrameError, Framed, Framer};
-pub use text::{Text, TopicText};
+pub use text::{is_utf8, Text, TopicText};
 
 /// MQTT control packet types (the high nibble of the first byte).
 pub mod packet_type {

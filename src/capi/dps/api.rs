@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::{azure_iot_hub_dps_config, azure_iot_hub_dps_handler_t, azure_iot_hub_dps_reg_status};
 use crate::capi::errno::*;
-use crate::capi::types::azure_iot_hub_buf;
+use crate::capi::types::{azure_iot_hub_buf, utf8};
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::MAX_REGISTRATION_PAYLOAD_LEN;
 use crate::port::dps_internal as drv;
@@ -125,7 +125,7 @@ unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<String>, c_int> {
     }
     // SAFETY: non-NULL with a size; readable by the caller's contract.
     let bytes = unsafe { buf.bytes() }.ok_or(neg(EINVAL))?;
-    let s = core::str::from_utf8(bytes).map_err(|_| neg(EINVAL))?;
+    let s = utf8(bytes).ok_or(neg(EINVAL))?;
     Ok(Some(s.into()))
 }
 
@@ -523,9 +523,9 @@ pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len:
         }
         // SAFETY: non-NULL, and the caller guarantees `len` readable bytes (at most 256).
         let bytes = unsafe { core::slice::from_raw_parts(json.cast::<u8>(), len) };
-        match core::str::from_utf8(bytes) {
-            Ok(s) => Some(String::from(s)),
-            Err(_) => return neg(EINVAL),
+        match utf8(bytes) {
+            Some(s) => Some(String::from(s)),
+            None => return neg(EINVAL),
         }
     };
     lock(&CTX).payload = Some(payload);
@@ -587,9 +587,7 @@ pub(crate) fn connect_hook(
     // SAFETY: the caller of azure_iot_hub_connect() guarantees the buffer is readable.
     let reg = match unsafe { c.device_id.bytes() }.ok_or(Error::Null)? {
         [] => cc.device_id.clone(),
-        b => core::str::from_utf8(b)
-            .map_err(|_| Error::InvalidConfig)?
-            .into(),
+        b => utf8(b).ok_or(Error::InvalidConfig)?.into(),
     };
     let (hostname, device_id) = provision_for_connect(&reg).map_err(|e| Error::Dps(-e))?;
     // Stored values were checked when they were loaded; the assignment when it arrived.

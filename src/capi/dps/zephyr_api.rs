@@ -12,7 +12,7 @@ use core::ffi::{c_char, c_int};
 use super::{azure_iot_hub_dps_config, azure_iot_hub_dps_handler_t, azure_iot_hub_dps_reg_status};
 use crate::capi::errno::*;
 use crate::capi::platform::SetText;
-use crate::capi::types::azure_iot_hub_buf;
+use crate::capi::types::{azure_iot_hub_buf, utf8};
 use crate::config as k;
 use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
@@ -158,7 +158,7 @@ unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<&str>, c_int> {
     }
     // SAFETY: non-NULL with a size; readable during the call by the caller's contract.
     let bytes = unsafe { buf.bytes() }.ok_or(neg(EINVAL))?;
-    let s = core::str::from_utf8(bytes).map_err(|_| neg(EINVAL))?;
+    let s = utf8(bytes).ok_or(neg(EINVAL))?;
     // Longer than any ID DPS accepts (128): refused here, as the core would at start.
     if s.len() > MAX_ID_LEN {
         return Err(neg(EINVAL));
@@ -564,9 +564,9 @@ pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len:
         }
         // SAFETY: non-NULL, and the caller guarantees `len` readable bytes (at most 256).
         let bytes = unsafe { core::slice::from_raw_parts(json.cast::<u8>(), len) };
-        match core::str::from_utf8(bytes) {
-            Ok(s) => Some(s),
-            Err(_) => return neg(EINVAL),
+        match utf8(bytes) {
+            Some(s) => Some(s),
+            None => return neg(EINVAL),
         }
     };
     let mut ctx = CTX.lock();
@@ -632,6 +632,7 @@ pub(crate) fn connect_hook(
     mut cc: crate::port::ConnectConfig,
 ) -> Result<crate::port::ConnectConfig, crate::capi::error::Error> {
     use crate::capi::error::Error;
+    use crate::capi::types::utf8;
     use crate::dps::component_ok as valid_component;
     let Some(c) = config.filter(|c| use_dps(c)) else {
         return Ok(cc);
@@ -640,7 +641,7 @@ pub(crate) fn connect_hook(
     let given = unsafe { c.device_id.bytes() }.ok_or(Error::Null)?;
     let reg: &str = match given {
         [] => &cc.device_id,
-        b => core::str::from_utf8(b).map_err(|_| Error::InvalidConfig)?,
+        b => utf8(b).ok_or(Error::InvalidConfig)?,
     };
     provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
     {
@@ -654,7 +655,7 @@ pub(crate) fn connect_hook(
         if !valid_component(hostname, false) || !valid_component(device_id, false) {
             return Err(Error::InvalidConfig);
         }
-        let text = |v| core::str::from_utf8(v).map_err(|_| Error::InvalidConfig);
+        let text = |v| utf8(v).ok_or(Error::InvalidConfig);
         cc.hostname.set_text(text(hostname)?)?;
         cc.device_id.set_text(text(device_id)?)?;
     }
