@@ -214,7 +214,7 @@ fn load_stored(ctx: &mut Ctx, field: Field) {
     let checked = match zs::cached(field as usize, buf) {
         None => Err(None),
         Some(len) => match buf.get(..len) {
-            Some(v) => st::validate(field, v).map(str::len).map_err(Some),
+            Some(v) => st::validate(field, v).map(|v| v.len()).map_err(Some),
             None => Err(Some(st::InvalidValue::TooLong)),
         },
     };
