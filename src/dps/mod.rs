@@ -14,12 +14,12 @@ pub use response::{
     parse_response, parse_topic, OperationStatus, RegistrationResponse, ResponseTopic,
 };
 
-use heapless::String;
+use heapless::{String, Vec};
 
 use crate::hub::properties::valid_component;
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_publish_header, encode_subscribe, Connect, Cursor,
-    DecodeError, FixedHeader, Inbound, QoS,
+    DecodeError, FixedHeader, Inbound, QoS, Text,
 };
 use crate::sink::{Overflow, Sink};
 
@@ -116,7 +116,7 @@ pub enum DpsFailure<'a> {
         /// `errorCode`, e.g. 401002.
         error_code: Option<u32>,
         /// `message`, as received (JSON-escaped).
-        message: Option<&'a str>,
+        message: Option<Text<'a>>,
     },
     /// The operation ended `failed`, `disabled` or `unassigned`.
     NotAssigned {
@@ -125,7 +125,7 @@ pub enum DpsFailure<'a> {
         /// `registrationState.errorCode`.
         error_code: Option<u32>,
         /// `registrationState.errorMessage`, as received.
-        message: Option<&'a str>,
+        message: Option<Text<'a>>,
     },
     /// A response that cannot be parsed, or an assignment without hub or device ID.
     Malformed,
@@ -152,16 +152,16 @@ pub enum DpsEvent<'a> {
     /// DPS is assigning; the next status query is due after `retry_after_secs`.
     Assigning {
         /// The operation ID.
-        operation_id: &'a str,
+        operation_id: Text<'a>,
         /// Seconds until the next query.
         retry_after_secs: u32,
     },
     /// Assigned: connect to `assigned_hub` as `device_id`. The transport should be closed.
     Assigned {
         /// The IoT Hub host name.
-        assigned_hub: &'a str,
+        assigned_hub: Text<'a>,
         /// The device ID to use there.
-        device_id: &'a str,
+        device_id: Text<'a>,
     },
     /// Registration failed. The transport should be closed.
     Failed(DpsFailure<'a>),
@@ -189,7 +189,8 @@ pub struct DpsClient<B> {
     state: DpsState,
     registration_id: String<MAX_ID_LEN>,
     registration_payload: Option<String<MAX_REGISTRATION_PAYLOAD_LEN>>,
-    operation_id: String<MAX_OPERATION_ID_LEN>,
+    /// The operation ID as received (bytes: it is only copied and sent back).
+    operation_id: Vec<u8, MAX_OPERATION_ID_LEN>,
     packet_id: u16,
     queries: u32,
     query_due_ms: Option<u64>,
@@ -208,7 +209,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             state: DpsState::Idle,
             registration_id: String::new(),
             registration_payload: None,
-            operation_id: String::new(),
+            operation_id: Vec::new(),
             packet_id: 0,
             queries: 0,
             query_due_ms: None,
@@ -384,7 +385,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         let (topic, op): (&[u8], &[u8]) = if status_query {
             (
                 b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=",
-                self.operation_id.as_bytes(),
+                &self.operation_id,
             )
         } else {
             (b"$dps/registrations/PUT/iotdps-register/?$rid=1", b"")
@@ -560,7 +561,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                     return DpsEvent::Failed(DpsFailure::OperationIdTooLong);
                 }
                 self.operation_id.clear();
-                let _ = self.operation_id.push_str(op);
+                let _ = self.operation_id.extend_from_slice(op.as_bytes());
                 self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
                 DpsEvent::Assigning {
                     operation_id: op,

@@ -1,5 +1,7 @@
 //! DPS response topics and payloads.
 
+use crate::mqtt::{is_utf8, Text};
+
 /// The operation status DPS reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperationStatus {
@@ -16,10 +18,10 @@ pub enum OperationStatus {
 }
 
 impl OperationStatus {
-    fn parse(s: &str) -> Option<Self> {
+    fn parse(s: &[u8]) -> Option<Self> {
         // The one candidate of that length (and first letter), then one compare: no table of
         // string slices in flash.
-        let (name, status) = match (s.len(), s.as_bytes().first()) {
+        let (name, status) = match (s.len(), s.first()) {
             (9, _) => ("assigning", OperationStatus::Assigning),
             (8, Some(b'a')) => ("assigned", OperationStatus::Assigned),
             (8, _) => ("disabled", OperationStatus::Disabled),
@@ -27,7 +29,7 @@ impl OperationStatus {
             (10, _) => ("unassigned", OperationStatus::Unassigned),
             _ => return None,
         };
-        (name == s).then_some(status)
+        (name.as_bytes() == s).then_some(status)
     }
 }
 
@@ -90,25 +92,25 @@ fn decimal(digits: &[u8]) -> Option<u32> {
 }
 
 /// The fields of a DPS response body the library uses. Strings are borrowed as received
-/// (JSON escapes are not undone).
+/// (JSON escapes are not undone), as [`Text`]: the body was checked to be UTF-8 once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RegistrationResponse<'a> {
     /// `operationId`.
-    pub operation_id: Option<&'a str>,
+    pub operation_id: Option<Text<'a>>,
     /// `status`.
     pub status: Option<OperationStatus>,
     /// `registrationState.assignedHub`.
-    pub assigned_hub: Option<&'a str>,
+    pub assigned_hub: Option<Text<'a>>,
     /// `registrationState.deviceId`.
-    pub device_id: Option<&'a str>,
+    pub device_id: Option<Text<'a>>,
     /// `registrationState.errorCode`.
     pub state_error_code: Option<u32>,
     /// `registrationState.errorMessage`.
-    pub state_error_message: Option<&'a str>,
+    pub state_error_message: Option<Text<'a>>,
     /// Top-level `errorCode` (error bodies).
     pub error_code: Option<u32>,
     /// Top-level `message` (error bodies).
-    pub message: Option<&'a str>,
+    pub message: Option<Text<'a>>,
 }
 
 /// Why a response body was refused.
@@ -155,7 +157,9 @@ const BODY: usize = SLOTS + 2;
 /// control characters; escapes are checked to be a backslash and one character, and kept as
 /// received.
 pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, ResponseError> {
-    core::str::from_utf8(payload).map_err(|_| ResponseError)?;
+    if !is_utf8(payload) {
+        return Err(ResponseError);
+    }
     let mut p = Scan {
         s: payload,
         i: 0,
@@ -166,7 +170,7 @@ pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, Respon
     if p.peek().is_some() {
         return Err(ResponseError);
     }
-    let mut strs: [Option<&str>; SLOTS] = [None; SLOTS];
+    let mut strs: [Option<Text<'_>>; SLOTS] = [None; SLOTS];
     let mut nums: [Option<u32>; SLOTS] = [None; SLOTS];
     for (i, span) in p.raw.iter().enumerate() {
         if let Some((a, b)) = *span {
@@ -178,13 +182,13 @@ pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, Respon
                 }
                 nums[i] = Some(decimal(v).ok_or(ResponseError)?);
             } else {
-                // A span of the UTF-8 body between ASCII quotes: cannot fail.
-                strs[i] = Some(core::str::from_utf8(v).map_err(|_| ResponseError)?);
+                // A span of the UTF-8 body between ASCII quotes: UTF-8.
+                strs[i] = Some(Text::checked(v));
             }
         }
     }
     let status = match strs[1] {
-        Some(s) => Some(OperationStatus::parse(s).ok_or(ResponseError)?),
+        Some(s) => Some(OperationStatus::parse(s.as_bytes()).ok_or(ResponseError)?),
         None => None,
     };
     let r = RegistrationResponse {
@@ -423,6 +427,10 @@ impl Scan<'_> {
 mod tests {
     use super::*;
 
+    fn text(s: &str) -> Option<Text<'_>> {
+        Some(Text::from(s))
+    }
+
     #[test]
     fn key_spans() {
         let names: std::vec::Vec<&[u8]> = KEY_SPANS
@@ -478,21 +486,21 @@ mod tests {
         assert_eq!(r.status, Some(OperationStatus::Assigning));
         assert_eq!(
             r.operation_id,
-            Some("4.d0a671905ea5b2c8.42d78160-4c78-479e-8be7-61d5e55dac0d")
+            text("4.d0a671905ea5b2c8.42d78160-4c78-479e-8be7-61d5e55dac0d")
         );
         let r = parse_response(
             br#"{"operationId":"4.x","status":"assigned","registrationState":{"x509":{"enrollmentGroupId":"g"},"registrationId":"dev","createdDateTimeUtc":"2026-01-01T00:00:00Z","assignedHub":"hub.azure-devices.net","deviceId":"dev","status":"assigned","substatus":"initialAssignment","lastUpdatedDateTimeUtc":"2026-01-01T00:00:01Z","etag":"IjEi","payload":{"a":[1,2,{"b":null}]}}}"#,
         )
         .unwrap();
-        assert_eq!(r.assigned_hub, Some("hub.azure-devices.net"));
-        assert_eq!(r.device_id, Some("dev"));
+        assert_eq!(r.assigned_hub, text("hub.azure-devices.net"));
+        assert_eq!(r.device_id, text("dev"));
     }
 
     #[test]
     fn error_and_failure_bodies() {
         let r = parse_response(br#"{"errorCode":401002,"trackingId":"t","message":"Unauthorized","timestampUtc":"2026-01-01T00:00:00Z"}"#).unwrap();
         assert_eq!(r.error_code, Some(401002));
-        assert_eq!(r.message, Some("Unauthorized"));
+        assert_eq!(r.message, text("Unauthorized"));
         let r = parse_response(br#"{"operationId":"o","status":"disabled","registrationState":{"registrationId":"d","status":"disabled","errorCode":400207,"errorMessage":"Enrollment disabled"}}"#).unwrap();
         assert_eq!(r.status, Some(OperationStatus::Disabled));
         assert_eq!(r.state_error_code, Some(400207));
@@ -504,9 +512,9 @@ mod tests {
             b" {\"operationId\" : \"o\\\"1\" ,\n\"status\":\"assigned\",\"message\":null,\"errorCode\":null,\"x\":[true,false,null,-1.5e+3,{},[],{\"a\":[{\"b\":\"}\"}]}],\"registrationState\":{\"deviceId\":\"d\",\"assignedHub\":\"h\",\"errorMessage\":null}}\r\n",
         )
         .unwrap();
-        assert_eq!(r.operation_id, Some("o\\\"1"));
+        assert_eq!(r.operation_id, text("o\\\"1"));
         assert_eq!(r.status, Some(OperationStatus::Assigned));
-        assert_eq!((r.assigned_hub, r.device_id), (Some("h"), Some("d")));
+        assert_eq!((r.assigned_hub, r.device_id), (text("h"), text("d")));
         assert_eq!((r.message, r.error_code), (None, None));
         let r = parse_response(br#"{"errorCode":4294967295,"registrationState":null}"#).unwrap();
         assert_eq!(r.error_code, Some(u32::MAX));

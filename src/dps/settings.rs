@@ -26,6 +26,7 @@
 use heapless::String;
 
 use crate::config;
+use crate::mqtt::{is_utf8, Text};
 
 /// The settings subtree of the assignment.
 pub const SUBTREE: &str = "azure_iot_hub";
@@ -107,8 +108,9 @@ pub enum InvalidValue {
     BadCharacters,
 }
 
-/// Checks a value for `field` (before it is stored, and after it is loaded).
-pub fn validate(field: Field, value: &[u8]) -> Result<&str, InvalidValue> {
+/// Checks a value for `field` (before it is stored, and after it is loaded): the value as
+/// [`Text`].
+pub fn validate(field: Field, value: &[u8]) -> Result<Text<'_>, InvalidValue> {
     if value.is_empty() {
         return Err(InvalidValue::Empty);
     }
@@ -132,7 +134,10 @@ pub fn validate(field: Field, value: &[u8]) -> Result<&str, InvalidValue> {
             return Err(InvalidValue::BadCharacters);
         }
     }
-    core::str::from_utf8(value).map_err(|_| InvalidValue::BadCharacters)
+    if !is_utf8(value) {
+        return Err(InvalidValue::BadCharacters);
+    }
+    Ok(Text::checked(value))
 }
 
 /// The stored assignment, as far as it is there and valid.
@@ -168,7 +173,7 @@ fn load_checked<'b, S: SettingsStore>(
     store: &mut S,
     field: Field,
     buf: &'b mut [u8],
-) -> Result<Result<&'b str, Option<InvalidValue>>, S::Error> {
+) -> Result<Result<Text<'b>, Option<InvalidValue>>, S::Error> {
     let Some(len) = store.load(field.key(), buf)? else {
         return Ok(Err(None));
     };
@@ -188,7 +193,7 @@ fn load_field<S: SettingsStore, const N: usize>(
     Ok(match load_checked(store, field, &mut buf)? {
         Ok(s) => {
             // Cannot fail: `s` fits the buffer of `N` bytes.
-            let _ = slot.insert(String::new()).push_str(s);
+            let _ = slot.insert(String::new()).push_str(s.as_str());
             None
         }
         Err(e) => e,
@@ -373,6 +378,21 @@ mod tests {
             load_assignment(&mut m).unwrap().1.device_id,
             Some(InvalidValue::Empty)
         );
+    }
+
+    #[test]
+    fn validate_gives_the_text() {
+        assert_eq!(
+            validate(Field::DeviceId, "dev-é".as_bytes()),
+            Ok(Text::from("dev-é"))
+        );
+        // Overlong, surrogate, cut short: not UTF-8.
+        for bad in [&b"\xc0\x80"[..], b"\xed\xa0\x80", b"d\xc3"] {
+            assert_eq!(
+                validate(Field::DeviceId, bad),
+                Err(InvalidValue::BadCharacters)
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::config as k;
 use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
+use crate::mqtt::Text;
 use crate::port::dps::{self as drv, BssMutex, DpsConfig, Hooks, StartError};
 use crate::port::settings as zs;
 
@@ -214,7 +215,7 @@ fn load_stored(ctx: &mut Ctx, field: Field) {
     let checked = match zs::cached(field as usize, buf) {
         None => Err(None),
         Some(len) => match buf.get(..len) {
-            Some(v) => st::validate(field, v).map(str::len).map_err(Some),
+            Some(v) => st::validate(field, v).map(|v| v.len()).map_err(Some),
             None => Err(Some(st::InvalidValue::TooLong)),
         },
     };
@@ -296,7 +297,7 @@ impl Hooks for Api {
     fn on_assigning() {
         on_assigning();
     }
-    fn on_assigned(hostname: &str, device_id: &str) {
+    fn on_assigned(hostname: Text<'_>, device_id: Text<'_>) {
         on_assigned(hostname, device_id);
     }
     fn on_end(result: Result<(), FailureKind>) {
@@ -315,7 +316,7 @@ fn on_assigning() {
 
 /// A usable assignment (on the DPS thread, before the connection closes): stores it and keeps
 /// it for the get functions.
-fn on_assigned(hostname: &str, device_id: &str) {
+fn on_assigned(hostname: Text<'_>, device_id: Text<'_>) {
     // As the original: a failure to store is logged; the assignment is used anyway. The driver
     // checked both values with the settings rules.
     if let Err(e) = zs::store_assignment(hostname.as_bytes(), device_id.as_bytes()) {

@@ -23,7 +23,7 @@ use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::string::{String, ToString};
+use std::string::String;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use std::vec;
@@ -212,7 +212,7 @@ impl fmt::Display for DpsError {
 impl std::error::Error for DpsError {}
 
 fn failure(f: DpsFailure<'_>) -> DpsError {
-    let text = |m: Option<&str>| m.map(ToString::to_string);
+    let text = |m: Option<crate::mqtt::Text<'_>>| m.map(String::from);
     match f {
         DpsFailure::ConnectionRefused(code) => DpsError::Rejected {
             reason: format!("CONNACK return code {code}"),

@@ -32,7 +32,7 @@ use crate::dps::driver::{self, Failure, FailureKind, Step};
 use crate::dps::{
     DpsClient, DpsConnectError, DpsOptions, API_VERSION, MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN,
 };
-use crate::mqtt::Framer;
+use crate::mqtt::{Framer, Text};
 
 /// Log target, as the original's DPS log module.
 pub(crate) const LOG_DPS: &str = "azure_iot_hub_dps";
@@ -77,7 +77,7 @@ pub trait Hooks {
     fn on_assigning();
     /// DPS assigned a usable host name and device ID (borrowed from the receive buffer, valid
     /// for the call); `on_end` follows with `Ok`.
-    fn on_assigned(hostname: &str, device_id: &str);
+    fn on_assigned(hostname: Text<'_>, device_id: Text<'_>);
     /// The registration ended (the DPS connection is closed).
     fn on_end(result: Result<(), FailureKind>);
 }
