@@ -23,14 +23,23 @@ use crate::port::PortEvent;
 /// A session reconnects: between a lost connection and the session's final DISCONNECTED.
 static RECONNECTING: AtomicBool = AtomicBool::new(false);
 
+/// Whether the port can reconnect on its own: always on Linux, on Zephyr only when Kconfig turns
+/// on automatic reconnect or a SAS key (otherwise the code below is constant-false and dropped).
+#[cfg(feature = "zephyr")]
+const RECONNECTS: bool = crate::port::RECONNECTS;
+#[cfg(not(feature = "zephyr"))]
+const RECONNECTS: bool = true;
+
 /// True while the library reconnects on its own (so `azure_iot_hub_disconnect()` must stop it).
 pub(in crate::capi) fn active() -> bool {
-    RECONNECTING.load(Ordering::SeqCst)
+    RECONNECTS && RECONNECTING.load(Ordering::SeqCst)
 }
 
 /// The session's final DISCONNECTED.
 pub(in crate::capi) fn ended() {
-    RECONNECTING.store(false, Ordering::SeqCst);
+    if RECONNECTS {
+        RECONNECTING.store(false, Ordering::SeqCst);
+    }
 }
 
 #[cfg(any(feature = "std", feature = "zephyr"))]
@@ -62,6 +71,9 @@ mod imp {
         ev: &PortEvent<'_>,
         evt: &mut azure_iot_hub_evt,
     ) -> Option<azure_iot_hub_evt_type> {
+        if !super::RECONNECTS {
+            return None;
+        }
         let (state, t) = match *ev {
             PortEvent::ConnectionLost {
                 reason,

@@ -59,6 +59,7 @@ mod sync;
 pub(crate) mod sys;
 mod worker;
 
+pub(crate) use session::RECONNECTS;
 pub use session::{Extensions, OUTBOX_SIZE, SAS_TOKEN_MAX};
 use sync::StaticBuf;
 #[allow(unused_imports)] // KGuard: used by the C API only

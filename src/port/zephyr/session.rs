@@ -53,6 +53,11 @@ const SESSION_SLOTS: usize =
         0
     };
 
+/// True when this build can reconnect on its own (automatic reconnect or SAS renewal): only then
+/// does the port deliver `ConnectionLost` and `Reconnecting`, so the C API links their handling
+/// only then.
+pub(crate) const RECONNECTS: bool = SESSION_SLOTS > 0;
+
 /// Tokens older than this are taken for a wall clock that was never set (2020-01-01).
 const CLOCK_PLAUSIBLE_FROM: i64 = 1_577_836_800;
 
