@@ -68,19 +68,18 @@ bool azhub_z_on_worker(void) { return worker_started && pthread_equal(pthread_se
 
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_cond = PTHREAD_COND_INITIALIZER;
-/* As many kernel objects as zephyr/src/glue.c creates: the worker's 3 semaphores and 4 mutexes;
- * with DPS the DPS thread's semaphores (ids 3 and 4, AZHUB_Z_DPS_SEM_*) and mutexes 4 and 5. */
+/* As many kernel objects as zephyr/src/glue.c creates: the worker's 3 semaphores and 3 mutexes;
+ * with DPS the DPS thread's semaphores (ids 3 and 4, AZHUB_Z_DPS_SEM_*) and mutexes 3 and 4. */
 #ifdef WITH_DPS
 static int sem_count[AZHUB_Z_DPS_SEM_DONE + 1];
 static pthread_mutex_t mutexes[AZHUB_Z_MUTEX_COUNT] = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
 };
 #else
 static int sem_count[3];
-static pthread_mutex_t mutexes[4] = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+static pthread_mutex_t mutexes[3] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
 };
 #endif
 

@@ -5,6 +5,7 @@
 //! runs, so the handler may call every function of the API (as the original allows).
 
 use core::ffi::c_int;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use super::error::{errno, Error, Op};
 use super::events;
@@ -18,9 +19,29 @@ use crate::port::{ConnectConfig, SendError};
 
 use iot_hub_state::*;
 
-// On Zephyr the numbers are the glue's kernel mutexes 2 and 3 (the port uses 0 and 1).
+// On Zephyr the number is the glue's kernel mutex 2 (the port uses 0 and 1).
 pub(super) static STATE: Mutex<iot_hub_state, 2> = Mutex::new(STATE_UNINIT);
-pub(super) static HANDLER: Mutex<azure_iot_hub_evt_handler_t, 3> = Mutex::new(None);
+pub(super) static HANDLER: HandlerCell = HandlerCell(AtomicPtr::new(core::ptr::null_mut()));
+
+/// The application's event handler: one atomic pointer (null: none), so that every event reads
+/// it without a lock and registering one needs no kernel mutex.
+pub(super) struct HandlerCell(AtomicPtr<()>);
+
+impl HandlerCell {
+    pub(super) fn set(&self, handler: azure_iot_hub_evt_handler_t) {
+        let p = handler.map_or(core::ptr::null_mut(), |h| h as *mut ());
+        self.0.store(p, Ordering::Release);
+    }
+
+    pub(super) fn get(&self) -> azure_iot_hub_evt_handler_t {
+        let p = self.0.load(Ordering::Acquire);
+        // SAFETY: a non-null value was stored by `set` from a handler of this very type, and
+        // function and data pointers have the same size on every target the library supports.
+        (!p.is_null()).then(|| unsafe {
+            core::mem::transmute::<*mut (), unsafe extern "C" fn(*mut azure_iot_hub_evt)>(p)
+        })
+    }
+}
 
 fn lock<T, const ID: c_int>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target = T> + '_ {
     m.lock()
@@ -70,8 +91,7 @@ pub(super) fn transition(to: iot_hub_state) {
 
 /// Calls the application's handler, if there is one.
 pub(super) fn emit(evt: &mut azure_iot_hub_evt) {
-    let handler = *lock(&HANDLER);
-    if let Some(h) = handler {
+    if let Some(h) = HANDLER.get() {
         // SAFETY: `h` is the function the application registered with `azure_iot_hub_init`;
         // `evt` is a valid, initialised event that lives for the whole call.
         unsafe { h(evt) };
@@ -116,7 +136,7 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
     #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
     super::fota::hub_init();
     platform::init_client()?;
-    *lock(&HANDLER) = Some(handler);
+    HANDLER.set(Some(handler));
     *st = STATE_DISCONNECTED;
     Ok(())
 }

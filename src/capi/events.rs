@@ -386,7 +386,7 @@ mod tests {
     /// test, because the C API's context is global.
     #[test]
     fn events_from_the_port() {
-        *HANDLER.lock() = Some(record);
+        HANDLER.set(Some(record));
         let plain = |t| Seen {
             props_null: true,
             ..seen(t)
@@ -547,7 +547,7 @@ mod tests {
                 ..seen(AZURE_IOT_HUB_EVT_CONNECTION_FAILED)
             }]
         );
-        *HANDLER.lock() = None;
+        HANDLER.set(None);
         *STATE.lock() = STATE_UNINIT;
     }
 }

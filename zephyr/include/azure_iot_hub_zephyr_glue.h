@@ -96,7 +96,7 @@ bool azhub_z_on_worker(void);
 #else
 #define AZHUB_Z_SEM_COUNT 3
 #endif
-#define AZHUB_Z_MUTEX_COUNT 6
+#define AZHUB_Z_MUTEX_COUNT 5
 
 /** Semaphores: initial count 0, limit 1. @return 0, -EAGAIN on timeout, -EINVAL bad id. */
 int azhub_z_sem_take(int id, int32_t timeout_ms);

@@ -153,14 +153,14 @@ void azhub_z_panic(void)
 }
 
 /* Semaphores: 0 to 2 the worker's (start, finished, wake), 3 and 4 the DPS thread's (only with
- * DPS). Mutexes 4 and 5 are DPS's (the settings cache and the C API's DPS state): without DPS
+ * DPS). Mutexes 3 and 4 are DPS's (the settings cache and the C API's DPS state): without DPS
  * they are not created.
  */
 #define GLUE_SEM_COUNT AZHUB_Z_SEM_COUNT
 #if defined(CONFIG_AZURE_IOT_HUB_DPS)
 #define GLUE_MUTEX_COUNT AZHUB_Z_MUTEX_COUNT
 #else
-#define GLUE_MUTEX_COUNT 4
+#define GLUE_MUTEX_COUNT 3
 #endif
 BUILD_ASSERT(GLUE_SEM_COUNT <= AZHUB_Z_SEM_COUNT && GLUE_MUTEX_COUNT <= AZHUB_Z_MUTEX_COUNT);
 

@@ -104,9 +104,9 @@ impl Ctx {
     }
 }
 
-// The glue's kernel mutex 5 (the C API's DPS state). Every initial byte is zero: the context
+// The glue's kernel mutex 4 (the C API's DPS state). Every initial byte is zero: the context
 // is in .bss, not in flash.
-static CTX: BssMutex<Ctx, 5> = BssMutex::new(Ctx {
+static CTX: BssMutex<Ctx, 4> = BssMutex::new(Ctx {
     state: State::Uninit,
     handler: None,
     id_scope: heapless::String::new(),
