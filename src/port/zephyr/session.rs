@@ -46,17 +46,13 @@ pub const SAS_TOKEN_MAX: usize = if k::AZURE_IOT_HUB_SAS_KEY.is_empty() {
 const MODEL_ID_MAX: usize = 3 * k::AZURE_IOT_HUB_MODEL_ID.len();
 
 /// One session slot when an extension needs it (reconnect, SAS), none otherwise.
-const SESSION_SLOTS: usize =
-    if k::AZURE_IOT_HUB_AUTO_RECONNECT || !k::AZURE_IOT_HUB_SAS_KEY.is_empty() {
-        1
-    } else {
-        0
-    };
+const SESSION_SLOTS: usize = if RECONNECTS { 1 } else { 0 };
 
 /// True when this build can reconnect on its own (automatic reconnect or SAS renewal): only then
 /// does the port deliver `ConnectionLost` and `Reconnecting`, so the C API links their handling
 /// only then.
-pub(crate) const RECONNECTS: bool = SESSION_SLOTS > 0;
+pub(crate) const RECONNECTS: bool =
+    k::AZURE_IOT_HUB_AUTO_RECONNECT || !k::AZURE_IOT_HUB_SAS_KEY.is_empty();
 
 /// Tokens older than this are taken for a wall clock that was never set (2020-01-01).
 const CLOCK_PLAUSIBLE_FROM: i64 = 1_577_836_800;
