@@ -287,65 +287,55 @@ pub extern "C" fn azure_iot_hub_dps_start() -> c_int {
     }
 }
 
-/// The DPS driver's calls into this context.
+/// The DPS driver's calls into this context (on the DPS thread).
 struct Api;
 
 impl Hooks for Api {
     fn on_assigning() {
-        on_assigning();
+        let handler = {
+            let mut ctx = CTX.lock();
+            ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING;
+            ctx.handler
+        };
+        call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
     }
+
+    /// A usable assignment (before the connection closes): stores it and keeps it for the get
+    /// functions.
     fn on_assigned(hostname: Text<'_>, device_id: Text<'_>) {
-        on_assigned(hostname, device_id);
-    }
-    fn on_end(result: Result<(), FailureKind>) {
-        on_end(result);
-    }
-}
-
-fn on_assigning() {
-    let handler = {
-        let mut ctx = CTX.lock();
-        ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING;
-        ctx.handler
-    };
-    call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
-}
-
-/// A usable assignment (on the DPS thread, before the connection closes): stores it and keeps
-/// it for the get functions.
-fn on_assigned(hostname: Text<'_>, device_id: Text<'_>) {
-    // As the original: a failure to store is logged; the assignment is used anyway. The driver
-    // checked both values with the settings rules: the core's writes, in its order.
-    let (h, d) = (hostname.as_bytes(), device_id.as_bytes());
-    if let Err(e) = st::store_checked(&mut ZephyrSettings, h, d) {
-        ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
-    }
-    let mut ctx = CTX.lock();
-    // The driver checked both against the settings rules (lengths included): they fit.
-    ctx.keep(Field::Hostname, h);
-    ctx.keep(Field::DeviceId, d);
-}
-
-/// The end of a registration (on the DPS thread): sets the status, wakes a waiting connect()
-/// (the driver gives its semaphore after this) and reports to the handler.
-fn on_end(result: Result<(), FailureKind>) {
-    let (handler, status) = {
-        let mut ctx = CTX.lock();
-        ctx.state = State::Disconnected;
-        ctx.finished = ctx.started;
-        match result {
-            Ok(()) => {
-                ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
-                ctx.last_error = 0;
-            }
-            Err(kind) => {
-                ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_FAILED;
-                ctx.last_error = errno_of(kind);
-            }
+        // As the original: a failure to store is logged; the assignment is used anyway. The
+        // driver checked both values with the settings rules: the core's writes, in its order.
+        let (h, d) = (hostname.as_bytes(), device_id.as_bytes());
+        if let Err(e) = st::store_checked(&mut ZephyrSettings, h, d) {
+            ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
         }
-        (ctx.handler, ctx.status)
-    };
-    call(handler, status);
+        let mut ctx = CTX.lock();
+        // The driver checked both against the settings rules (lengths included): they fit.
+        ctx.keep(Field::Hostname, h);
+        ctx.keep(Field::DeviceId, d);
+    }
+
+    /// The end of a registration: sets the status, wakes a waiting connect() (the driver gives
+    /// its semaphore after this) and reports to the handler.
+    fn on_end(result: Result<(), FailureKind>) {
+        let (handler, status) = {
+            let mut ctx = CTX.lock();
+            ctx.state = State::Disconnected;
+            ctx.finished = ctx.started;
+            match result {
+                Ok(()) => {
+                    ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
+                    ctx.last_error = 0;
+                }
+                Err(kind) => {
+                    ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_FAILED;
+                    ctx.last_error = errno_of(kind);
+                }
+            }
+            (ctx.handler, ctx.status)
+        };
+        call(handler, status);
+    }
 }
 
 fn start_errno(e: StartError) -> c_int {
