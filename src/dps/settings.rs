@@ -1,6 +1,9 @@
 //! The DPS assignment in persistent settings: which keys, how values are checked when they are
 //! loaded, and in which order they are written, shared by every port (Linux: a file; Zephyr:
-//! the settings subsystem). A port implements [`SettingsStore`]; the rest is here.
+//! the settings subsystem). A port implements [`SettingsStore`], keyed by [`Key`] (the stored
+//! names are [`Key::as_str`]; a store may index a table by the key instead); the rest is here:
+//! [`load_assignment`] (the load rule, [`load_value`], for both values), [`store_assignment`]
+//! (the write order, [`store_checked`]), [`delete_field`] and [`delete_assignment`].
 //!
 //! Keys (the original's, nrf-api.md section 4.10):
 //!
@@ -44,7 +47,43 @@ pub const HOSTNAME_MAX_LEN: usize = config::AZURE_IOT_HUB_DPS_HOSTNAME_MAX_LEN -
 /// Longest assigned device ID kept (`CONFIG_AZURE_IOT_HUB_DPS_DEVICE_ID_MAX_LEN` minus the NUL).
 pub const DEVICE_ID_MAX_LEN: usize = config::AZURE_IOT_HUB_DPS_DEVICE_ID_MAX_LEN - 1;
 
-/// A key-value store that survives a restart (Zephyr settings, a file, flash...).
+/// A key the assignment uses: the two values and the original's length key of each (the
+/// discriminant is the key's index, 0 to 3, for stores that keep a table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Key {
+    /// [`KEY_HOSTNAME`].
+    Hostname = 0,
+    /// [`KEY_DEVICE_ID`].
+    DeviceId = 1,
+    /// [`KEY_HOSTNAME_LEN`] (deleted, never written, never loaded).
+    HostnameLen = 2,
+    /// [`KEY_DEVICE_ID_LEN`] (deleted, never written, never loaded).
+    DeviceIdLen = 3,
+}
+
+impl Key {
+    /// Every key, in index order.
+    pub const ALL: [Key; 4] = [
+        Key::Hostname,
+        Key::DeviceId,
+        Key::HostnameLen,
+        Key::DeviceIdLen,
+    ];
+
+    /// The stored name (`azure_iot_hub/hostname`...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Key::Hostname => KEY_HOSTNAME,
+            Key::DeviceId => KEY_DEVICE_ID,
+            Key::HostnameLen => KEY_HOSTNAME_LEN,
+            Key::DeviceIdLen => KEY_DEVICE_ID_LEN,
+        }
+    }
+}
+
+/// A key-value store that survives a restart (Zephyr settings, a file, flash...), keyed by
+/// [`Key`] (a store that needs the stored name has [`Key::as_str`]).
 pub trait SettingsStore {
     /// The store's error.
     type Error;
@@ -52,38 +91,39 @@ pub trait SettingsStore {
     /// Reads `key` into `buf`. Returns `Ok(None)` when the key does not exist, otherwise the
     /// value's full length, which may exceed `buf.len()` (then only `buf.len()` bytes are
     /// copied).
-    fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, Self::Error>;
+    fn load(&mut self, key: Key, buf: &mut [u8]) -> Result<Option<usize>, Self::Error>;
 
     /// Writes `key`. When this returns, the value must survive a power cut.
-    fn save(&mut self, key: &str, value: &[u8]) -> Result<(), Self::Error>;
+    fn save(&mut self, key: Key, value: &[u8]) -> Result<(), Self::Error>;
 
     /// Deletes `key`; deleting a key that does not exist succeeds.
-    fn delete(&mut self, key: &str) -> Result<(), Self::Error>;
+    fn delete(&mut self, key: Key) -> Result<(), Self::Error>;
 }
 
-/// One of the two stored values.
+/// One of the two stored values (its discriminant is its [`Key`]'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Field {
     /// The assigned IoT Hub host name.
-    Hostname,
+    Hostname = 0,
     /// The assigned device ID.
-    DeviceId,
+    DeviceId = 1,
 }
 
 impl Field {
     /// Its key.
-    pub const fn key(self) -> &'static str {
+    pub const fn key(self) -> Key {
         match self {
-            Field::Hostname => KEY_HOSTNAME,
-            Field::DeviceId => KEY_DEVICE_ID,
+            Field::Hostname => Key::Hostname,
+            Field::DeviceId => Key::DeviceId,
         }
     }
 
     /// The original's length key for it.
-    pub const fn len_key(self) -> &'static str {
+    pub const fn len_key(self) -> Key {
         match self {
-            Field::Hostname => KEY_HOSTNAME_LEN,
-            Field::DeviceId => KEY_DEVICE_ID_LEN,
+            Field::Hostname => Key::HostnameLen,
+            Field::DeviceId => Key::DeviceIdLen,
         }
     }
 
@@ -165,11 +205,12 @@ pub struct LoadReport {
     pub device_id: Option<InvalidValue>,
 }
 
-/// Reads `field` into `buf` (its longest value: a longer one is recognised by the length the
-/// store reports, without reading it) and checks it: the value, or why there is none (`None`:
-/// not stored). One called copy for both fields.
-#[inline(never)]
-fn load_checked<'b, S: SettingsStore>(
+/// The load rule for one value: reads `field` into `buf` (at least [`Field::max_len`] bytes; a
+/// longer value is recognised by the length the store reports, without reading it) and checks
+/// it with [`validate`]. The value, or why there is none (`None`: not stored; `Some`:
+/// stored but not usable, to be logged and treated as absent). [`load_assignment`] uses it for
+/// both fields, and a port that keeps the values in buffers of its own may call it directly.
+pub fn load_value<'b, S: SettingsStore>(
     store: &mut S,
     field: Field,
     buf: &'b mut [u8],
@@ -190,7 +231,7 @@ fn load_field<S: SettingsStore, const N: usize>(
     slot: &mut Option<String<N>>,
 ) -> Result<Option<InvalidValue>, S::Error> {
     let mut buf = [0u8; N];
-    Ok(match load_checked(store, field, &mut buf)? {
+    Ok(match load_value(store, field, &mut buf)? {
         Ok(s) => {
             // Cannot fail: `s` fits the buffer of `N` bytes.
             let _ = slot.insert(String::new()).push_str(s.as_str());
@@ -228,27 +269,30 @@ pub enum StoreError<E> {
     Store(E),
 }
 
-/// Writes a new assignment: deletes the device ID, then writes the host name, then the device ID
-/// (the device ID completes the assignment; see the module documentation).
+/// Writes a new assignment: checks both values, then deletes the device ID, writes the host
+/// name, then the device ID ([`store_checked`]; the device ID completes the assignment, see the
+/// module documentation). The values are text or bytes (`&str`, `&[u8]`...).
 pub fn store_assignment<S: SettingsStore>(
     store: &mut S,
-    hostname: &str,
-    device_id: &str,
+    hostname: impl AsRef<[u8]>,
+    device_id: impl AsRef<[u8]>,
 ) -> Result<(), StoreError<S::Error>> {
-    validate(Field::Hostname, hostname.as_bytes())
-        .map_err(|e| StoreError::Invalid(Field::Hostname, e))?;
-    validate(Field::DeviceId, device_id.as_bytes())
-        .map_err(|e| StoreError::Invalid(Field::DeviceId, e))?;
-    store
-        .delete(Field::DeviceId.key())
-        .map_err(StoreError::Store)?;
-    store
-        .save(Field::Hostname.key(), hostname.as_bytes())
-        .map_err(StoreError::Store)?;
-    store
-        .save(Field::DeviceId.key(), device_id.as_bytes())
-        .map_err(StoreError::Store)?;
-    Ok(())
+    let (hostname, device_id) = (hostname.as_ref(), device_id.as_ref());
+    validate(Field::Hostname, hostname).map_err(|e| StoreError::Invalid(Field::Hostname, e))?;
+    validate(Field::DeviceId, device_id).map_err(|e| StoreError::Invalid(Field::DeviceId, e))?;
+    store_checked(store, hostname, device_id).map_err(StoreError::Store)
+}
+
+/// [`store_assignment`] of values already checked with [`validate`] (as the DPS driver checks
+/// an assignment, `crate::dps::driver`): the writes alone, in the same order.
+pub fn store_checked<S: SettingsStore>(
+    store: &mut S,
+    hostname: &[u8],
+    device_id: &[u8],
+) -> Result<(), S::Error> {
+    store.delete(Field::DeviceId.key())?;
+    store.save(Field::Hostname.key(), hostname)?;
+    store.save(Field::DeviceId.key(), device_id)
 }
 
 /// Deletes one value and the original's length key for it.
@@ -271,20 +315,8 @@ mod tests {
     /// A store in memory that can fail its n-th write (a "power cut").
     #[derive(Default)]
     struct Mem {
-        map: LinearMap<&'static str, Vec<u8, 300>, 8>,
+        map: LinearMap<Key, Vec<u8, 300>, 8>,
         writes_left: Option<usize>,
-    }
-
-    fn intern(key: &str) -> &'static str {
-        [
-            KEY_HOSTNAME,
-            KEY_DEVICE_ID,
-            KEY_HOSTNAME_LEN,
-            KEY_DEVICE_ID_LEN,
-        ]
-        .into_iter()
-        .find(|k| *k == key)
-        .unwrap()
     }
 
     impl Mem {
@@ -302,24 +334,67 @@ mod tests {
 
     impl SettingsStore for Mem {
         type Error = ();
-        fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, ()> {
-            Ok(self.map.get(&intern(key)).map(|v| {
+        fn load(&mut self, key: Key, buf: &mut [u8]) -> Result<Option<usize>, ()> {
+            Ok(self.map.get(&key).map(|v| {
                 let n = v.len().min(buf.len());
                 buf[..n].copy_from_slice(&v[..n]);
                 v.len()
             }))
         }
-        fn save(&mut self, key: &str, value: &[u8]) -> Result<(), ()> {
+        fn save(&mut self, key: Key, value: &[u8]) -> Result<(), ()> {
             self.tick()?;
             self.map
-                .insert(intern(key), Vec::from_slice(value).unwrap())
+                .insert(key, Vec::from_slice(value).unwrap())
                 .map_err(|_| ())?;
             Ok(())
         }
-        fn delete(&mut self, key: &str) -> Result<(), ()> {
+        fn delete(&mut self, key: Key) -> Result<(), ()> {
             self.tick()?;
-            self.map.remove(&intern(key));
+            self.map.remove(&key);
             Ok(())
+        }
+    }
+
+    #[test]
+    fn keys_and_their_names() {
+        let names = [
+            KEY_HOSTNAME,
+            KEY_DEVICE_ID,
+            KEY_HOSTNAME_LEN,
+            KEY_DEVICE_ID_LEN,
+        ];
+        for (i, key) in Key::ALL.into_iter().enumerate() {
+            assert_eq!(key as usize, i);
+            assert_eq!(key.as_str(), names[i]);
+        }
+        for field in [Field::Hostname, Field::DeviceId] {
+            assert_eq!(field.key() as usize, field as usize);
+            assert_eq!(field.len_key() as usize, field as usize + 2);
+        }
+    }
+
+    /// The checked writes: the same order as [`store_assignment`], nothing checked.
+    #[test]
+    fn store_checked_writes_in_order() {
+        for cut in 0..4 {
+            let mut m = Mem::default();
+            store_checked(&mut m, b"old-hub", b"old-dev").unwrap();
+            m.writes_left = Some(cut);
+            assert_eq!(
+                store_checked(&mut m, b"new-hub", b"new-dev").is_ok(),
+                cut >= 3
+            );
+            let hostname = if cut >= 2 { "new-hub" } else { "old-hub" };
+            assert_eq!(
+                m.map.get(&Key::Hostname).unwrap().as_slice(),
+                hostname.as_bytes()
+            );
+            let device_id = m.map.get(&Key::DeviceId).map(|v| v.as_slice());
+            match cut {
+                0 => assert_eq!(device_id, Some(&b"old-dev"[..])),
+                1 | 2 => assert_eq!(device_id, None),
+                _ => assert_eq!(device_id, Some(&b"new-dev"[..])),
+            }
         }
     }
 
@@ -332,7 +407,7 @@ mod tests {
         assert_eq!(a.hostname.as_deref(), Some("hub.azure-devices.net"));
         assert_eq!(a.device_id.as_deref(), Some("dev-1"));
         assert_eq!(r, LoadReport::default());
-        assert!(!m.map.contains_key(&KEY_HOSTNAME_LEN));
+        assert!(!m.map.contains_key(&Key::HostnameLen));
         delete_assignment(&mut m).unwrap();
         assert!(m.map.is_empty());
         assert_eq!(
@@ -344,36 +419,37 @@ mod tests {
     #[test]
     fn original_length_keys_are_ignored_and_deleted() {
         let mut m = Mem::default();
-        m.save(KEY_HOSTNAME_LEN, &9usize.to_ne_bytes()).unwrap();
-        m.save(KEY_HOSTNAME, b"localhost").unwrap();
-        m.save(KEY_DEVICE_ID_LEN, &2u32.to_ne_bytes()).unwrap();
-        m.save(KEY_DEVICE_ID, b"d2").unwrap();
+        m.save(Key::HostnameLen, &9usize.to_ne_bytes()).unwrap();
+        m.save(Key::Hostname, b"localhost").unwrap();
+        m.save(Key::DeviceIdLen, &2u32.to_ne_bytes()).unwrap();
+        m.save(Key::DeviceId, b"d2").unwrap();
         let (a, _) = load_assignment(&mut m).unwrap();
         assert_eq!(
             (a.hostname.as_deref(), a.device_id.as_deref()),
             (Some("localhost"), Some("d2"))
         );
         delete_field(&mut m, Field::Hostname).unwrap();
-        assert!(!m.map.contains_key(&KEY_HOSTNAME_LEN) && !m.map.contains_key(&KEY_HOSTNAME));
-        assert!(m.map.contains_key(&KEY_DEVICE_ID_LEN));
+        assert!(!m.map.contains_key(&Key::HostnameLen) && !m.map.contains_key(&Key::Hostname));
+        assert!(m.map.contains_key(&Key::DeviceIdLen));
     }
 
     #[test]
     fn invalid_values_are_absent() {
         let mut m = Mem::default();
-        m.save(KEY_HOSTNAME, &[b'h'; HOSTNAME_MAX_LEN + 1]).unwrap();
-        m.save(KEY_DEVICE_ID, b"a#b").unwrap();
+        m.save(Key::Hostname, &[b'h'; HOSTNAME_MAX_LEN + 1])
+            .unwrap();
+        m.save(Key::DeviceId, b"a#b").unwrap();
         let (a, r) = load_assignment(&mut m).unwrap();
         assert!(!a.is_complete());
         assert_eq!(a, StoredAssignment::default());
         assert_eq!(r.hostname, Some(InvalidValue::TooLong));
         assert_eq!(r.device_id, Some(InvalidValue::BadCharacters));
-        m.save(KEY_HOSTNAME, &[b'h'; HOSTNAME_MAX_LEN]).unwrap();
-        m.save(KEY_DEVICE_ID, &[0xff, 0xfe]).unwrap();
+        m.save(Key::Hostname, &[b'h'; HOSTNAME_MAX_LEN]).unwrap();
+        m.save(Key::DeviceId, &[0xff, 0xfe]).unwrap();
         let (a, r) = load_assignment(&mut m).unwrap();
         assert_eq!(a.hostname.as_ref().map(|h| h.len()), Some(HOSTNAME_MAX_LEN));
         assert_eq!(r.device_id, Some(InvalidValue::BadCharacters));
-        m.save(KEY_DEVICE_ID, b"").unwrap();
+        m.save(Key::DeviceId, b"").unwrap();
         assert_eq!(
             load_assignment(&mut m).unwrap().1.device_id,
             Some(InvalidValue::Empty)

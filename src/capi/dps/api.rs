@@ -438,7 +438,7 @@ pub unsafe extern "C" fn azure_iot_hub_dps_device_id_get(buf: *mut azure_iot_hub
 fn delete(field: Field) -> c_int {
     // Deleting what is not stored succeeds.
     if let Err(e) = st::delete_field(&mut settings(), field) {
-        log::error!(target: LOG, "cannot delete {}: {e}", field.key());
+        log::error!(target: LOG, "cannot delete {}: {e}", field.key().as_str());
         return neg(EFAULT);
     }
     let mut ctx = lock(&CTX);

@@ -19,7 +19,7 @@ use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LE
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
 use crate::mqtt::Text;
 use crate::port::dps::{self as drv, BssMutex, DpsConfig, Hooks, StartError};
-use crate::port::settings as zs;
+use crate::port::settings::{self as zs, ZephyrSettings};
 
 use azure_iot_hub_dps_reg_status::*;
 
@@ -205,26 +205,23 @@ pub unsafe extern "C" fn azure_iot_hub_dps_init(cfg: *mut azure_iot_hub_dps_conf
     }
 }
 
-/// Reads the stored value of `field` (from the settings cache, loaded before) into the
-/// context: kept if it is valid.
+/// Reads the stored value of `field` (from the settings cache, loaded before) straight into
+/// the context, with the core's load rule (`settings::load_value`): kept if it is valid; an
+/// invalid value is ignored with a warning.
 fn load_stored(ctx: &mut Ctx, field: Field) {
     let max = field.max_len();
     let buf = ctx.value[field as usize].get_mut(..max).unwrap_or_default();
-    // The cache by the field's index (the settings rules as `settings::load_assignment` applies
-    // them: a value longer than the buffer is recognised by its length, without reading it).
-    let checked = match zs::cached(field as usize, buf) {
-        None => Err(None),
-        Some(len) => match buf.get(..len) {
-            Some(v) => st::validate(field, v).map(|v| v.len()).map_err(Some),
-            None => Err(Some(st::InvalidValue::TooLong)),
-        },
-    };
-    let len = checked.unwrap_or_else(|why| {
-        if let Some(why) = why {
-            ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key());
+    // The cache cannot fail to read.
+    let len = match st::load_value(&mut ZephyrSettings, field, buf) {
+        Ok(Ok(value)) => value.len(),
+        Ok(Err(why)) => {
+            if let Some(why) = why {
+                ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key().as_str());
+            }
+            0
         }
-        0
-    });
+        Err(_) => 0,
+    };
     ctx.set_len(field, len);
 }
 
@@ -290,64 +287,55 @@ pub extern "C" fn azure_iot_hub_dps_start() -> c_int {
     }
 }
 
-/// The DPS driver's calls into this context.
+/// The DPS driver's calls into this context (on the DPS thread).
 struct Api;
 
 impl Hooks for Api {
     fn on_assigning() {
-        on_assigning();
+        let handler = {
+            let mut ctx = CTX.lock();
+            ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING;
+            ctx.handler
+        };
+        call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
     }
+
+    /// A usable assignment (before the connection closes): stores it and keeps it for the get
+    /// functions.
     fn on_assigned(hostname: Text<'_>, device_id: Text<'_>) {
-        on_assigned(hostname, device_id);
-    }
-    fn on_end(result: Result<(), FailureKind>) {
-        on_end(result);
-    }
-}
-
-fn on_assigning() {
-    let handler = {
-        let mut ctx = CTX.lock();
-        ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING;
-        ctx.handler
-    };
-    call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
-}
-
-/// A usable assignment (on the DPS thread, before the connection closes): stores it and keeps
-/// it for the get functions.
-fn on_assigned(hostname: Text<'_>, device_id: Text<'_>) {
-    // As the original: a failure to store is logged; the assignment is used anyway. The driver
-    // checked both values with the settings rules.
-    if let Err(e) = zs::store_assignment(hostname.as_bytes(), device_id.as_bytes()) {
-        ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
-    }
-    let mut ctx = CTX.lock();
-    // The driver checked both against the settings rules (lengths included): they fit.
-    ctx.keep(Field::Hostname, hostname.as_bytes());
-    ctx.keep(Field::DeviceId, device_id.as_bytes());
-}
-
-/// The end of a registration (on the DPS thread): sets the status, wakes a waiting connect()
-/// (the driver gives its semaphore after this) and reports to the handler.
-fn on_end(result: Result<(), FailureKind>) {
-    let (handler, status) = {
-        let mut ctx = CTX.lock();
-        ctx.state = State::Disconnected;
-        ctx.finished = ctx.started;
-        match result {
-            Ok(()) => {
-                ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
-                ctx.last_error = 0;
-            }
-            Err(kind) => {
-                ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_FAILED;
-                ctx.last_error = errno_of(kind);
-            }
+        // As the original: a failure to store is logged; the assignment is used anyway. The
+        // driver checked both values with the settings rules: the core's writes, in its order.
+        let (h, d) = (hostname.as_bytes(), device_id.as_bytes());
+        if let Err(e) = st::store_checked(&mut ZephyrSettings, h, d) {
+            ::log::error!(target: LOG, "cannot store the assignment: {e:?}");
         }
-        (ctx.handler, ctx.status)
-    };
-    call(handler, status);
+        let mut ctx = CTX.lock();
+        // The driver checked both against the settings rules (lengths included): they fit.
+        ctx.keep(Field::Hostname, h);
+        ctx.keep(Field::DeviceId, d);
+    }
+
+    /// The end of a registration: sets the status, wakes a waiting connect() (the driver gives
+    /// its semaphore after this) and reports to the handler.
+    fn on_end(result: Result<(), FailureKind>) {
+        let (handler, status) = {
+            let mut ctx = CTX.lock();
+            ctx.state = State::Disconnected;
+            ctx.finished = ctx.started;
+            match result {
+                Ok(()) => {
+                    ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED;
+                    ctx.last_error = 0;
+                }
+                Err(kind) => {
+                    ctx.status = AZURE_IOT_HUB_DPS_REG_STATUS_FAILED;
+                    ctx.last_error = errno_of(kind);
+                }
+            }
+            (ctx.handler, ctx.status)
+        };
+        call(handler, status);
+    }
 }
 
 fn start_errno(e: StartError) -> c_int {
@@ -483,9 +471,9 @@ pub unsafe extern "C" fn azure_iot_hub_dps_device_id_get(buf: *mut azure_iot_hub
 }
 
 fn delete(field: Field) -> c_int {
-    // Deleting what is not stored succeeds.
-    if let Err(e) = zs::delete_field(field as usize) {
-        ::log::error!(target: LOG, "cannot delete {}: {e}", field.key());
+    // Deleting what is not stored succeeds. The value, then the original's length key.
+    if let Err(e) = st::delete_field(&mut ZephyrSettings, field) {
+        ::log::error!(target: LOG, "cannot delete {}: {e}", field.key().as_str());
         return neg(EFAULT);
     }
     CTX.lock().value_len[field as usize] = 0;

@@ -24,7 +24,7 @@ use std::string::String;
 use std::sync::Mutex;
 use std::vec::Vec;
 
-use crate::dps::settings::SettingsStore;
+use crate::dps::settings::{Key, SettingsStore};
 
 const HEADER: &str = "# azure_iot_hub settings v1";
 const LOG: &str = "azure_iot_hub_dps";
@@ -118,10 +118,11 @@ impl FileSettings {
     }
 }
 
-impl SettingsStore for FileSettings {
-    type Error = io::Error;
-
-    fn load(&mut self, key: &str, buf: &mut [u8]) -> io::Result<Option<usize>> {
+impl FileSettings {
+    /// Reads the value of `key` (any key, not only the assignment's) into `buf`: `None` when it
+    /// is not stored, otherwise its full length (only `buf.len()` bytes are copied when it is
+    /// longer).
+    pub fn get(&self, key: &str, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let entries = self.read()?;
         Ok(entries.iter().find(|(k, _)| k == key).map(|(_, v)| {
             let n = v.len().min(buf.len());
@@ -130,7 +131,8 @@ impl SettingsStore for FileSettings {
         }))
     }
 
-    fn save(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
+    /// Writes `key` (printable ASCII without `=` and `%`), atomically.
+    pub fn set(&self, key: &str, value: &[u8]) -> io::Result<()> {
         if !valid_key(key) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -143,8 +145,26 @@ impl SettingsStore for FileSettings {
         })
     }
 
-    fn delete(&mut self, key: &str) -> io::Result<()> {
+    /// Deletes `key` (a key that is not stored too), atomically.
+    pub fn remove(&self, key: &str) -> io::Result<()> {
         self.modify(|entries| entries.retain(|(k, _)| k != key))
+    }
+}
+
+/// The assignment's keys under their stored names.
+impl SettingsStore for FileSettings {
+    type Error = io::Error;
+
+    fn load(&mut self, key: Key, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.get(key.as_str(), buf)
+    }
+
+    fn save(&mut self, key: Key, value: &[u8]) -> io::Result<()> {
+        self.set(key.as_str(), value)
+    }
+
+    fn delete(&mut self, key: Key) -> io::Result<()> {
+        self.remove(key.as_str())
     }
 }
 
@@ -232,7 +252,7 @@ fn parse(text: &[u8]) -> Option<Entries> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dps::settings::{load_assignment, store_assignment, KEY_DEVICE_ID, KEY_HOSTNAME};
+    use crate::dps::settings::{load_assignment, store_assignment, KEY_HOSTNAME};
 
     fn dir() -> tempfile::TempDir {
         tempfile::tempdir().unwrap()
@@ -241,22 +261,22 @@ mod tests {
     #[test]
     fn round_trip_with_escapes() {
         let d = dir();
-        let mut s = FileSettings::new(d.path().join("sub/settings"));
-        assert_eq!(s.load("a/b", &mut [0; 4]).unwrap(), None);
-        s.save("a/b", b"x=1 %\n\xff").unwrap();
-        s.save("c", b"").unwrap();
+        let s = FileSettings::new(d.path().join("sub/settings"));
+        assert_eq!(s.get("a/b", &mut [0; 4]).unwrap(), None);
+        s.set("a/b", b"x=1 %\n\xff").unwrap();
+        s.set("c", b"").unwrap();
         let text = fs::read_to_string(s.path()).unwrap();
         assert_eq!(text, format!("{HEADER}\na/b=x%3D1%20%25%0A%FF\nc=\n"));
         let mut buf = [0u8; 16];
-        assert_eq!(s.load("a/b", &mut buf).unwrap(), Some(7));
+        assert_eq!(s.get("a/b", &mut buf).unwrap(), Some(7));
         assert_eq!(&buf[..7], b"x=1 %\n\xff");
         let mut small = [0u8; 2];
-        assert_eq!(s.load("a/b", &mut small).unwrap(), Some(7));
+        assert_eq!(s.get("a/b", &mut small).unwrap(), Some(7));
         assert_eq!(&small, b"x=");
-        s.delete("a/b").unwrap();
-        s.delete("missing").unwrap();
+        s.remove("a/b").unwrap();
+        s.remove("missing").unwrap();
         assert_eq!(s.read().unwrap(), [("c".into(), Vec::new())]);
-        assert!(s.save("bad=key", b"").is_err());
+        assert!(s.set("bad=key", b"").is_err());
         assert!(!s.temp_path().exists());
     }
 
@@ -283,7 +303,7 @@ mod tests {
             (a.hostname.as_deref(), a.device_id.as_deref()),
             (Some("old-hub"), Some("old-dev"))
         );
-        s.save(KEY_DEVICE_ID, b"dev-2").unwrap();
+        s.save(Key::DeviceId, b"dev-2").unwrap();
         assert!(!s.temp_path().exists());
         let (a, _) = load_assignment(&mut s).unwrap();
         assert_eq!(a.device_id.as_deref(), Some("dev-2"));
@@ -311,7 +331,7 @@ mod tests {
             let (a, _) = load_assignment(&mut s).unwrap();
             assert!(!a.is_complete());
         }
-        s.save("k", b"v").unwrap();
+        s.set("k", b"v").unwrap();
         assert_eq!(s.read().unwrap(), [("k".into(), b"v".to_vec())]);
     }
 
@@ -324,9 +344,9 @@ mod tests {
             .map(|t| {
                 let path = path.clone();
                 std::thread::spawn(move || {
-                    let mut s = FileSettings::new(path);
+                    let s = FileSettings::new(path);
                     for i in 0..10 {
-                        s.save(&format!("t{t}/k{i}"), b"v").unwrap();
+                        s.set(&format!("t{t}/k{i}"), b"v").unwrap();
                     }
                 })
             })

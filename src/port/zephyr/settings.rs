@@ -4,21 +4,21 @@
 //! library) and hands every stored value to [`azhub_rs_settings_set`] while
 //! [`load`] (`settings_load_subtree`) runs; the values are kept in a small static cache, which
 //! [`ZephyrSettings`] reads. Writes go straight to `settings_save_one` / `settings_delete`
-//! (real functions in Zephyr) and update the cache. Key layout, checks and write order are the
-//! core's (`crate::dps::settings`).
+//! (real functions in Zephyr) and update the cache. [`ZephyrSettings`] is the core's
+//! `SettingsStore`, so key layout, checks, write order and the load rule are the core's
+//! (`crate::dps::settings`); the store itself finds a key's C name and cache slot by the
+//! [`Key`]'s index, without comparing strings.
 
 use core::ffi::{c_char, c_int, c_void};
 
 use super::dps::BssMutex;
 use super::LOG_TRANSPORT;
-use crate::dps::settings::{
-    SettingsStore, KEY_DEVICE_ID, KEY_DEVICE_ID_LEN, KEY_HOSTNAME, KEY_HOSTNAME_LEN, SUBTREE,
-};
+use crate::dps::settings::{Key, SettingsStore, SUBTREE};
 
 /// Longest value cached (host names and device IDs are at most 128 bytes in the core).
 const VALUE_MAX: usize = 256;
 
-/// The cached values of the host name (0) and the device ID (1).
+/// The cached values of the host name (`Key::Hostname as usize`, 0) and the device ID (1).
 struct Cache {
     /// Each value's length (`None`: absent).
     len: [Option<u16>; 2],
@@ -26,7 +26,8 @@ struct Cache {
 }
 
 impl Cache {
-    /// Sets value `i` (a value longer than the cache is invalid for the core anyway: absent).
+    /// Sets value `i` (a value longer than the cache is invalid for the core anyway: absent; the
+    /// length keys, 2 and 3, have no slot).
     fn set(&mut self, i: usize, value: Option<&[u8]>) {
         let (Some(len), Some(buf)) = (self.len.get_mut(i), self.buf.get_mut(i)) else {
             return;
@@ -53,35 +54,21 @@ extern "C" {
     fn azhub_z_settings_load() -> c_int;
 }
 
-/// The keys the core reads, writes and deletes, NUL-terminated for Zephyr (no copy per call):
-/// the cached values' (0, 1), then the original's length keys. Key `i` is
-/// `C_KEY_TEXT[C_KEY_AT[i]..C_KEY_AT[i + 1]]` ([`c_key_at`]; one string and a few bytes, not a
-/// table of slices).
+/// The core's keys, NUL-terminated for Zephyr (no copy per call), in the order of their
+/// [`Key`] index: the cached values' (0, 1), then the original's length keys. Key `i` is
+/// `C_KEY_TEXT[C_KEY_AT[i]..C_KEY_AT[i + 1]]` ([`c_key`]; one string and a few bytes, not a
+/// table of slices); checked against [`Key::as_str`] at compile time.
 const C_KEY_TEXT: &[u8] = b"azure_iot_hub/hostname\0azure_iot_hub/device_id\0azure_iot_hub/hostname_len\0azure_iot_hub/device_id_len\0";
 const C_KEY_AT: [u8; 5] = [0, 23, 47, 74, 102];
 
-/// Key `i` of [`C_KEY_TEXT`], with its NUL.
-fn c_key_at(i: usize) -> Option<&'static [u8]> {
+/// The C name of `key`: its text in [`C_KEY_TEXT`], with its NUL.
+fn c_key(key: Key) -> Option<&'static [u8]> {
+    let i = key as usize;
     let (&a, &b) = (C_KEY_AT.get(i)?, C_KEY_AT.get(i + 1)?);
     C_KEY_TEXT.get(usize::from(a)..usize::from(b))
 }
 /// `azure_iot_hub/`.
 const PREFIX_LEN: usize = SUBTREE.len() + 1;
-
-/// The index in [`C_KEY_TEXT`] of a full key (`azure_iot_hub/hostname`), or 4 + the index of a
-/// key below the subtree (`hostname`).
-fn index(key: &[u8]) -> Option<usize> {
-    for i in 0..4 {
-        let (_, full) = c_key_at(i)?.split_last()?;
-        if full == key {
-            return Some(i);
-        }
-        if full.get(PREFIX_LEN..) == Some(key) {
-            return Some(4 + i);
-        }
-    }
-    None
-}
 
 /// Called by the glue's settings handler for every key under `azure_iot_hub` while loading.
 ///
@@ -111,17 +98,20 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
     }
 }
 
-/// The cache slot of a key the glue hands over (as [`index`] modulo 4, for the two cached
-/// values): `hostname` or `device_id`, below the subtree or in full; none for the length keys
-/// and any other key.
+/// The cache slot of a key the glue hands over: that of `hostname` or `device_id` (the cached
+/// keys, 0 and 1), below the subtree or in full; none for the length keys and any other key.
+/// The only place a key is found by its name.
 fn cache_slot(key: &[u8]) -> Option<usize> {
     // `azure_iot_hub/`, from the first key.
     let prefix = C_KEY_TEXT.get(..PREFIX_LEN).unwrap_or_default();
     let name = key.strip_prefix(prefix).unwrap_or(key);
-    (0..2).find(|&i| {
-        let k = c_key_at(i).unwrap_or_default();
-        k.get(PREFIX_LEN..k.len().saturating_sub(1)) == Some(name)
-    })
+    [Key::Hostname, Key::DeviceId]
+        .into_iter()
+        .find(|&k| {
+            let c = c_key(k).unwrap_or_default();
+            c.get(PREFIX_LEN..c.len().saturating_sub(1)) == Some(name)
+        })
+        .map(|k| k as usize)
 }
 
 /// Called by the glue when loading ends.
@@ -142,75 +132,57 @@ pub fn load() -> Result<(), i32> {
     Ok(())
 }
 
-/// Cached value `i` (0: the host name, 1: the device ID) copied into `buf` (as much of it as
-/// fits): its full length, `None` when it is not stored. What [`ZephyrSettings`] loads, by index.
-pub fn cached(i: usize, buf: &mut [u8]) -> Option<usize> {
-    let cache = CACHE.lock();
-    let (Some(&Some(len)), Some(v)) = (cache.len.get(i), cache.buf.get(i)) else {
-        return None;
-    };
-    let len = usize::from(len);
-    let n = len.min(buf.len());
-    if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-    Some(len)
-}
-
 /// The settings store of the DPS assignment (see the module documentation).
 #[derive(Debug, Default)]
 pub struct ZephyrSettings;
 
-/// The index in [`C_KEY_TEXT`] of one of the core's full keys.
-fn c_key(key: &str) -> Result<usize, i32> {
-    match index(key.as_bytes()) {
-        Some(i) if i < 4 => Ok(i),
-        _ => Err(-(super::bindings::EINVAL as i32)),
+impl SettingsStore for ZephyrSettings {
+    type Error = i32;
+
+    /// The cached value (the length keys are never cached: `None`).
+    fn load(&mut self, key: Key, buf: &mut [u8]) -> Result<Option<usize>, i32> {
+        let cache = CACHE.lock();
+        let i = key as usize;
+        let (Some(&Some(len)), Some(v)) = (cache.len.get(i), cache.buf.get(i)) else {
+            return Ok(None);
+        };
+        let len = usize::from(len);
+        let n = len.min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Ok(Some(len))
     }
-}
 
-/// Writes key `i` of [`C_KEY_TEXT`] and updates the cache.
-pub fn save_at(i: usize, value: &[u8]) -> Result<(), i32> {
-    let Some(name) = c_key_at(i) else {
-        return Err(-(super::bindings::EINVAL as i32));
-    };
-    // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
-    let rc = unsafe { settings_save_one(name.as_ptr().cast(), value.as_ptr().cast(), value.len()) };
-    if rc != 0 {
-        return Err(rc);
+    /// `settings_save_one`, then the cache.
+    fn save(&mut self, key: Key, value: &[u8]) -> Result<(), i32> {
+        let Some(name) = c_key(key) else {
+            return Err(-(super::bindings::EINVAL as i32));
+        };
+        // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
+        let rc =
+            unsafe { settings_save_one(name.as_ptr().cast(), value.as_ptr().cast(), value.len()) };
+        if rc != 0 {
+            return Err(rc);
+        }
+        CACHE.lock().set(key as usize, Some(value));
+        Ok(())
     }
-    CACHE.lock().set(i, Some(value));
-    Ok(())
-}
 
-/// Deletes key `i` of [`C_KEY_TEXT`] (a key that does not exist too) and updates the cache.
-pub fn delete_at(i: usize) -> Result<(), i32> {
-    let Some(name) = c_key_at(i) else {
-        return Err(-(super::bindings::EINVAL as i32));
-    };
-    // SAFETY: `name` is NUL-terminated and valid for the call.
-    let rc = unsafe { settings_delete(name.as_ptr().cast()) };
-    // Deleting a key that does not exist is not an error.
-    if rc != 0 && rc != -(super::bindings::ENOENT as i32) {
-        return Err(rc);
+    /// `settings_delete` (a key that does not exist too), then the cache.
+    fn delete(&mut self, key: Key) -> Result<(), i32> {
+        let Some(name) = c_key(key) else {
+            return Err(-(super::bindings::EINVAL as i32));
+        };
+        // SAFETY: `name` is NUL-terminated and valid for the call.
+        let rc = unsafe { settings_delete(name.as_ptr().cast()) };
+        // Deleting a key that does not exist is not an error.
+        if rc != 0 && rc != -(super::bindings::ENOENT as i32) {
+            return Err(rc);
+        }
+        CACHE.lock().set(key as usize, None);
+        Ok(())
     }
-    CACHE.lock().set(i, None);
-    Ok(())
-}
-
-/// `settings::store_assignment`'s writes, by index (the values are checked already): deletes the device ID, then writes the host name, then
-/// the device ID (the core's order; see `crate::dps::settings`).
-pub fn store_assignment(hostname: &[u8], device_id: &[u8]) -> Result<(), i32> {
-    delete_at(1)?;
-    save_at(0, hostname)?;
-    save_at(1, device_id)
-}
-
-/// `settings::delete_field` by index: value `i` (0: the host name, 1: the device ID), then the
-/// original's length key for it.
-pub fn delete_field(i: usize) -> Result<(), i32> {
-    delete_at(i)?;
-    delete_at(i + 2)
 }
 
 const fn same(a: &[u8], b: &[u8]) -> bool {
@@ -227,36 +199,16 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
-impl SettingsStore for ZephyrSettings {
-    type Error = i32;
-
-    fn load(&mut self, key: &str, buf: &mut [u8]) -> Result<Option<usize>, i32> {
-        Ok(index(key.as_bytes()).and_then(|i| cached(i & 3, buf)))
-    }
-
-    fn save(&mut self, key: &str, value: &[u8]) -> Result<(), i32> {
-        save_at(c_key(key)?, value)
-    }
-
-    fn delete(&mut self, key: &str) -> Result<(), i32> {
-        delete_at(c_key(key)?)
-    }
-}
-
-// The C keys are the core's keys.
+// The C keys are the core's keys, in the order of their index.
 const _: () = {
-    let keys = [
-        KEY_HOSTNAME,
-        KEY_DEVICE_ID,
-        KEY_HOSTNAME_LEN,
-        KEY_DEVICE_ID_LEN,
-    ];
     let mut i = 0;
-    while i < 4 {
-        let (a, k) = (C_KEY_AT[i] as usize, keys[i].as_bytes());
+    while i < Key::ALL.len() {
+        let key = Key::ALL[i];
+        assert!(key as usize == i);
+        let (a, k) = (C_KEY_AT[i] as usize, key.as_str().as_bytes());
         assert!(C_KEY_AT[i + 1] as usize == a + k.len() + 1 && C_KEY_TEXT[a + k.len()] == 0);
         assert!(same(C_KEY_TEXT.split_at(a).1.split_at(k.len()).0, k));
         i += 1;
     }
-    assert!(C_KEY_AT[4] as usize == C_KEY_TEXT.len());
+    assert!(C_KEY_AT[Key::ALL.len()] as usize == C_KEY_TEXT.len());
 };
