@@ -18,18 +18,16 @@ pub enum OperationStatus {
 }
 
 impl OperationStatus {
-    fn parse(s: &[u8]) -> Option<Self> {
-        // The one candidate of that length (and first letter), then one compare: no table of
-        // string slices in flash.
-        let (name, status) = match (s.len(), s.first()) {
-            (9, _) => ("assigning", OperationStatus::Assigning),
-            (8, Some(b'a')) => ("assigned", OperationStatus::Assigned),
-            (8, _) => ("disabled", OperationStatus::Disabled),
-            (6, _) => ("failed", OperationStatus::Failed),
-            (10, _) => ("unassigned", OperationStatus::Unassigned),
+    /// The status named `s` (as received).
+    fn from_name(s: &[u8]) -> Option<Self> {
+        Some(match lookup(s, FIRST_STATUS, usize::MAX)? - FIRST_STATUS {
+            0 => OperationStatus::Assigning,
+            1 => OperationStatus::Assigned,
+            2 => OperationStatus::Failed,
+            3 => OperationStatus::Disabled,
+            4 => OperationStatus::Unassigned,
             _ => return None,
-        };
-        (name.as_bytes() == s).then_some(status)
+        })
     }
 }
 
@@ -117,35 +115,35 @@ pub struct RegistrationResponse<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseError;
 
-/// The members read, in [`parse_response`]'s slots: the top level's (`operationId`,
-/// `status`, `errorCode`, `message`), then `registrationState`'s (`assignedHub`, `deviceId`,
-/// `errorCode`, `errorMessage`), then `registrationState` itself (whose slot holds nothing):
-/// key `i` is `KEY_NAMES[KEY_SPANS[i].0..KEY_SPANS[i].1]` (one string and a table of bytes, not
-/// a table of slices).
-const KEY_NAMES: &[u8] =
-    b"operationIdstatuserrorCodemessageassignedHubdeviceIderrorMessageregistrationState";
-const KEY_SPANS: [(u8, u8); SLOTS + 1] = [
-    (0, 11),
-    (11, 17),
-    (17, 26),
-    (26, 33),
-    (33, 44),
-    (44, 52),
-    (17, 26),
-    (52, 64),
-    (64, 81),
-];
-const SLOTS: usize = 8;
+/// The names [`parse_response`] looks up, each between quotes, as a key (with its quotes) is in
+/// the body: name `n` (its slot) follows the `n`-th quote. The body's members (`operationId`,
+/// `status`, `errorCode`, `message`, `registrationState`), `registrationState`'s
+/// (`assignedHub`, `deviceId`, `errorCode`, `errorMessage`), then the operation statuses from
+/// slot [`FIRST_STATUS`] (in [`OperationStatus`]'s order). One string in
+/// flash, no table.
+const NAMES: &[u8] = b"\"operationId\"status\"errorCode\"message\"registrationState\"assignedHub\"deviceId\"errorCode\"errorMessage\"assigning\"assigned\"failed\"disabled\"unassigned\"";
+/// `registrationState`'s slot (its value is read, not kept), and the first status's.
+const STATE: usize = 4;
+const FIRST_STATUS: usize = 9;
+const SLOTS: usize = 9;
 /// The slots that hold unsigned integers (the others hold strings).
-const NUMBERS: u32 = 1 << 2 | 1 << 6;
-/// The keys read in the body's members (and `registrationState`), and in `registrationState`'s.
-const TOP_KEYS: u32 = 0b1_0000_1111;
-const STATE_KEYS: u32 = 0b0_1111_0000;
-/// What the next value is read as, besides a slot (`0..SLOTS`): `registrationState` (an object
-/// or `null`), a value checked and skipped, the body (an object).
-const STATE: usize = SLOTS;
-const ANY: usize = SLOTS + 1;
-const BODY: usize = SLOTS + 2;
+const NUMBERS: u32 = 1 << 2 | 1 << 7;
+
+/// The slot of `name` (as received: a match has no backslash, so no quote) among slots
+/// `first..end`.
+fn lookup(name: &[u8], first: usize, end: usize) -> Option<usize> {
+    let mut slot = 0;
+    for (at, &c) in NAMES.iter().enumerate() {
+        if c == b'"' {
+            let next = NAMES.get(at + 1..).and_then(|n| n.strip_prefix(name));
+            if (first..end).contains(&slot) && next.and_then(|n| n.first()) == Some(&b'"') {
+                return Some(slot);
+            }
+            slot += 1;
+        }
+    }
+    None
+}
 
 /// Parses a DPS response body. Needs `operationId` and `status`, or an `errorCode`, like the
 /// Azure SDK for Embedded C; an unknown status string is an error.
@@ -156,50 +154,39 @@ const BODY: usize = SLOTS + 2;
 /// nested up to [`MAX_DEPTH`] levels. A repeated field is an error. Strings must not hold
 /// control characters; escapes are checked to be a backslash and one character, and kept as
 /// received.
-pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, ResponseError> {
-    if !is_utf8(payload) {
-        return Err(ResponseError);
-    }
+pub fn parse_response<'a>(payload: &'a [u8]) -> Result<RegistrationResponse<'a>, ResponseError> {
     let mut p = Scan {
         s: payload,
         i: 0,
         seen: 0,
         raw: [None; SLOTS],
     };
-    p.body()?;
-    if p.peek().is_some() {
+    if !is_utf8(payload) || p.body().is_none() || p.peek().is_some() {
         return Err(ResponseError);
     }
-    let mut strs: [Option<Text<'_>>; SLOTS] = [None; SLOTS];
-    let mut nums: [Option<u32>; SLOTS] = [None; SLOTS];
-    for (i, span) in p.raw.iter().enumerate() {
-        if let Some((a, b)) = *span {
-            let v = payload.get(a..b).ok_or(ResponseError)?;
-            if NUMBERS & 1 << i != 0 {
-                // No leading zero (sign, fraction and exponent fail as digits).
-                if v.len() > 1 && v[0] == b'0' {
-                    return Err(ResponseError);
-                }
-                nums[i] = Some(decimal(v).ok_or(ResponseError)?);
-            } else {
-                // A span of the UTF-8 body between ASCII quotes: UTF-8.
-                strs[i] = Some(Text::checked(v));
-            }
-        }
-    }
-    let status = match strs[1] {
-        Some(s) => Some(OperationStatus::parse(s.as_bytes()).ok_or(ResponseError)?),
+    let raw = &p.raw;
+    // A span of the UTF-8 body between ASCII quotes is UTF-8.
+    let text = |v: Option<&'a [u8]>| v.map(Text::checked);
+    // A number slot holds digits, without a leading zero (a string, a sign, a fraction, an
+    // exponent, `true` or `false` fail as digits).
+    let number = |v: Option<&'a [u8]>| match v {
+        Some([b'0', _, ..]) => Err(ResponseError),
+        Some(v) => decimal(v).map(Some).ok_or(ResponseError),
+        None => Ok(None),
+    };
+    let status = match raw[1] {
+        Some(s) => Some(OperationStatus::from_name(s).ok_or(ResponseError)?),
         None => None,
     };
     let r = RegistrationResponse {
-        operation_id: strs[0],
+        operation_id: text(raw[0]),
         status,
-        assigned_hub: strs[4],
-        device_id: strs[5],
-        state_error_code: nums[6],
-        state_error_message: strs[7],
-        error_code: nums[2],
-        message: strs[3],
+        assigned_hub: text(raw[5]),
+        device_id: text(raw[6]),
+        state_error_code: number(raw[7])?,
+        state_error_message: text(raw[8]),
+        error_code: number(raw[2])?,
+        message: text(raw[3]),
     };
     if !((r.operation_id.is_some() && r.status.is_some()) || r.error_code.is_some()) {
         return Err(ResponseError);
@@ -210,20 +197,18 @@ pub fn parse_response(payload: &[u8]) -> Result<RegistrationResponse<'_>, Respon
 /// Deepest nesting of skipped values (objects and arrays) accepted.
 pub const MAX_DEPTH: u32 = 64;
 
-type R<T> = Result<T, ResponseError>;
-
 /// A cursor over the body. Every read is bounds-checked with `get`: it never panics.
 struct Scan<'a> {
     s: &'a [u8],
     i: usize,
-    /// The keys seen (a repeated member is an error, as with serde's derive).
+    /// The slots seen (a repeated member is an error, as with serde's derive).
     seen: u32,
-    /// Each slot's value: the string between its quotes or the integer's digits (`None`: absent
-    /// or `null`).
-    raw: [Option<(usize, usize)>; SLOTS],
+    /// Each slot's value as received: a string's bytes between its quotes, a number slot's
+    /// token (`None`: absent or `null`).
+    raw: [Option<&'a [u8]>; SLOTS],
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
     /// The next byte that is not JSON whitespace (not consumed).
     fn peek(&mut self) -> Option<u8> {
         while let Some(&c) = self.s.get(self.i) {
@@ -244,182 +229,188 @@ impl Scan<'_> {
         yes
     }
 
-    /// Consumes the rest of `word`, whose first byte was peeked.
-    fn word(&mut self, word: &[u8]) -> R<()> {
-        for &w in word {
-            if self.s.get(self.i) != Some(&w) {
-                return Err(ResponseError);
-            }
+    /// Consumes the next byte if it is in `lo..=hi`.
+    fn take(&mut self, lo: u8, hi: u8) -> bool {
+        let yes = self.s.get(self.i).is_some_and(|c| (lo..=hi).contains(c));
+        if yes {
             self.i += 1;
         }
-        Ok(())
-    }
-
-    /// A string: the span of its bytes between the quotes, as received.
-    fn raw_str(&mut self) -> R<(usize, usize)> {
-        if !self.eat(b'"') {
-            return Err(ResponseError);
-        }
-        let start = self.i;
-        loop {
-            let c = *self.s.get(self.i).ok_or(ResponseError)?;
-            self.i += 1;
-            match c {
-                b'"' => return Ok((start, self.i - 1)),
-                // The escaped character may be a quote; it must not be a control character.
-                b'\\' if self.s.get(self.i).is_some_and(|&e| e >= 0x20) => self.i += 1,
-                c if c < 0x20 || c == b'\\' => return Err(ResponseError),
-                _ => {}
-            }
-        }
+        yes
     }
 
     /// Digits (at least one).
-    fn digits(&mut self) -> R<()> {
+    fn digits(&mut self) -> Option<()> {
         let start = self.i;
-        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-            self.i += 1;
-        }
-        if self.i == start {
-            Err(ResponseError)
-        } else {
-            Ok(())
-        }
+        while self.take(b'0', b'9') {}
+        (self.i != start).then_some(())
     }
 
-    /// A JSON number of any form.
-    fn number(&mut self) -> R<()> {
-        if self.s.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        self.digits()?;
-        if self.s.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            self.digits()?;
-        }
-        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
+    /// A string, a number, `true`, `false` or `null`, whose first byte `c` is next. Strings
+    /// must not hold control characters; an escape is a backslash and one character (not a
+    /// control character; it may be a quote). Numbers have the JSON form, except that leading
+    /// zeros are accepted.
+    fn scalar(&mut self, c: u8) -> Option<()> {
+        let word: &[u8] = match c {
+            b't' => b"true",
+            b'f' => b"false",
+            b'n' => b"null",
+            b'"' => {
                 self.i += 1;
-            }
-            self.digits()?;
-        }
-        Ok(())
-    }
-
-    /// A member's key and its colon: what its value is read as. Keys are looked up only in the
-    /// members of the body and of `registrationState` (`keys`; 0 elsewhere).
-    fn key(&mut self, keys: u32) -> R<usize> {
-        let (a, b) = self.raw_str()?;
-        if !self.eat(b':') {
-            return Err(ResponseError);
-        }
-        let key = self.s.get(a..b).ok_or(ResponseError)?;
-        for (i, &(a, b)) in KEY_SPANS.iter().enumerate() {
-            if keys & 1 << i != 0 && KEY_NAMES.get(usize::from(a)..usize::from(b)) == Some(key) {
-                if self.seen & 1 << i != 0 {
-                    return Err(ResponseError);
+                loop {
+                    let c = *self.s.get(self.i)?;
+                    self.i += 1;
+                    match c {
+                        b'"' => return Some(()),
+                        b'\\' if self.take(0x20, 0xFF) => {}
+                        c if c < 0x20 || c == b'\\' => return None,
+                        _ => {}
+                    }
                 }
-                self.seen |= 1 << i;
-                return Ok(i);
             }
-        }
-        Ok(ANY)
+            _ => {
+                self.take(b'-', b'-');
+                self.digits()?;
+                if self.take(b'.', b'.') {
+                    self.digits()?;
+                }
+                if self.take(b'e', b'e') || self.take(b'E', b'E') {
+                    let _ = self.take(b'+', b'+') || self.take(b'-', b'-');
+                    self.digits()?;
+                }
+                return Some(());
+            }
+        };
+        let yes = self.s.get(self.i..)?.starts_with(word);
+        self.i += word.len();
+        yes.then_some(())
     }
 
-    /// The body: one loop over every value, nesting tracked in a bit stack (1: object), not by
-    /// recursion. The members of the body (depth 1) and of `registrationState` (depth 2) are
-    /// read into the slots; every other value is checked and skipped.
-    fn body(&mut self) -> R<()> {
+    /// A member's key and its colon: the key's bytes between its quotes.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        self.scalar(b'"')?;
+        let key = self.s.get(start..self.i - 1)?;
+        self.eat(b':').then_some(key)
+    }
+
+    /// Skips a value of any kind: one loop, its nesting tracked in a bit stack (1: object), not
+    /// by recursion.
+    fn value(&mut self) -> Option<()> {
         let mut stack: u64 = 0;
         let mut depth: u32 = 0;
-        // The depth of the object whose members are read: 1, or 2 in `registrationState`.
-        let mut base: u32 = 1;
-        let mut want = BODY;
         loop {
-            // A value.
-            let c = self.peek().ok_or(ResponseError)?;
-            let start = self.i;
-            let container = c == b'{' || (c == b'[' && want == ANY);
-            if c == b'n' && want != BODY {
-                self.word(b"null")?;
-            } else if container && want >= STATE {
-                // Levels in a skipped value count from the object whose member it is (the
-                // bit stack may lose the bits of those two objects: they are known).
-                if depth == MAX_DEPTH + base {
-                    return Err(ResponseError);
+            let c = self.peek()?;
+            if c == b'{' || c == b'[' {
+                if depth == MAX_DEPTH {
+                    return None;
                 }
                 self.i += 1;
                 depth += 1;
-                let obj = c == b'{';
-                stack = stack << 1 | u64::from(obj);
-                if want == STATE {
-                    base = 2;
-                }
-                if !self.eat(if obj { b'}' } else { b']' }) {
-                    want = if obj {
-                        self.members_of(depth, base)?
-                    } else {
-                        ANY
-                    };
+                stack = stack << 1 | u64::from(c == b'{');
+                // `}` and `]` follow `{` and `[` by two.
+                if !self.eat(c + 2) {
+                    if c == b'{' {
+                        self.key()?;
+                    }
                     continue;
                 }
                 depth -= 1;
                 stack >>= 1;
-                if depth < 2 {
-                    base = 1;
-                }
-            } else if want >= STATE && want != ANY {
-                return Err(ResponseError);
-            } else if want < SLOTS && NUMBERS & 1 << want == 0 || c == b'"' && want == ANY {
-                let span = self.raw_str()?;
-                if want < SLOTS {
-                    self.raw[want] = Some(span);
-                }
-            } else if want == ANY && c == b't' {
-                self.word(b"true")?;
-            } else if want == ANY && c == b'f' {
-                self.word(b"false")?;
             } else {
-                self.number()?;
-                if want < SLOTS {
-                    self.raw[want] = Some((start, self.i));
-                }
+                self.scalar(c)?;
             }
             // After a value: close containers until one goes on.
             loop {
                 if depth == 0 {
-                    return Ok(());
+                    return Some(());
                 }
-                let obj = depth <= base || stack & 1 == 1;
+                let obj = stack & 1 == 1;
                 if self.eat(b',') {
-                    want = if obj {
-                        self.members_of(depth, base)?
-                    } else {
-                        ANY
-                    };
+                    if obj {
+                        self.key()?;
+                    }
                     break;
                 }
                 if !self.eat(if obj { b'}' } else { b']' }) {
-                    return Err(ResponseError);
+                    return None;
                 }
                 depth -= 1;
                 stack >>= 1;
-                if depth < 2 {
-                    base = 1;
-                }
             }
         }
     }
 
-    /// The next member's key in an object at `depth`.
-    fn members_of(&mut self, depth: u32, base: u32) -> R<usize> {
-        let keys = match (depth == base, base) {
-            (false, _) => 0,
-            (true, 1) => TOP_KEYS,
-            (true, _) => STATE_KEYS,
-        };
-        self.key(keys)
+    /// The body: its members, and `registrationState`'s, read into the slots (one loop, no
+    /// recursion); every other value is skipped.
+    fn body(&mut self) -> Option<()> {
+        if !self.eat(b'{') {
+            return None;
+        }
+        if self.eat(b'}') {
+            return Some(());
+        }
+        // In `registrationState`.
+        let mut state = false;
+        loop {
+            let key = self.key()?;
+            let slot = if state {
+                lookup(key, STATE + 1, FIRST_STATUS)
+            } else {
+                lookup(key, 0, STATE + 1)
+            };
+            let c = self.peek()?;
+            let start = self.i;
+            match slot {
+                None => self.value()?,
+                Some(slot) => {
+                    if self.seen & 1 << slot != 0 {
+                        return None;
+                    }
+                    self.seen |= 1 << slot;
+                    if slot == STATE && c == b'{' {
+                        self.i += 1;
+                        state = true;
+                        if !self.eat(b'}') {
+                            continue;
+                        }
+                        state = false;
+                    } else if c == b'n' {
+                        self.scalar(c)?;
+                    } else if slot == STATE {
+                        return None;
+                    } else {
+                        self.scalar(c)?;
+                        // A string slot needs a string; a number slot's token is checked as
+                        // digits.
+                        let (a, b) = if NUMBERS & 1 << slot != 0 {
+                            (start, self.i)
+                        } else if c == b'"' {
+                            (start + 1, self.i - 1)
+                        } else {
+                            return None;
+                        };
+                        *self.raw.get_mut(slot)? = Some(self.s.get(a..b)?);
+                    }
+                }
+            }
+            // After a member: the next one, or the end of the object (and then maybe of the
+            // body).
+            loop {
+                if self.eat(b',') {
+                    break;
+                }
+                if !self.eat(b'}') {
+                    return None;
+                }
+                if !state {
+                    return Some(());
+                }
+                state = false;
+            }
+        }
     }
 }
 
@@ -778,25 +769,42 @@ mod tests {
     }
 
     #[test]
-    fn key_spans() {
-        let names: std::vec::Vec<&[u8]> = KEY_SPANS
-            .iter()
-            .map(|&(a, b)| &KEY_NAMES[usize::from(a)..usize::from(b)])
-            .collect();
-        assert_eq!(
-            names,
-            [
-                &b"operationId"[..],
-                b"status",
-                b"errorCode",
-                b"message",
-                b"assignedHub",
-                b"deviceId",
-                b"errorCode",
-                b"errorMessage",
-                b"registrationState",
-            ]
-        );
+    fn names() {
+        let slot = |name: &str, from, to| lookup(name.as_bytes(), from, to);
+        let top = [
+            "operationId",
+            "status",
+            "errorCode",
+            "message",
+            "registrationState",
+        ];
+        for (i, name) in top.iter().enumerate() {
+            assert_eq!(slot(name, 0, STATE + 1), Some(i), "{name}");
+        }
+        assert_eq!(slot("registrationState", 0, STATE + 1), Some(STATE));
+        let state = ["assignedHub", "deviceId", "errorCode", "errorMessage"];
+        for (i, name) in state.iter().enumerate() {
+            assert_eq!(slot(name, STATE + 1, FIRST_STATUS), Some(5 + i), "{name}");
+            assert_eq!(slot(name, 0, STATE + 1), (i == 2).then_some(2), "{name}");
+        }
+        let statuses = ["assigning", "assigned", "failed", "disabled", "unassigned"];
+        for (i, name) in statuses.iter().enumerate() {
+            assert_eq!(slot(name, FIRST_STATUS, usize::MAX), Some(FIRST_STATUS + i));
+            assert_eq!(slot(name, 0, FIRST_STATUS), None);
+        }
+        assert_eq!(slot("assigning", STATE + 1, FIRST_STATUS), None);
+        for name in [
+            "",
+            "operationI",
+            "Status",
+            "assignedHubx",
+            "s\\\"x",
+            "\"",
+            "status\"",
+        ] {
+            assert_eq!(slot(name, 0, usize::MAX), None, "{name}");
+        }
+        assert_eq!(SLOTS, FIRST_STATUS);
     }
 
     #[test]
