@@ -65,6 +65,20 @@ fn id_ok(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN && json_safe && component_ok(id.as_bytes(), false)
 }
 
+/// The register request's topic.
+const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
+
+/// A cursor over the free part of a client's transmit buffer (emptied first when all of it was
+/// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
+#[inline(never)]
+fn spare<'t, B: AsMut<[u8]>>(tx: &'t mut B, tx_len: &mut usize, tx_sent: &mut usize) -> Cursor<'t> {
+    if *tx_sent == *tx_len {
+        *tx_len = 0;
+        *tx_sent = 0;
+    }
+    Cursor::new(tx.as_mut().get_mut(*tx_len..).unwrap_or_default())
+}
+
 /// DPS settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DpsOptions {
@@ -228,23 +242,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         self.state
     }
 
-    /// A cursor over the free part of the transmit buffer (emptied first when all of it was
-    /// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
-    #[inline(never)]
-    fn spare(&mut self) -> Cursor<'_> {
-        if self.tx_sent == self.tx_len {
-            self.tx_len = 0;
-            self.tx_sent = 0;
-        }
-        let len = self.tx_len;
-        Cursor::new(self.tx.as_mut().get_mut(len..).unwrap_or_default())
-    }
-
     fn push(
         &mut self,
         write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
     ) -> Result<(), Overflow> {
-        let mut c = self.spare();
+        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
         write(&mut c).map_err(|_| Overflow)?;
         let n = c.len();
         self.tx_len += n;
@@ -371,58 +373,41 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
     }
 
     /// Queues the register request (`status_query` false) or the status query as a QoS 1
-    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both).
+    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both): the
+    /// topic and the payload as lists of pieces, each written by one loop.
     fn queue_request(&mut self, status_query: bool) -> Result<(), Overflow> {
         let id = self.next_packet_id();
-        if self.tx_sent == self.tx_len {
-            self.tx_len = 0;
-            self.tx_sent = 0;
-        }
         let rid = self.registration_id.as_bytes();
-        let payload = self.registration_payload.as_deref().map(str::as_bytes);
+        // `{"registrationId":"<id>"}` or `{"registrationId":"<id>","payload":<json>}`.
         const OPEN: &[u8] = b"{\"registrationId\":\"";
-        const WITH_PAYLOAD: &[u8] = b"\",\"payload\":";
-        let (topic, op): (&[u8], &[u8]) = if status_query {
-            (
+        let topic: [&[u8]; 2] = if status_query {
+            [
                 b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=",
                 &self.operation_id,
-            )
+            ]
         } else {
-            (b"$dps/registrations/PUT/iotdps-register/?$rid=1", b"")
+            [REGISTER_TOPIC, b""]
         };
-        // `{"registrationId":"<id>"}` or `{"registrationId":"<id>","payload":<json>}`.
-        let body_len = match (status_query, payload) {
-            (true, _) => 0,
-            (false, None) => OPEN.len() + rid.len() + 2,
-            (false, Some(p)) => OPEN.len() + rid.len() + WITH_PAYLOAD.len() + p.len() + 1,
+        let (mid, custom, close): (&[u8], &[u8], &[u8]) = match &self.registration_payload {
+            None => (b"\"}", b"", b""),
+            Some(p) => (b"\",\"payload\":", p.as_bytes(), b"}"),
         };
-        let mut c = Cursor::new(self.tx.as_mut().get_mut(self.tx_len..).ok_or(Overflow)?);
+        let body = [OPEN, rid, mid, custom, close];
+        let payload = if status_query { &[][..] } else { &body[..] };
+        let len = |p: &[&[u8]]| p.iter().map(|p| p.len()).sum();
+        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
         encode_publish_header(
             &mut c,
-            topic.len() + op.len(),
-            |c| {
-                c.put(topic)?;
-                c.put(op)
-            },
+            len(&topic),
+            |c| topic.iter().try_for_each(|p| c.put(p)),
             QoS::AtLeastOnce,
             id,
             false,
             false,
-            body_len,
+            len(payload),
         )
         .map_err(|_| Overflow)?;
-        if !status_query {
-            c.put(OPEN)?;
-            c.put(rid)?;
-            match payload {
-                Some(p) => {
-                    c.put(WITH_PAYLOAD)?;
-                    c.put(p)?;
-                    c.put(b"}")?;
-                }
-                None => c.put(b"\"}")?,
-            }
-        }
+        payload.iter().try_for_each(|p| c.put(p))?;
         self.tx_len += c.len();
         Ok(())
     }
