@@ -377,22 +377,22 @@ impl<'a> Scan<'a> {
                             continue;
                         }
                         state = false;
-                    } else if c == b'n' {
-                        self.scalar(c)?;
-                    } else if slot == STATE {
+                    } else if slot == STATE && c != b'n' {
                         return None;
                     } else {
                         self.scalar(c)?;
-                        // A string slot needs a string; a number slot's token is checked as
-                        // digits.
-                        let (a, b) = if NUMBERS & 1 << slot != 0 {
-                            (start, self.i)
-                        } else if c == b'"' {
-                            (start + 1, self.i - 1)
-                        } else {
-                            return None;
-                        };
-                        *self.raw.get_mut(slot)? = Some(self.s.get(a..b)?);
+                        // `null` leaves the slot empty; a string slot needs a string; a number
+                        // slot's token is checked as digits.
+                        if c != b'n' {
+                            let (a, b) = if NUMBERS & 1 << slot != 0 {
+                                (start, self.i)
+                            } else if c == b'"' {
+                                (start + 1, self.i - 1)
+                            } else {
+                                return None;
+                            };
+                            *self.raw.get_mut(slot)? = Some(self.s.get(a..b)?);
+                        }
                     }
                 }
             }
