@@ -445,8 +445,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             s.state = DpsState::Done;
             Ok(Some(DpsEvent::Failed(f)))
         };
-        match (self.state, packet) {
-            (DpsState::Connecting, Inbound::Connack { return_code, .. }) => {
+        let state = self.state;
+        match packet {
+            Inbound::Connack { return_code, .. } if state == DpsState::Connecting => {
                 if return_code != 0 {
                     return fail(self, DpsFailure::ConnectionRefused(return_code));
                 }
@@ -460,7 +461,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 self.state = DpsState::Subscribing;
                 Ok(None)
             }
-            (DpsState::Subscribing, Inbound::Suback { codes, .. }) => {
+            Inbound::Suback { codes, .. } if state == DpsState::Subscribing => {
                 if !codes.all_granted() {
                     return fail(self, DpsFailure::SubscribeRefused);
                 }
@@ -470,8 +471,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 self.state = DpsState::Assigning;
                 Ok(Some(DpsEvent::Registering))
             }
-            (_, Inbound::Puback(_)) | (_, Inbound::Pingresp) => Ok(None),
-            (DpsState::Assigning, Inbound::Publish(p)) => {
+            Inbound::Puback(_) | Inbound::Pingresp => Ok(None),
+            Inbound::Publish(p) if state == DpsState::Assigning => {
                 if let Some(id) = p.packet_id {
                     let _ = self.push(|c| mqtt::encode_puback(c, id));
                 }
