@@ -339,10 +339,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         if let Some(q) = self.query_due_ms {
             t = t.min(q);
         }
-        if self.opts.keep_alive_secs > 0 {
-            t = t.min(self.last_tx_ms + u64::from(self.opts.keep_alive_secs) * 1000);
+        if let Some(p) = self.ping_due() {
+            t = t.min(p);
         }
         Some(t)
+    }
+
+    /// When the keep-alive PINGREQ is due (keep-alive 0: never).
+    fn ping_due(&self) -> Option<u64> {
+        let k = self.opts.keep_alive_secs;
+        (k > 0).then(|| self.last_tx_ms + u64::from(k) * 1000)
     }
 
     /// Time passed: sends the status query when due, a PINGREQ to keep the connection, or fails
@@ -363,9 +369,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             }
             return None;
         }
-        if self.opts.keep_alive_secs > 0
-            && now_ms >= self.last_tx_ms + u64::from(self.opts.keep_alive_secs) * 1000
-        {
+        if self.ping_due().is_some_and(|p| now_ms >= p) {
             let _ = self.push(|c| mqtt::encode_pingreq(c));
             self.last_tx_ms = now_ms;
         }
@@ -498,9 +502,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             .retry_after_secs
             .filter(|&s| s > 0)
             .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+        let due = Some(now_ms + u64::from(retry_after) * 1000);
         if matches!(topic.status, 429 | 500) {
             // Throttled or a server error: repeat the last request later.
-            self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
+            self.query_due_ms = due;
             return DpsEvent::Throttled {
                 status: topic.status,
                 retry_after_secs: retry_after,
@@ -548,7 +553,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 }
                 self.operation_id.clear();
                 let _ = self.operation_id.extend_from_slice(op.as_bytes());
-                self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
+                self.query_due_ms = due;
                 DpsEvent::Assigning {
                     operation_id: op,
                     retry_after_secs: retry_after,
