@@ -115,13 +115,28 @@ pub struct RegistrationResponse<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseError;
 
-/// The names [`parse_response`] looks up, each between quotes, as a key (with its quotes) is in
-/// the body: name `n` (its slot) follows the `n`-th quote. The body's members (`operationId`,
+/// The names [`parse_response`] looks up, slot by slot: the body's members (`operationId`,
 /// `status`, `errorCode`, `message`, `registrationState`), `registrationState`'s
 /// (`assignedHub`, `deviceId`, `errorCode`, `errorMessage`), then the operation statuses from
-/// slot [`FIRST_STATUS`] (in [`OperationStatus`]'s order). One string in
-/// flash, no table.
-const NAMES: &[u8] = b"\"operationId\"status\"errorCode\"message\"registrationState\"assignedHub\"deviceId\"errorCode\"errorMessage\"assigning\"assigned\"failed\"disabled\"unassigned\"";
+/// slot [`FIRST_STATUS`] (in [`OperationStatus`]'s order). Only [`NAMES`] is in flash.
+const NAME_LIST: [&str; 14] = [
+    "operationId",
+    "status",
+    "errorCode",
+    "message",
+    "registrationState",
+    "assignedHub",
+    "deviceId",
+    "errorCode",
+    "errorMessage",
+    "assigning",
+    "assigned",
+    "failed",
+    "disabled",
+    "unassigned",
+];
+/// [`NAME_LIST`] as one string, each name after its length byte (no table of slices).
+const NAMES: [u8; names_len()] = names();
 /// `registrationState`'s slot (its value is read, not kept), and the first status's.
 const STATE: usize = 4;
 const FIRST_STATUS: usize = 9;
@@ -129,17 +144,41 @@ const SLOTS: usize = 9;
 /// The slots that hold unsigned integers (the others hold strings).
 const NUMBERS: u32 = 1 << 2 | 1 << 7;
 
-/// The slot of `name` (as received: a match has no backslash, so no quote) among slots
-/// `first..end`.
+const fn names_len() -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < NAME_LIST.len() {
+        n += 1 + NAME_LIST[i].len();
+        i += 1;
+    }
+    n
+}
+
+const fn names() -> [u8; names_len()] {
+    let mut out = [0; names_len()];
+    let (mut at, mut i) = (0, 0);
+    while i < NAME_LIST.len() {
+        let name = NAME_LIST[i].as_bytes();
+        assert!(name.len() < 256);
+        out[at] = name.len() as u8;
+        let mut j = 0;
+        while j < name.len() {
+            out[at + 1 + j] = name[j];
+            j += 1;
+        }
+        at += 1 + name.len();
+        i += 1;
+    }
+    out
+}
+
+/// The slot of `name` (as received) among slots `first..end`.
 fn lookup(name: &[u8], first: usize, end: usize) -> Option<usize> {
-    let mut slot = 0;
-    for (at, &c) in NAMES.iter().enumerate() {
-        if c == b'"' {
-            let next = NAMES.get(at + 1..).and_then(|n| n.strip_prefix(name));
-            if (first..end).contains(&slot) && next.and_then(|n| n.first()) == Some(&b'"') {
-                return Some(slot);
-            }
-            slot += 1;
+    let mut at = 0;
+    for slot in 0..end {
+        let start = at + 1;
+        at = start + usize::from(*NAMES.get(start - 1)?);
+        if slot >= first && NAMES.get(start..at) == Some(name) {
+            return Some(slot);
         }
     }
     None
