@@ -388,37 +388,41 @@ impl<'a> Scan<'a> {
         if !self.eat(b'{') {
             return None;
         }
-        if self.eat(b'}') {
-            return Some(());
-        }
-        // In `registrationState`.
-        let mut state = false;
+        // In `registrationState`; just after an object's `{` (no comma before its first member).
+        let (mut state, mut first) = (false, true);
         loop {
-            let key = self.key()?;
-            let slot = if state {
-                lookup(key, STATE + 1, FIRST_STATUS)
+            // The end of the object (and then maybe of the body), or its next member.
+            if self.eat(b'}') {
+                if !state {
+                    return Some(());
+                }
+                state = false;
             } else {
-                lookup(key, 0, STATE + 1)
-            };
-            let c = self.peek()?;
-            let start = self.i;
-            match slot {
-                None => self.value()?,
-                Some(slot) => {
-                    if self.seen & 1 << slot != 0 {
-                        return None;
-                    }
-                    self.seen |= 1 << slot;
-                    if slot == STATE && c == b'{' {
-                        self.i += 1;
-                        state = true;
-                        if !self.eat(b'}') {
-                            continue;
+                if !first && !self.eat(b',') {
+                    return None;
+                }
+                let key = self.key()?;
+                let slot = if state {
+                    lookup(key, STATE + 1, FIRST_STATUS)
+                } else {
+                    lookup(key, 0, STATE + 1)
+                };
+                let c = self.peek()?;
+                let start = self.i;
+                match slot {
+                    None => self.value()?,
+                    Some(slot) => {
+                        if self.seen & 1 << slot != 0 {
+                            return None;
                         }
-                        state = false;
-                    } else if slot == STATE && c != b'n' {
-                        return None;
-                    } else {
+                        self.seen |= 1 << slot;
+                        if slot == STATE && c == b'{' {
+                            self.i += 1;
+                            (state, first) = (true, true);
+                            continue;
+                        } else if slot == STATE && c != b'n' {
+                            return None;
+                        }
                         self.scalar(c)?;
                         // `null` leaves the slot empty; a string slot needs a string; a number
                         // slot's token is checked as digits.
@@ -435,20 +439,7 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
-            // After a member: the next one, or the end of the object (and then maybe of the
-            // body).
-            loop {
-                if self.eat(b',') {
-                    break;
-                }
-                if !self.eat(b'}') {
-                    return None;
-                }
-                if !state {
-                    return Some(());
-                }
-                state = false;
-            }
+            first = false;
         }
     }
 }
