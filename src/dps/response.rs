@@ -342,42 +342,36 @@ impl<'a> Scan<'a> {
         let mut depth: u32 = 0;
         loop {
             let c = self.peek()?;
-            if c == b'{' || c == b'[' {
+            // Just after a container's opening (no comma before its first value).
+            let mut first = c == b'{' || c == b'[';
+            if first {
                 if depth == MAX_DEPTH {
                     return None;
                 }
                 self.i += 1;
                 depth += 1;
                 stack = stack << 1 | u64::from(c == b'{');
-                // `}` and `]` follow `{` and `[` by two.
-                if !self.eat(c + 2) {
-                    if c == b'{' {
-                        self.key()?;
-                    }
-                    continue;
-                }
-                depth -= 1;
-                stack >>= 1;
             } else {
                 self.scalar(c)?;
             }
-            // After a value: close containers until one goes on.
+            // After a value or an opening: close containers until one goes on.
             loop {
                 if depth == 0 {
                     return Some(());
                 }
                 let obj = stack & 1 == 1;
-                if self.eat(b',') {
+                if !self.eat(if obj { b'}' } else { b']' }) {
+                    if !first && !self.eat(b',') {
+                        return None;
+                    }
                     if obj {
                         self.key()?;
                     }
                     break;
                 }
-                if !self.eat(if obj { b'}' } else { b']' }) {
-                    return None;
-                }
                 depth -= 1;
                 stack >>= 1;
+                first = false;
             }
         }
     }
