@@ -318,7 +318,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
 
     /// Bytes waiting to be written.
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        let p = &self.tx.as_ref()[self.tx_sent..self.tx_len];
+        let p = self
+            .tx
+            .as_ref()
+            .get(self.tx_sent..self.tx_len)
+            .unwrap_or_default();
         (!p.is_empty()).then_some(p)
     }
 
