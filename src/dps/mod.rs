@@ -312,6 +312,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         Ok(())
     }
 
+    /// One called copy (connect and every packet).
+    #[inline(never)]
     fn restart_timer(&mut self, now_ms: u64) {
         self.deadline_ms = now_ms + u64::from(self.opts.timeout_secs) * 1000;
     }
