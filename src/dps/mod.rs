@@ -253,6 +253,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         Ok(())
     }
 
+    /// One called copy (SUBSCRIBE and the requests).
+    #[inline(never)]
     fn next_packet_id(&mut self) -> u16 {
         self.packet_id = self.packet_id.wrapping_add(1).max(1);
         self.packet_id
