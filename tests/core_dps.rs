@@ -341,3 +341,46 @@ fn refusals() {
         );
     }
 }
+
+/// The request packets byte for byte (QoS 1, packet IDs, lengths; a remaining length of two
+/// bytes for a long payload), written as literals.
+#[test]
+fn request_packets_byte_for_byte() {
+    const PUT: &[u8] = b"\x00\x2e$dps/registrations/PUT/iotdps-register/?$rid=1";
+    let mut d = Dps::new(DpsOptions::default());
+    d.run_until_assigning();
+    let mut want = b"\x32\x4c".to_vec();
+    want.extend_from_slice(PUT);
+    want.extend_from_slice(b"\x00\x02{\"registrationId\":\"dev-1\"}");
+    assert_eq!(d.tx(3), want);
+    d.feed(
+        &publish(
+            "$dps/registrations/res/202/?$rid=1&retry-after=1",
+            None,
+            br#"{"operationId":"op-1","status":"assigning"}"#,
+        ),
+        10,
+    );
+    assert!(d.c.handle_timeout(1010).is_none());
+    let mut want = b"\x32\x4e\x00\x4a".to_vec();
+    want.extend_from_slice(
+        b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=op-1",
+    );
+    want.extend_from_slice(b"\x00\x03");
+    assert_eq!(d.tx(1010), want);
+
+    let payload = format!(r#"{{"modelId":"{}"}}"#, "m".repeat(80));
+    let mut d = Dps::new(DpsOptions::default());
+    d.c.connect("0ne00000000", "dev-1", None, Some(&payload), 0)
+        .unwrap();
+    d.tx(0);
+    d.feed(&[0x20, 2, 0, 0], 1);
+    d.tx(1);
+    d.feed(&[0x90, 3, 0, 1, 0], 2);
+    let mut want = b"\x32\xb5\x01".to_vec();
+    want.extend_from_slice(PUT);
+    want.extend_from_slice(b"\x00\x02{\"registrationId\":\"dev-1\",\"payload\":");
+    want.extend_from_slice(payload.as_bytes());
+    want.push(b'}');
+    assert_eq!(d.tx(2), want);
+}

@@ -65,6 +65,20 @@ fn id_ok(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN && json_safe && component_ok(id.as_bytes(), false)
 }
 
+/// The register request's topic.
+const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
+
+/// A cursor over the free part of a client's transmit buffer (emptied first when all of it was
+/// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
+#[inline(never)]
+fn spare<'t, B: AsMut<[u8]>>(tx: &'t mut B, tx_len: &mut usize, tx_sent: &mut usize) -> Cursor<'t> {
+    if *tx_sent == *tx_len {
+        *tx_len = 0;
+        *tx_sent = 0;
+    }
+    Cursor::new(tx.as_mut().get_mut(*tx_len..).unwrap_or_default())
+}
+
 /// DPS settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DpsOptions {
@@ -228,29 +242,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         self.state
     }
 
-    /// A cursor over the free part of the transmit buffer (emptied first when all of it was
-    /// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
-    #[inline(never)]
-    fn spare(&mut self) -> Cursor<'_> {
-        if self.tx_sent == self.tx_len {
-            self.tx_len = 0;
-            self.tx_sent = 0;
-        }
-        let len = self.tx_len;
-        Cursor::new(self.tx.as_mut().get_mut(len..).unwrap_or_default())
-    }
-
     fn push(
         &mut self,
         write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
     ) -> Result<(), Overflow> {
-        let mut c = self.spare();
+        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
         write(&mut c).map_err(|_| Overflow)?;
         let n = c.len();
         self.tx_len += n;
         Ok(())
     }
 
+    /// One called copy (SUBSCRIBE and the requests).
+    #[inline(never)]
     fn next_packet_id(&mut self) -> u16 {
         self.packet_id = self.packet_id.wrapping_add(1).max(1);
         self.packet_id
@@ -310,13 +314,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         Ok(())
     }
 
+    /// One called copy (connect and every packet).
+    #[inline(never)]
     fn restart_timer(&mut self, now_ms: u64) {
         self.deadline_ms = now_ms + u64::from(self.opts.timeout_secs) * 1000;
     }
 
     /// Bytes waiting to be written.
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        let p = &self.tx.as_ref()[self.tx_sent..self.tx_len];
+        let p = self
+            .tx
+            .as_ref()
+            .get(self.tx_sent..self.tx_len)
+            .unwrap_or_default();
         (!p.is_empty()).then_some(p)
     }
 
@@ -337,10 +347,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         if let Some(q) = self.query_due_ms {
             t = t.min(q);
         }
-        if self.opts.keep_alive_secs > 0 {
-            t = t.min(self.last_tx_ms + u64::from(self.opts.keep_alive_secs) * 1000);
+        if let Some(p) = self.ping_due() {
+            t = t.min(p);
         }
         Some(t)
+    }
+
+    /// When the keep-alive PINGREQ is due (keep-alive 0: never).
+    fn ping_due(&self) -> Option<u64> {
+        let k = self.opts.keep_alive_secs;
+        (k > 0).then(|| self.last_tx_ms + u64::from(k) * 1000)
     }
 
     /// Time passed: sends the status query when due, a PINGREQ to keep the connection, or fails
@@ -361,9 +377,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             }
             return None;
         }
-        if self.opts.keep_alive_secs > 0
-            && now_ms >= self.last_tx_ms + u64::from(self.opts.keep_alive_secs) * 1000
-        {
+        if self.ping_due().is_some_and(|p| now_ms >= p) {
             let _ = self.push(|c| mqtt::encode_pingreq(c));
             self.last_tx_ms = now_ms;
         }
@@ -371,58 +385,41 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
     }
 
     /// Queues the register request (`status_query` false) or the status query as a QoS 1
-    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both).
+    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both): the
+    /// topic and the payload as lists of pieces, each written by one loop.
     fn queue_request(&mut self, status_query: bool) -> Result<(), Overflow> {
         let id = self.next_packet_id();
-        if self.tx_sent == self.tx_len {
-            self.tx_len = 0;
-            self.tx_sent = 0;
-        }
         let rid = self.registration_id.as_bytes();
-        let payload = self.registration_payload.as_deref().map(str::as_bytes);
+        // `{"registrationId":"<id>"}` or `{"registrationId":"<id>","payload":<json>}`.
         const OPEN: &[u8] = b"{\"registrationId\":\"";
-        const WITH_PAYLOAD: &[u8] = b"\",\"payload\":";
-        let (topic, op): (&[u8], &[u8]) = if status_query {
-            (
+        let topic: [&[u8]; 2] = if status_query {
+            [
                 b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=",
                 &self.operation_id,
-            )
+            ]
         } else {
-            (b"$dps/registrations/PUT/iotdps-register/?$rid=1", b"")
+            [REGISTER_TOPIC, b""]
         };
-        // `{"registrationId":"<id>"}` or `{"registrationId":"<id>","payload":<json>}`.
-        let body_len = match (status_query, payload) {
-            (true, _) => 0,
-            (false, None) => OPEN.len() + rid.len() + 2,
-            (false, Some(p)) => OPEN.len() + rid.len() + WITH_PAYLOAD.len() + p.len() + 1,
+        let (mid, custom, close): (&[u8], &[u8], &[u8]) = match &self.registration_payload {
+            None => (b"\"}", b"", b""),
+            Some(p) => (b"\",\"payload\":", p.as_bytes(), b"}"),
         };
-        let mut c = Cursor::new(self.tx.as_mut().get_mut(self.tx_len..).ok_or(Overflow)?);
+        let body = [OPEN, rid, mid, custom, close];
+        let payload = if status_query { &[][..] } else { &body[..] };
+        let len = |p: &[&[u8]]| p.iter().map(|p| p.len()).sum();
+        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
         encode_publish_header(
             &mut c,
-            topic.len() + op.len(),
-            |c| {
-                c.put(topic)?;
-                c.put(op)
-            },
+            len(&topic),
+            |c| topic.iter().try_for_each(|p| c.put(p)),
             QoS::AtLeastOnce,
             id,
             false,
             false,
-            body_len,
+            len(payload),
         )
         .map_err(|_| Overflow)?;
-        if !status_query {
-            c.put(OPEN)?;
-            c.put(rid)?;
-            match payload {
-                Some(p) => {
-                    c.put(WITH_PAYLOAD)?;
-                    c.put(p)?;
-                    c.put(b"}")?;
-                }
-                None => c.put(b"\"}")?,
-            }
-        }
+        payload.iter().try_for_each(|p| c.put(p))?;
         self.tx_len += c.len();
         Ok(())
     }
@@ -460,8 +457,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             s.state = DpsState::Done;
             Ok(Some(DpsEvent::Failed(f)))
         };
-        match (self.state, packet) {
-            (DpsState::Connecting, Inbound::Connack { return_code, .. }) => {
+        let state = self.state;
+        match packet {
+            Inbound::Connack { return_code, .. } if state == DpsState::Connecting => {
                 if return_code != 0 {
                     return fail(self, DpsFailure::ConnectionRefused(return_code));
                 }
@@ -475,7 +473,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 self.state = DpsState::Subscribing;
                 Ok(None)
             }
-            (DpsState::Subscribing, Inbound::Suback { codes, .. }) => {
+            Inbound::Suback { codes, .. } if state == DpsState::Subscribing => {
                 if !codes.all_granted() {
                     return fail(self, DpsFailure::SubscribeRefused);
                 }
@@ -485,8 +483,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 self.state = DpsState::Assigning;
                 Ok(Some(DpsEvent::Registering))
             }
-            (_, Inbound::Puback(_)) | (_, Inbound::Pingresp) => Ok(None),
-            (DpsState::Assigning, Inbound::Publish(p)) => {
+            Inbound::Puback(_) | Inbound::Pingresp => Ok(None),
+            Inbound::Publish(p) if state == DpsState::Assigning => {
                 if let Some(id) = p.packet_id {
                     let _ = self.push(|c| mqtt::encode_puback(c, id));
                 }
@@ -512,9 +510,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             .retry_after_secs
             .filter(|&s| s > 0)
             .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+        let due = Some(now_ms + u64::from(retry_after) * 1000);
         if matches!(topic.status, 429 | 500) {
             // Throttled or a server error: repeat the last request later.
-            self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
+            self.query_due_ms = due;
             return DpsEvent::Throttled {
                 status: topic.status,
                 retry_after_secs: retry_after,
@@ -562,7 +561,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 }
                 self.operation_id.clear();
                 let _ = self.operation_id.extend_from_slice(op.as_bytes());
-                self.query_due_ms = Some(now_ms + u64::from(retry_after) * 1000);
+                self.query_due_ms = due;
                 DpsEvent::Assigning {
                     operation_id: op,
                     retry_after_secs: retry_after,
