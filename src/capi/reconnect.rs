@@ -23,12 +23,9 @@ use crate::port::PortEvent;
 /// A session reconnects: between a lost connection and the session's final DISCONNECTED.
 static RECONNECTING: AtomicBool = AtomicBool::new(false);
 
-/// Whether the port can reconnect on its own: always on Linux, on Zephyr only when Kconfig turns
-/// on automatic reconnect or a SAS key (otherwise the code below is constant-false and dropped).
-#[cfg(feature = "zephyr")]
-const RECONNECTS: bool = crate::port::RECONNECTS;
-#[cfg(not(feature = "zephyr"))]
-const RECONNECTS: bool = true;
+// Whether the port can reconnect on its own: always on Linux, on Zephyr only when Kconfig turns
+// on automatic reconnect or a SAS key (otherwise the code below is constant-false and dropped).
+use crate::port::RECONNECTS;
 
 /// True while the library reconnects on its own (so `azure_iot_hub_disconnect()` must stop it).
 pub(in crate::capi) fn active() -> bool {

@@ -76,6 +76,10 @@ pub use fota::{
 pub use settings::FileSettings;
 pub use tls::TagFiles;
 
+/// This port can always reconnect on its own (when its `Extensions` ask for it), so it may
+/// deliver `ConnectionLost` and `Reconnecting` (the Zephyr port's constant follows Kconfig).
+pub(crate) const RECONNECTS: bool = true;
+
 /// Log target of the transport (connection, TLS, socket), as the original's log module.
 pub(crate) const LOG_TRANSPORT: &str = "mqtt_helper";
 /// Log target of the IoT Hub layer (events, publishes), as the original's log module.
