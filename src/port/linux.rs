@@ -78,6 +78,8 @@ pub use tls::TagFiles;
 
 /// This port can always reconnect on its own (when its `Extensions` ask for it), so it may
 /// deliver `ConnectionLost` and `Reconnecting` (the Zephyr port's constant follows Kconfig).
+// Read by the C API only.
+#[cfg_attr(not(feature = "capi"), allow(dead_code))]
 pub(crate) const RECONNECTS: bool = true;
 
 /// Log target of the transport (connection, TLS, socket), as the original's log module.

@@ -421,7 +421,7 @@ impl Session {
         let now = self.now();
         while let Some(bytes) = self.client.poll_transmit() {
             let n = bytes.len();
-            net::write_all(&mut self.conn, &[bytes])?;
+            net::write_all(&mut self.conn, bytes, &[])?;
             self.client.transmit_complete(n, now);
         }
         net::flush_tls(&mut self.conn)
@@ -430,7 +430,7 @@ impl Session {
     /// Closes the connection (DISCONNECT, close_notify, shutdown).
     fn close(&mut self, graceful: bool) {
         if graceful {
-            let _ = net::write_all(&mut self.conn, &[&[0xe0, 0x00]]);
+            let _ = net::write_all(&mut self.conn, &[0xe0, 0x00], &[]);
             self.conn.tls.send_close_notify();
             let _ = net::flush_tls(&mut self.conn);
         }

@@ -35,30 +35,29 @@ pub(crate) fn flush_tls(conn: &mut Conn) -> io::Result<()> {
     Ok(())
 }
 
-/// Encrypts `parts` as one stream (records span the parts, so a header and a body up to 16 KB
-/// go out as one TLS record) and writes everything out.
-pub(crate) fn write_all(conn: &mut Conn, parts: &[&[u8]]) -> io::Result<()> {
-    let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
-    while !parts.is_empty() {
-        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        let mut n = conn.tls.writer().write_vectored(&slices)?;
+/// Encrypts `head` then `body` as one stream (records span the two, so a header and a body up
+/// to 16 KB go out as one TLS record) and writes everything out. Either may be empty. No
+/// allocation of its own (rustls collects the two slices of a vectored write).
+pub(crate) fn write_all(conn: &mut Conn, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
+    while !head.is_empty() || !body.is_empty() {
+        let both = [IoSlice::new(head), IoSlice::new(body)];
+        // Only the non-empty ones: a single slice is written without rustls' collection.
+        let slices = match (head.is_empty(), body.is_empty()) {
+            (true, _) => &both[1..],
+            (_, true) => &both[..1],
+            _ => &both[..],
+        };
+        let n = conn.tls.writer().write_vectored(slices)?;
         if n == 0 && !conn.tls.wants_write() {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 "TLS connection accepts no data",
             ));
         }
-        // Drop what was taken.
-        while n > 0 {
-            let first = parts[0];
-            if n >= first.len() {
-                n -= first.len();
-                parts.remove(0);
-            } else {
-                parts[0] = &first[n..];
-                n = 0;
-            }
-        }
+        // Drop what was taken (`n` is at most the two lengths together).
+        let from_head = n.min(head.len());
+        head = head.get(from_head..).unwrap_or_default();
+        body = body.get(n - from_head..).unwrap_or_default();
         flush_tls(conn)?;
     }
     Ok(())
@@ -82,7 +81,7 @@ pub(crate) fn flush(link: &mut Link, now_ms: u64) -> io::Result<()> {
         let conn = conn.as_mut().ok_or_else(not_connected)?;
         while let Some(bytes) = client.poll_transmit() {
             let n = bytes.len();
-            write_all(conn, &[bytes])?;
+            write_all(conn, bytes, &[])?;
             client.transmit_complete(n, now_ms);
         }
         flush_tls(conn)
@@ -129,7 +128,7 @@ pub(crate) fn publish(shared: &Shared, msg: &Message<'_>) -> Result<Sent, SendEr
         }
     };
     let size = out.head().len() + out.body().len();
-    match write_all(conn, &[out.head(), out.body()]) {
+    match write_all(conn, out.head(), out.body()) {
         Ok(()) => {
             out.sent();
             // The queue is empty now; this records the time of the transmission for keep-alive.
@@ -451,8 +450,8 @@ mod tests {
             conn.tls.complete_io(&mut conn.tcp).unwrap();
         }
         ready_rx.recv().unwrap();
-        write_all(&mut conn, &[&[0x32, 0x20, 0, 4], &[7u8; 1000]]).unwrap();
-        write_all(&mut conn, &[&[1u8; 10], &[2u8; 20_000]]).unwrap();
+        write_all(&mut conn, &[0x32, 0x20, 0, 4], &[7u8; 1000]).unwrap();
+        write_all(&mut conn, &[1u8; 10], &[2u8; 20_000]).unwrap();
         conn.tcp.shutdown(Shutdown::Both).unwrap();
         let lengths = server.join().unwrap();
         // TLS 1.3 adds a content-type byte and a 16-byte tag to each record.

@@ -124,7 +124,7 @@ pub(crate) fn on_event(link: &mut Link, event: &Event<'_>, now_ms: u64) -> io::R
                 if !o.is_empty() {
                     *resent += o.count() as u64;
                     log::info!(target: LOG_TRANSPORT, "re-sending {} unacknowledged QoS 1 message(s) (session present: {session_present})", o.count());
-                    core_session::resend(o, |p| net::write_all(conn, &[p]))?;
+                    core_session::resend(o, |p| net::write_all(conn, p, &[]))?;
                 }
             }
             Ok(())
