@@ -438,7 +438,21 @@ mod tests {
                 lengths.push(len);
                 at += 5 + len;
             }
-            lengths
+            // And what they carry, decrypted (drained as it comes: rustls bounds what it holds).
+            let (mut plain, mut rd, mut buf) = (Vec::new(), &raw[..], [0u8; 4096]);
+            while !rd.is_empty() {
+                conn.read_tls(&mut rd).unwrap();
+                conn.process_new_packets().unwrap();
+                loop {
+                    match conn.reader().read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => plain.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            (lengths, plain)
         });
         let tcp = TcpStream::connect(addr).unwrap();
         let name = ServerName::try_from("localhost").unwrap();
@@ -452,9 +466,34 @@ mod tests {
         ready_rx.recv().unwrap();
         write_all(&mut conn, &[0x32, 0x20, 0, 4], &[7u8; 1000]).unwrap();
         write_all(&mut conn, &[1u8; 10], &[2u8; 20_000]).unwrap();
+        // Either part may be empty; nothing at all writes no record.
+        write_all(&mut conn, &[3u8; 5], &[]).unwrap();
+        write_all(&mut conn, &[], &[4u8; 6]).unwrap();
+        write_all(&mut conn, &[], &[]).unwrap();
+        // When rustls takes only part of what is offered (its buffer limit), the rest follows,
+        // in order: within the head, and across the head's end into the body.
+        conn.tls.set_buffer_limit(Some(4096));
+        write_all(&mut conn, &[5u8; 6000], &[6u8; 9000]).unwrap();
         conn.tcp.shutdown(Shutdown::Both).unwrap();
-        let lengths = server.join().unwrap();
+        let (lengths, plain) = server.join().unwrap();
         // TLS 1.3 adds a content-type byte and a 16-byte tag to each record.
-        assert_eq!(lengths, [1004 + 17, 16384 + 17, 20_010 - 16384 + 17]);
+        assert_eq!(
+            lengths[..5],
+            [1004 + 17, 16384 + 17, 20_010 - 16384 + 17, 5 + 17, 6 + 17]
+        );
+        assert!(lengths.len() > 6, "the last write went out in pieces");
+        let mut want = vec![0x32, 0x20, 0, 4];
+        for (byte, n) in [
+            (7u8, 1000),
+            (1, 10),
+            (2, 20_000),
+            (3, 5),
+            (4, 6),
+            (5, 6000),
+            (6, 9000),
+        ] {
+            want.extend(std::iter::repeat_n(byte, n));
+        }
+        assert!(plain == want, "the bytes, in order");
     }
 }
