@@ -93,7 +93,7 @@ pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
 
 /// Copies `src` to `dst` (as long) and checks it as [`valid_component`] does (with
 /// `refused`) in the same pass; false when it is refused.
-#[inline(always)]
+#[inline]
 fn copy_checked(dst: &mut [u8], src: &[u8], refused: u64) -> bool {
     let mut high = 0u8;
     for (d, &b) in dst.iter_mut().zip(src) {
@@ -109,7 +109,7 @@ fn copy_checked(dst: &mut [u8], src: &[u8], refused: u64) -> bool {
 /// The list as a slice of [`Property`] for the publish path, when it is one. Not on Zephyr,
 /// where the only list is the C API's array (`as_slice` is `None` for it): the code for slices
 /// would be dead there.
-#[inline(always)]
+#[inline]
 fn slice_of(list: &dyn PropertyList) -> Option<&[Property<'_>]> {
     if cfg!(feature = "zephyr") {
         None
@@ -121,7 +121,7 @@ fn slice_of(list: &dyn PropertyList) -> Option<&[Property<'_>]> {
 /// Writes the bag of `list` at the start of `dst` and checks every property in the same
 /// pass (one pass: its length is what was written); `None` when one is refused or the bag does
 /// not fit `dst`. A slice of [`Property`] is read without a dynamic call per property.
-#[inline(always)]
+#[inline]
 pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> Option<usize> {
     match slice_of(list) {
         Some(props) => put_pairs(dst, props.iter().map(|p| Some((p.key, p.value)))),
@@ -130,7 +130,7 @@ pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> Option<usize> 
 }
 
 /// [`put_bag`] for the properties `pairs` yields (`None`: one cannot be read).
-#[inline(always)]
+#[inline]
 fn put_pairs<'a>(
     dst: &mut [u8],
     pairs: impl Iterator<Item = Option<(&'a [u8], &'a [u8])>>,
@@ -216,7 +216,7 @@ pub struct BagBytes<'a> {
 impl<'a> Iterator for BagBytes<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
-    #[inline(always)]
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.rest.is_empty() {
@@ -285,7 +285,7 @@ impl<'a> PropertyBag<'a> {
     /// Iterates over `(key, value)` as bytes (each valid UTF-8: cut at `&` and `=`); a property
     /// without `=` has an empty value. Empty segments (`a=1&&b=2`) are skipped. What the C API
     /// hands to C.
-    #[inline(always)]
+    #[inline]
     pub fn iter_bytes(&self) -> BagBytes<'a> {
         BagBytes {
             rest: self.0.as_bytes(),

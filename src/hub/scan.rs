@@ -4,9 +4,10 @@
 
 use crate::sink::Overflow;
 
-/// Writes into a caller-owned slice: the topic pieces of a publish header, inlined (no call and
-/// no `Result` per piece as through [`crate::sink::Sink`]), short pieces without a `memcpy` call.
-/// Every write is bounds-checked; nothing panics.
+/// Writes into a caller-owned slice: the topic pieces of a publish header (no dynamic call per
+/// piece as through [`crate::sink::Sink`]; the compiler inlines what pays at the build's
+/// opt-level), short pieces without a `memcpy` call. Every write is bounds-checked; nothing
+/// panics.
 pub(crate) struct Out<'a> {
     buf: &'a mut [u8],
     at: usize,
@@ -14,19 +15,19 @@ pub(crate) struct Out<'a> {
 
 impl<'a> Out<'a> {
     /// A writer at the start of `buf`.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn new(buf: &'a mut [u8]) -> Self {
         Out { buf, at: 0 }
     }
 
     /// Bytes written.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.at
     }
 
     /// One byte.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn u8(&mut self, b: u8) -> Result<(), Overflow> {
         *self.buf.get_mut(self.at).ok_or(Overflow)? = b;
         self.at += 1;
@@ -34,13 +35,13 @@ impl<'a> Out<'a> {
     }
 
     /// A big-endian `u16`.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn u16(&mut self, v: u16) -> Result<(), Overflow> {
         self.bytes_fixed(&v.to_be_bytes())
     }
 
     /// Bytes of a length known at compile time (the copy becomes plain moves).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn bytes_fixed<const N: usize>(&mut self, b: &[u8; N]) -> Result<(), Overflow> {
         let dst: &mut [u8; N] = self
             .buf
@@ -56,7 +57,7 @@ impl<'a> Out<'a> {
     /// `mid` the device ID (at most 128 bytes), usually 8 to 16 bytes long: then two
     /// overlapping 8-byte moves in place, any other length one copy. (`last_chunk` would leave
     /// a check of its pointer behind, and is not inlined at `opt-level = "z"`.)
-    #[inline(always)]
+    #[inline]
     pub(crate) fn bytes_around<const P: usize, const S: usize>(
         &mut self,
         prefix: &[u8; P],
@@ -88,7 +89,7 @@ impl<'a> Out<'a> {
 
     /// Bytes of any length: two overlapping fixed-size moves for 4 to 16 bytes, a byte loop
     /// below, `copy_from_slice` above.
-    #[inline(always)]
+    #[inline]
     fn bytes_any(&mut self, b: &[u8]) -> Result<(), Overflow> {
         let n = b.len();
         let dst = self
@@ -131,7 +132,7 @@ impl<'a> Out<'a> {
 
     /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
     /// in place from the last, with no measuring pass and no copy.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn decimal_of_len(&mut self, mut v: u32, len: usize) -> Result<(), Overflow> {
         for d in self.take(len)?.iter_mut().rev() {
             *d = b'0' + (v % 10) as u8;
@@ -141,7 +142,7 @@ impl<'a> Out<'a> {
     }
 
     /// The next `n` bytes, to be filled by the caller (counted as written).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&mut [u8], Overflow> {
         let dst = self
             .buf
@@ -153,19 +154,19 @@ impl<'a> Out<'a> {
     }
 
     /// The free space after what was written (to be filled by the caller, then [`Out::skip`]).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn free(&mut self) -> &mut [u8] {
         self.buf.get_mut(self.at..).unwrap_or_default()
     }
 
     /// Counts `n` more bytes as written (filled through [`Out::free`]).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn skip(&mut self, n: usize) {
         self.at += n;
     }
 
     /// Moves the write position to `at` (to write a header before what was written).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn seek(&mut self, at: usize) {
         self.at = at;
     }
@@ -173,7 +174,7 @@ impl<'a> Out<'a> {
     /// Moves the bytes from `from` to the write position `by` bytes up (the gap left is
     /// filled later), and the position with them. For the rare publish whose header turns out
     /// longer than the one its topic was written after.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn shift_up(&mut self, from: usize, by: usize) -> Result<(), Overflow> {
         let mut i = self.at;
         while i > from {
@@ -186,7 +187,7 @@ impl<'a> Out<'a> {
     }
 
     /// An MQTT remaining length (1 to 4 bytes).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn remaining_length(&mut self, mut n: usize) -> Result<(), Overflow> {
         loop {
             let b = (n % 128) as u8;
@@ -201,7 +202,7 @@ impl<'a> Out<'a> {
 
 /// Number of decimal digits of `v` (a loop: a few instructions more than a table of limits
 /// for a status of 3 digits, and a tenth of its code).
-#[inline(always)]
+#[inline]
 pub(crate) fn decimal_len(mut v: u32) -> usize {
     let mut n = 1;
     while v >= 10 {

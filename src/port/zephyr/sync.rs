@@ -32,7 +32,7 @@ impl<T, const ID: c_int> KMutex<T, ID> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     pub(crate) fn lock(&self) -> KGuard<'_, T, ID> {
         raw_lock(ID, &self.held);
         KGuard { m: self }
@@ -85,7 +85,7 @@ impl<T, const ID: c_int> DerefMut for KGuard<'_, T, ID> {
 }
 
 impl<T, const ID: c_int> Drop for KGuard<'_, T, ID> {
-    #[inline(always)]
+    #[inline]
     fn drop(&mut self) {
         raw_unlock(ID, &self.m.held);
     }
