@@ -85,6 +85,7 @@ async fn handle(
     let mut io = Io {
         stream: tls,
         buf: Vec::with_capacity(1024),
+        start: 0,
     };
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.read_packet(CONNECT_LIMIT)).await {
         Ok(Ok(Some(p))) => p,
@@ -107,17 +108,24 @@ async fn handle(
 
 struct Io {
     stream: TlsStream<TcpStream>,
+    /// Bytes read; `buf[start..]` is not parsed yet.
     buf: Vec<u8>,
+    start: usize,
 }
 
 impl Io {
-    /// Parses a complete packet from the buffer, if there is one.
+    /// Parses a complete packet from the buffer, if there is one. A packet taken only moves
+    /// the start: the bytes are moved down once per read, not once per packet.
     fn take_packet(&mut self, limit: usize) -> Result<Option<Packet>, String> {
-        match mqtt::decode(&self.buf, limit) {
+        match mqtt::decode(&self.buf[self.start..], limit) {
             Ok(Some((p, n))) => {
-                self.buf.drain(..n);
-                if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
-                    self.buf = Vec::with_capacity(1024);
+                self.start += n;
+                if self.start == self.buf.len() {
+                    self.buf.clear();
+                    self.start = 0;
+                    if self.buf.capacity() > 64 * 1024 {
+                        self.buf = Vec::with_capacity(1024);
+                    }
                 }
                 Ok(Some(p))
             }
@@ -128,6 +136,10 @@ impl Io {
 
     /// Reads more bytes (cancel-safe). `Ok(0)` is EOF.
     async fn fill(&mut self) -> std::io::Result<usize> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         if self.buf.capacity() - self.buf.len() < 2048 {
             self.buf.reserve(8192);
         }
