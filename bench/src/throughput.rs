@@ -8,6 +8,7 @@ use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::port::{HubClient, PortEvent};
 use azure_iot_hub::Connection;
 use rustls::pki_types::ServerName;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,7 +29,50 @@ pub struct Throughput {
     pub library_cpu_us: f64,
     /// CPU time per message of the plain socket's one thread, which also reads the PUBACKs.
     pub plain_cpu_us: f64,
+    /// CPU time per message of the port's worker (`mqtt_helper`: reads and decrypts the
+    /// PUBACKs, runs the handler), from the first send to the last PUBACK.
+    pub worker_cpu_us: f64,
+    /// CPU time per message of the hub emulator's threads (same process) while it serves the
+    /// library, from the first send to the last PUBACK.
+    pub library_hub_cpu_us: f64,
+    /// The same while it serves the plain socket.
+    pub plain_hub_cpu_us: f64,
 }
+
+/// The run time so far (nanoseconds) of each thread of this process named `name`, by thread id:
+/// the first field of `/proc/self/task/<tid>/schedstat`.
+fn threads_cpu_ns(name: &str) -> HashMap<u64, u64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let named = std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim_end() == name);
+        let tid = task.file_name().to_str().and_then(|t| t.parse().ok());
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        if let (true, Some(tid), Some(ns)) = (named, tid, ns) {
+            out.insert(tid, ns);
+        }
+    }
+    out
+}
+
+/// CPU time (microseconds) the threads named `name` spent since `before` (threads started
+/// meanwhile count from zero).
+fn threads_cpu_since_us(name: &str, before: &HashMap<u64, u64>) -> f64 {
+    threads_cpu_ns(name)
+        .iter()
+        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum::<u64>() as f64
+        / 1e3
+}
+
+/// The port's worker thread and the emulator's threads, as `std::thread::Builder` names them.
+const WORKER: &str = "mqtt_helper";
+const EMULATOR: &str = "hub-emulator";
 
 /// The calling thread's CPU time (user + system), in microseconds: the scheduler's own count
 /// (`CLOCK_THREAD_CPUTIME_ID`, nanoseconds), not `getrusage`'s tick-based split, which can stand
@@ -192,6 +236,7 @@ pub fn run(n: usize) -> Throughput {
     };
     spin_until(&|| stage.load(Ordering::Acquire) == 2);
     let props = [Property::new("a", "1"), Property::new("b", "2")];
+    let (worker0, hub0) = (threads_cpu_ns(WORKER), threads_cpu_ns(EMULATOR));
     let cpu0 = thread_cpu_us();
     let t0 = Instant::now();
     let mut last = 0;
@@ -203,6 +248,8 @@ pub fn run(n: usize) -> Throughput {
     let library_cpu_us = (thread_cpu_us() - cpu0) / n as f64;
     spin_until(&|| acked.load(Ordering::Acquire) == u32::from(last));
     let library = n as f64 / t0.elapsed().as_secs_f64();
+    let worker_cpu_us = threads_cpu_since_us(WORKER, &worker0) / n as f64;
+    let library_hub_cpu_us = threads_cpu_since_us(EMULATOR, &hub0) / n as f64;
     let _ = c.disconnect();
     drop(c);
     std::thread::sleep(Duration::from_millis(200));
@@ -225,6 +272,7 @@ pub fn run(n: usize) -> Throughput {
         have: Vec::new(),
         seen: false,
     };
+    let hub0 = threads_cpu_ns(EMULATOR);
     let cpu0 = thread_cpu_us();
     let t0 = Instant::now();
     for (i, p) in pubs.iter().enumerate() {
@@ -251,11 +299,15 @@ pub fn run(n: usize) -> Throughput {
         std::thread::yield_now();
     }
     let plain = n as f64 / t0.elapsed().as_secs_f64();
+    let plain_hub_cpu_us = threads_cpu_since_us(EMULATOR, &hub0) / n as f64;
     Throughput {
         n,
         library,
         plain,
         library_cpu_us,
         plain_cpu_us,
+        worker_cpu_us,
+        library_hub_cpu_us,
+        plain_hub_cpu_us,
     }
 }

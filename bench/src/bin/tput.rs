@@ -6,12 +6,15 @@ fn main() {
     for _ in 0..runs {
         let t = iot_bench::throughput::run(n);
         println!(
-            "library {:.0} msg/s, plain {:.0} msg/s, ratio {:.2}; sending thread {:.2} vs {:.2} us CPU/msg",
+            "library {:.0} msg/s, plain {:.0} msg/s, ratio {:.2}; CPU us/msg: library {:.2} + worker {:.2} vs plain {:.2}; hub emulator {:.2} vs {:.2}",
             t.library,
             t.plain,
             t.library / t.plain,
             t.library_cpu_us,
-            t.plain_cpu_us
+            t.worker_cpu_us,
+            t.plain_cpu_us,
+            t.library_hub_cpu_us,
+            t.plain_hub_cpu_us
         );
     }
 }
