@@ -157,7 +157,7 @@ fn serve(
         // (the PUBACKs of a burst of QoS 1 messages) is then read without a sleep in poll(2)
         // and a wake-up for every few packets, which cost this thread, and the peer that has to
         // wake it, more than the reading itself (`scripts/bench.sh`: the worker's CPU per
-        // message 4.2-5.2 -> 1.0-2.4 us). Only after a read that found nothing does it sleep.
+        // message 4.2-5.2 -> 1.0-3.6 us). Only after a read that found nothing does it sleep.
         if std::mem::take(&mut had_input) {
             std::thread::yield_now();
         } else {
