@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Messages per second both ways, and the sending thread's CPU time per message.
+/// Messages per second both ways, and the CPU time per message of each side's threads and of
+/// the hub serving each.
 #[derive(Debug, Clone, Copy)]
 pub struct Throughput {
     /// Messages sent each way.
@@ -25,7 +26,7 @@ pub struct Throughput {
     /// The same bytes on a plain TLS socket, until the last PUBACK.
     pub plain: f64,
     /// CPU time (user + system, microseconds) per message of the thread that calls
-    /// `send_telemetry` (the port's worker, which reads the PUBACKs, not included).
+    /// `send_telemetry` (the port's worker, which reads the PUBACKs, is `worker_cpu_us`).
     pub library_cpu_us: f64,
     /// CPU time per message of the plain socket's one thread, which also reads the PUBACKs.
     pub plain_cpu_us: f64,
