@@ -86,6 +86,8 @@ async fn handle(
         stream: tls,
         buf: Vec::with_capacity(1024),
         start: 0,
+        out: Vec::new(),
+        batching: false,
     };
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.read_packet(CONNECT_LIMIT)).await {
         Ok(Ok(Some(p))) => p,
@@ -111,6 +113,10 @@ struct Io {
     /// Bytes read; `buf[start..]` is not parsed yet.
     buf: Vec<u8>,
     start: usize,
+    /// Responses not written yet: while the packets of one read are handled, their responses
+    /// are collected here and written together once the last is handled (`Session::run`).
+    out: Vec<u8>,
+    batching: bool,
 }
 
 impl Io {
@@ -160,8 +166,21 @@ impl Io {
     }
 
     async fn send(&mut self, p: &Packet) -> std::io::Result<()> {
-        let b = mqtt::to_bytes(p);
-        self.stream.write_all(&b).await?;
+        self.out.extend_from_slice(&mqtt::to_bytes(p));
+        if self.batching {
+            return Ok(());
+        }
+        self.write_out().await
+    }
+
+    /// Writes the collected responses, if any.
+    async fn write_out(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = self.stream.write_all(&self.out).await;
+        self.out.clear();
+        r?;
         self.stream.flush().await
     }
 }
@@ -458,16 +477,28 @@ impl Session {
         mut shutdown: watch::Receiver<bool>,
     ) -> (String, bool) {
         loop {
-            // Handle every complete packet already buffered.
+            // Handle every complete packet already buffered; their responses are written
+            // together after the last.
+            self.io.batching = true;
             loop {
                 match self.io.take_packet(PACKET_LIMIT) {
                     Ok(Some(p)) => match self.on_packet(p).await {
                         Flow::Continue => {}
-                        Flow::Close(r, g) => return (r, g),
+                        Flow::Close(r, g) => {
+                            let _ = self.io.write_out().await;
+                            return (r, g);
+                        }
                     },
                     Ok(None) => break,
-                    Err(e) => return (format!("protocol error: {e}"), false),
+                    Err(e) => {
+                        let _ = self.io.write_out().await;
+                        return (format!("protocol error: {e}"), false);
+                    }
                 }
+            }
+            self.io.batching = false;
+            if let Err(e) = self.io.write_out().await {
+                return (format!("write error: {e}"), false);
             }
             let ka_deadline = self.keep_alive.map(|k| self.last_rx + k);
             let far = Instant::now() + Duration::from_secs(86_400);
@@ -530,6 +561,9 @@ impl Session {
     /// Sends a response packet, after the delay fault's delay if one is active.
     async fn respond(&mut self, p: Packet) -> Flow {
         if let Some(d) = self.hub.delay(&self.id) {
+            if let Err(e) = self.io.write_out().await {
+                return Flow::Close(format!("write error: {e}"), false);
+            }
             tokio::time::sleep(d).await;
         }
         match self.io.send(&p).await {
