@@ -254,6 +254,60 @@ fn large_publish_is_written_whole() {
     server.join();
 }
 
+/// Acknowledgements that arrive together (here 100 PUBACKs in one record, a C2D message after
+/// the 40th) reach the application complete and in the order they were sent: the worker
+/// handles a run of PUBACKs under one lock and delivers it after, in runs of at most 32, and a
+/// different packet ends the run.
+#[test]
+fn acknowledgements_packed_into_one_record_keep_their_order() {
+    const N: usize = 100;
+    const C2D_AFTER: usize = 40;
+    let server = Server::start(|p| {
+        p.handshake();
+        let mut packed = Vec::new();
+        for i in 0..N {
+            let body = p.expect(packet_type::PUBLISH);
+            let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+            packed.extend([0x40, 2, body[2 + topic_len], body[3 + topic_len]]);
+            if i + 1 == C2D_AFTER {
+                packed.extend(publish_packet(
+                    "devices/dev/messages/devicebound/a=1",
+                    b"between",
+                ));
+            }
+        }
+        p.send(&packed);
+        p.wait_closed();
+    });
+    let mut dev = Device::new();
+    dev.connect_ready(&server.config);
+    let ids: Vec<u16> = (0..N)
+        .map(|_| {
+            dev.client
+                .send_telemetry(b"{}", &[], QoS::AtLeastOnce)
+                .unwrap()
+        })
+        .collect();
+    dev.wait_for("the last PUBACK", |e| *e == Ev::Puback(ids[N - 1]));
+    let got: Vec<Ev> = dev
+        .seen
+        .iter()
+        .filter(|e| matches!(e, Ev::Puback(_) | Ev::C2d { .. }))
+        .cloned()
+        .collect();
+    let mut want: Vec<Ev> = ids.iter().map(|&id| Ev::Puback(id)).collect();
+    let c2d = got
+        .iter()
+        .find(|e| matches!(e, Ev::C2d { .. }))
+        .expect("the C2D message")
+        .clone();
+    assert!(matches!(&c2d, Ev::C2d { payload, .. } if payload == b"between"));
+    want.insert(C2D_AFTER, c2d);
+    assert_eq!(got, want);
+    dev.client.disconnect().unwrap();
+    server.join();
+}
+
 /// The server ends the TLS session (close_notify) or just the TCP connection: DISCONNECTED
 /// (Transport), once.
 #[test]

@@ -48,6 +48,31 @@ fn protocol_error(shared: &Shared, view: &HubClient, e: ProtocolError) -> CloseR
     CloseReason::Protocol(e)
 }
 
+/// PUBACKs handled under one lock, delivered once it is released (at most `ACK_RUN` at a time).
+#[derive(Default)]
+struct AckRun {
+    ids: [u16; ACK_RUN],
+    len: usize,
+}
+
+const ACK_RUN: usize = 32;
+
+impl AckRun {
+    /// Notes one; false when the run is full and must be delivered.
+    fn push(&mut self, packet_id: u16) -> bool {
+        self.ids[self.len] = packet_id;
+        self.len += 1;
+        self.len < ACK_RUN
+    }
+
+    fn deliver(&mut self, shared: &Shared, view: &HubClient) {
+        for &packet_id in &self.ids[..self.len] {
+            deliver(shared, view, &PortEvent::Hub(Event::Puback { packet_id }));
+        }
+        self.len = 0;
+    }
+}
+
 /// Runs the connection until it ends; returns why.
 fn serve(
     shared: &Shared,
@@ -57,14 +82,23 @@ fn serve(
 ) -> CloseReason {
     let mut had_input = false;
     loop {
-        // 1. Every packet the framer holds, one event each.
+        // 1. Every packet the framer holds, one event each. A run of PUBACKs (a burst of QoS 1
+        // messages acknowledged together) is handled under one lock and delivered after it:
+        // taking the lock for each would make a sending thread wait for it, and be woken, once
+        // per acknowledgement.
+        let mut acks = AckRun::default();
+        let mut held = None;
         loop {
             let framed = match framer.next() {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
-                Err(e) => return protocol_error(shared, view, ProtocolError::Frame(e)),
+                Err(e) => {
+                    drop(held);
+                    acks.deliver(shared, view);
+                    return protocol_error(shared, view, ProtocolError::Frame(e));
+                }
             };
-            let mut link = shared.lock();
+            let link = held.get_or_insert_with(|| shared.lock());
             if link.close_requested {
                 return CloseReason::Requested;
             }
@@ -78,14 +112,23 @@ fn serve(
             let event = match handled {
                 Ok(event) => event,
                 Err(e) => {
-                    drop(link);
+                    drop(held);
+                    acks.deliver(shared, view);
                     return protocol_error(shared, view, e);
                 }
             };
             // PUBACK, SUBSCRIBE, the twin GET: on the wire before the application sees the event.
-            let flushed =
-                net::flush(&mut link, now).and_then(|()| session::on_event(&mut link, &event, now));
-            drop(link);
+            let flushed = net::flush(link, now).and_then(|()| session::on_event(link, &event, now));
+            if let (Event::Puback { packet_id }, Ok(())) = (event, &flushed) {
+                if acks.push(packet_id) {
+                    continue;
+                }
+                held = None;
+                acks.deliver(shared, view);
+                continue;
+            }
+            held = None;
+            acks.deliver(shared, view);
             if let Event::MessageTooLarge { topic, size } = event {
                 log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
@@ -99,6 +142,8 @@ fn serve(
                 return CloseReason::Transport;
             }
         }
+        drop(held);
+        acks.deliver(shared, view);
 
         // 2. Decrypted bytes rustls already holds.
         let mut link = shared.lock();
