@@ -485,12 +485,14 @@ impl Session {
                     Ok(Some(p)) => match self.on_packet(p).await {
                         Flow::Continue => {}
                         Flow::Close(r, g) => {
+                            self.io.batching = false;
                             let _ = self.io.write_out().await;
                             return (r, g);
                         }
                     },
                     Ok(None) => break,
                     Err(e) => {
+                        self.io.batching = false;
                         let _ = self.io.write_out().await;
                         return (format!("protocol error: {e}"), false);
                     }
