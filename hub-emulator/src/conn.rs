@@ -87,7 +87,6 @@ async fn handle(
         buf: Vec::with_capacity(1024),
         start: 0,
         out: Vec::new(),
-        batching: false,
     };
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, io.read_packet(CONNECT_LIMIT)).await {
         Ok(Ok(Some(p))) => p,
@@ -113,10 +112,9 @@ struct Io {
     /// Bytes read; `buf[start..]` is not parsed yet.
     buf: Vec<u8>,
     start: usize,
-    /// Responses not written yet: while the packets of one read are handled, their responses
-    /// are collected here and written together once the last is handled (`Session::run`).
+    /// Responses not written yet: the responses to the packets of one read are queued here and
+    /// written together once the last is handled (`Session::run`).
     out: Vec<u8>,
-    batching: bool,
 }
 
 impl Io {
@@ -165,11 +163,14 @@ impl Io {
         }
     }
 
+    /// Queues a response; `write_out` writes it.
+    fn queue(&mut self, p: &Packet) {
+        mqtt::encode(p, &mut self.out);
+    }
+
+    /// Writes a packet now (with any queued before it).
     async fn send(&mut self, p: &Packet) -> std::io::Result<()> {
-        self.out.extend_from_slice(&mqtt::to_bytes(p));
-        if self.batching {
-            return Ok(());
-        }
+        self.queue(p);
         self.write_out().await
     }
 
@@ -478,28 +479,22 @@ impl Session {
     ) -> (String, bool) {
         loop {
             // Handle every complete packet already buffered; their responses are written
-            // together after the last.
-            self.io.batching = true;
-            loop {
+            // together after the last (also when the session ends there).
+            let closed = loop {
                 match self.io.take_packet(PACKET_LIMIT) {
                     Ok(Some(p)) => match self.on_packet(p).await {
                         Flow::Continue => {}
-                        Flow::Close(r, g) => {
-                            self.io.batching = false;
-                            let _ = self.io.write_out().await;
-                            return (r, g);
-                        }
+                        Flow::Close(r, g) => break Some((r, g)),
                     },
-                    Ok(None) => break,
-                    Err(e) => {
-                        self.io.batching = false;
-                        let _ = self.io.write_out().await;
-                        return (format!("protocol error: {e}"), false);
-                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some((format!("protocol error: {e}"), false)),
                 }
+            };
+            let written = self.io.write_out().await;
+            if let Some(closed) = closed {
+                return closed;
             }
-            self.io.batching = false;
-            if let Err(e) = self.io.write_out().await {
+            if let Err(e) = written {
                 return (format!("write error: {e}"), false);
             }
             let ka_deadline = self.keep_alive.map(|k| self.last_rx + k);
@@ -560,7 +555,8 @@ impl Session {
             .await
     }
 
-    /// Sends a response packet, after the delay fault's delay if one is active.
+    /// Queues a response packet (`run` writes the responses to one read together), after the
+    /// delay fault's delay if one is active: what is queued before it is written first.
     async fn respond(&mut self, p: Packet) -> Flow {
         if let Some(d) = self.hub.delay(&self.id) {
             if let Err(e) = self.io.write_out().await {
@@ -568,10 +564,8 @@ impl Session {
             }
             tokio::time::sleep(d).await;
         }
-        match self.io.send(&p).await {
-            Ok(()) => Flow::Continue,
-            Err(e) => Flow::Close(format!("write error: {e}"), false),
-        }
+        self.io.queue(&p);
+        Flow::Continue
     }
 
     async fn respond_publish(&mut self, topic: String, payload: Vec<u8>, qos: u8) -> Flow {
