@@ -88,15 +88,11 @@ fn serve(
         // per acknowledgement.
         let mut acks = AckRun::default();
         let mut held = None;
-        loop {
+        let failed = loop {
             let framed = match framer.next() {
                 Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    drop(held);
-                    acks.deliver(shared, view);
-                    return protocol_error(shared, view, ProtocolError::Frame(e));
-                }
+                Ok(None) => break None,
+                Err(e) => break Some(ProtocolError::Frame(e)),
             };
             let link = held.get_or_insert_with(|| shared.lock());
             if link.close_requested {
@@ -111,24 +107,23 @@ fn serve(
             };
             let event = match handled {
                 Ok(event) => event,
-                Err(e) => {
-                    drop(held);
-                    acks.deliver(shared, view);
-                    return protocol_error(shared, view, e);
-                }
+                Err(e) => break Some(e),
             };
             // PUBACK, SUBSCRIBE, the twin GET: on the wire before the application sees the event.
             let flushed = net::flush(link, now).and_then(|()| session::on_event(link, &event, now));
-            if let (Event::Puback { packet_id }, Ok(())) = (event, &flushed) {
-                if acks.push(packet_id) {
-                    continue;
-                }
-                held = None;
-                acks.deliver(shared, view);
+            let ack = match (event, &flushed) {
+                (Event::Puback { packet_id }, Ok(())) => Some(packet_id),
+                _ => None,
+            };
+            if ack.is_some_and(|id| acks.push(id)) {
                 continue;
             }
+            // The run is full, or another event: the run first, without the lock.
             held = None;
             acks.deliver(shared, view);
+            if ack.is_some() {
+                continue;
+            }
             if let Event::MessageTooLarge { topic, size } = event {
                 log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
@@ -141,9 +136,12 @@ fn serve(
             if flushed.is_err() {
                 return CloseReason::Transport;
             }
-        }
+        };
         drop(held);
         acks.deliver(shared, view);
+        if let Some(e) = failed {
+            return protocol_error(shared, view, e);
+        }
 
         // 2. Decrypted bytes rustls already holds.
         let mut link = shared.lock();
