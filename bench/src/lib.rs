@@ -4,6 +4,7 @@ pub mod callgrind;
 pub mod fleet;
 pub mod footprint;
 pub mod ops;
+pub mod sink;
 pub mod throughput;
 pub mod wire;
 

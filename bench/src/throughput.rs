@@ -2,6 +2,7 @@
 //! writing the same MQTT bytes on a plain rustls socket to the same hub.
 
 use crate::ops::{self, DEVICE};
+use crate::sink::{self, Sink};
 use crate::wire::Hub;
 use azure_iot_hub::hub::{Event, Message, MessageKind, Options, Property};
 use azure_iot_hub::mqtt::QoS;
@@ -10,7 +11,7 @@ use azure_iot_hub::Connection;
 use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,11 +34,11 @@ pub struct Throughput {
     /// CPU time per message of the port's worker (`mqtt_helper`: reads and decrypts the
     /// PUBACKs, runs the handler), from the first send to the last PUBACK.
     pub worker_cpu_us: f64,
-    /// CPU time per message of the hub emulator's threads (same process) while it serves the
-    /// library, from the first send to the last PUBACK.
-    pub library_hub_cpu_us: f64,
+    /// CPU time per message of the peer's threads (same process) while it serves the library,
+    /// from the first send to the last PUBACK.
+    pub library_peer_cpu_us: f64,
     /// The same while it serves the plain socket.
-    pub plain_hub_cpu_us: f64,
+    pub plain_peer_cpu_us: f64,
 }
 
 /// The run time so far (nanoseconds) of each thread of this process named `name`, by thread id:
@@ -71,9 +72,28 @@ fn threads_cpu_since_us(name: &str, before: &HashMap<u64, u64>) -> f64 {
         / 1e3
 }
 
-/// The port's worker thread and the emulator's threads, as `std::thread::Builder` names them.
+/// The port's worker thread, as `std::thread::Builder` names it.
 const WORKER: &str = "mqtt_helper";
-const EMULATOR: &str = "hub-emulator";
+
+/// The server both clients send to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// [`Sink`]: keeps up with one client, so the rates are the clients'.
+    Sink,
+    /// The hub emulator, which does far more per message (parses and stores every message) and
+    /// on 2 cores is slower than either client: the rates are then its own.
+    Emulator,
+}
+
+impl Peer {
+    /// The peer's threads, as named in `/proc/self/task/*/comm`.
+    fn threads(self) -> &'static str {
+        match self {
+            Peer::Sink => sink::THREAD,
+            Peer::Emulator => "hub-emulator",
+        }
+    }
+}
 
 /// The calling thread's CPU time (user + system), in microseconds: the scheduler's own count
 /// (`CLOCK_THREAD_CPUTIME_ID`, nanoseconds), not `getrusage`'s tick-based split, which can stand
@@ -90,7 +110,10 @@ fn thread_cpu_us() -> f64 {
     ts.tv_sec as f64 * 1e6 + ts.tv_nsec as f64 / 1e3
 }
 
-fn tls_stream(hub: &Hub) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+fn tls_stream(
+    hub: &Hub,
+    peer: SocketAddr,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     let ca = std::fs::read(hub.folder.join("ca-cert.pem")).unwrap();
     for c in rustls_pemfile::certs(&mut &ca[..]) {
@@ -115,7 +138,7 @@ fn tls_stream(hub: &Hub) -> rustls::StreamOwned<rustls::ClientConnection, TcpStr
         ServerName::try_from(ops::HOST.to_string()).unwrap(),
     )
     .unwrap();
-    let tcp = TcpStream::connect(hub.emu.mqtt_addr()).unwrap();
+    let tcp = TcpStream::connect(peer).unwrap();
     tcp.set_nodelay(true).unwrap();
     rustls::StreamOwned::new(conn, tcp)
 }
@@ -160,30 +183,13 @@ struct PubackScanner {
 impl PubackScanner {
     fn feed(&mut self, bytes: &[u8]) {
         self.have.extend_from_slice(bytes);
-        let mut at = 0;
-        while self.have.len() >= at + 2 {
-            let (mut len, mut mult, mut i, mut done) = (0usize, 1usize, at + 1, false);
-            while i < self.have.len() && i < at + 5 {
-                len += (self.have[i] & 127) as usize * mult;
-                mult *= 128;
-                i += 1;
-                if self.have[i - 1] & 128 == 0 {
-                    done = true;
-                    break;
-                }
-            }
-            if !done || self.have.len() < i + len {
-                break;
-            }
-            if self.have[at] == 0x40
-                && len == 2
-                && u16::from_be_bytes([self.have[i], self.have[i + 1]]) == self.id
-            {
-                self.seen = true;
-            }
-            at = i + len;
-        }
-        self.have.drain(..at);
+        let id = self.id.to_be_bytes();
+        let mut seen = false;
+        let used = sink::packets(&self.have, |first, body| {
+            seen |= first == 0x40 && body == id;
+        });
+        self.seen |= seen;
+        self.have.drain(..used);
     }
 }
 
@@ -211,8 +217,13 @@ fn drain(s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>, sc: &
 }
 
 /// Sends `n` messages each way and reports the rates.
-pub fn run(n: usize) -> Throughput {
+pub fn run(n: usize, peer: Peer) -> Throughput {
     let hub = Hub::start("");
+    let addr = match peer {
+        Peer::Sink => Sink::start(hub.emu.state_dir()).addr,
+        Peer::Emulator => hub.emu.mqtt_addr(),
+    };
+    let peer = peer.threads();
     // The library. The handler only notes the state and the last PUBACK (no channel per
     // event, so the measurement is the library's, not the bench's).
     let stage = Arc::new(AtomicU32::new(0)); // 1 READY, 2 twin received
@@ -226,8 +237,7 @@ pub fn run(n: usize) -> Throughput {
         }
         _ => {}
     });
-    c.connect(&hub.config(hub.emu.mqtt_addr().port()))
-        .expect("connect");
+    c.connect(&hub.config(addr.port())).expect("connect");
     let spin_until = |f: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !f() {
@@ -237,7 +247,7 @@ pub fn run(n: usize) -> Throughput {
     };
     spin_until(&|| stage.load(Ordering::Acquire) == 2);
     let props = [Property::new("a", "1"), Property::new("b", "2")];
-    let (worker0, hub0) = (threads_cpu_ns(WORKER), threads_cpu_ns(EMULATOR));
+    let (worker0, peer0) = (threads_cpu_ns(WORKER), threads_cpu_ns(peer));
     let cpu0 = thread_cpu_us();
     let t0 = Instant::now();
     let mut last = 0;
@@ -250,14 +260,14 @@ pub fn run(n: usize) -> Throughput {
     spin_until(&|| acked.load(Ordering::Acquire) == u32::from(last));
     let library = n as f64 / t0.elapsed().as_secs_f64();
     let worker_cpu_us = threads_cpu_since_us(WORKER, &worker0) / n as f64;
-    let library_hub_cpu_us = threads_cpu_since_us(EMULATOR, &hub0) / n as f64;
+    let library_peer_cpu_us = threads_cpu_since_us(peer, &peer0) / n as f64;
     let _ = c.disconnect();
     drop(c);
     std::thread::sleep(Duration::from_millis(200));
 
     // The same bytes on a plain TLS socket (the same device, so the hub does the same work).
     let (connect, pubs) = packets(n);
-    let mut s = tls_stream(&hub);
+    let mut s = tls_stream(&hub, addr);
     s.write_all(&connect).unwrap();
     s.flush().unwrap();
     let mut connack = [0u8; 4];
@@ -273,7 +283,7 @@ pub fn run(n: usize) -> Throughput {
         have: Vec::new(),
         seen: false,
     };
-    let hub0 = threads_cpu_ns(EMULATOR);
+    let peer0 = threads_cpu_ns(peer);
     let cpu0 = thread_cpu_us();
     let t0 = Instant::now();
     for (i, p) in pubs.iter().enumerate() {
@@ -300,7 +310,7 @@ pub fn run(n: usize) -> Throughput {
         std::thread::yield_now();
     }
     let plain = n as f64 / t0.elapsed().as_secs_f64();
-    let plain_hub_cpu_us = threads_cpu_since_us(EMULATOR, &hub0) / n as f64;
+    let plain_peer_cpu_us = threads_cpu_since_us(peer, &peer0) / n as f64;
     Throughput {
         n,
         library,
@@ -308,7 +318,7 @@ pub fn run(n: usize) -> Throughput {
         library_cpu_us,
         plain_cpu_us,
         worker_cpu_us,
-        library_hub_cpu_us,
-        plain_hub_cpu_us,
+        library_peer_cpu_us,
+        plain_peer_cpu_us,
     }
 }

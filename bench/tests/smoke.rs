@@ -1,5 +1,6 @@
 //! Each measurement once, small, with sanity checks (the full table: `./scripts/bench.sh`).
-use iot_bench::{callgrind, fleet, ops, throughput, wire};
+use iot_bench::throughput::{self, Peer};
+use iot_bench::{callgrind, fleet, ops, wire};
 use std::time::Duration;
 
 #[test]
@@ -51,19 +52,21 @@ fn one_tls_record_per_packet() {
 }
 
 #[test]
-fn throughput_both_ways() {
-    let t = throughput::run(200);
-    assert!(t.library > 0.0 && t.plain > 0.0, "{t:?}");
-    // Sending, reading the PUBACKs and serving the messages cost each thread some CPU, and far
-    // less than a millisecond a message.
-    for cpu in [
-        t.library_cpu_us,
-        t.plain_cpu_us,
-        t.worker_cpu_us,
-        t.library_hub_cpu_us,
-        t.plain_hub_cpu_us,
-    ] {
-        assert!(cpu > 0.0 && cpu < 1000.0, "{t:?}");
+fn throughput_both_ways_against_each_peer() {
+    for peer in [Peer::Sink, Peer::Emulator] {
+        let t = throughput::run(200, peer);
+        assert!(t.library > 0.0 && t.plain > 0.0, "{t:?}");
+        // Sending, reading the PUBACKs and serving the messages cost each thread some CPU, and
+        // far less than a millisecond a message.
+        for cpu in [
+            t.library_cpu_us,
+            t.plain_cpu_us,
+            t.worker_cpu_us,
+            t.library_peer_cpu_us,
+            t.plain_peer_cpu_us,
+        ] {
+            assert!(cpu > 0.0 && cpu < 1000.0, "{peer:?} {t:?}");
+        }
     }
 }
 
