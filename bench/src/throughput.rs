@@ -1,5 +1,6 @@
-//! QoS 1 telemetry over loopback TLS: the Linux port against the local hub, compared with
-//! writing the same MQTT bytes on a plain rustls socket to the same hub.
+//! QoS 1 telemetry over loopback TLS: the Linux port sending to a peer (the minimal sink, or the
+//! hub emulator), compared with writing the same MQTT bytes on a plain rustls socket to the same
+//! peer.
 
 use crate::ops::{self, DEVICE};
 use crate::sink::{self, Sink};
