@@ -7,7 +7,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 
 /// The name of the sink's connection threads (what the CPU rows look for).
@@ -21,24 +20,10 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Listens on a free loopback port with the hub emulator's server certificate and key (from
-    /// its state folder), so a client configured for the emulator trusts it too.
-    pub fn start(emulator_state: &Path) -> Sink {
-        let certs = std::fs::read(emulator_state.join("server-cert.pem")).unwrap();
-        let chain = rustls_pemfile::certs(&mut &certs[..])
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = std::fs::read(emulator_state.join("server-key.pem")).unwrap();
-        let key = rustls_pemfile::private_key(&mut &key[..]).unwrap().unwrap();
-        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        let cfg = Arc::new(cfg);
+    /// Listens on a free loopback port with `cfg`: the hub emulator's TLS configuration
+    /// (`Emulator::tls_config`), so a client configured for the emulator trusts it and does the
+    /// same handshake.
+    pub fn start(cfg: Arc<rustls::ServerConfig>) -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::Builder::new()

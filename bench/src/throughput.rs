@@ -221,7 +221,7 @@ fn drain(s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>, sc: &
 pub fn run(n: usize, peer: Peer) -> Throughput {
     let hub = Hub::start("");
     let addr = match peer {
-        Peer::Sink => Sink::start(hub.emu.state_dir()).addr,
+        Peer::Sink => Sink::start(hub.emu.tls_config()).addr,
         Peer::Emulator => hub.emu.mqtt_addr(),
     };
     let peer = peer.threads();

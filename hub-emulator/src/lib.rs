@@ -186,6 +186,7 @@ pub struct Emulator {
     http_addr: SocketAddr,
     files_addr: SocketAddr,
     files_ctl: Arc<FileServerControl>,
+    tls: Arc<rustls::ServerConfig>,
     cfg: Config,
 }
 
@@ -235,7 +236,7 @@ impl Emulator {
         let http_addr = http.local_addr()?;
         let files_addr = files.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
         let files_ctl = Arc::new(FileServerControl::default());
         runtime.spawn(files_https::accept_loop(
             files,
@@ -285,6 +286,7 @@ impl Emulator {
             http_addr,
             files_addr,
             files_ctl,
+            tls,
             cfg,
         })
     }
@@ -319,6 +321,12 @@ impl Emulator {
     }
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+    /// The TLS server configuration of its listeners (its server certificate and CA chain, the
+    /// client-certificate request, the versions `HUB_EMULATOR_TLS` allows), for another server
+    /// in a test or benchmark that clients configured for this emulator must trust.
+    pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
+        self.tls.clone()
     }
     pub fn state_dir(&self) -> &std::path::Path {
         &self.cfg.state_dir
