@@ -206,13 +206,15 @@ fn drain(s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>, sc: &
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => panic!("read: {e}"),
         }
-    }
-    loop {
-        match s.conn.reader().read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => sc.feed(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("read: {e}"),
+        // The decrypted PUBACKs are taken after each read: rustls refuses to read more records
+        // while its plaintext buffer is full.
+        loop {
+            match s.conn.reader().read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => sc.feed(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
         }
     }
 }
