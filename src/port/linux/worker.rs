@@ -57,6 +57,13 @@ struct AckRun {
 
 const ACK_RUN: usize = 32;
 
+/// Why the packet loop stops before the framer is empty.
+enum Stop {
+    Protocol(ProtocolError),
+    /// `disconnect()` or `abort()` was called.
+    Requested,
+}
+
 impl AckRun {
     /// Notes one; false when the run is full and must be delivered.
     fn push(&mut self, packet_id: u16) -> bool {
@@ -88,15 +95,15 @@ fn serve(
         // per acknowledgement.
         let mut acks = AckRun::default();
         let mut held = None;
-        let failed = loop {
+        let stopped = loop {
             let framed = match framer.next() {
                 Ok(Some(f)) => f,
                 Ok(None) => break None,
-                Err(e) => break Some(ProtocolError::Frame(e)),
+                Err(e) => break Some(Stop::Protocol(ProtocolError::Frame(e))),
             };
             let link = held.get_or_insert_with(|| shared.lock());
             if link.close_requested {
-                return CloseReason::Requested;
+                break Some(Stop::Requested);
             }
             let now = shared.now_ms();
             let handled = match framed {
@@ -107,7 +114,7 @@ fn serve(
             };
             let event = match handled {
                 Ok(event) => event,
-                Err(e) => break Some(e),
+                Err(e) => break Some(Stop::Protocol(e)),
             };
             // PUBACK, SUBSCRIBE, the twin GET: on the wire before the application sees the event.
             let flushed = net::flush(link, now).and_then(|()| session::on_event(link, &event, now));
@@ -137,10 +144,13 @@ fn serve(
                 return CloseReason::Transport;
             }
         };
+        // The PUBACKs handled before the connection stops are delivered too.
         drop(held);
         acks.deliver(shared, view);
-        if let Some(e) = failed {
-            return protocol_error(shared, view, e);
+        match stopped {
+            Some(Stop::Protocol(e)) => return protocol_error(shared, view, e),
+            Some(Stop::Requested) => return CloseReason::Requested,
+            None => {}
         }
 
         // 2. Decrypted bytes rustls already holds.
