@@ -85,7 +85,10 @@ fn main() {
         if let Some(v) = num(key) {
             // Rust runtime helpers from the library's archive that only another library calls
             // (mbed TLS's `__udivti3`): not the library's, not counted (zephyr_map.py).
-            let foreign = num(&key.replace("_flash", "_foreign")).filter(|&f| f > 0);
+            let foreign = key
+                .strip_suffix("_flash")
+                .and_then(|k| num(&format!("{k}_foreign")))
+                .filter(|&f| f > 0);
             let note = foreign.map_or(String::new(), |f| {
                 format!(" (+ {} B of runtime helpers only mbed TLS calls)", group(f))
             });
