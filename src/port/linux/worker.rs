@@ -60,7 +60,7 @@ const ACK_RUN: usize = 32;
 /// Why the packet loop stops before the framer is empty.
 enum Stop {
     Protocol(ProtocolError),
-    /// `disconnect()` or `abort()` was called.
+    /// `disconnect()` or `abort()` was called (seen before a run starts, never inside one).
     Requested,
 }
 
@@ -103,6 +103,9 @@ fn serve(
             };
             let link = held.get_or_insert_with(|| shared.lock());
             if link.close_requested {
+                // Only ever seen with an empty run: `close_requested` is written under the link
+                // lock, which the worker holds from a run's first PUBACK to its delivery.
+                debug_assert_eq!(acks.len, 0, "close requested while a run held the lock");
                 break Some(Stop::Requested);
             }
             let now = shared.now_ms();
