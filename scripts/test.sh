@@ -19,7 +19,8 @@ echo "== cargo test (workspace)"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E "^(test result|running|     Running)|FAILED|panicked" || true
 if grep -qE "FAILED|error: test failed|error\[|could not compile" target/test-output.txt; then
     echo "cargo test failed; see target/test-output.txt" >&2
-    grep -E "FAILED|panicked|error" target/test-output.txt | head -50 >&2
+    # The line after "panicked at" is the panic's message.
+    grep -E -A1 "FAILED|panicked|error" target/test-output.txt | head -80 >&2
     exit 1
 fi
 

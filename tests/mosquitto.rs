@@ -94,7 +94,11 @@ impl Broker {
                 .expect("start mosquitto");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // A connection to itself is not the broker: with nothing listening yet, the
+                // kernel may pick `port` as the probe's own source port (TCP self-connect).
+                let up = TcpStream::connect(("127.0.0.1", port))
+                    .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
+                if up {
                     return Some(Broker {
                         child,
                         port,
