@@ -57,13 +57,6 @@ struct AckRun {
 
 const ACK_RUN: usize = 32;
 
-/// Why the packet loop stops before the framer is empty.
-enum Stop {
-    Protocol(ProtocolError),
-    /// `disconnect()` or `abort()` was called (seen before a run starts, never inside one).
-    Requested,
-}
-
 impl AckRun {
     /// Notes one; false when the run is full and must be delivered.
     fn push(&mut self, packet_id: u16) -> bool {
@@ -78,6 +71,13 @@ impl AckRun {
         }
         self.len = 0;
     }
+}
+
+/// Why the packet loop stops before the framer is empty.
+enum Stop {
+    Protocol(ProtocolError),
+    /// `disconnect()` or `abort()` was called (seen before a run starts, never inside one).
+    Requested,
 }
 
 /// Runs the connection until it ends; returns why.
