@@ -21,6 +21,9 @@ if grep -qE "FAILED|error: test failed|error\[|could not compile" target/test-ou
     echo "cargo test failed; see target/test-output.txt" >&2
     # The line after "panicked at" is the panic's message.
     grep -E -A1 "FAILED|panicked|error" target/test-output.txt | head -80 >&2
+    # Each failing test's captured output (cargo's "failures:" sections), e.g. a broker's log.
+    echo "== captured output of the failing tests" >&2
+    sed -n '/^failures:$/,/^test result:/p' target/test-output.txt | head -300 >&2
     exit 1
 fi
 

@@ -52,12 +52,23 @@ fn mosquitto_available() -> bool {
     }
 }
 
+/// A loopback port nothing listens on now, and that no other broker of this test binary was
+/// given: the tests run in parallel, and two brokers told the same port would leave the second
+/// one's readiness probe talking to the first broker.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Broker {
@@ -85,6 +96,8 @@ impl Broker {
                 key = d.join("server.key").display(),
             );
             fs::write(d.join("mosquitto.conf"), conf).unwrap();
+            // Each attempt reads its own log: "running" is logged once the listener is open.
+            let _ = fs::remove_file(d.join("mosquitto.log"));
             let mut child = Command::new("mosquitto")
                 .arg("-c")
                 .arg(d.join("mosquitto.conf"))
@@ -94,10 +107,17 @@ impl Broker {
                 .expect("start mosquitto");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                // A connection to itself is not the broker: with nothing listening yet, the
-                // kernel may pick `port` as the probe's own source port (TCP self-connect).
-                let up = TcpStream::connect(("127.0.0.1", port))
-                    .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
+                // Up means: this broker says its listener is open ("... running"; a failed bind
+                // logs "Address already in use" and exits instead), it is still alive, and a
+                // connection gets through. A connection to itself is not the broker: with
+                // nothing listening yet, the kernel may pick `port` as the probe's own source
+                // port (TCP self-connect).
+                let running = fs::read_to_string(d.join("mosquitto.log"))
+                    .is_ok_and(|log| log.contains(" running"));
+                let up = running
+                    && matches!(child.try_wait(), Ok(None))
+                    && TcpStream::connect(("127.0.0.1", port))
+                        .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
                 if up {
                     return Some(Broker {
                         child,
