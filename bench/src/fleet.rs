@@ -92,7 +92,11 @@ impl HubProcess {
     /// Starts `hub-emulator serve` with logging at `warn`.
     pub fn start(bin: &Path) -> HubProcess {
         let dir = tempfile::tempdir().unwrap();
-        let (mqtt_port, http_port) = (free_port(), free_port());
+        let mqtt_port = free_port();
+        // Two distinct ports: a released port may be handed out again at once.
+        let http_port = std::iter::repeat_with(free_port)
+            .find(|&p| p != mqtt_port)
+            .unwrap();
         let child = Command::new(bin)
             .args(["serve", "--state"])
             .arg(dir.path())

@@ -536,7 +536,9 @@ fn serve_subcommand_starts_and_writes_the_ca() {
             .unwrap()
             .port()
     };
-    let (mp, hp) = (port(), port());
+    let mp = port();
+    // Two distinct ports: a released port may be handed out again at once.
+    let hp = std::iter::repeat_with(port).find(|&p| p != mp).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hub-emulator"))
         .args([
             "serve",
