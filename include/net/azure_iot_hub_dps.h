@@ -112,7 +112,9 @@ int azure_iot_hub_dps_init(struct azure_iot_hub_dps_config *cfg);
  * @retval 0 The registration has started.
  * @retval -EALREADY An assignment is stored (the status is now ASSIGNED; no registration is
  *         made), or a registration is already assigning.
- * @retval -EACCES Not initialised, or a registration is in progress.
+ * @retval -EACCES Not initialised, or a registration is in progress, or, on Zephyr, the IoT
+ *         Hub connection is open or not yet closed (AZURE_IOT_HUB_EVT_DISCONNECTED not yet
+ *         delivered): DPS uses the hub's receive buffer, as the original's uses its MQTT helper.
  * @retval -EINVAL The ID scope, registration ID or registration payload cannot be sent.
  * @retval -ETIMEDOUT The connection to DPS could not be set up within the timeout.
  * @retval <0 Any other negative errno: the connection to DPS failed (as for

@@ -274,7 +274,9 @@ fn init(
 /// @retval 0 The registration has started.
 /// @retval -EALREADY An assignment is stored (the status is now ASSIGNED; no registration is
 ///         made), or a registration is already assigning.
-/// @retval -EACCES Not initialised, or a registration is in progress.
+/// @retval -EACCES Not initialised, or a registration is in progress, or, on Zephyr, the IoT
+///         Hub connection is open or not yet closed (AZURE_IOT_HUB_EVT_DISCONNECTED not yet
+///         delivered): DPS uses the hub's receive buffer, as the original's uses its MQTT helper.
 /// @retval -EINVAL The ID scope, registration ID or registration payload cannot be sent.
 /// @retval -ETIMEDOUT The connection to DPS could not be set up in time.
 /// @retval <0 Any other negative errno: the connection to DPS failed (as for
@@ -341,7 +343,7 @@ impl Hooks for Api {
 fn start_errno(e: StartError) -> c_int {
     use crate::capi::error::{errno, Error, Op};
     match e {
-        StartError::Busy => neg(EACCES),
+        StartError::Busy | StartError::HubConnected => neg(EACCES),
         StartError::InvalidConfig => neg(EINVAL),
         StartError::Transport(c) => errno(Op::Connect, &Error::Connect(c)),
         StartError::Thread(rc) if rc < 0 => rc,

@@ -25,8 +25,7 @@ use core::ffi::{c_int, c_void};
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::sync::StaticBuf;
-use super::{net, sys, ConnectConfig, ConnectError};
+use super::{net, sys, ConnectConfig, ConnectError, RxBuf};
 use crate::config as k;
 use crate::dps::driver::{self, Failure, FailureKind, Step};
 use crate::dps::{
@@ -51,11 +50,10 @@ pub const TX_BUFFER_SIZE: usize = max(
     k::AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE + MAX_ID_LEN + 32,
     k::AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE + MAX_ID_LEN + MAX_REGISTRATION_PAYLOAD_LEN + 64,
 );
-/// The receive buffer (as the hub's: the original's DPS used the MQTT helper's buffers).
+/// The receive buffer's size (the hub's: the original's DPS used the MQTT helper's buffers).
+/// The buffer itself is the hub's, lent to each registration (`super::RX`).
 pub const RX_BUFFER_SIZE: usize =
     k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
-
-static RX: StaticBuf<RX_BUFFER_SIZE> = StaticBuf::new();
 
 /// What a registration needs.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +92,9 @@ pub enum StartError {
     Transport(ConnectError),
     /// The DPS thread could not be started (errno).
     Thread(i32),
+    /// The IoT Hub connection holds the receive buffer that registrations share with it (as
+    /// the original's DPS shares the hub's MQTT helper): disconnect first.
+    HubConnected,
 }
 
 /// The DPS client, with its transmit buffer in place.
@@ -103,11 +104,11 @@ type Client = DpsClient<[u8; TX_BUFFER_SIZE]>;
 ///
 /// Every field starts as zero bytes, so the static lives in `.bss`, not in flash: the client is
 /// built by a `const fn` with zero options (set by every `start`), the framer is written by
-/// the first `start` (an `Option` of it would not be zero: its `None` is a niche value).
+/// each `start` (an `Option` of it would not be zero: its `None` is a niche value).
 struct Job {
     client: Client,
-    /// The framer over the receive buffer, written once (then `ready`).
-    framer: MaybeUninit<Framer<&'static mut [u8]>>,
+    /// The framer over the lent receive buffer, while a registration has it (`ready`).
+    framer: MaybeUninit<Framer<RxBuf>>,
     ready: bool,
     /// The registration's socket (meaningful while `pending`).
     fd: c_int,
@@ -116,15 +117,25 @@ struct Job {
 }
 
 impl Job {
-    fn parts(&mut self) -> Option<(&mut Client, &mut Framer<&'static mut [u8]>)> {
+    fn parts(&mut self) -> Option<(&mut Client, &mut Framer<RxBuf>)> {
         let Job {
             client,
             framer,
             ready,
             ..
         } = self;
-        // SAFETY: `ready` is set only after `framer` was written, and never cleared.
+        // SAFETY: `ready` is set right after `framer` is written, and cleared before it is
+        // dropped (`give_back`).
         ready.then(|| (client, unsafe { framer.assume_init_mut() }))
+    }
+
+    /// Drops the framer, which gives the receive buffer back (for the hub's next connection).
+    fn give_back(&mut self) {
+        if core::mem::take(&mut self.ready) {
+            // SAFETY: `ready` was set, so `framer` holds a value, and it was just cleared, so
+            // this value is dropped once and never read again until `framer` is written anew.
+            unsafe { self.framer.assume_init_drop() };
+        }
     }
 }
 
@@ -273,8 +284,17 @@ fn user_name_fits(config: &DpsConfig<'_>) -> bool {
 }
 
 /// A registration whose CONNECT is queued by [`prepare`]; [`open`] connects and hands it to
-/// the DPS thread. It holds the job, so no other registration can start meanwhile.
+/// the DPS thread. It holds the job, so no other registration can start meanwhile, and the
+/// receive buffer, which it gives back when it is dropped without being handed over.
 pub struct Prepared(TryGuard<'static, Job>);
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if !self.0.pending {
+            self.0.give_back();
+        }
+    }
+}
 
 /// Checks the configuration, starts the DPS thread (once) and queues CONNECT; the IDs and the
 /// payload are copied into the client, so `config` may borrow a locked context (nothing here
@@ -297,14 +317,19 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
         }
         THREAD_STARTED.store(true, Ordering::Release);
     }
-    if !job.ready {
-        let Some(rx) = RX.take() else {
-            return Err(StartError::Busy);
-        };
-        job.framer.write(Framer::new(rx));
-        job.ready = true;
-    }
-    let Some((client, framer)) = job.parts() else {
+    // The receive buffer, unless the hub's connection holds it. A registration that ended,
+    // or was never handed to the DPS thread, gave it back: `ready` is clear here, and
+    // `give_back` only makes sure of it (before the lend, which it would otherwise undo).
+    job.give_back();
+    let Some(rx) = super::RX.lend() else {
+        ::log::error!(target: LOG_DPS, "the IoT Hub connection holds the receive buffer; disconnect first");
+        return Err(StartError::HubConnected);
+    };
+    job.framer.write(Framer::new(rx));
+    job.ready = true;
+    // From here on, a failure drops `Prepared`, which gives the buffer back.
+    let mut prepared = Prepared(job);
+    let Some((client, framer)) = prepared.0.parts() else {
         return Err(StartError::Busy);
     };
     let now = sys::now_ms();
@@ -327,13 +352,13 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
         })?;
     framer.reset();
     ::log::info!(target: LOG_DPS, "registering {} in {}", config.registration_id, config.id_scope);
-    Ok(Prepared(job))
+    Ok(prepared)
 }
 
 /// Connects to DPS, writes the CONNECT [`prepare`] queued and hands the registration to the
 /// DPS thread.
-pub fn open(prepared: Prepared) -> Result<(), StartError> {
-    let mut job = prepared.0;
+pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
+    let job = &mut prepared.0;
     let Some((client, _)) = job.parts() else {
         return Err(StartError::Busy);
     };
@@ -358,7 +383,7 @@ pub fn open(prepared: Prepared) -> Result<(), StartError> {
     }
     job.fd = fd;
     job.pending = true;
-    drop(job);
+    drop(prepared);
     // SAFETY: a glue semaphore id.
     unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_JOB) };
     Ok(())
@@ -400,6 +425,9 @@ extern "C" fn thread_main<H: Hooks>(_arg: *mut c_void) {
         // SAFETY: the registration's socket; only this thread uses it now.
         unsafe { sys::azhub_z_close(fd) };
         job.pending = false;
+        // The receive buffer goes back before the end is reported: the hub's connect() that
+        // follows a registration needs it.
+        job.give_back();
         drop(job);
         if let Err(e) = &result {
             ::log::warn!(target: LOG_DPS, "registration failed: {e:?}");
@@ -427,7 +455,7 @@ fn log_failure(f: &Failure<'_>) {
 /// (DISCONNECT) unless it was lost.
 fn run<H: Hooks>(
     client: &mut Client,
-    framer: &mut Framer<&'static mut [u8]>,
+    framer: &mut Framer<RxBuf>,
     fd: c_int,
 ) -> Result<(), FailureKind> {
     let c = sys::consts();

@@ -194,7 +194,8 @@ pub enum ConnectError {
     Tcp(i32),
     /// Setting a TLS option failed (errno).
     Tls(i32),
-    /// A client is already connecting or connected, or the port is not initialised.
+    /// A client is already connecting or connected, or the port is not initialised, or (builds
+    /// with DPS) a DPS registration holds the receive buffer they share.
     Busy,
 }
 
@@ -278,6 +279,9 @@ pub(crate) struct Link {
     pub(crate) finished: u64,
     /// Reconnect, SAS renewal, the outbox (`session.rs`).
     pub(crate) ext: session::ExtState,
+    /// The receive buffer `connect()` borrowed for the worker (builds with DPS).
+    #[cfg(feature = "dps")]
+    pub(crate) rx: Option<RxBuf>,
 }
 
 pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
@@ -289,6 +293,8 @@ pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
     generation: 0,
     finished: 0,
     ext: session::ExtState::new(),
+    #[cfg(feature = "dps")]
+    rx: None,
 });
 
 /// Held by the worker while it runs the handler (orders the events of consecutive connections).
@@ -311,8 +317,43 @@ pub(crate) fn handler() -> Option<Handler> {
 
 static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
 /// One byte more than a packet may take: the framer writes a NUL after each body there, so the
-/// C API hands payloads to C as strings without copying them.
+/// C API hands payloads to C as strings without copying them. Taken once by the worker.
+#[cfg(not(feature = "dps"))]
 pub(crate) static RX: StaticBuf<{ RX_BUFFER_SIZE + 1 }> = StaticBuf::new();
+/// With DPS, the receive buffer is lent: to a hub connection by `connect()` (the worker gives
+/// it back when the connection ends, before `Disconnected`), or to a DPS registration by its
+/// start (given back before the registration's end is reported). One is refused while the
+/// other runs, as the original's hub and DPS share the MQTT helper. DPS's buffer has the same
+/// size (`dps::RX_BUFFER_SIZE`), so the hub's is the larger by its NUL byte.
+#[cfg(feature = "dps")]
+pub(crate) static RX: sync::LentBuf<{ RX_BUFFER_SIZE + 1 }> = sync::LentBuf::new();
+#[cfg(feature = "dps")]
+const _: () = assert!(dps::RX_BUFFER_SIZE <= RX_BUFFER_SIZE + 1);
+
+/// What the connection's framer reads into: the buffer taken once, or lent (builds with DPS).
+#[cfg(not(feature = "dps"))]
+pub(crate) type RxBuf = &'static mut [u8];
+#[cfg(feature = "dps")]
+pub(crate) type RxBuf = sync::Lent<{ RX_BUFFER_SIZE + 1 }>;
+
+/// The receive buffer for a new hub connection, for the worker (`hand_rx`): with DPS, lent
+/// unless a registration holds it; without, the worker's own, so there is nothing to hand over.
+#[cfg(feature = "dps")]
+fn lend_rx() -> Option<RxBuf> {
+    RX.lend()
+}
+#[cfg(not(feature = "dps"))]
+fn lend_rx() -> Option<()> {
+    Some(())
+}
+
+/// Leaves what [`lend_rx`] returned for the worker, which takes it when it wakes.
+#[cfg(feature = "dps")]
+fn hand_rx(link: &mut Link, rx: RxBuf) {
+    link.rx = Some(rx);
+}
+#[cfg(not(feature = "dps"))]
+fn hand_rx(_link: &mut Link, _rx: ()) {}
 
 /// Why [`HubClient::new`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

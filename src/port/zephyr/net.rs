@@ -286,18 +286,24 @@ pub(crate) fn connect(config: &ConnectConfig) -> Result<(), ConnectError> {
 /// `connect()`, also for the retry loop (`from_retry`: the session's own attempt, which may run
 /// while the session is between connections).
 pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(), ConnectError> {
-    let generation = {
+    let (generation, rx) = {
         let mut link = LINK.lock();
         if link.active || (session::is_reconnecting(&link) && !from_retry) {
             return Err(ConnectError::Busy);
         }
+        // The receive buffer (with DPS: unless a registration holds it; every failure below
+        // gives it back by dropping it).
+        let Some(rx) = super::lend_rx() else {
+            ::log::warn!(target: LOG_TRANSPORT, "a DPS registration is running: it holds the receive buffer");
+            return Err(ConnectError::Busy);
+        };
         // CONNECT with what the extensions add (session, SAS token, model ID).
         session::connect_client(&mut link, config, sys::now_ms())?;
         link.active = true;
         link.close_requested = false;
         link.broken = false;
         link.generation += 1;
-        link.generation
+        (link.generation, rx)
     };
     ::log::info!(target: LOG_TRANSPORT, "connecting to {}:{} as {}", config.hostname, config.port, config.device_id);
     let established = establish(config);
@@ -313,6 +319,7 @@ pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(
         Ok(()) => {
             ::log::info!(target: LOG_TRANSPORT, "connected, CONNECT sent");
             session::started(&mut link, config, from_retry);
+            super::hand_rx(&mut link, rx);
             drop(link);
             // SAFETY: a glue semaphore id.
             unsafe { sys::azhub_z_sem_give(sys::SEM_START) };

@@ -126,3 +126,67 @@ impl<const N: usize> StaticBuf<N> {
         self.taken.load(Ordering::Relaxed)
     }
 }
+
+/// A buffer in static storage lent to one user at a time, and given back when the [`Lent`]
+/// handle is dropped: the receive buffer that the hub's connections and DPS registrations share
+/// in builds with DPS, as the original's share the MQTT helper's buffers.
+#[cfg(feature = "dps")]
+#[repr(C)] // the buffer first: a handle's pointer is the buffer's address, no offset to add
+pub(crate) struct LentBuf<const N: usize> {
+    buf: UnsafeCell<[u8; N]>,
+    lent: AtomicBool,
+}
+
+// SAFETY: the buffer is reachable only through the one `Lent` that exists while `lent` is set.
+#[cfg(feature = "dps")]
+unsafe impl<const N: usize> Sync for LentBuf<N> {}
+
+#[cfg(feature = "dps")]
+impl<const N: usize> LentBuf<N> {
+    pub(crate) const fn new() -> Self {
+        LentBuf {
+            buf: UnsafeCell::new([0; N]),
+            lent: AtomicBool::new(false),
+        }
+    }
+
+    /// The buffer, unless it is lent already.
+    pub(crate) fn lend(&'static self) -> Option<Lent<N>> {
+        if self.lent.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        Some(Lent { from: self })
+    }
+}
+
+/// The sole access to a [`LentBuf`] while it lives; dropping it gives the buffer back. One
+/// pointer: smaller to move and to keep than the slice itself.
+#[cfg(feature = "dps")]
+pub(crate) struct Lent<const N: usize> {
+    from: &'static LentBuf<N>,
+}
+
+#[cfg(feature = "dps")]
+impl<const N: usize> AsRef<[u8]> for Lent<N> {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `lend` creates one `Lent` at a time (the swap of `lent`), and only a `Lent`
+        // reaches the buffer; the reference lives no longer than this borrow of it.
+        unsafe { &*self.from.buf.get() }
+    }
+}
+
+#[cfg(feature = "dps")]
+impl<const N: usize> AsMut<[u8]> for Lent<N> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_ref`; the exclusive borrow of the only `Lent` makes this the only
+        // reference to the buffer while it lives.
+        unsafe { &mut *self.from.buf.get() }
+    }
+}
+
+#[cfg(feature = "dps")]
+impl<const N: usize> Drop for Lent<N> {
+    fn drop(&mut self) {
+        self.from.lent.store(false, Ordering::Release);
+    }
+}

@@ -4,9 +4,11 @@
 
 use core::ffi::{c_int, c_void};
 
+#[cfg(not(feature = "dps"))]
+use super::RX;
 use super::{
-    handler, net, session, sys, CloseReason, HubClient, PortEvent, HANDLER_LOCK, LINK, LOG_HUB,
-    LOG_TRANSPORT, RX,
+    handler, net, session, sys, CloseReason, HubClient, PortEvent, RxBuf, HANDLER_LOCK, LINK,
+    LOG_HUB, LOG_TRANSPORT,
 };
 use crate::hub::{Event, ProtocolError};
 use crate::mqtt::{Framed, Framer};
@@ -16,21 +18,37 @@ use crate::mqtt::{Framed, Framer};
 const POLL_SLICE_MS: u64 = 100;
 
 pub(crate) extern "C" fn main(_arg: *mut c_void) {
+    // Without DPS the receive buffer is this thread's for good.
+    #[cfg(not(feature = "dps"))]
     let Some(rx) = RX.take() else {
         return;
     };
+    #[cfg(not(feature = "dps"))]
     let mut framer = Framer::nul_terminated(rx);
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
         if unsafe { sys::azhub_z_sem_take(sys::SEM_START, -1) } != 0 {
             continue;
         }
+        #[cfg(not(feature = "dps"))]
         let fd = LINK.lock().fd;
+        // With DPS, also the buffer `connect()` lent for this connection: it sets both before
+        // it wakes this thread. The buffer goes back before the connection's end is reported,
+        // so that a registration started then can have it.
+        #[cfg(feature = "dps")]
+        let (fd, Some(mut framer)) = ({
+            let mut link = LINK.lock();
+            (link.fd, link.rx.take().map(Framer::nul_terminated))
+        }) else {
+            continue;
+        };
         if fd < 0 {
             continue;
         }
         framer.reset();
         let reason = serve(&mut framer, fd);
+        #[cfg(feature = "dps")]
+        drop(framer);
         finish(reason);
     }
 }
@@ -49,7 +67,7 @@ fn protocol_error(e: ProtocolError) -> CloseReason {
     CloseReason::Protocol(e)
 }
 
-fn serve(framer: &mut Framer<&'static mut [u8]>, fd: c_int) -> CloseReason {
+fn serve(framer: &mut Framer<RxBuf>, fd: c_int) -> CloseReason {
     let c = sys::consts();
     loop {
         // 1. Every packet the framer holds, one event each.

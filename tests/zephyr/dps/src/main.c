@@ -8,7 +8,8 @@
  * second connect with the stored assignment (no DPS connection), reset and a new registration
  * through azure_iot_hub_dps_start() with a registration payload, failures reported at once
  * (disabled, failed, 401), the timeout, a malformed answer, an unusable assignment and a
- * dropped connection. Tests run in the order of their names.
+ * dropped connection, and the receive buffer the hub and DPS share. Tests run in the order of
+ * their names.
  */
 
 #include <errno.h>
@@ -397,6 +398,60 @@ ZTEST(azure_iot_hub_dps, test_8_connect_from_the_dps_handler)
 	zassert_equal(next_status(5000).status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
 	zassert_equal(next_status(5000).status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
 	zassert_equal(next_status(5000).status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED);
+	zassert_true(broker_wait_closed(5000));
+}
+
+/* The hub's connections and DPS registrations share one receive buffer (as the original's share
+ * the MQTT helper): while one runs, the other is refused at once, without touching the first,
+ * and each can start as soon as the other's end was reported. */
+ZTEST(azure_iot_hub_dps, test_9_hub_and_dps_share_the_receive_buffer)
+{
+	struct azure_iot_hub_config plain = {
+		.hostname = {.ptr = ASSIGNED_HUB, .size = sizeof(ASSIGNED_HUB) - 1},
+		.device_id = {.ptr = ASSIGNED_DEVICE, .size = sizeof(ASSIGNED_DEVICE) - 1},
+	};
+	enum azure_iot_hub_evt_type t;
+	struct broker_record before, after;
+	struct status s;
+
+	/* The hub connected (with the stored assignment): no registration. */
+	connect_with_dps(DPS_ASSIGN);
+	zassert_ok(azure_iot_hub_dps_hostname_delete());
+	zassert_ok(azure_iot_hub_dps_device_id_delete());
+	dps_init();
+	broker_get(&before);
+	zassert_equal(azure_iot_hub_dps_start(), -EACCES, "the hub holds the buffer");
+	broker_get(&after);
+	zassert_equal(after.dps_connects, before.dps_connects, "no DPS connection");
+	zassert_equal(k_msgq_num_used_get(&statuses), 0, "no status");
+	expect_no_hub_event();
+
+	/* The hub was not disturbed; once DISCONNECTED was delivered, a registration can start. */
+	zassert_ok(azure_iot_hub_disconnect());
+	expect_hub(AZURE_IOT_HUB_EVT_DISCONNECTED);
+	zassert_true(broker_wait_closed(5000));
+	broker_set_dps(DPS_ASSIGN);
+	zassert_ok(azure_iot_hub_dps_start());
+
+	/* While it runs (202 assigning, retry-after 1 s), the hub's connect() is refused. */
+	s = next_status(5000);
+	zassert_equal(s.status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+	zassert_equal(azure_iot_hub_connect(&plain), -EINPROGRESS, "the registration holds it");
+	while (k_msgq_get(&hub_events, &t, K_MSEC(200)) == 0) {
+		zassert_equal(t, AZURE_IOT_HUB_EVT_CONNECTING, "only CONNECTING, got %d", t);
+	}
+	s = next_status(5000);
+	zassert_equal(s.status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+	s = next_status(5000);
+	zassert_equal(s.status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED, "not disturbed");
+	zassert_true(broker_wait_closed(5000));
+
+	/* And the hub connects with the new assignment. */
+	connect_with_dps(DPS_ASSIGN);
+	broker_get(&after);
+	assert_str(after.hub_client_id, ASSIGNED_DEVICE);
+	zassert_ok(azure_iot_hub_disconnect());
+	expect_hub(AZURE_IOT_HUB_EVT_DISCONNECTED);
 	zassert_true(broker_wait_closed(5000));
 }
 
