@@ -98,6 +98,9 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
             // connection (between CONNECTION_FAILED and DISCONNECTED): try again after it.
             ConnectError::InvalidConfig(hub::ConnectError::NotDisconnected)
             | ConnectError::Busy => EINPROGRESS,
+            // A DPS registration holds the receive buffer (Zephyr): try again after it.
+            #[cfg(all(feature = "zephyr", feature = "dps"))]
+            ConnectError::ReceiveBufferInUse => EINPROGRESS,
             ConnectError::Dns(io) => dns_errno(io, EHOSTUNREACH),
             ConnectError::Tcp(io) => os_errno(io, EIO),
             ConnectError::Tls(_) => ECONNABORTED,

@@ -194,9 +194,12 @@ pub enum ConnectError {
     Tcp(i32),
     /// Setting a TLS option failed (errno).
     Tls(i32),
-    /// A client is already connecting or connected, or the port is not initialised, or (builds
-    /// with DPS) a DPS registration holds the receive buffer they share.
+    /// A client is already connecting or connected, or the port is not initialised.
     Busy,
+    /// A DPS registration holds the receive buffer the hub's connections share with it (builds
+    /// with DPS): try again once it has ended. The reconnect loop counts it as a failed attempt.
+    #[cfg(feature = "dps")]
+    ReceiveBufferInUse,
 }
 
 impl fmt::Display for ConnectError {
@@ -207,6 +210,10 @@ impl fmt::Display for ConnectError {
             ConnectError::Tcp(e) => write!(f, "connection failed: errno {e}"),
             ConnectError::Tls(e) => write!(f, "TLS setup failed: errno {e}"),
             ConnectError::Busy => f.write_str("already connecting or connected"),
+            #[cfg(feature = "dps")]
+            ConnectError::ReceiveBufferInUse => {
+                f.write_str("a DPS registration holds the receive buffer")
+            }
         }
     }
 }
@@ -339,13 +346,17 @@ pub(crate) type RxBuf = sync::Lent<{ RX_BUFFER_SIZE + 1 }>;
 /// The receive buffer for a new hub connection, for the worker (`hand_rx`): with DPS, lent
 /// unless a registration holds it; without, the worker's own, so there is nothing to hand over.
 #[cfg(feature = "dps")]
-fn lend_rx() -> Option<RxBuf> {
-    RX.lend()
+fn lend_rx() -> Result<RxBuf, ConnectError> {
+    RX.lend().ok_or(ConnectError::ReceiveBufferInUse)
 }
 #[cfg(not(feature = "dps"))]
-fn lend_rx() -> Option<()> {
-    Some(())
+fn lend_rx() -> Result<OwnRx, ConnectError> {
+    Ok(OwnRx)
 }
+
+/// Without DPS, what [`lend_rx`] hands over: nothing (the worker has the buffer for good).
+#[cfg(not(feature = "dps"))]
+struct OwnRx;
 
 /// Leaves what [`lend_rx`] returned for the worker, which takes it when it wakes.
 #[cfg(feature = "dps")]
@@ -353,7 +364,7 @@ fn hand_rx(link: &mut Link, rx: RxBuf) {
     link.rx = Some(rx);
 }
 #[cfg(not(feature = "dps"))]
-fn hand_rx(_link: &mut Link, _rx: ()) {}
+fn hand_rx(_link: &mut Link, _rx: OwnRx) {}
 
 /// Why [`HubClient::new`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

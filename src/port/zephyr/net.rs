@@ -293,10 +293,7 @@ pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(
         }
         // The receive buffer (with DPS: unless a registration holds it; every failure below
         // gives it back by dropping it).
-        let Some(rx) = super::lend_rx() else {
-            ::log::warn!(target: LOG_TRANSPORT, "a DPS registration is running: it holds the receive buffer");
-            return Err(ConnectError::Busy);
-        };
+        let rx = super::lend_rx()?;
         // CONNECT with what the extensions add (session, SAS token, model ID).
         session::connect_client(&mut link, config, sys::now_ms())?;
         link.active = true;
