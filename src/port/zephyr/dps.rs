@@ -17,8 +17,11 @@
 //!   a usable assignment, closes the connection and calls [`Hooks::on_end`] with the result.
 //! * Buffers are static: transmit sized from `CONFIG_AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE`,
 //!   `CONFIG_AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE` and the longest registration ID and payload;
-//!   receive `CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE + CONFIG_MQTT_HELPER_PAYLOAD_BUFFER_LEN`
-//!   (the original's DPS used the MQTT helper's buffers).
+//!   receive: the hub's (`CONFIG_MQTT_HELPER_RX_TX_BUFFER_SIZE +
+//!   CONFIG_MQTT_HELPER_PAYLOAD_BUFFER_LEN`), lent to each registration and given back before
+//!   its end is reported, as the original's DPS used the MQTT helper's buffers. So a
+//!   registration cannot start while the hub's connection holds it ([`StartError::HubConnected`]),
+//!   and the hub cannot connect while a registration runs.
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
