@@ -403,8 +403,8 @@ int azure_iot_hub_init(azure_iot_hub_evt_handler_t event_handler);
  * @retval 0 Success: the CONNECT packet was sent.
  * @retval -EINPROGRESS A connection attempt is in progress (or the previous connection is still
  *         being closed: AZURE_IOT_HUB_EVT_DISCONNECTED has not been delivered yet), or, on
- *         Zephyr, a registration started with azure_iot_hub_dps_start() is running (it holds
- *         the receive buffer the hub's connection uses, as in the original).
+ *         Zephyr, a DPS registration is running (it holds the receive buffer the hub's
+ *         connection uses, as in the original).
  * @retval -EALREADY Already connected.
  * @retval -ENOENT The library is not initialised, or not disconnected.
  * @retval -EINVAL Invalid configuration: a buffer with a size but no pointer, or a host name or
