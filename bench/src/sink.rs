@@ -44,25 +44,17 @@ impl Sink {
 }
 
 /// Splits `buf` into complete MQTT packets: calls `f(first byte, body)` for each and returns
-/// how many bytes they took (the rest is an incomplete packet).
+/// how many bytes they took (the rest is an incomplete packet, or one whose fixed header is
+/// malformed, after which nothing can be framed). The fixed header is read by the hub
+/// emulator's decoder.
 pub(crate) fn packets(buf: &[u8], mut f: impl FnMut(u8, &[u8])) -> usize {
     let mut at = 0;
-    while let Some((&first, rest)) = buf[at..].split_first() {
-        let (mut len, mut shift, mut used) = (0usize, 0, None);
-        for (i, b) in rest.iter().take(4).enumerate() {
-            len |= usize::from(b & 127) << shift;
-            shift += 7;
-            if b & 128 == 0 {
-                used = Some(i + 1);
-                break;
-            }
-        }
-        let Some(used) = used else { break };
-        let Some(body) = rest.get(used..used + len) else {
+    while let Ok(Some((head, len))) = hub_emulator::mqtt::fixed_header(&buf[at..]) {
+        let Some(body) = buf.get(at + head..at + head + len) else {
             break;
         };
-        f(first, body);
-        at += 1 + used + len;
+        f(buf[at], body);
+        at += head + len;
     }
     at
 }
