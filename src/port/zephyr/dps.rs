@@ -53,10 +53,9 @@ pub const TX_BUFFER_SIZE: usize = max(
     k::AZURE_IOT_HUB_DPS_USER_NAME_BUFFER_SIZE + MAX_ID_LEN + 32,
     k::AZURE_IOT_HUB_DPS_TOPIC_BUFFER_SIZE + MAX_ID_LEN + MAX_REGISTRATION_PAYLOAD_LEN + 64,
 );
-/// The receive buffer's size (the hub's: the original's DPS used the MQTT helper's buffers).
-/// The buffer itself is the hub's, lent to each registration (`super::RX`).
-pub const RX_BUFFER_SIZE: usize =
-    k::MQTT_HELPER_RX_TX_BUFFER_SIZE + k::MQTT_HELPER_PAYLOAD_BUFFER_LEN;
+/// The receive buffer's size: the hub's buffer, lent to each registration (`super::RX`), as the
+/// original's DPS used the MQTT helper's buffers.
+pub const RX_BUFFER_SIZE: usize = super::RX_BUFFER_SIZE;
 
 /// What a registration needs.
 #[derive(Debug, Clone, Copy)]

@@ -323,25 +323,25 @@ pub(crate) fn handler() -> Option<Handler> {
 }
 
 static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
-/// One byte more than a packet may take: the framer writes a NUL after each body there, so the
-/// C API hands payloads to C as strings without copying them. Taken once by the worker.
+/// The receive buffer's length: one byte more than a packet may take, because the framer
+/// writes a NUL after each body there, so the C API hands payloads to C as strings without
+/// copying them.
+const RX_LEN: usize = RX_BUFFER_SIZE + 1;
+/// The receive buffer, taken once by the worker.
 #[cfg(not(feature = "dps"))]
-pub(crate) static RX: StaticBuf<{ RX_BUFFER_SIZE + 1 }> = StaticBuf::new();
+pub(crate) static RX: StaticBuf<RX_LEN> = StaticBuf::new();
 /// With DPS, the receive buffer is lent: to a hub connection by `connect()` (the worker gives
 /// it back when the connection ends, before `Disconnected`), or to a DPS registration by its
 /// start (given back before the registration's end is reported). One is refused while the
-/// other runs, as the original's hub and DPS share the MQTT helper. DPS's buffer has the same
-/// size (`dps::RX_BUFFER_SIZE`), so the hub's is the larger by its NUL byte.
+/// other runs, as the original's hub and DPS share the MQTT helper.
 #[cfg(feature = "dps")]
-pub(crate) static RX: sync::LentBuf<{ RX_BUFFER_SIZE + 1 }> = sync::LentBuf::new();
-#[cfg(feature = "dps")]
-const _: () = assert!(dps::RX_BUFFER_SIZE <= RX_BUFFER_SIZE + 1);
+pub(crate) static RX: sync::LentBuf<RX_LEN> = sync::LentBuf::new();
 
 /// What the connection's framer reads into: the buffer taken once, or lent (builds with DPS).
 #[cfg(not(feature = "dps"))]
 pub(crate) type RxBuf = &'static mut [u8];
 #[cfg(feature = "dps")]
-pub(crate) type RxBuf = sync::Lent<{ RX_BUFFER_SIZE + 1 }>;
+pub(crate) type RxBuf = sync::Lent<RX_LEN>;
 
 /// The receive buffer for a new hub connection, for the worker (`hand_rx`): with DPS, lent
 /// unless a registration holds it; without, the worker's own, so there is nothing to hand over.
