@@ -22,6 +22,8 @@ static K_MUTEX_DEFINE(lock);
 static K_SEM_DEFINE(closed, 0, 10);
 static struct broker_record rec;
 static enum dps_scenario scenario;
+/* broker_drop_hub_after_twin(): the next hub connection ends after the twin document. */
+static bool drop_hub_after_twin;
 
 K_THREAD_STACK_DEFINE(broker_stack, 8192);
 static struct k_thread broker_thread;
@@ -131,6 +133,11 @@ static void on_publish(int fd, struct conn *c, uint8_t flags, const uint8_t *bod
 		snprintf(answer, sizeof(answer), "$iothub/twin/res/200/?$rid=%s",
 			 rid ? rid + 5 : "");
 		(void)publish(fd, answer, doc, 0);
+		if (drop_hub_after_twin) {
+			drop_hub_after_twin = false;
+			rec.hub_drops++;
+			c->drop = true;
+		}
 	}
 	k_mutex_unlock(&lock);
 }
@@ -203,6 +210,10 @@ static void serve(int fd)
 			break;
 		case 3:
 			on_publish(fd, &c, hdr & 0x0f, body, len);
+			if (c.drop && !c.dps) {
+				LOG_INF("dropping the hub connection after the twin document");
+				return;
+			}
 			break;
 		case 4:
 			k_mutex_lock(&lock, K_FOREVER);
@@ -290,6 +301,13 @@ void broker_get(struct broker_record *out)
 {
 	k_mutex_lock(&lock, K_FOREVER);
 	*out = rec;
+	k_mutex_unlock(&lock);
+}
+
+void broker_drop_hub_after_twin(void)
+{
+	k_mutex_lock(&lock, K_FOREVER);
+	drop_hub_after_twin = true;
 	k_mutex_unlock(&lock);
 }
 

@@ -52,6 +52,7 @@ struct broker_record {
 	int status_queries;
 	int dps_pubacks;
 	int hub_connects;
+	int hub_drops;
 	char dps_client_id[BROKER_TEXT_MAX];
 	char dps_user_name[BROKER_TEXT_MAX];
 	char register_payload[BROKER_TEXT_MAX];
@@ -68,6 +69,9 @@ void broker_set_dps(enum dps_scenario scenario);
 
 /** A copy of what the broker has seen so far. */
 void broker_get(struct broker_record *out);
+
+/** Close the next hub connection right after it has been sent the twin document (once). */
+void broker_drop_hub_after_twin(void);
 
 /** Wait until the device's connection is closed (after DISCONNECT or not). */
 bool broker_wait_closed(int timeout_ms);

@@ -32,11 +32,16 @@
 /* ---- Hub events ------------------------------------------------------------------------ */
 
 K_MSGQ_DEFINE(hub_events, sizeof(enum azure_iot_hub_evt_type), 16, 4);
+/* data.err of every DISCONNECTED, in order (not 0: a reconnect follows). */
+K_MSGQ_DEFINE(disconnect_errs, sizeof(int), 16, 4);
 
 static void hub_handler(struct azure_iot_hub_evt *const evt)
 {
 	if (evt->type == AZURE_IOT_HUB_EVT_PINGRESP || evt->type == AZURE_IOT_HUB_EVT_TWIN_RECEIVED) {
 		return;
+	}
+	if (evt->type == AZURE_IOT_HUB_EVT_DISCONNECTED) {
+		(void)k_msgq_put(&disconnect_errs, &evt->data.err, K_NO_WAIT);
 	}
 	(void)k_msgq_put(&hub_events, &evt->type, K_NO_WAIT);
 }
@@ -453,6 +458,84 @@ ZTEST(azure_iot_hub_dps, test_9_hub_and_dps_share_the_receive_buffer)
 	zassert_ok(azure_iot_hub_disconnect());
 	expect_hub(AZURE_IOT_HUB_EVT_DISCONNECTED);
 	zassert_true(broker_wait_closed(5000));
+}
+
+/*
+ * Automatic reconnect (overlay-reconnect.conf) and DPS: the hub's connection is lost, a
+ * registration starts during the backoff (the hub gave the receive buffer back before
+ * DISCONNECTED), and the reconnect attempts that come while it runs fail without a connection
+ * (-ENOTCONN, counted as failed attempts) and without disturbing it; once it has ended, the next
+ * attempt connects.
+ */
+ZTEST(azure_iot_hub_dps, test_9b_reconnect_while_dps_holds_the_receive_buffer)
+{
+	enum azure_iot_hub_evt_type t;
+	struct broker_record before, after;
+	struct status s;
+	int err;
+	int refused_attempts = 0;
+	bool ready = false;
+
+	if (!IS_ENABLED(CONFIG_AZURE_IOT_HUB_AUTO_RECONNECT)) {
+		ztest_test_skip();
+	}
+	k_msgq_purge(&disconnect_errs);
+	broker_drop_hub_after_twin();
+	connect_with_dps(DPS_ASSIGN);
+	expect_hub(AZURE_IOT_HUB_EVT_DISCONNECTED);
+	zassert_ok(k_msgq_get(&disconnect_errs, &err, K_NO_WAIT));
+	zassert_equal(err, -ECONNRESET, "lost, a reconnect follows (err %d)", err);
+
+	/* During the backoff: a registration can have the buffer. */
+	zassert_ok(azure_iot_hub_dps_hostname_delete());
+	zassert_ok(azure_iot_hub_dps_device_id_delete());
+	dps_init();
+	broker_get(&before);
+	broker_set_dps(DPS_ASSIGN);
+	zassert_ok(azure_iot_hub_dps_start(), "the hub gave the buffer back");
+
+	/* Attempts while it runs: CONNECTING, then DISCONNECTED with -ENOTCONN, until READY. */
+	while (!ready) {
+		zassert_ok(k_msgq_get(&hub_events, &t, K_SECONDS(10)), "no hub event within 10 s");
+		switch (t) {
+		case AZURE_IOT_HUB_EVT_CONNECTING:
+		case AZURE_IOT_HUB_EVT_CONNECTED:
+			break;
+		case AZURE_IOT_HUB_EVT_DISCONNECTED:
+			zassert_ok(k_msgq_get(&disconnect_errs, &err, K_NO_WAIT));
+			zassert_equal(err, -ENOTCONN, "a failed attempt (err %d)", err);
+			refused_attempts++;
+			break;
+		case AZURE_IOT_HUB_EVT_READY:
+			ready = true;
+			break;
+		default:
+			zassert_unreachable("hub event %d", t);
+		}
+	}
+	zassert_true(refused_attempts >= 1, "an attempt came while the registration ran");
+
+	/* The registration was not disturbed: ASSIGNING (one or more), then ASSIGNED. */
+	s = next_status(0);
+	zassert_equal(s.status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+	do {
+		s = next_status(5000);
+	} while (s.status == AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING);
+	zassert_equal(s.status, AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED, "status %d", s.status);
+	broker_get(&after);
+	zassert_equal(after.dps_connects, before.dps_connects + 1);
+	zassert_equal(after.hub_connects, before.hub_connects + 1,
+		      "the refused attempts opened no connection");
+	zassert_equal(after.hub_drops, before.hub_drops);
+
+	zassert_ok(azure_iot_hub_disconnect());
+	expect_hub(AZURE_IOT_HUB_EVT_DISCONNECTED);
+	zassert_ok(k_msgq_get(&disconnect_errs, &err, K_NO_WAIT));
+	zassert_equal(err, 0, "the session's end");
+	/* Three connections closed: the dropped one, DPS's and the last. */
+	for (int i = 0; i < 3; i++) {
+		zassert_true(broker_wait_closed(5000), "connection %d not closed", i);
+	}
 }
 
 ZTEST_SUITE(azure_iot_hub_dps, NULL, setup, NULL, NULL, NULL);
