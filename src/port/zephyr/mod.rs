@@ -410,12 +410,11 @@ impl HubClient {
         Ok(HubClient { _private: () })
     }
 
-    /// The client, if [`HubClient::new`] has run.
+    /// The client, if [`HubClient::new`] has run. Without the link lock: the handle only says
+    /// that the client exists (`TX` taken, for good), and every method locks the link and reaches
+    /// the client through it, which orders it after `new`'s write (see `ClientSlot`).
     pub fn get() -> Option<HubClient> {
-        LINK.lock()
-            .client
-            .is_some()
-            .then_some(HubClient { _private: () })
+        TX.is_taken().then_some(HubClient { _private: () })
     }
 
     /// Resolves, connects (with the TLS handshake) and writes CONNECT, then returns; CONNACK and
