@@ -324,19 +324,27 @@ pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(
         }
         Err(e) => {
             ::log::warn!(target: LOG_TRANSPORT, "connect failed: {e}");
-            if link.fd >= 0 {
-                // SAFETY: the socket opened by `establish`, not given to the worker.
-                unsafe { sys::azhub_z_close(link.fd) };
-                link.fd = -1;
-            }
-            if let Some(client) = link.client.as_mut() {
-                client.handle_closed();
-            }
-            link.active = false;
-            link.close_requested = false;
-            link.broken = false;
+            close_link(&mut link);
             link.finished = generation;
             Err(e)
         }
     }
+}
+
+/// Forgets the connection: closes its socket (if any), tells the client, clears the flags. One
+/// called copy for a connection that failed before the worker had it (`connect_from`) and one
+/// that ended (the worker's `finish`).
+pub(crate) fn close_link(link: &mut Link) {
+    if link.fd >= 0 {
+        // SAFETY: the link's socket, which only its owner closes: `connect_from` before it wakes
+        // the worker (the socket `establish` opened), the worker once it served the connection.
+        unsafe { sys::azhub_z_close(link.fd) };
+    }
+    link.fd = -1;
+    if let Some(client) = link.client.as_mut() {
+        client.handle_closed();
+    }
+    link.active = false;
+    link.close_requested = false;
+    link.broken = false;
 }

@@ -209,17 +209,7 @@ fn finish(reason: CloseReason) {
         } else {
             reason
         };
-        if let Some(client) = link.client.as_mut() {
-            client.handle_closed();
-        }
-        if link.fd >= 0 {
-            // SAFETY: the connection's socket; only this thread closes it.
-            unsafe { sys::azhub_z_close(link.fd) };
-        }
-        link.fd = -1;
-        link.active = false;
-        link.close_requested = false;
-        link.broken = false;
+        net::close_link(&mut link);
         // Automatic reconnect / SAS renewal: does the session go on?
         let next = session::after_loss(&mut link, reason, sys::now_ms());
         (reason, link.generation, next)
