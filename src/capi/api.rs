@@ -327,12 +327,10 @@ fn next_message_id() -> Option<u16> {
     platform::client().map(|c| c.next_packet_id())
 }
 
-fn require_connected() -> Result<(), Error> {
-    if *lock(&STATE) == STATE_CONNECTED {
-        Ok(())
-    } else {
-        Err(Error::NotConnected)
-    }
+/// Whether the library is connected (a `bool`, not a `Result`: returned in a register, and
+/// each caller makes its own `Error::NotConnected`).
+fn connected() -> bool {
+    *lock(&STATE) == STATE_CONNECTED
 }
 
 /// The caller's property array, read in place.
@@ -395,7 +393,9 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
     } else {
         next_message_id()
     };
-    require_connected()?;
+    if !connected() {
+        return Err(Error::NotConnected);
+    }
     let topic_type = msg.topic.r#type.get();
     if !matches!(
         topic_type,
@@ -509,7 +509,9 @@ pub unsafe extern "C" fn azure_iot_hub_method_respond(result: *mut azure_iot_hub
 
 fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
     let packet_id = next_message_id();
-    require_connected()?;
+    if !connected() {
+        return Err(Error::NotConnected);
+    }
     // SAFETY: the caller guarantees both buffers are readable during the call.
     let (rid, payload) = unsafe { (result.request_id.bytes(), result.payload.bytes()) };
     let (rid, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
