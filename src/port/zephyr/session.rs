@@ -405,12 +405,13 @@ fn loss(reason: CloseReason, refused_code: u8) -> Loss {
 /// The connection ended for `reason` (under the lock, `close_requested` folded in): the delay
 /// before the next attempt, or `None` when there is no session or it ends now (it is then
 /// forgotten; the caller delivers `Disconnected` and calls [`ended`]).
-pub(crate) fn after_loss(link: &mut Link, reason: CloseReason, now_ms: u64) -> (Option<u64>, bool) {
+/// The clock is read only when there is a session.
+pub(crate) fn after_loss(link: &mut Link, reason: CloseReason) -> (Option<u64>, bool) {
     let refused = link.ext.refused_code;
     let Some(s) = link.ext.session.first_mut() else {
         return (None, false);
     };
-    let next = s.lost(loss(reason, refused), now_ms, random_u32());
+    let next = s.lost(loss(reason, refused), sys::now_ms(), random_u32());
     if next.is_none() {
         link.ext.session.clear();
     }
@@ -546,6 +547,10 @@ pub(crate) fn mark_stopped(link: &mut Link) {
 /// in progress) and, unless on the worker, waits until its final `Disconnected` was delivered.
 /// False when there is no session.
 pub(crate) fn stop() -> bool {
+    // Without a session slot there is never a session: no lock round trip to find out.
+    if SESSION_SLOTS == 0 {
+        return false;
+    }
     let mark = {
         let mut link = LINK.lock();
         let Some(s) = link.ext.session.first_mut() else {

@@ -211,7 +211,7 @@ fn finish(reason: CloseReason) {
         };
         net::close_link(&mut link);
         // Automatic reconnect / SAS renewal: does the session go on?
-        let next = session::after_loss(&mut link, reason, sys::now_ms());
+        let next = session::after_loss(&mut link, reason);
         (reason, link.generation, next)
     };
     ::log::info!(target: LOG_TRANSPORT, "disconnected: {reason:?}");
