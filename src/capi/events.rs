@@ -81,8 +81,11 @@ fn read_properties(bag: PropertyBag<'_>, props: &mut [azure_iot_hub_property]) -
 pub(super) fn on_port_event(ev: &PortEvent<'_>) {
     let mut props = [azure_iot_hub_property::EMPTY; RECV_MAX];
     let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
-    // The topic of a received message (type and name), and whether `data.msg.topic` repeats it.
+    // The topic of a received message (type and name; a C2D message's properties), and whether
+    // `data.msg.topic` repeats it.
     let mut topic: Option<(azure_iot_hub_topic_type, Text<'_>)> = None;
+    let mut properties = core::ptr::null_mut();
+    let mut property_count = 0;
     let mut msg = false;
     let t = match *ev {
         PortEvent::Hub(ref e) => match *e {
@@ -113,11 +116,11 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
             Event::Pingresp => AZURE_IOT_HUB_EVT_PINGRESP,
             Event::C2d {
                 topic: name,
-                properties,
+                properties: bag,
                 payload,
             } => {
-                evt.topic.property_count = read_properties(properties, &mut props);
-                evt.topic.properties = props.as_mut_ptr();
+                property_count = read_properties(bag, &mut props);
+                properties = props.as_mut_ptr();
                 evt.data.msg.payload = nul_terminated(payload);
                 topic = Some((AZURE_IOT_HUB_TOPIC_DEVICEBOUND, name));
                 msg = true;
@@ -236,11 +239,16 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
     };
     evt.r#type = t;
     if let Some((tt, name)) = topic {
-        evt.topic.r#type = tt.into();
-        evt.topic.name = buf(name);
-    }
-    if msg {
-        evt.data.msg.topic = evt.topic;
+        let topic = azure_iot_hub_topic_data {
+            r#type: tt.into(),
+            name: buf(name),
+            properties,
+            property_count,
+        };
+        evt.topic = topic;
+        if msg {
+            evt.data.msg.topic = topic;
+        }
     }
     emit(&mut evt);
 }
