@@ -270,9 +270,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
         *lock(&STATE) = STATE_DISCONNECTED;
         return Err(Error::NotDisconnected);
     };
-    emit(&mut azure_iot_hub_evt::new(
-        azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING,
-    ));
+    events::emit_plain(azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING, 0);
     #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
     let cc = super::dps::connect_hook(config, cc).inspect_err(|_| {
         let mut st = lock(&STATE);

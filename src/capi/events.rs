@@ -48,7 +48,14 @@ fn nul_terminated(payload: &[u8]) -> azure_iot_hub_buf {
 
 /// AZURE_IOT_HUB_EVT_ERROR with `data.err` (a negative errno) and a zeroed topic.
 pub(super) fn emit_error(err: c_int) {
-    let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
+    emit_plain(AZURE_IOT_HUB_EVT_ERROR, err);
+}
+
+/// An event of type `t` with `data.err` set (0: none) and every other member zeroed: the error
+/// events and CONNECTING. One called copy of the building and the handler call.
+#[inline(never)]
+pub(super) fn emit_plain(t: azure_iot_hub_evt_type, err: c_int) {
+    let mut evt = azure_iot_hub_evt::new(t);
     evt.data.err = err;
     emit(&mut evt);
 }

@@ -100,7 +100,7 @@ unsafe extern "C" fn hub_handler(evt: *mut azure_fota_event) {
         azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_PENDING => AZURE_IOT_HUB_EVT_FOTA_ERASE_PENDING,
         azure_fota_evt_type::AZURE_FOTA_EVT_ERASE_DONE => AZURE_IOT_HUB_EVT_FOTA_ERASE_DONE,
     };
-    crate::capi::api::emit(&mut azure_iot_hub_evt::new(t));
+    crate::capi::events::emit_plain(t, 0);
 }
 
 #[cfg(all(feature = "std", not(feature = "zephyr")))]
