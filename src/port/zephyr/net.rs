@@ -214,13 +214,12 @@ fn set_up(
 ) -> Result<(), ConnectError> {
     let c = sys::consts();
     if config.tls {
-        let mut tags = [config.credentials.sec_tag, 0];
-        let ntags = if config.credentials.secondary_sec_tag != -1 {
-            tags[1] = config.credentials.secondary_sec_tag;
-            2
-        } else {
-            1
-        };
+        // The secondary tag is passed only when there is one (the length leaves it out).
+        let tags = [
+            config.credentials.sec_tag,
+            config.credentials.secondary_sec_tag,
+        ];
+        let ntags = if tags[1] != -1 { 2 } else { 1 };
         tls_option(
             fd,
             c.tls_sec_tag_list,
