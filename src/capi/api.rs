@@ -250,7 +250,7 @@ fn connect_config(
 
 fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     let mut cc = ConnectConfig::from_config();
-    {
+    let client = {
         let mut st = lock(&STATE);
         match *st {
             STATE_CONNECTING => return Err(Error::ConnectInProgress),
@@ -263,12 +263,10 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
             _ => return Err(Error::NotDisconnected),
         }
         connect_config(config, &mut cc)?;
-        *st = STATE_CONNECTING;
-    }
-    let Some(client) = platform::client() else {
         // DISCONNECTED is only reached through init, which creates the client.
-        *lock(&STATE) = STATE_DISCONNECTED;
-        return Err(Error::NotDisconnected);
+        let client = platform::client().ok_or(Error::NotDisconnected)?;
+        *st = STATE_CONNECTING;
+        client
     };
     events::emit_plain(azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING, 0);
     #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
