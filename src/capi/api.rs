@@ -300,15 +300,17 @@ pub extern "C" fn azure_iot_hub_disconnect() -> c_int {
 }
 
 fn disconnect() -> Result<(), Error> {
-    {
+    let client = {
         let mut st = lock(&STATE);
         // While the library reconnects on its own, disconnect() stops it.
         if *st != STATE_CONNECTED && !events::reconnect::active() {
             return Err(Error::NotConnected);
         }
+        // Connected (or reconnecting) implies initialised: this lookup cannot fail.
+        let client = platform::client().ok_or(Error::NotConnected)?;
         *st = STATE_DISCONNECTING;
-    }
-    let client = platform::client().ok_or(Error::NotConnected)?;
+        client
+    };
     client.disconnect().map_err(|_| {
         let mut st = lock(&STATE);
         if *st == STATE_DISCONNECTING {
