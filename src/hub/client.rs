@@ -14,7 +14,7 @@ use heapless::String;
 
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
 use super::scan::Out;
-use super::{classify, methods, telemetry, twin, HubTopic};
+use super::{classify, methods, subscribe, telemetry, twin, HubTopic};
 use crate::mqtt::Text;
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, Connect,
@@ -902,11 +902,18 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let id = self.next_packet_id();
         self.subscribe_id = id;
         // The packet laid out at compile time (`subscribe.rs`): the same bytes as
-        // `encode_subscribe` with the C2D filter at `c2d_qos` and the others at QoS 0.
-        let packet = super::subscribe::packet(id, self.c2d_qos);
-        self.tx
-            .push(|c| c.put(&packet).map_err(Into::into))
-            .map_err(|_| ProtocolError::TransmitBufferFull)
+        // `encode_subscribe` with the C2D filter at `c2d_qos` and the others at QoS 0, copied
+        // straight into the queue and patched there.
+        let qos = self.c2d_qos;
+        let mut o = self.tx.out();
+        let dst = o
+            .take(subscribe::LEN)
+            .ok()
+            .and_then(|d| d.first_chunk_mut::<{ subscribe::LEN }>())
+            .ok_or(ProtocolError::TransmitBufferFull)?;
+        subscribe::write(dst, id, qos);
+        self.tx.len += subscribe::LEN;
+        Ok(())
     }
 
     fn queue_twin_get(&mut self) -> Result<(), ProtocolError> {

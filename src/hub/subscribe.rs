@@ -66,9 +66,12 @@ const TEMPLATE: ([u8; LEN], usize) = {
     (p, c2d_qos_at)
 };
 
-/// SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0.
-pub fn packet(packet_id: u16, c2d_qos: QoS) -> [u8; LEN] {
-    let (mut p, c2d_qos_at) = TEMPLATE;
+/// Writes SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0, into
+/// `p` (the client's transmit queue: no copy of the packet on the stack first).
+#[inline(always)]
+pub fn write(p: &mut [u8; LEN], packet_id: u16, c2d_qos: QoS) {
+    let (template, c2d_qos_at) = TEMPLATE;
+    *p = template;
     let [hi, lo] = packet_id.to_be_bytes();
     // Constant, in-range positions: no panic path.
     p[2] = hi;
@@ -76,6 +79,13 @@ pub fn packet(packet_id: u16, c2d_qos: QoS) -> [u8; LEN] {
     if let Some(q) = p.get_mut(c2d_qos_at) {
         *q = c2d_qos as u8;
     }
+}
+
+/// SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0.
+#[cfg(test)]
+pub fn packet(packet_id: u16, c2d_qos: QoS) -> [u8; LEN] {
+    let mut p = [0; LEN];
+    write(&mut p, packet_id, c2d_qos);
     p
 }
 
