@@ -116,17 +116,18 @@ fn only_packet_id(body: &[u8]) -> Result<u16, DecodeError> {
     packet_id(body, 0)
 }
 
-/// Checks an MQTT topic name as received: UTF-8, no U+0000, no wildcards. Never inlined: one
-/// copy of the checks for every caller (flash).
+/// Checks an MQTT topic name as received: UTF-8, no U+0000, no wildcards (`None`: it is not a
+/// valid topic name; an `Option` is returned in two registers, a `Result` through memory).
+/// Never inlined: one copy of the checks for every caller (flash).
 #[inline(never)]
-pub(crate) fn topic_name(bytes: &[u8]) -> Result<Text<'_>, DecodeError> {
+pub(crate) fn topic_name(bytes: &[u8]) -> Option<Text<'_>> {
     // The ASCII fast path answers for nearly every topic (ASCII is UTF-8: no conversion is
     // needed, the topic stays bytes); a topic with a byte >= 0x80 (or one the fast path cannot
     // clear) gets the exact check.
     if !ascii_clean(bytes) && (has_nul_or_wildcard(bytes) || !super::is_utf8(bytes)) {
-        return Err(DecodeError::InvalidTopic);
+        return None;
     }
-    Ok(Text::checked(bytes))
+    Some(Text::checked(bytes))
 }
 
 /// True only if `bytes` is all ASCII with no NUL, `#` or `+` (false says nothing: the exact
@@ -255,7 +256,7 @@ pub fn publish_prefix(header: FixedHeader, prefix: &[u8]) -> (Option<Text<'_>>, 
         .get(0..2)
         .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
         .and_then(|len| prefix.get(2..2 + len))
-        .and_then(|t| topic_name(t).ok());
+        .and_then(topic_name);
     (topic, publish_packet_id(header, prefix))
 }
 
@@ -279,7 +280,7 @@ fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>
         at += 2;
         Some(id)
     };
-    let topic = topic_name(topic_bytes)?;
+    let topic = topic_name(topic_bytes).ok_or(DecodeError::InvalidTopic)?;
     if topic.is_empty() {
         return Err(DecodeError::InvalidTopic);
     }
@@ -415,7 +416,7 @@ mod tests {
             let clean = &buf[..len];
             // (A clean topic of 1 to 7 bytes is left to the exact check.)
             assert_eq!(ascii_clean(clean), len == 0 || len >= 8, "{len}");
-            assert_eq!(topic_name(clean).map(|t| t.len()), Ok(len));
+            assert_eq!(topic_name(clean).map(|t| t.len()), Some(len));
             for at in 0..len {
                 for bad in [0u8, b'#', b'+', 0x80, 0xC3, 0xFF] {
                     for prev in [b'a', 1] {
@@ -427,7 +428,7 @@ mod tests {
                         }
                         assert!(!ascii_clean(t), "{len} {at} {bad} {prev}");
                         let exact = has_nul_or_wildcard(t) || core::str::from_utf8(t).is_err();
-                        assert_eq!(topic_name(t).is_err(), exact, "{len} {at} {bad}");
+                        assert_eq!(topic_name(t).is_none(), exact, "{len} {at} {bad}");
                     }
                 }
             }
