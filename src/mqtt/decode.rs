@@ -217,7 +217,7 @@ pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, De
                 return Err(DecodeError::InvalidLength);
             }
             let id = packet_id(body, 0)?;
-            let codes = &body[2..];
+            let codes = body.get(2..).unwrap_or_default();
             if codes.iter().any(|&c| !matches!(c, 0 | 1 | 2 | 0x80)) {
                 return Err(DecodeError::InvalidSubackCode);
             }
@@ -286,7 +286,7 @@ fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>
     }
     Ok(InboundPublish {
         topic,
-        payload: &body[at..],
+        payload: body.get(at..).unwrap_or_default(),
         qos,
         packet_id,
         dup,
