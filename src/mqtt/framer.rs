@@ -159,11 +159,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         let skip = self.discard.min(len - start);
         start += skip;
         self.discard -= skip;
-        if start == len {
+        // What is left moves to the start (`start` is not 0 here unless the buffer is empty:
+        // something was released or skipped). `get_mut` and `start < len`: no panic path.
+        if start < len {
+            if let Some(b) = self.buf.as_mut().get_mut(..len) {
+                b.copy_within(start.., 0);
+            }
+            self.len = len - start;
+        } else {
             self.len = 0;
-        } else if start > 0 {
-            self.buf.as_mut().copy_within(start..len, 0);
-            self.len -= start;
         }
     }
 
