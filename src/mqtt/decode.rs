@@ -211,7 +211,6 @@ pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, De
                 return_code: *code,
             })
         }
-        pt::PUBACK => only_packet_id(body).map(Inbound::Puback),
         pt::SUBACK => {
             if body.len() < 3 {
                 return Err(DecodeError::InvalidLength);
@@ -226,7 +225,15 @@ pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, De
                 codes: SubackCodes(codes),
             })
         }
-        pt::UNSUBACK => only_packet_id(body).map(Inbound::Unsuback),
+        // PUBACK and UNSUBACK: a packet identifier alone (one check for both).
+        pt::PUBACK | pt::UNSUBACK => {
+            let id = only_packet_id(body)?;
+            Ok(if t == pt::PUBACK {
+                Inbound::Puback(id)
+            } else {
+                Inbound::Unsuback(id)
+            })
+        }
         // PINGRESP.
         _ => {
             if !body.is_empty() {
