@@ -87,47 +87,12 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
-    /// Bytes of any length: two overlapping fixed-size moves for 4 to 16 bytes, a byte loop
-    /// below, `copy_from_slice` above.
-    #[inline]
-    fn bytes_any(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        let n = b.len();
-        let dst = self
-            .buf
-            .get_mut(self.at..)
-            .and_then(|free| free.get_mut(..n))
-            .ok_or(Overflow)?;
-        if n < 4 {
-            for (d, s) in dst.iter_mut().zip(b) {
-                *d = *s;
-            }
-        } else if n < 8 {
-            if let (Some(d), Some(s)) = (dst.first_chunk_mut::<4>(), b.first_chunk::<4>()) {
-                *d = *s;
-            }
-            if let (Some(d), Some(s)) = (dst.last_chunk_mut::<4>(), b.last_chunk::<4>()) {
-                *d = *s;
-            }
-        } else if n <= 16 {
-            if let (Some(d), Some(s)) = (dst.first_chunk_mut::<8>(), b.first_chunk::<8>()) {
-                *d = *s;
-            }
-            if let (Some(d), Some(s)) = (dst.last_chunk_mut::<8>(), b.last_chunk::<8>()) {
-                *d = *s;
-            }
-        } else {
-            dst.copy_from_slice(b);
-        }
-        self.at += n;
-        Ok(())
-    }
-
-    /// Bytes of any length as one called copy (short pieces without a `memcpy` call), for the
-    /// pieces of the topics that are not the telemetry hot path (method responses, twin
-    /// requests).
+    /// Bytes of any length, as one called copy: the pieces of the twin request topics (not a
+    /// measured hot path: a plain `copy_from_slice`, with no code for short pieces).
     #[inline(never)]
     pub(crate) fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        self.bytes_any(b)
+        self.take(b.len())?.copy_from_slice(b);
+        Ok(())
     }
 
     /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
