@@ -187,7 +187,7 @@ pub(crate) fn find_anchored(hay: &[u8], needle: &[u8], anchor: usize) -> Option<
     loop {
         let p = from + find_byte(hay.get(from..)?, a)?;
         let at = p - anchor;
-        if hay.get(at..at + needle.len()) == Some(needle) {
+        if hay.get(at..).is_some_and(|h| h.starts_with(needle)) {
             return Some(at);
         }
         from = p + 1;

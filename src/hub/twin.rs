@@ -84,7 +84,7 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicEr
             status = status * 10 + u16::from(d - b'0');
             digits += 1;
         }
-        if digits == 0 || b.get(digits..digits + 2) != Some(b"/?") {
+        if digits == 0 || b.get(digits..).and_then(|r| r.first_chunk::<2>()) != Some(b"/?") {
             return Err(TwinTopicError::Malformed);
         }
         let bag = RES + digits + 2;
