@@ -81,6 +81,9 @@ pub enum Framed<'a> {
     },
 }
 
+/// `Framer::restore_at` when no terminator is to be taken back.
+const NO_RESTORE: usize = usize::MAX;
+
 /// Frames MQTT packets out of a byte stream, in a caller-owned buffer.
 #[derive(Debug)]
 pub struct Framer<B> {
@@ -93,7 +96,10 @@ pub struct Framer<B> {
     /// Bytes kept back at the end of the buffer (1 with a terminator, else 0).
     reserve: usize,
     /// Where the terminator of the packet last yielded was written, and the byte it replaced.
-    restore: Option<(usize, u8)>,
+    /// ([`NO_RESTORE`] when there is none: an index `get_mut` never finds, so putting the byte
+    /// back needs no separate test.)
+    restore_at: usize,
+    restore_byte: u8,
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
@@ -105,7 +111,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             release: 0,
             discard: 0,
             reserve: 0,
-            restore: None,
+            restore_at: NO_RESTORE,
+            restore_byte: 0,
         }
     }
 
@@ -135,7 +142,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
 
     /// Forgets everything (a new connection).
     pub fn reset(&mut self) {
-        self.restore = None;
+        self.restore_at = NO_RESTORE;
         self.len = 0;
         self.release = 0;
         self.discard = 0;
@@ -143,11 +150,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
 
     #[inline]
     fn release_and_compact(&mut self) {
-        if let Some((at, byte)) = self.restore.take() {
-            if let Some(b) = self.buf.as_mut().get_mut(at) {
-                *b = byte;
-            }
+        if let Some(b) = self.buf.as_mut().get_mut(self.restore_at) {
+            *b = self.restore_byte;
         }
+        self.restore_at = NO_RESTORE;
         // Nothing released, nothing to skip: nothing to do.
         if self.release == 0 && self.discard == 0 {
             return;
@@ -236,7 +242,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             // The packet starts at 0 and `total <= capacity - 1`: the byte after the packet is
             // in the buffer.
             if let Some(b) = self.buf.as_mut().get_mut(end) {
-                self.restore = Some((end, *b));
+                (self.restore_at, self.restore_byte) = (end, *b);
                 *b = 0;
             }
         }
