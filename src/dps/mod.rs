@@ -19,7 +19,7 @@ use heapless::{String, Vec};
 use crate::hub::properties::valid_component;
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_publish_header, encode_subscribe, Connect, Cursor,
-    DecodeError, FixedHeader, Inbound, QoS, Text,
+    DecodeError, FixedHeader, Inbound, QoS, Text, UserName,
 };
 use crate::sink::{Overflow, Sink};
 
@@ -292,17 +292,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         self.tx_sent = 0;
         self.queries = 0;
         self.query_due_ms = None;
-        let pieces = [
-            id_scope,
-            "/registrations/",
-            registration_id,
-            API_VERSION_QUERY,
-        ];
         let connect = Connect {
             client_id: registration_id,
             keep_alive: self.opts.keep_alive_secs,
             clean_session: true,
-            user_name: Some(&pieces),
+            // `{id_scope}/registrations/{registration_id}/api-version=...`
+            user_name: Some(UserName {
+                host: id_scope,
+                path: "/registrations/",
+                query: API_VERSION_QUERY,
+                model_id: None,
+            }),
             password,
             will: None,
         };

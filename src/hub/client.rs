@@ -18,7 +18,7 @@ use super::{classify, methods, subscribe, telemetry, twin, HubTopic};
 use crate::mqtt::Text;
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, Connect,
-    DecodeError, FixedHeader, Inbound, InboundPublish, QoS,
+    DecodeError, FixedHeader, Inbound, InboundPublish, QoS, UserName,
 };
 use crate::sink::{Cursor, Overflow, Sink};
 
@@ -650,22 +650,18 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
 
         self.tx.clear();
-        // One array; without a model ID the last two pieces are left out.
-        let all_pieces = [
-            hostname,
-            "/",
-            device_id,
-            super::USER_NAME_SUFFIX,
-            "&model-id=",
-            model_id.unwrap_or(""),
-        ];
-        let used = if model_id.is_some() { 6 } else { 4 };
-        let pieces: &[&str] = all_pieces.get(..used).unwrap_or(&all_pieces);
         let connect = Connect {
             client_id: device_id,
             keep_alive: self.opts.keep_alive_secs,
             clean_session: self.opts.clean_session,
-            user_name: Some(pieces),
+            // `{host}/{device_id}{USER_NAME_SUFFIX}[&model-id={model_id}]`, as
+            // `super::write_user_name` writes it.
+            user_name: Some(UserName {
+                host: hostname,
+                path: "/",
+                query: super::USER_NAME_SUFFIX,
+                model_id,
+            }),
             password,
             will: None,
         };
@@ -1113,5 +1109,28 @@ mod kept_state_tests {
             c.connect("h", &(id + "z"), None, None, 0),
             Err(ConnectError::InvalidDeviceId)
         );
+    }
+
+    /// CONNECT's user name, written by the encoder from its pieces, is what
+    /// `super::super::write_user_name` writes, with and without a model ID.
+    #[test]
+    fn connect_user_name_is_write_user_name() {
+        for model in [None, Some("dtmi%3Acom%3Aexample%3AThermostat%3B1")] {
+            let mut c = Client::new([0u8; 512], Options::default());
+            c.connect("hub.example", "dev-1", Some(b"pw"), model, 0)
+                .unwrap();
+            let packet = c.poll_transmit().unwrap();
+            let mut buf = [0u8; 160];
+            let mut w = Cursor::new(&mut buf);
+            super::super::write_user_name(&mut w, "hub.example", "dev-1", model).unwrap();
+            let user = w.written();
+            // After the client ID; the password (2 + 2) follows it.
+            let at = packet.len() - 4 - user.len() - 2;
+            assert_eq!(packet.get(at - 7..at), Some(&b"\0\x05dev-1"[..]));
+            let len = u16::try_from(user.len()).unwrap().to_be_bytes();
+            assert_eq!(packet.get(at..at + 2), Some(&len[..]));
+            assert_eq!(packet.get(at + 2..at + 2 + user.len()), Some(user));
+            assert_eq!(&packet[at + 2 + user.len()..], b"\0\x02pw");
+        }
     }
 }

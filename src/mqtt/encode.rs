@@ -114,32 +114,49 @@ pub struct Connect<'a> {
     pub keep_alive: u16,
     /// Clean-session flag.
     pub clean_session: bool,
-    /// The user name, written in pieces (it is built from host, device ID and options).
-    pub user_name: Option<&'a [&'a str]>,
+    /// The user name, if any.
+    pub user_name: Option<UserName<'a>>,
     /// The password, if any.
     pub password: Option<&'a [u8]>,
     /// Last will: topic, message, QoS, retain.
     pub will: Option<(&'a str, &'a [u8], QoS, bool)>,
 }
 
-fn pieces_len(pieces: &[&str]) -> usize {
-    pieces.iter().map(|p| p.len()).sum()
+/// A user name as IoT Hub and DPS build it, around the client ID (both put it there):
+/// `{host}{path}{client ID}{query}`, then `&model-id={model ID}` with a model ID. Its pieces
+/// are written one after the other by the encoder (no array of pieces to build).
+#[derive(Debug, Clone, Copy)]
+pub struct UserName<'a> {
+    /// The host name (IoT Hub) or ID scope (DPS).
+    pub host: &'a str,
+    /// What comes between the host and the client ID.
+    pub path: &'a str,
+    /// What follows the client ID.
+    pub query: &'a str,
+    /// An IoT Plug and Play model ID (already URL-encoded), or `None`.
+    pub model_id: Option<&'a str>,
 }
 
+/// What comes before a model ID in the user name.
+const MODEL_ID_PREFIX: &[u8] = b"&model-id=";
+
 /// Encodes a CONNECT packet (protocol level 4, MQTT 3.1.1).
-// Inlined, so that a caller without a will (the hub and DPS) links only the copy without the
-// will's code (one copy for both).
+// Inlined, so that a caller without a will or a model ID (the hub without one, and DPS) links
+// only the copy without their code (one copy for both).
 #[inline(always)]
 pub fn encode_connect<S: Sink>(s: &mut S, c: &Connect<'_>) -> Result<(), EncodeError> {
-    if c.will.is_none() {
-        connect_packet::<S, false>(s, c)
-    } else {
-        connect_packet::<S, true>(s, c)
+    let model = c.user_name.is_some_and(|u| u.model_id.is_some());
+    match (c.will.is_some(), model) {
+        (false, false) => connect_packet::<S, false, false>(s, c),
+        (false, true) => connect_packet::<S, false, true>(s, c),
+        (true, false) => connect_packet::<S, true, false>(s, c),
+        (true, true) => connect_packet::<S, true, true>(s, c),
     }
 }
 
-/// [`encode_connect`]; `WILL` false: `c.will` is `None`.
-fn connect_packet<S: Sink, const WILL: bool>(
+/// [`encode_connect`]; `WILL` false: `c.will` is `None`; `MODEL` false: the user name has no
+/// model ID.
+fn connect_packet<S: Sink, const WILL: bool, const MODEL: bool>(
     s: &mut S,
     c: &Connect<'_>,
 ) -> Result<(), EncodeError> {
@@ -153,9 +170,13 @@ fn connect_packet<S: Sink, const WILL: bool>(
         flags |= 0x04 | ((qos as u8) << 3) | if retain { 0x20 } else { 0 };
         len += 2 + topic.len() + 2 + msg.len();
     }
-    // The user name's length, measured once.
-    let user_len = pieces_len(c.user_name.unwrap_or_default());
-    if c.user_name.is_some() {
+    // The user name's length, computed once.
+    let mut user_len = 0;
+    if let Some(u) = c.user_name {
+        user_len = u.host.len() + u.path.len() + c.client_id.len() + u.query.len();
+        if let Some(m) = u.model_id.filter(|_| MODEL) {
+            user_len += MODEL_ID_PREFIX.len() + m.len();
+        }
         flags |= 0x80;
         len += 2 + user_len;
     }
@@ -181,8 +202,13 @@ fn connect_packet<S: Sink, const WILL: bool>(
     if let Some(u) = c.user_name {
         let total = u16::try_from(user_len).map_err(|_| EncodeError::TooLong)?;
         s.put_u16(total)?;
-        for piece in u {
-            s.put(piece.as_bytes())?;
+        s.put(u.host.as_bytes())?;
+        s.put(u.path.as_bytes())?;
+        s.put(id)?;
+        s.put(u.query.as_bytes())?;
+        if let Some(m) = u.model_id.filter(|_| MODEL) {
+            s.put(MODEL_ID_PREFIX)?;
+            s.put(m.as_bytes())?;
         }
     }
     if let Some(p) = c.password {
@@ -294,7 +320,12 @@ mod tests {
 
     #[test]
     fn connect_literal_vector() {
-        let pieces = ["h", "/d/?api-version=2020-09-30"];
+        let user = UserName {
+            host: "h",
+            path: "/",
+            query: "/?api-version=2020-09-30",
+            model_id: None,
+        };
         let bytes = enc(|c| {
             encode_connect(
                 c,
@@ -302,7 +333,7 @@ mod tests {
                     client_id: "d",
                     keep_alive: 60,
                     clean_session: true,
-                    user_name: Some(&pieces),
+                    user_name: Some(user),
                     password: None,
                     will: None,
                 },
@@ -338,7 +369,12 @@ mod tests {
 
     #[test]
     fn connect_matches_mqttrs_oracle() {
-        let pieces = ["host.example", "/dev-1/?api-version=2020-09-30"];
+        let user = UserName {
+            host: "host.example",
+            path: "/",
+            query: "/?api-version=2020-09-30",
+            model_id: Some("dtmi:x;1"),
+        };
         let bytes = enc(|c| {
             encode_connect(
                 c,
@@ -346,7 +382,7 @@ mod tests {
                     client_id: "dev-1",
                     keep_alive: 1767,
                     clean_session: true,
-                    user_name: Some(&pieces),
+                    user_name: Some(user),
                     password: Some(b"secret"),
                     will: Some((
                         "devices/dev-1/messages/events/",
@@ -364,7 +400,7 @@ mod tests {
                 assert!(c.clean_session);
                 assert_eq!(
                     c.username,
-                    Some("host.example/dev-1/?api-version=2020-09-30")
+                    Some("host.example/dev-1/?api-version=2020-09-30&model-id=dtmi:x;1")
                 );
                 assert_eq!(c.password, Some(&b"secret"[..]));
                 let w = c.last_will.unwrap();
@@ -450,12 +486,17 @@ mod tests {
 
     #[test]
     fn measure_equals_written_length() {
-        let pieces = ["a", "b"];
+        let user = UserName {
+            host: "a",
+            path: "/",
+            query: "b",
+            model_id: Some("m"),
+        };
         let c = Connect {
             client_id: "x",
             keep_alive: 1,
             clean_session: false,
-            user_name: Some(&pieces),
+            user_name: Some(user),
             password: None,
             will: None,
         };

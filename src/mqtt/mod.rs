@@ -23,7 +23,7 @@ pub use decode::{
 pub use encode::{
     encode_connect, encode_disconnect, encode_pingreq, encode_puback, encode_publish_header,
     encode_subscribe, put_remaining_length, remaining_length_size, Connect, EncodeError, QoS,
-    MAX_REMAINING_LENGTH,
+    UserName, MAX_REMAINING_LENGTH,
 };
 pub use framer::{FixedHeader, FrameError, Framed, Framer};
 pub use text::{is_utf8, Text, TopicText};
