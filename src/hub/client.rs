@@ -965,9 +965,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         self.ping_sent_ms = NO_PING;
         let packet = match decode_packet(header, body) {
             Ok(p) => p,
-            Err(DecodeError::InvalidTopic) if header.packet_type == mqtt::packet_type::PUBLISH => {
-                // Well framed, so the stream is in sync: skip it, acknowledge it, report it.
-                let id = crate::mqtt::publish_packet_id(header, body);
+            Err(DecodeError::InvalidTopic(id)) => {
+                // A PUBLISH, well framed, so the stream is in sync: skip it, acknowledge it (with
+                // the packet identifier the decoder read), report it.
                 if let Some(id) = id {
                     self.queue_puback(id)?;
                 }

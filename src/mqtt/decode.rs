@@ -23,8 +23,9 @@ pub enum DecodeError {
     ZeroPacketId,
     /// QoS bits `11`.
     InvalidQoS,
-    /// A topic name that is not UTF-8, or holds U+0000 or a wildcard.
-    InvalidTopic,
+    /// A PUBLISH whose topic name is empty, not UTF-8, or holds U+0000 or a wildcard; with its
+    /// packet identifier (QoS 1 and 2), so that the packet, well framed, can be acknowledged.
+    InvalidTopic(Option<u16>),
 }
 
 /// The return codes of a SUBACK, one per requested filter, already validated.
@@ -287,10 +288,9 @@ fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>
         at += 2;
         Some(id)
     };
-    let topic = topic_name(topic_bytes).ok_or(DecodeError::InvalidTopic)?;
-    if topic.is_empty() {
-        return Err(DecodeError::InvalidTopic);
-    }
+    let topic = topic_name(topic_bytes)
+        .filter(|t| !t.is_empty())
+        .ok_or(DecodeError::InvalidTopic(packet_id))?;
     Ok(InboundPublish {
         topic,
         payload: body.get(at..).unwrap_or_default(),
@@ -393,9 +393,24 @@ mod tests {
         // QoS 1 without a packet identifier.
         assert_eq!(dec(&[0x32, 3, 0, 1, b'a']), Err(DecodeError::InvalidLength));
         assert_eq!(dec(&[0x36, 3, 0, 1, b'a']), Err(DecodeError::InvalidQoS));
-        assert_eq!(dec(&[0x30, 3, 0, 1, 0xFF]), Err(DecodeError::InvalidTopic));
-        assert_eq!(dec(&[0x30, 3, 0, 1, b'#']), Err(DecodeError::InvalidTopic));
-        assert_eq!(dec(&[0x30, 2, 0, 0]), Err(DecodeError::InvalidTopic));
+        assert_eq!(
+            dec(&[0x30, 3, 0, 1, 0xFF]),
+            Err(DecodeError::InvalidTopic(None))
+        );
+        assert_eq!(
+            dec(&[0x30, 3, 0, 1, b'#']),
+            Err(DecodeError::InvalidTopic(None))
+        );
+        assert_eq!(dec(&[0x30, 2, 0, 0]), Err(DecodeError::InvalidTopic(None)));
+        // QoS 1 and 2: with the packet identifier, for the PUBACK.
+        assert_eq!(
+            dec(&[0x32, 5, 0, 1, b'+', 0, 7]),
+            Err(DecodeError::InvalidTopic(Some(7)))
+        );
+        assert_eq!(
+            dec(&[0x34, 4, 0, 0, 1, 2]),
+            Err(DecodeError::InvalidTopic(Some(0x102)))
+        );
         // The exact check finds a NUL or wildcard at every position, and nothing in
         // bytes next to them (0x01, 0x22, 0x24, 0x2A, 0x2C, 0x80, 0xFF).
         let mut topic = [b'a'; 21];
