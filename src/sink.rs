@@ -95,10 +95,7 @@ impl Sink for Cursor<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
         let end = self.len.checked_add(bytes.len()).ok_or(Overflow)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(Overflow)?;
-        // Same lengths; a zip, not `copy_from_slice`, whose length check links a panic path.
-        for (d, s) in dst.iter_mut().zip(bytes) {
-            *d = *s;
-        }
+        copy(dst, bytes);
         self.len = end;
         Ok(())
     }
@@ -109,6 +106,16 @@ impl Sink for Cursor<'_> {
         *slot = byte;
         self.len += 1;
         Ok(())
+    }
+}
+
+/// Copies `src` into `dst`, which is as long (what every caller checked): a zip (a byte loop or
+/// a `memcpy` call, as the compiler sees fit), not `copy_from_slice`, whose called helper
+/// checks the lengths again and links a panic path.
+#[inline(always)]
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
     }
 }
 

@@ -410,7 +410,7 @@ fn put_topic(
             o.bytes_fixed(b"$iothub/methods/res/")?;
             o.decimal_of_len(status, digits)?;
             o.bytes_fixed(b"/?$rid=")?;
-            o.take(rid.len())?.copy_from_slice(rid);
+            o.put(rid)?;
         }
         _ => {
             o.put(twin_head(kind))?;
@@ -645,7 +645,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         // kept: it is only needed in CONNECT.
         let id = device_id.as_bytes();
         if let Some(slot) = self.device_id.get_mut(..id.len()) {
-            slot.copy_from_slice(id);
+            crate::sink::copy(slot, id);
             self.device_id_len = id.len() as u8;
         }
 

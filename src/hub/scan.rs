@@ -2,7 +2,7 @@
 //! searcher set-up costs more than the short topics it searches), and [`Out`], the writer of
 //! the hot publish paths (telemetry, method responses).
 
-use crate::sink::Overflow;
+use crate::sink::{copy, Overflow};
 
 /// Writes into a caller-owned slice: the topic pieces of a publish header (no dynamic call per
 /// piece as through [`crate::sink::Sink`]; the compiler inlines what pays at the build's
@@ -80,18 +80,18 @@ impl<'a> Out<'a> {
                     #[allow(clippy::indexing_slicing)]
                     m[n - 8..].copy_from_slice(&mid[n - 8..]);
                 } else {
-                    m.copy_from_slice(mid);
+                    copy(m, mid);
                 }
             }
         }
         Ok(())
     }
 
-    /// Bytes of any length, as one called copy: the pieces of the twin request topics (not a
-    /// measured hot path: a plain `copy_from_slice`, with no code for short pieces).
+    /// Bytes of any length, as one called copy: the pieces of the twin request topics and a
+    /// method response's request ID (a plain copy, with no code for short pieces).
     #[inline(never)]
     pub(crate) fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        self.take(b.len())?.copy_from_slice(b);
+        copy(self.take(b.len())?, b);
         Ok(())
     }
 
