@@ -10,11 +10,14 @@
 //! struct) are separate, so an application may call `publish` while it still holds an event.
 //! Time is milliseconds on any monotonic clock the caller likes.
 
+use core::num::NonZeroU32;
+
 use heapless::String;
 
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
 use super::scan::Out;
 use super::{classify, methods, subscribe, telemetry, twin, HubTopic};
+
 use crate::mqtt::Text;
 use crate::mqtt::{
     self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, Connect,
@@ -602,18 +605,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         self.next_request_id = self.next_request_id.wrapping_add(1);
         let n = self.next_request_id;
         // The decimal digits, most significant first: `div` is the place of the first one
-        // (at most 10^9, so it cannot overflow). Ten digits always fit.
-        let mut div = 1u32;
+        // (at most 10^9, so it cannot overflow). Ten digits always fit. A `NonZeroU32`
+        // divisor: no division-by-zero panic path.
+        const TEN: NonZeroU32 = NonZeroU32::new(10).unwrap();
+        let mut div = NonZeroU32::MIN;
         while n / div >= 10 {
-            div *= 10;
+            div = div.saturating_mul(TEN);
         }
         let mut s = RequestId::new();
         loop {
             let _ = s.push(char::from(b'0' + (n / div % 10) as u8));
-            if div == 1 {
-                break;
+            match NonZeroU32::new(div.get() / 10) {
+                Some(d) => div = d,
+                None => break,
             }
-            div /= 10;
         }
         s
     }
@@ -1132,5 +1137,31 @@ mod kept_state_tests {
             assert_eq!(packet.get(at + 2..at + 2 + user.len()), Some(user));
             assert_eq!(&packet[at + 2 + user.len()..], b"\0\x02pw");
         }
+    }
+
+    /// Request IDs are the counter in decimal, at every number of digits and across the wrap.
+    #[test]
+    fn request_ids_are_decimal() {
+        let mut c = Client::new([0u8; 64], Options::default());
+        for n in [
+            0u32,
+            8,
+            9,
+            10,
+            98,
+            99,
+            100,
+            999_999_999,
+            1_000_000_000,
+            u32::MAX - 1,
+        ] {
+            c.next_request_id = n;
+            let next = n.wrapping_add(1);
+            let mut expected = RequestId::new();
+            core::fmt::Write::write_fmt(&mut expected, format_args!("{next}")).unwrap();
+            assert_eq!(c.next_request_id(), expected);
+        }
+        c.next_request_id = u32::MAX;
+        assert_eq!(c.next_request_id().as_str(), "0");
     }
 }
