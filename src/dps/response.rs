@@ -40,14 +40,21 @@ pub struct ResponseTopic {
     pub retry_after_secs: Option<u32>,
 }
 
+/// `$dps/registrations/res/`: the subscription filter without its `#`, cut at compile time (a
+/// part of the same string in flash, not a comparison at run time).
+const RESPONSE_PREFIX: &[u8] = {
+    let filter = super::SUBSCRIBE_FILTER.as_bytes();
+    let (prefix, hash) = filter.split_at(filter.len() - 1);
+    assert!(hash[0] == b'#');
+    prefix
+};
+
 /// Parses a DPS response topic (a `&str`, or the received [`Text`](crate::mqtt::Text): no
 /// UTF-8 check of it); `None` if it is not one.
 pub fn parse_topic<'a>(topic: impl Into<crate::mqtt::Text<'a>>) -> Option<ResponseTopic> {
     let topic = topic.into();
     let bytes = topic.as_bytes();
-    // `$dps/registrations/res/`: the subscription filter without its `#` (one string in flash).
-    let filter = super::SUBSCRIBE_FILTER.as_bytes();
-    let prefix = filter.strip_suffix(b"#").unwrap_or(filter);
+    let prefix = RESPONSE_PREFIX;
     let rest = bytes.strip_prefix(prefix)?;
     let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
     let status = rest.get(..end)?;
@@ -64,8 +71,12 @@ pub fn parse_topic<'a>(topic: impl Into<crate::mqtt::Text<'a>>) -> Option<Respon
     }
     let retry_after_secs = crate::hub::properties::find_value(topic, query, "retry-after")
         .and_then(|v| {
-            let v = v.as_bytes();
-            decimal(v.strip_prefix(b"+").unwrap_or(v))
+            // An optional `+` (a pattern, not a call to compare one byte).
+            let v = match v.as_bytes() {
+                [b'+', digits @ ..] => digits,
+                v => v,
+            };
+            decimal(v)
         });
     Some(ResponseTopic {
         status,
