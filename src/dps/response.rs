@@ -64,10 +64,11 @@ pub fn parse_topic<'a>(topic: impl Into<crate::mqtt::Text<'a>>) -> Option<Respon
     let status = decimal(status)? as u16;
     // The query after an optional `/` and `?`.
     let mut query = prefix.len() + end;
-    for c in [b'/', b'?'] {
-        if bytes.get(query) == Some(&c) {
-            query += 1;
-        }
+    if bytes.get(query) == Some(&b'/') {
+        query += 1;
+    }
+    if bytes.get(query) == Some(&b'?') {
+        query += 1;
     }
     let retry_after_secs = crate::hub::properties::find_value(topic, query, "retry-after")
         .and_then(|v| {
