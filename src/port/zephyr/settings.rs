@@ -156,33 +156,38 @@ impl SettingsStore for ZephyrSettings {
 
     /// `settings_save_one`, then the cache.
     fn save(&mut self, key: Key, value: &[u8]) -> Result<(), i32> {
-        let Some(name) = c_key(key) else {
-            return Err(-(super::bindings::EINVAL as i32));
-        };
-        // SAFETY: `name` is NUL-terminated, `value` valid for its length, both for the call.
-        let rc =
-            unsafe { settings_save_one(name.as_ptr().cast(), value.as_ptr().cast(), value.len()) };
-        if rc != 0 {
-            return Err(rc);
-        }
-        CACHE.lock().set(key as usize, Some(value));
-        Ok(())
+        write(key, Some(value))
     }
 
     /// `settings_delete` (a key that does not exist too), then the cache.
     fn delete(&mut self, key: Key) -> Result<(), i32> {
-        let Some(name) = c_key(key) else {
-            return Err(-(super::bindings::EINVAL as i32));
-        };
-        // SAFETY: `name` is NUL-terminated and valid for the call.
-        let rc = unsafe { settings_delete(name.as_ptr().cast()) };
-        // Deleting a key that does not exist is not an error.
-        if rc != 0 && rc != -(super::bindings::ENOENT as i32) {
-            return Err(rc);
-        }
-        CACHE.lock().set(key as usize, None);
-        Ok(())
+        write(key, None)
     }
+}
+
+/// Saves (`Some`) or deletes `key` in the settings subsystem, then updates the cache: one
+/// called copy of the key lookup, the error check and the cache update for both writes.
+#[inline(never)]
+fn write(key: Key, value: Option<&[u8]>) -> Result<(), i32> {
+    let Some(name) = c_key(key) else {
+        return Err(-(super::bindings::EINVAL as i32));
+    };
+    let name = name.as_ptr().cast();
+    let rc = match value {
+        // SAFETY: `name` is NUL-terminated, `v` valid for its length, both for the call.
+        Some(v) => unsafe { settings_save_one(name, v.as_ptr().cast(), v.len()) },
+        // SAFETY: `name` is NUL-terminated and valid for the call.
+        None => match unsafe { settings_delete(name) } {
+            // Deleting a key that does not exist is not an error.
+            rc if rc == -(super::bindings::ENOENT as i32) => 0,
+            rc => rc,
+        },
+    };
+    if rc != 0 {
+        return Err(rc);
+    }
+    CACHE.lock().set(key as usize, value);
+    Ok(())
 }
 
 const fn same(a: &[u8], b: &[u8]) -> bool {
