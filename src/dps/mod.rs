@@ -433,12 +433,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         if self.queries > self.opts.max_status_queries {
             return Err(DpsFailure::TooManyQueries);
         }
-        if self.operation_id.is_empty() {
-            // Throttled before DPS gave an operation ID: register again.
-            return self.queue_register().map_err(|_| DpsFailure::Malformed);
-        }
-        self.queue_request(true)
-            .map_err(|_| DpsFailure::OperationIdTooLong)
+        // Throttled before DPS gave an operation ID: register again (one call for both).
+        let query = !self.operation_id.is_empty();
+        self.queue_request(query).map_err(|_| {
+            if query {
+                DpsFailure::OperationIdTooLong
+            } else {
+                DpsFailure::Malformed
+            }
+        })
     }
 
     /// A complete packet from DPS. Errors mean the connection must close.
