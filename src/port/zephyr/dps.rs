@@ -331,7 +331,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     job.ready = true;
     // From here on, a failure drops `Prepared`, which gives the buffer back.
     let mut prepared = Prepared(job);
-    let Some((client, framer)) = prepared.0.parts() else {
+    let Some((client, _)) = prepared.0.parts() else {
         return Err(StartError::Busy);
     };
     let now = sys::now_ms();
@@ -352,7 +352,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
                 _ => StartError::InvalidConfig,
             }
         })?;
-    framer.reset();
+    // The framer needs no reset: it was made new above, over the lent buffer.
     ::log::info!(target: LOG_DPS, "registering {} in {}", config.registration_id, config.id_scope);
     Ok(prepared)
 }
