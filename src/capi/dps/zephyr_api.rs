@@ -93,13 +93,13 @@ impl Ctx {
     #[inline(never)]
     fn keep(&mut self, field: Field, value: &[u8]) {
         let n = value.len();
-        let fits = n <= field.max_len();
-        match self.value[field as usize].get_mut(..n) {
-            Some(dst) if fits => {
+        // None until the copy is done, and none if it does not fit.
+        self.value_len[field as usize] = 0;
+        if n <= field.max_len() {
+            if let Some(dst) = self.value[field as usize].get_mut(..n) {
                 dst.copy_from_slice(value);
                 self.set_len(field, n);
             }
-            _ => self.value_len[field as usize] = 0,
         }
     }
 }
