@@ -18,7 +18,7 @@ use heapless::{String, Vec};
 
 use crate::hub::properties::valid_component;
 use crate::mqtt::{
-    self, decode_packet, encode_connect, encode_publish_header, encode_subscribe, Connect, Cursor,
+    self, decode_packet, encode_connect, encode_subscribe, put_fixed_header, Connect, Cursor,
     DecodeError, FixedHeader, Inbound, QoS, Text, UserName,
 };
 use crate::sink::{Overflow, Sink};
@@ -385,41 +385,42 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
     }
 
     /// Queues the register request (`status_query` false) or the status query as a QoS 1
-    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both): the
-    /// topic and the payload as lists of pieces, each written by one loop.
+    /// PUBLISH, written straight from the stored IDs (no copies, one code path for both): after
+    /// the fixed header, the topic's length, the topic, the packet ID and the payload are one
+    /// list of pieces, written by one loop.
     fn queue_request(&mut self, status_query: bool) -> Result<(), Overflow> {
-        let id = self.next_packet_id();
+        let [id_hi, id_lo] = self.next_packet_id().to_be_bytes();
         let rid = self.registration_id.as_bytes();
         // `{"registrationId":"<id>"}` or `{"registrationId":"<id>","payload":<json>}`.
         const OPEN: &[u8] = b"{\"registrationId\":\"";
-        let topic: [&[u8]; 2] = if status_query {
-            [
+        let (topic, op): (&[u8], &[u8]) = if status_query {
+            (
                 b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=",
                 &self.operation_id,
-            ]
+            )
         } else {
-            [REGISTER_TOPIC, b""]
+            (REGISTER_TOPIC, b"")
         };
         let (mid, custom, close): (&[u8], &[u8], &[u8]) = match &self.registration_payload {
             None => (b"\"}", b"", b""),
             Some(p) => (b"\",\"payload\":", p.as_bytes(), b"}"),
         };
-        let body = [OPEN, rid, mid, custom, close];
-        let payload = if status_query { &[][..] } else { &body[..] };
-        let len = |p: &[&[u8]]| p.iter().map(|p| p.len()).sum();
+        // An operation ID is at most `MAX_OPERATION_ID_LEN` bytes, whose Kconfig option has no
+        // upper bound: a topic too long for its two-byte length cannot be sent.
+        let [len_hi, len_lo] = u16::try_from(topic.len() + op.len())
+            .map_err(|_| Overflow)?
+            .to_be_bytes();
+        let (len, id) = ([len_hi, len_lo], [id_hi, id_lo]);
+        let pieces: [&[u8]; 9] = [&len, topic, op, &id, OPEN, rid, mid, custom, close];
+        // The status query has no payload.
+        let pieces = pieces
+            .get(..if status_query { 4 } else { 9 })
+            .unwrap_or_default();
+        let remaining = pieces.iter().map(|p| p.len()).sum();
         let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
-        encode_publish_header(
-            &mut c,
-            len(&topic),
-            |c| topic.iter().try_for_each(|p| c.put(p)),
-            QoS::AtLeastOnce,
-            id,
-            false,
-            false,
-            len(payload),
-        )
-        .map_err(|_| Overflow)?;
-        payload.iter().try_for_each(|p| c.put(p))?;
+        // QoS 1, no DUP or RETAIN.
+        put_fixed_header(&mut c, 0x32, remaining).map_err(|_| Overflow)?;
+        pieces.iter().try_for_each(|p| c.put(p))?;
         self.tx_len += c.len();
         Ok(())
     }

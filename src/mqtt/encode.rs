@@ -88,7 +88,11 @@ fn remaining_length_bytes(len: usize) -> Result<([u8; 4], usize), EncodeError> {
 }
 
 /// Writes a fixed header: the first byte and the remaining length, in one write.
-fn put_fixed_header<S: Sink>(s: &mut S, first: u8, len: usize) -> Result<(), EncodeError> {
+pub(crate) fn put_fixed_header<S: Sink>(
+    s: &mut S,
+    first: u8,
+    len: usize,
+) -> Result<(), EncodeError> {
     let ([a, b, c, d], n) = remaining_length_bytes(len)?;
     let h = [first, a, b, c, d];
     s.put(h.get(..=n).unwrap_or_default())?;

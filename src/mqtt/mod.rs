@@ -20,6 +20,7 @@ pub use decode::{
     decode_packet, publish_packet_id, publish_prefix, DecodeError, Inbound, InboundPublish,
     SubackCodes,
 };
+pub(crate) use encode::put_fixed_header;
 pub use encode::{
     encode_connect, encode_disconnect, encode_pingreq, encode_puback, encode_publish_header,
     encode_subscribe, put_remaining_length, remaining_length_size, Connect, EncodeError, QoS,
