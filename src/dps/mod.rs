@@ -253,6 +253,16 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         Ok(())
     }
 
+    /// Queues a packet laid out by the caller (PINGREQ, PUBACK), all or nothing: one called
+    /// copy instead of a [`Self::push`] per packet kind.
+    #[inline(never)]
+    fn push_bytes(&mut self, packet: &[u8]) -> Result<(), Overflow> {
+        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
+        c.put(packet)?;
+        self.tx_len += c.len();
+        Ok(())
+    }
+
     /// One called copy (SUBSCRIBE and the requests).
     #[inline(never)]
     fn next_packet_id(&mut self) -> u16 {
@@ -378,7 +388,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             return None;
         }
         if self.ping_due().is_some_and(|p| now_ms >= p) {
-            let _ = self.push(|c| mqtt::encode_pingreq(c));
+            // PINGREQ.
+            let _ = self.push_bytes(&[0xC0, 0x00]);
             self.last_tx_ms = now_ms;
         }
         None
@@ -490,7 +501,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             Inbound::Puback(_) | Inbound::Pingresp => Ok(None),
             Inbound::Publish(p) if state == DpsState::Assigning => {
                 if let Some(id) = p.packet_id {
-                    let _ = self.push(|c| mqtt::encode_puback(c, id));
+                    let [hi, lo] = id.to_be_bytes();
+                    // PUBACK.
+                    let _ = self.push_bytes(&[0x40, 0x02, hi, lo]);
                 }
                 let Some(topic) = parse_topic(p.topic) else {
                     return Ok(None);
