@@ -22,17 +22,20 @@ use super::types::azure_iot_hub_topic_type::*;
 use super::types::iot_hub_state::*;
 use super::types::*;
 use crate::config::AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT as RECV_MAX;
-use crate::hub::{self, twin, Event, HubTopic, PropertyBag, Text};
+use crate::hub::{self, Event, PropertyBag, Text};
 use crate::port::PortEvent;
 
-/// The topic type a received topic has.
+/// The topic type a received topic has: that of the event the core would make of it (its one
+/// classification, [`hub::publish_event`]; no payload is needed to tell).
 fn topic_type_of(topic: Text<'_>) -> azure_iot_hub_topic_type {
-    match hub::classify(topic) {
-        HubTopic::C2d(_) => AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
-        HubTopic::Method(_) => AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
-        HubTopic::Twin(twin::TwinTopic::Desired { .. }) => AZURE_IOT_HUB_TOPIC_TWIN_DESIRED,
-        HubTopic::Twin(twin::TwinTopic::Response { .. }) => AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT,
-        HubTopic::Malformed | HubTopic::Unknown => AZURE_IOT_HUB_TOPIC_UNKNOWN,
+    match hub::publish_event(topic, &[]) {
+        Event::C2d { .. } => AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
+        Event::DirectMethod { .. } => AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
+        Event::TwinDesired { .. } => AZURE_IOT_HUB_TOPIC_TWIN_DESIRED,
+        Event::TwinDocument { .. } | Event::TwinResult { .. } => {
+            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT
+        }
+        _ => AZURE_IOT_HUB_TOPIC_UNKNOWN,
     }
 }
 
@@ -564,5 +567,42 @@ mod tests {
         );
         HANDLER.set(None);
         *STATE.lock() = STATE_UNINIT;
+    }
+
+    /// A too-large message's topic type is that of its topic's kind, as the core classifies it
+    /// (the table of `topic_type_of` when it matched on `hub::classify`).
+    #[test]
+    fn topic_type_of_every_kind() {
+        for (topic, want) in [
+            (
+                "devices/d/messages/devicebound/a=1",
+                AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
+            ),
+            (
+                "$iothub/methods/POST/m/?$rid=1",
+                AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
+            ),
+            (
+                "$iothub/twin/PATCH/properties/desired/?$version=2",
+                AZURE_IOT_HUB_TOPIC_TWIN_DESIRED,
+            ),
+            (
+                "$iothub/twin/res/200/?$rid=1",
+                AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT,
+            ),
+            (
+                "$iothub/twin/res/204/?$rid=1&$version=3",
+                AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT,
+            ),
+            (
+                "$iothub/twin/res/404/?$rid=1",
+                AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT,
+            ),
+            ("$iothub/methods/POST/m", AZURE_IOT_HUB_TOPIC_UNKNOWN),
+            ("$iothub/twin/res/200/?x=1", AZURE_IOT_HUB_TOPIC_UNKNOWN),
+            ("some/other/topic", AZURE_IOT_HUB_TOPIC_UNKNOWN),
+        ] {
+            assert_eq!(topic_type_of(topic.into()), want, "{topic}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use heapless::String;
 
 use super::properties::{self, valid_component, PropertyBag, PropertyList};
 use super::scan::Out;
-use super::{classify, methods, subscribe, telemetry, twin, HubTopic};
+use super::{methods, subscribe, telemetry, twin};
 
 use crate::mqtt::Text;
 use crate::mqtt::{
@@ -1035,48 +1035,82 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
             _ => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),
         }
-        let topic = p.topic;
-        let payload = p.payload;
-        Ok(match classify(topic) {
-            HubTopic::C2d(properties) => Event::C2d {
-                topic,
-                properties,
-                payload,
-            },
-            HubTopic::Method(m) => Event::DirectMethod {
-                topic,
-                name: m.name,
-                request_id: m.request_id,
-                payload,
-            },
-            HubTopic::Twin(twin::TwinTopic::Desired { version }) => Event::TwinDesired {
+        Ok(publish_event(p.topic, p.payload))
+    }
+}
+
+/// The event a PUBLISH on `topic` with `payload` means. One called copy for the client and for
+/// whoever needs only what kind of topic a received one is (the C API's MessageTooLarge topic
+/// type). The event is built by the classification itself ([`super::classify_into`]), where the
+/// topic's parts are: no [`HubTopic`] to convert afterwards.
+#[inline(never)]
+pub(crate) fn publish_event<'p>(topic: Text<'p>, payload: &'p [u8]) -> Event<'p> {
+    super::classify_into(topic, PublishEvent { topic, payload })
+}
+
+/// The topic and payload of a PUBLISH, made into its [`Event`] by [`super::classify_into`].
+struct PublishEvent<'p> {
+    topic: Text<'p>,
+    payload: &'p [u8],
+}
+
+impl<'p> super::TopicKinds<'p, Text<'p>> for PublishEvent<'p> {
+    type Out = Event<'p>;
+    fn c2d(self, properties: PropertyBag<'p>) -> Event<'p> {
+        Event::C2d {
+            topic: self.topic,
+            properties,
+            payload: self.payload,
+        }
+    }
+    fn method(self, m: methods::MethodTopic<Text<'p>>) -> Event<'p> {
+        Event::DirectMethod {
+            topic: self.topic,
+            name: m.name,
+            request_id: m.request_id,
+            payload: self.payload,
+        }
+    }
+    fn twin(self, t: twin::TwinTopic<Text<'p>>) -> Event<'p> {
+        let (topic, payload) = (self.topic, self.payload);
+        match t {
+            twin::TwinTopic::Desired { version } => Event::TwinDesired {
                 topic,
                 version,
                 payload,
             },
-            HubTopic::Twin(twin::TwinTopic::Response {
+            twin::TwinTopic::Response {
                 status: 200,
                 request_id,
                 ..
-            }) => Event::TwinDocument {
+            } => Event::TwinDocument {
                 topic,
                 request_id,
                 payload,
             },
-            HubTopic::Twin(twin::TwinTopic::Response {
+            twin::TwinTopic::Response {
                 status,
                 request_id,
                 version,
-            }) => Event::TwinResult {
+            } => Event::TwinResult {
                 topic,
                 request_id,
                 status,
                 version,
                 payload,
             },
-            HubTopic::Malformed => Event::Malformed { topic: Some(topic) },
-            HubTopic::Unknown => Event::UnknownTopic { topic, payload },
-        })
+        }
+    }
+    fn malformed(self) -> Event<'p> {
+        Event::Malformed {
+            topic: Some(self.topic),
+        }
+    }
+    fn unknown(self) -> Event<'p> {
+        Event::UnknownTopic {
+            topic: self.topic,
+            payload: self.payload,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ pub mod twin;
 
 pub use crate::mqtt::{Text, TopicText};
 #[allow(unused_imports)] // used by the C API only
-pub(crate) use client::valid_id;
+pub(crate) use client::{publish_event, valid_id};
 pub use client::{
     Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError,
     PublishError, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
@@ -116,18 +116,61 @@ pub enum HubTopic<'a, S = &'a str> {
 /// Classifies an incoming topic: a `&str`, or a received [`Text`] (what the client does, with
 /// no UTF-8 conversion).
 pub fn classify<'a, S: TopicText<'a>>(topic: S) -> HubTopic<'a, S> {
+    classify_into(topic, AsHubTopic)
+}
+
+/// What [`classify_into`] makes of each kind of topic: a [`HubTopic`], or what the client makes
+/// of it directly (its [`Event`], built where the topic's parts are, with no `HubTopic` to
+/// convert afterwards).
+pub(crate) trait TopicKinds<'a, S> {
+    type Out;
+    fn c2d(self, bag: PropertyBag<'a>) -> Self::Out;
+    fn method(self, m: methods::MethodTopic<S>) -> Self::Out;
+    fn twin(self, t: twin::TwinTopic<S>) -> Self::Out;
+    fn malformed(self) -> Self::Out;
+    fn unknown(self) -> Self::Out;
+}
+
+struct AsHubTopic;
+
+impl<'a, S> TopicKinds<'a, S> for AsHubTopic {
+    type Out = HubTopic<'a, S>;
+    fn c2d(self, bag: PropertyBag<'a>) -> Self::Out {
+        HubTopic::C2d(bag)
+    }
+    fn method(self, m: methods::MethodTopic<S>) -> Self::Out {
+        HubTopic::Method(m)
+    }
+    fn twin(self, t: twin::TwinTopic<S>) -> Self::Out {
+        HubTopic::Twin(t)
+    }
+    fn malformed(self) -> Self::Out {
+        HubTopic::Malformed
+    }
+    fn unknown(self) -> Self::Out {
+        HubTopic::Unknown
+    }
+}
+
+/// [`classify`], handing each kind of topic to `kinds`: C2D, direct method, twin, in the
+/// original's order.
+#[inline(always)]
+pub(crate) fn classify_into<'a, S: TopicText<'a>, K: TopicKinds<'a, S>>(
+    topic: S,
+    kinds: K,
+) -> K::Out {
     if let Some(bag) = c2d::parse(topic) {
-        return HubTopic::C2d(bag);
+        return kinds.c2d(bag);
     }
     match methods::parse(topic) {
-        Ok(m) => return HubTopic::Method(m),
-        Err(methods::MethodTopicError::Malformed) => return HubTopic::Malformed,
+        Ok(m) => return kinds.method(m),
+        Err(methods::MethodTopicError::Malformed) => return kinds.malformed(),
         Err(methods::MethodTopicError::NotMethod) => {}
     }
     match twin::parse(topic) {
-        Ok(t) => HubTopic::Twin(t),
-        Err(twin::TwinTopicError::Malformed) => HubTopic::Malformed,
-        Err(twin::TwinTopicError::NotTwin) => HubTopic::Unknown,
+        Ok(t) => kinds.twin(t),
+        Err(twin::TwinTopicError::Malformed) => kinds.malformed(),
+        Err(twin::TwinTopicError::NotTwin) => kinds.unknown(),
     }
 }
 
