@@ -98,7 +98,7 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
     let mut property_count = 0;
     let mut msg = false;
     let t = match *ev {
-        PortEvent::Hub(ref e) => match *e {
+        PortEvent::Hub(e) => match *e {
             Event::Connected { .. } => {
                 transition(STATE_CONNECTED);
                 AZURE_IOT_HUB_EVT_CONNECTED
@@ -413,7 +413,7 @@ mod tests {
         // Not connecting: CONNACK is an invalid transition, reported, and the event still goes.
         *STATE.lock() = STATE_DISCONNECTED;
         assert_eq!(
-            feed(PortEvent::Hub(Event::Connected {
+            feed(PortEvent::Hub(&Event::Connected {
                 session_present: false
             })),
             [error(EINVAL, None), plain(AZURE_IOT_HUB_EVT_CONNECTED)]
@@ -421,7 +421,7 @@ mod tests {
         assert_eq!(*STATE.lock(), STATE_DISCONNECTED);
         *STATE.lock() = STATE_CONNECTING;
         assert_eq!(
-            feed(PortEvent::Hub(Event::Connected {
+            feed(PortEvent::Hub(&Event::Connected {
                 session_present: true
             })),
             [plain(AZURE_IOT_HUB_EVT_CONNECTED)]
@@ -430,17 +430,17 @@ mod tests {
 
         // A refused subscription.
         assert_eq!(
-            feed(PortEvent::Hub(Event::Ready { refused: 0b0100 })),
+            feed(PortEvent::Hub(&Event::Ready { refused: 0b0100 })),
             [error(EACCES, None), plain(AZURE_IOT_HUB_EVT_READY)]
         );
         assert_eq!(
-            feed(PortEvent::Hub(Event::Ready { refused: 0 })),
+            feed(PortEvent::Hub(&Event::Ready { refused: 0 })),
             [plain(AZURE_IOT_HUB_EVT_READY)]
         );
 
         // Unknown and malformed messages.
         assert_eq!(
-            feed(PortEvent::Hub(Event::UnknownTopic {
+            feed(PortEvent::Hub(&Event::UnknownTopic {
                 topic: "a/b".into(),
                 payload: b"x"
             })),
@@ -448,20 +448,20 @@ mod tests {
         );
         let bad = "$iothub/twin/res/200/?$version=1";
         assert_eq!(
-            feed(PortEvent::Hub(Event::Malformed {
+            feed(PortEvent::Hub(&Event::Malformed {
                 topic: Some(bad.into())
             })),
             [error(EBADMSG, Some(bad))]
         );
         assert_eq!(
-            feed(PortEvent::Hub(Event::Malformed { topic: None })),
+            feed(PortEvent::Hub(&Event::Malformed { topic: None })),
             [error(EBADMSG, Some(""))]
         );
 
         // Too large, with the type of its topic.
         let m = "$iothub/methods/POST/big/?$rid=9";
         assert_eq!(
-            feed(PortEvent::Hub(Event::MessageTooLarge {
+            feed(PortEvent::Hub(&Event::MessageTooLarge {
                 topic: Some(m.into()),
                 size: 9000
             })),
@@ -474,7 +474,7 @@ mod tests {
         );
 
         assert_eq!(
-            feed(PortEvent::Hub(Event::MessageTooLarge {
+            feed(PortEvent::Hub(&Event::MessageTooLarge {
                 topic: None,
                 size: 9000
             })),
@@ -487,7 +487,7 @@ mod tests {
 
         // A failed twin request: data.result filled, payload NUL-terminated, in data.msg too.
         let t = "$iothub/twin/res/404/?$rid=77";
-        let got = feed(PortEvent::Hub(Event::TwinResult {
+        let got = feed(PortEvent::Hub(&Event::TwinResult {
             topic: t.into(),
             request_id: "77".into(),
             status: 404,
@@ -510,7 +510,7 @@ mod tests {
 
         // A desired patch: no properties, NULL pointer.
         let d = "$iothub/twin/PATCH/properties/desired/?$version=3";
-        let got = feed(PortEvent::Hub(Event::TwinDesired {
+        let got = feed(PortEvent::Hub(&Event::TwinDesired {
             topic: d.into(),
             version: "3".into(),
             payload: &b"{}\0"[..2],
@@ -523,7 +523,7 @@ mod tests {
 
         // C2D: at most RECV_MAX properties, as received.
         let c = "devices/d/messages/devicebound/a=1&b=%20&c&d=4&e=5";
-        let got = feed(PortEvent::Hub(Event::C2d {
+        let got = feed(PortEvent::Hub(&Event::C2d {
             topic: c.into(),
             properties: crate::hub::c2d::parse(c).unwrap_or_default(),
             payload: &b"hi\0"[..2],
@@ -558,7 +558,7 @@ mod tests {
         );
         assert_eq!(*STATE.lock(), STATE_DISCONNECTED);
         assert_eq!(
-            feed(PortEvent::Hub(Event::ConnectionRefused { return_code: 5 })),
+            feed(PortEvent::Hub(&Event::ConnectionRefused { return_code: 5 })),
             [Seen {
                 err: 5,
                 props_null: true,

@@ -22,8 +22,8 @@ pub enum CloseReason {
 /// What the worker delivers to the handler.
 #[derive(Debug)]
 pub enum PortEvent<'a> {
-    /// An event from the core.
-    Hub(hub::Event<'a>),
+    /// An event from the core, where the worker holds it (the core's result, not a copy).
+    Hub(&'a hub::Event<'a>),
     /// The peer broke the protocol; the connection is closed next.
     ProtocolError(hub::ProtocolError),
     /// The connection ended (always the last event of a connection, and with automatic

@@ -72,7 +72,7 @@ pub enum Ev {
 impl Ev {
     pub fn from_port(ev: &PortEvent<'_>) -> Ev {
         match ev {
-            PortEvent::Hub(e) => match *e {
+            PortEvent::Hub(e) => match **e {
                 Event::Connected { session_present } => Ev::Connected { session_present },
                 Event::ConnectionRefused { return_code } => Ev::Refused(return_code),
                 Event::Ready { refused } => Ev::Ready(refused),

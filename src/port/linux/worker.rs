@@ -67,7 +67,7 @@ impl AckRun {
 
     fn deliver(&mut self, shared: &Shared, view: &HubClient) {
         for &packet_id in &self.ids[..self.len] {
-            deliver(shared, view, &PortEvent::Hub(Event::Puback { packet_id }));
+            deliver(shared, view, &PortEvent::Hub(&Event::Puback { packet_id }));
         }
         self.len = 0;
     }
@@ -137,7 +137,7 @@ fn serve(
             if let Event::MessageTooLarge { topic, size } = event {
                 log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
-            deliver(shared, view, &PortEvent::Hub(event));
+            deliver(shared, view, &PortEvent::Hub(&event));
             if let Event::ConnectionRefused { return_code } = event {
                 shared.lock().refused_code = return_code;
                 log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");

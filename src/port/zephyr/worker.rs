@@ -89,27 +89,24 @@ fn serve(framer: &mut Framer<RxBuf>, fd: c_int) -> CloseReason {
                 Framed::Packet { header, body } => client.handle_packet(header, body, now),
                 Framed::Oversize { header, prefix } => client.handle_oversize(header, prefix, now),
             };
+            // Borrowed where the core's result is (delivered by reference: no copy).
             let event = match handled {
-                Ok(event) => event,
+                Ok(ref event) => event,
                 Err(e) => {
                     drop(link);
                     return protocol_error(e);
                 }
             };
-            // In its final place before anything looks at it: one copy of the delivery code.
-            let event = PortEvent::Hub(event);
             // PUBACK, SUBSCRIBE, the twin GET, then the outbox's re-sends: on the wire before the
             // application sees the event.
-            let flushed = net::flush(&mut link, now).and_then(|()| match &event {
-                PortEvent::Hub(e) => session::on_event(&mut link, fd, e, now),
-                _ => Ok(()),
-            });
+            let flushed = net::flush(&mut link, now)
+                .and_then(|()| session::on_event(&mut link, fd, event, now));
             drop(link);
-            if let PortEvent::Hub(Event::MessageTooLarge { topic, size }) = event {
+            if let Event::MessageTooLarge { topic, size } = *event {
                 ::log::warn!(target: LOG_HUB, "incoming message of {size} bytes on {topic:?} exceeds the receive buffer; skipped");
             }
-            deliver(&event);
-            if let PortEvent::Hub(Event::ConnectionRefused { return_code }) = event {
+            deliver(&PortEvent::Hub(event));
+            if let Event::ConnectionRefused { return_code } = *event {
                 ::log::warn!(target: LOG_TRANSPORT, "connection refused, CONNACK return code {return_code}");
                 return CloseReason::Refused;
             }
