@@ -15,7 +15,7 @@ use crate::config;
 use crate::hub::properties::PropertyList;
 use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
 use crate::mqtt::QoS;
-use crate::port::{ConnectConfig, SendError};
+use crate::port::ConnectConfig;
 
 use iot_hub_state::*;
 
@@ -436,9 +436,7 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
             if rid.is_empty() {
                 None
             } else {
-                Some(utf8(rid).ok_or(Error::Send(SendError::Publish(
-                    hub::PublishError::InvalidArgument,
-                )))?)
+                Some(utf8(rid).ok_or(Error::Publish(hub::PublishError::InvalidArgument))?)
             }
         }
     };
@@ -474,7 +472,7 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
 
 fn publish(msg: &Message<'_>) -> Result<(), Error> {
     let client = platform::client().ok_or(Error::NotConnected)?;
-    client.publish(msg).map(|_| ()).map_err(Error::Send)
+    client.publish(msg).map(|_| ()).map_err(Error::from)
 }
 
 /// Sends the response to a direct method (AZURE_IOT_HUB_EVT_DIRECT_METHOD), with QoS 0, on
@@ -513,9 +511,7 @@ fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
     // SAFETY: the caller guarantees both buffers are readable during the call.
     let (rid, payload) = unsafe { (result.request_id.bytes(), result.payload.bytes()) };
     let (rid, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
-    let request_id = utf8(rid).ok_or(Error::Send(SendError::Publish(
-        hub::PublishError::InvalidArgument,
-    )))?;
+    let request_id = utf8(rid).ok_or(Error::Publish(hub::PublishError::InvalidArgument))?;
     publish(&Message {
         kind: MessageKind::MethodResponse {
             request_id,

@@ -4,7 +4,7 @@
 use core::ffi::c_int;
 
 use super::errno::*;
-use super::platform::{dns_errno, os_errno};
+use super::platform::{dns_errno, os_errno, IoError};
 use crate::hub::{self, PublishError};
 use crate::port::{ConnectError, SendError};
 
@@ -54,8 +54,25 @@ pub(crate) enum Error {
     DisconnectFailed,
     /// The port could not connect.
     Connect(ConnectError),
-    /// The port could not publish.
-    Send(SendError),
+    /// The core refused the message (the port's `SendError::Publish`).
+    Publish(PublishError),
+    /// Writing the message to the transport failed (the port's `SendError::Io`).
+    SendIo(IoError),
+}
+
+// The port's SendError flattened into two variants: with Zephyr's `ConnectError` the only
+// variant of 8 bytes, `Error` is 8 bytes too (its tag in that of `ConnectError`), so results
+// are returned and passed in registers instead of through memory.
+#[cfg(feature = "zephyr")]
+const _: () = assert!(core::mem::size_of::<Error>() == 8);
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Publish(p) => Error::Publish(p),
+            SendError::Io(io) => Error::SendIo(io),
+        }
+    }
 }
 
 /// `data.err` of an AZURE_IOT_HUB_EVT_ERROR for a protocol error (the connection is closed
@@ -108,11 +125,11 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
 
         // A direct-method response: a response that cannot be built is -EFAULT, a publish the
         // transport refused is -ENXIO (the original's header).
-        (Op::MethodRespond, E::Send(SendError::Publish(P::NotConnected))) => ENOTCONN,
-        (Op::MethodRespond, E::Send(SendError::Publish(P::BufferFull) | SendError::Io(_))) => ENXIO,
-        (Op::MethodRespond, E::Send(SendError::Publish(_))) => EFAULT,
+        (Op::MethodRespond, E::Publish(P::NotConnected)) => ENOTCONN,
+        (Op::MethodRespond, E::Publish(P::BufferFull) | E::SendIo(_)) => ENXIO,
+        (Op::MethodRespond, E::Publish(_)) => EFAULT,
 
-        (_, E::Send(SendError::Publish(p))) => match p {
+        (_, E::Publish(p)) => match p {
             P::NotConnected => ENOTCONN,
             // Bytes that would change the topic's meaning: the topic would be invalid.
             P::InvalidArgument => ENOMSG,
@@ -122,7 +139,7 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
             P::OutboxFull => ENOMEM,
             P::UnsupportedQoS => EINVAL,
         },
-        (_, E::Send(SendError::Io(io))) => os_errno(io, EIO),
+        (_, E::SendIo(io)) => os_errno(io, EIO),
     };
     neg(e)
 }
@@ -135,24 +152,24 @@ mod tests {
     fn every_code_is_negative_and_context_matters() {
         let io = || std::io::Error::from_raw_os_error(ECONNRESET_FOR_TEST);
         assert_eq!(
-            errno(Op::Send, &Error::Send(SendError::Io(io()))),
+            errno(Op::Send, &SendError::Io(io()).into()),
             -ECONNRESET_FOR_TEST
         );
         assert_eq!(
-            errno(Op::MethodRespond, &Error::Send(SendError::Io(io()))),
+            errno(Op::MethodRespond, &SendError::Io(io()).into()),
             -ENXIO
         );
         assert_eq!(
             errno(
                 Op::MethodRespond,
-                &Error::Send(SendError::Publish(PublishError::TopicTooLong))
+                &SendError::Publish(PublishError::TopicTooLong).into()
             ),
             -EFAULT
         );
         assert_eq!(
             errno(
                 Op::Send,
-                &Error::Send(SendError::Publish(PublishError::TopicTooLong))
+                &SendError::Publish(PublishError::TopicTooLong).into()
             ),
             -EMSGSIZE
         );

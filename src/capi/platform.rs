@@ -68,6 +68,9 @@ mod std_impl {
         }
     }
 
+    /// What the port's `SendError::Io` carries.
+    pub(crate) type IoError = std::io::Error;
+
     /// The errno of a failed socket call, or `otherwise`.
     pub(crate) fn os_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
         match e.raw_os_error() {
@@ -130,6 +133,9 @@ mod zephyr_impl {
             self.push_str(s).map_err(|_| Error::ConfigTooLong)
         }
     }
+
+    /// What the port's `SendError::Io` carries.
+    pub(crate) type IoError = i32;
 
     /// The errno of a failed socket call (positive, Zephyr's numbers), or `otherwise`.
     pub(crate) fn os_errno(e: &i32, otherwise: c_int) -> c_int {
