@@ -281,7 +281,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
         if *st == STATE_CONNECTING {
             *st = STATE_DISCONNECTED;
         }
-        Error::Connect(e)
+        Error::from(e)
     })
 }
 

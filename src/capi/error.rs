@@ -4,7 +4,7 @@
 use core::ffi::c_int;
 
 use super::errno::*;
-use super::platform::{dns_errno, os_errno, IoError};
+use super::platform::{dns_errno, os_errno, IoError, TlsError};
 use crate::hub::{self, PublishError};
 use crate::port::{ConnectError, SendError};
 
@@ -52,19 +52,47 @@ pub(crate) enum Error {
     UnsupportedQoS,
     /// disconnect: the transport refused.
     DisconnectFailed,
-    /// The port could not connect.
-    Connect(ConnectError),
+    /// The port could not connect: the host name, device ID or user name (the port's
+    /// `ConnectError::InvalidConfig`).
+    ConnectInvalid(hub::ConnectError),
+    /// The port could not connect: resolution failed (the port's `ConnectError::Dns`).
+    ConnectDns(IoError),
+    /// The port could not connect: the socket or its connect failed (`ConnectError::Tcp`).
+    ConnectTcp(IoError),
+    /// The port could not connect: TLS failed (the port's `ConnectError::Tls`). The errno does
+    /// not depend on the cause, which only `ret`'s debug log prints.
+    ConnectTls(#[allow(dead_code)] TlsError),
+    /// The port could not connect: a client is already connecting or connected
+    /// (`ConnectError::Busy`).
+    ConnectBusy,
+    /// A DPS registration holds the receive buffer (Zephyr; `ConnectError::ReceiveBufferInUse`).
+    #[cfg(all(feature = "zephyr", feature = "dps"))]
+    ReceiveBufferInUse,
     /// The core refused the message (the port's `SendError::Publish`).
     Publish(PublishError),
     /// Writing the message to the transport failed (the port's `SendError::Io`).
     SendIo(IoError),
 }
 
-// The port's SendError flattened into two variants: with Zephyr's `ConnectError` the only
-// variant of 8 bytes, `Error` is 8 bytes too (its tag in that of `ConnectError`), so results
-// are returned and passed in registers instead of through memory.
+// The port's SendError and ConnectError flattened into variants of their own: `Error` is 8
+// bytes on Zephyr (one tag, then an `i32` or a byte), so results are returned and passed in
+// registers instead of through memory, and the errno table is one match on one tag.
 #[cfg(feature = "zephyr")]
 const _: () = assert!(core::mem::size_of::<Error>() == 8);
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::InvalidConfig(c) => Error::ConnectInvalid(c),
+            ConnectError::Dns(io) => Error::ConnectDns(io),
+            ConnectError::Tcp(io) => Error::ConnectTcp(io),
+            ConnectError::Tls(t) => Error::ConnectTls(t),
+            ConnectError::Busy => Error::ConnectBusy,
+            #[cfg(all(feature = "zephyr", feature = "dps"))]
+            ConnectError::ReceiveBufferInUse => Error::ReceiveBufferInUse,
+        }
+    }
+}
 
 impl From<SendError> for Error {
     fn from(e: SendError) -> Self {
@@ -106,22 +134,20 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
         (_, E::UnsupportedQoS) => EINVAL,
         (_, E::DisconnectFailed) => ENXIO,
 
-        (_, E::Connect(c)) => match c {
-            ConnectError::InvalidConfig(hub::ConnectError::InvalidHostname)
-            | ConnectError::InvalidConfig(hub::ConnectError::InvalidDeviceId) => EINVAL,
-            ConnectError::InvalidConfig(hub::ConnectError::UserNameTooLong)
-            | ConnectError::InvalidConfig(hub::ConnectError::BufferTooSmall) => EMSGSIZE,
+        (_, E::ConnectInvalid(c)) => match c {
+            hub::ConnectError::InvalidHostname | hub::ConnectError::InvalidDeviceId => EINVAL,
+            hub::ConnectError::UserNameTooLong | hub::ConnectError::BufferTooSmall => EMSGSIZE,
             // The C API's state says DISCONNECTED, but the port is still closing the previous
             // connection (between CONNECTION_FAILED and DISCONNECTED): try again after it.
-            ConnectError::InvalidConfig(hub::ConnectError::NotDisconnected)
-            | ConnectError::Busy => EINPROGRESS,
-            // A DPS registration holds the receive buffer (Zephyr): try again after it.
-            #[cfg(all(feature = "zephyr", feature = "dps"))]
-            ConnectError::ReceiveBufferInUse => EINPROGRESS,
-            ConnectError::Dns(io) => dns_errno(io, EHOSTUNREACH),
-            ConnectError::Tcp(io) => os_errno(io, EIO),
-            ConnectError::Tls(_) => ECONNABORTED,
+            hub::ConnectError::NotDisconnected => EINPROGRESS,
         },
+        (_, E::ConnectBusy) => EINPROGRESS,
+        // A DPS registration holds the receive buffer (Zephyr): try again after it.
+        #[cfg(all(feature = "zephyr", feature = "dps"))]
+        (_, E::ReceiveBufferInUse) => EINPROGRESS,
+        (_, E::ConnectDns(io)) => dns_errno(io, EHOSTUNREACH),
+        (_, E::ConnectTcp(io)) => os_errno(io, EIO),
+        (_, E::ConnectTls(_)) => ECONNABORTED,
 
         // A direct-method response: a response that cannot be built is -EFAULT, a publish the
         // transport refused is -ENXIO (the original's header).
@@ -175,7 +201,7 @@ mod tests {
         );
         let dns = std::io::Error::other("failed to lookup address information");
         assert_eq!(
-            errno(Op::Connect, &Error::Connect(ConnectError::Dns(dns))),
+            errno(Op::Connect, &ConnectError::Dns(dns).into()),
             -EHOSTUNREACH
         );
         assert!(errno(Op::Init, &Error::Null) < 0);

@@ -71,6 +71,9 @@ mod std_impl {
     /// What the port's `SendError::Io` carries.
     pub(crate) type IoError = std::io::Error;
 
+    /// What the port's `ConnectError::Tls` carries.
+    pub(crate) type TlsError = String;
+
     /// The errno of a failed socket call, or `otherwise`.
     pub(crate) fn os_errno(e: &std::io::Error, otherwise: c_int) -> c_int {
         match e.raw_os_error() {
@@ -136,6 +139,9 @@ mod zephyr_impl {
 
     /// What the port's `SendError::Io` carries.
     pub(crate) type IoError = i32;
+
+    /// What the port's `ConnectError::Tls` carries.
+    pub(crate) type TlsError = i32;
 
     /// The errno of a failed socket call (positive, Zephyr's numbers), or `otherwise`.
     pub(crate) fn os_errno(e: &i32, otherwise: c_int) -> c_int {

@@ -97,7 +97,7 @@ pub(crate) fn errno_of(e: &DpsError) -> c_int {
                 crate::port::ConnectError::Tls(s) => crate::port::ConnectError::Tls(s.clone()),
                 _ => return neg(EFAULT),
             };
-            errno(Op::Connect, &Error::Connect(c))
+            errno(Op::Connect, &Error::from(c))
         }
         DpsError::Rejected { .. } => -libc::ECONNREFUSED,
         DpsError::Timeout => neg(ETIMEDOUT),

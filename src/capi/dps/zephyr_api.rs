@@ -345,7 +345,7 @@ fn start_errno(e: StartError) -> c_int {
     match e {
         StartError::Busy | StartError::HubConnected => neg(EACCES),
         StartError::InvalidConfig => neg(EINVAL),
-        StartError::Transport(c) => errno(Op::Connect, &Error::Connect(c)),
+        StartError::Transport(c) => errno(Op::Connect, &Error::from(c)),
         StartError::Thread(rc) if rc < 0 => rc,
         StartError::Thread(_) => neg(EFAULT),
     }
