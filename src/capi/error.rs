@@ -20,8 +20,28 @@ pub(crate) enum Op {
 }
 
 /// Why a call failed, or what an error event reports.
+// `repr(u8)`, with the port's `ConnectError` variants first and in its order: on Zephyr (where
+// `ConnectError` is `repr(u8)` too) each has the same tag and payload offset as there, so
+// `From<ConnectError>` is a plain copy.
 #[derive(Debug)]
+#[repr(u8)]
 pub(crate) enum Error {
+    /// The port could not connect: the host name, device ID or user name (the port's
+    /// `ConnectError::InvalidConfig`).
+    ConnectInvalid(hub::ConnectError),
+    /// The port could not connect: resolution failed (the port's `ConnectError::Dns`).
+    ConnectDns(IoError),
+    /// The port could not connect: the socket or its connect failed (`ConnectError::Tcp`).
+    ConnectTcp(IoError),
+    /// The port could not connect: TLS failed (the port's `ConnectError::Tls`). The errno does
+    /// not depend on the cause, which only `ret`'s debug log prints.
+    ConnectTls(#[allow(dead_code)] TlsError),
+    /// The port could not connect: a client is already connecting or connected
+    /// (`ConnectError::Busy`).
+    ConnectBusy,
+    /// A DPS registration holds the receive buffer (Zephyr; `ConnectError::ReceiveBufferInUse`).
+    #[cfg(all(feature = "zephyr", feature = "dps"))]
+    ReceiveBufferInUse,
     /// A NULL argument, or a buffer with `size > 0` and a NULL `ptr`.
     Null,
     /// init: not UNINIT or DISCONNECTED.
@@ -52,22 +72,6 @@ pub(crate) enum Error {
     UnsupportedQoS,
     /// disconnect: the transport refused.
     DisconnectFailed,
-    /// The port could not connect: the host name, device ID or user name (the port's
-    /// `ConnectError::InvalidConfig`).
-    ConnectInvalid(hub::ConnectError),
-    /// The port could not connect: resolution failed (the port's `ConnectError::Dns`).
-    ConnectDns(IoError),
-    /// The port could not connect: the socket or its connect failed (`ConnectError::Tcp`).
-    ConnectTcp(IoError),
-    /// The port could not connect: TLS failed (the port's `ConnectError::Tls`). The errno does
-    /// not depend on the cause, which only `ret`'s debug log prints.
-    ConnectTls(#[allow(dead_code)] TlsError),
-    /// The port could not connect: a client is already connecting or connected
-    /// (`ConnectError::Busy`).
-    ConnectBusy,
-    /// A DPS registration holds the receive buffer (Zephyr; `ConnectError::ReceiveBufferInUse`).
-    #[cfg(all(feature = "zephyr", feature = "dps"))]
-    ReceiveBufferInUse,
     /// The core refused the message (the port's `SendError::Publish`).
     Publish(PublishError),
     /// Writing the message to the transport failed (the port's `SendError::Io`).

@@ -182,7 +182,10 @@ pub(crate) fn kconfig_options() -> Options {
 
 /// Why a connection could not be set up. Numbers are positive errno values of this Zephyr
 /// build, as the socket calls reported them.
+// `repr(u8)`: the C API's `Error` starts with the same variants in the same order and layout,
+// so converting one into the other is a copy (capi/error.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ConnectError {
     /// Host name or device ID invalid, or the user name too long.
     InvalidConfig(hub::ConnectError),
