@@ -461,110 +461,108 @@ fn run<H: Hooks>(
     fd: c_int,
 ) -> Result<(), FailureKind> {
     let c = sys::consts();
-    let lost = |client: &mut Client| {
-        client.handle_closed();
-        ::log::warn!(target: LOG_DPS, "the DPS connection was lost");
-        Err(FailureKind::ConnectionLost)
-    };
-    let done = |client: &mut Client| {
+    // Each ending is written once (flash): a lost connection leaves the block `'lost`; DPS's
+    // last answer or a deadline leaves the loop `'run` with the result, then DISCONNECT.
+    'lost: {
+        let result = 'run: loop {
+            // 1. Every packet the framer holds.
+            loop {
+                let now = sys::now_ms();
+                let Some(step) = driver::next_step(client, framer, now) else {
+                    break;
+                };
+                let progress = match step {
+                    Step::Quiet => false,
+                    Step::Progress(e) => {
+                        ::log::debug!(target: LOG_DPS, "{e:?}");
+                        true
+                    }
+                    Step::Done(r) => {
+                        // The PUBACK of the last answer, then DISCONNECT.
+                        let _ = flush(client, fd);
+                        break 'run match r {
+                            Ok(a) => {
+                                ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id);
+                                H::on_assigned(a.hostname, a.device_id);
+                                Ok(())
+                            }
+                            Err(f) => {
+                                log_failure(&f);
+                                Err(f.kind())
+                            }
+                        };
+                    }
+                };
+                // PUBACK, SUBSCRIBE, the register request: out before the status is reported.
+                if flush(client, fd).is_err() {
+                    break 'lost;
+                }
+                if progress {
+                    H::on_assigning();
+                }
+            }
+
+            // 2. Deadlines: status query, keep-alive, timeout.
+            let now = sys::now_ms();
+            if let Err(f) = driver::on_timeout(client, now) {
+                log_failure(&f);
+                break 'run Err(f.kind());
+            }
+            if flush(client, fd).is_err() {
+                break 'lost;
+            }
+            let wait = client
+                .poll_timeout()
+                .map_or(1000, |d| d.saturating_sub(now))
+                .min(i32::MAX as u64);
+
+            // 3. Wait for input until the next deadline.
+            let mut revents: i16 = 0;
+            // SAFETY: `revents` is valid for the call; `fd` is this registration's socket.
+            let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait as c_int) };
+            if rc < 0 {
+                if sys::errno() == c.eintr {
+                    continue;
+                }
+                break 'lost;
+            }
+            if rc == 0 {
+                continue;
+            }
+            if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
+                break 'lost;
+            }
+
+            // 4. Read what is there.
+            let spare = framer.spare();
+            if spare.is_empty() {
+                // The framer reports an oversize packet before its buffer is full; not reached.
+                break 'lost;
+            }
+            // SAFETY: `spare` is valid for writes of its length for the duration of the call.
+            let n = unsafe {
+                sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait)
+            };
+            if n == 0 {
+                break 'lost;
+            }
+            if n < 0 {
+                let e = sys::errno();
+                if e == c.eagain || e == c.eintr {
+                    continue;
+                }
+                break 'lost;
+            }
+            framer.commit(usize::try_from(n).unwrap_or(0));
+        };
         // DISCONNECT; a failure to write it changes nothing.
         let _ = net::send_all(fd, &[0xe0, 0x00]);
         client.handle_closed();
-    };
-    loop {
-        // 1. Every packet the framer holds.
-        loop {
-            let now = sys::now_ms();
-            let Some(step) = driver::next_step(client, framer, now) else {
-                break;
-            };
-            let progress = match step {
-                Step::Quiet => false,
-                Step::Progress(e) => {
-                    ::log::debug!(target: LOG_DPS, "{e:?}");
-                    true
-                }
-                Step::Done(r) => {
-                    // The PUBACK of the last answer, then DISCONNECT.
-                    let _ = flush(client, fd);
-                    let r = match r {
-                        Ok(a) => {
-                            ::log::info!(target: LOG_DPS, "assigned to {} as {}", a.hostname, a.device_id);
-                            H::on_assigned(a.hostname, a.device_id);
-                            Ok(())
-                        }
-                        Err(f) => {
-                            log_failure(&f);
-                            Err(f.kind())
-                        }
-                    };
-                    done(client);
-                    return r;
-                }
-            };
-            // PUBACK, SUBSCRIBE, the register request: out before the status is reported.
-            if flush(client, fd).is_err() {
-                return lost(client);
-            }
-            if progress {
-                H::on_assigning();
-            }
-        }
-
-        // 2. Deadlines: status query, keep-alive, timeout.
-        let now = sys::now_ms();
-        if let Err(f) = driver::on_timeout(client, now) {
-            log_failure(&f);
-            done(client);
-            return Err(f.kind());
-        }
-        if flush(client, fd).is_err() {
-            return lost(client);
-        }
-        let wait = client
-            .poll_timeout()
-            .map_or(1000, |d| d.saturating_sub(now))
-            .min(i32::MAX as u64);
-
-        // 3. Wait for input until the next deadline.
-        let mut revents: i16 = 0;
-        // SAFETY: `revents` is valid for the call; `fd` is this registration's socket.
-        let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait as c_int) };
-        if rc < 0 {
-            if sys::errno() == c.eintr {
-                continue;
-            }
-            return lost(client);
-        }
-        if rc == 0 {
-            continue;
-        }
-        if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
-            return lost(client);
-        }
-
-        // 4. Read what is there.
-        let spare = framer.spare();
-        if spare.is_empty() {
-            // The framer reports an oversize packet before its buffer is full; not reached.
-            return lost(client);
-        }
-        // SAFETY: `spare` is valid for writes of its length for the duration of the call.
-        let n = unsafe {
-            sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait)
-        };
-        if n == 0 {
-            return lost(client);
-        }
-        if n < 0 {
-            let e = sys::errno();
-            if e == c.eagain || e == c.eintr {
-                continue;
-            }
-            return lost(client);
-        }
-        framer.commit(usize::try_from(n).unwrap_or(0));
+        return result;
     }
+    client.handle_closed();
+    ::log::warn!(target: LOG_DPS, "the DPS connection was lost");
+    Err(FailureKind::ConnectionLost)
 }
 
 /// Whether the caller is the DPS thread (a status handler): it must not wait for a registration.
