@@ -228,15 +228,29 @@ impl<T, const ID: c_int> BssMutex<T, ID> {
     }
 
     pub(crate) fn lock(&self) -> BssGuard<'_, T, ID> {
-        // SAFETY: `ID` is one of the glue's mutexes; waiting forever is allowed from threads.
-        if unsafe { sys::azhub_z_mutex_lock(ID, -1) } != 0 {
-            panic!("k_mutex_lock failed");
-        }
-        if self.held.swap(true, Ordering::Acquire) {
-            panic!("recursive lock of a mutex");
-        }
+        lock_raw(ID, &self.held);
         BssGuard(self)
     }
+}
+
+/// [`BssMutex::lock`] without its type: one called copy for every mutex (flash).
+#[inline(never)]
+fn lock_raw(id: c_int, held: &AtomicBool) {
+    // SAFETY: `id` is one of the glue's mutexes; waiting forever is allowed from threads.
+    if unsafe { sys::azhub_z_mutex_lock(id, -1) } != 0 {
+        panic!("k_mutex_lock failed");
+    }
+    if held.swap(true, Ordering::Acquire) {
+        panic!("recursive lock of a mutex");
+    }
+}
+
+/// The guard's drop without its type: one called copy for every mutex (flash).
+#[inline(never)]
+fn unlock_raw(id: c_int, held: &AtomicBool) {
+    held.store(false, Ordering::Release);
+    // SAFETY: this thread holds the mutex (taken in `lock_raw`, whose guard is dropped).
+    unsafe { sys::azhub_z_mutex_unlock(id) };
 }
 
 pub(crate) struct BssGuard<'a, T, const ID: c_int>(&'a BssMutex<T, ID>);
@@ -258,9 +272,7 @@ impl<T, const ID: c_int> core::ops::DerefMut for BssGuard<'_, T, ID> {
 
 impl<T, const ID: c_int> Drop for BssGuard<'_, T, ID> {
     fn drop(&mut self) {
-        self.0.held.store(false, Ordering::Release);
-        // SAFETY: this thread holds the mutex (taken in `lock`).
-        unsafe { sys::azhub_z_mutex_unlock(ID) };
+        unlock_raw(ID, &self.0.held);
     }
 }
 
