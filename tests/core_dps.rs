@@ -99,6 +99,34 @@ fn connect_uses_the_dps_user_name_and_client_id() {
     }
 }
 
+/// The SUBSCRIBE the client lays out in place is byte for byte the generic encoder's, with the
+/// packet ID of each registration.
+#[test]
+fn subscribe_bytes_are_the_encoders() {
+    use azure_iot_hub::mqtt::{encode_subscribe, Cursor, QoS};
+    let mut d = Dps::new(DpsOptions::default());
+    let mut ids = Vec::new();
+    for round in 0..2u64 {
+        let t = round * 100;
+        d.c.connect("0ne00000000", "dev-1", None, None, t).unwrap();
+        d.tx(t);
+        d.feed(&[0x20, 2, 0, 0], t + 1);
+        let sent = d.tx(t + 1);
+        let id = u16::from_be_bytes([sent[2], sent[3]]);
+        let mut buf = [0u8; 64];
+        let mut c = Cursor::new(&mut buf);
+        encode_subscribe(&mut c, id, &[("$dps/registrations/res/#", QoS::AtMostOnce)]).unwrap();
+        let n = c.len();
+        assert_eq!(sent, &buf[..n]);
+        ids.push(id);
+        // SUBACK: the register request follows (another packet ID).
+        d.feed(&[0x90, 3, sent[2], sent[3], 0], t + 2);
+        d.tx(t + 2);
+        d.c.handle_closed();
+    }
+    assert!(ids[0] != 0 && ids[1] != 0 && ids[0] != ids[1], "{ids:?}");
+}
+
 #[test]
 fn first_boot_assigning_then_assigned() {
     let mut d = Dps::new(DpsOptions::default());

@@ -18,8 +18,8 @@ use heapless::{String, Vec};
 
 use crate::hub::properties::valid_component;
 use crate::mqtt::{
-    self, decode_packet, encode_connect, encode_subscribe, put_fixed_header, Connect, Cursor,
-    DecodeError, FixedHeader, Inbound, QoS, Text, UserName,
+    self, decode_packet, encode_connect, put_fixed_header, Connect, Cursor, DecodeError,
+    FixedHeader, Inbound, Text, UserName,
 };
 use crate::sink::{Overflow, Sink};
 
@@ -64,6 +64,25 @@ fn id_ok(id: &str) -> bool {
     let json_safe = id.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
     !id.is_empty() && id.len() <= MAX_ID_LEN && json_safe && component_ok(id.as_bytes(), false)
 }
+
+/// SUBSCRIBE to [`SUBSCRIBE_FILTER`] at QoS 0 with packet ID 0 (bytes 2 and 3), laid out at
+/// compile time as `encode_subscribe` writes it (a test compares them): queued through the
+/// called [`DpsClient::push_bytes`] with the packet ID set, instead of an inlined encoder.
+const SUBSCRIBE: [u8; 7 + SUBSCRIBE_FILTER.len()] = {
+    let filter = SUBSCRIBE_FILTER.as_bytes();
+    // Remaining length: packet ID, the filter's length, the filter, its QoS (one byte).
+    let remaining = 2 + 2 + filter.len() + 1;
+    assert!(remaining < 128 && filter.len() < 256);
+    let mut p = [0; 7 + SUBSCRIBE_FILTER.len()];
+    (p[0], p[1], p[5]) = (0x82, remaining as u8, filter.len() as u8);
+    let mut i = 0;
+    while i < filter.len() {
+        p[6 + i] = filter[i];
+        i += 1;
+    }
+    // The last byte, the QoS, stays 0 (at most once).
+    p
+};
 
 /// The register request's topic.
 const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
@@ -253,8 +272,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         Ok(())
     }
 
-    /// Queues a packet laid out by the caller (PINGREQ, PUBACK), all or nothing: one called
-    /// copy instead of a [`Self::push`] per packet kind.
+    /// Queues a packet laid out by the caller (SUBSCRIBE, PINGREQ, PUBACK), all or nothing: one
+    /// called copy instead of a [`Self::push`] per packet kind.
     #[inline(never)]
     fn push_bytes(&mut self, packet: &[u8]) -> Result<(), Overflow> {
         let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
@@ -478,11 +497,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
                 if return_code != 0 {
                     return fail(self, DpsFailure::ConnectionRefused(return_code));
                 }
-                let id = self.next_packet_id();
-                if self
-                    .push(|c| encode_subscribe(c, id, &[(SUBSCRIBE_FILTER, QoS::AtMostOnce)]))
-                    .is_err()
-                {
+                let [hi, lo] = self.next_packet_id().to_be_bytes();
+                let mut subscribe = SUBSCRIBE;
+                (subscribe[2], subscribe[3]) = (hi, lo);
+                if self.push_bytes(&subscribe).is_err() {
                     return fail(self, DpsFailure::Malformed);
                 }
                 self.state = DpsState::Subscribing;
