@@ -607,6 +607,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
 
     /// The transport closed. Unless registration already finished, that is a failure the
     /// caller reports (the original reports FAILED when the connection drops).
+    ///
+    /// Inlined: a few stores, while a call returns its event through memory, and most callers
+    /// (the ports' error paths) drop it (flash).
+    #[inline(always)]
     pub fn handle_closed(&mut self) -> Option<DpsEvent<'static>> {
         let was = self.state;
         self.state = if was == DpsState::Idle {
