@@ -18,7 +18,8 @@ use crate::dps::driver::FailureKind;
 use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LEN};
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
 use crate::mqtt::Text;
-use crate::port::dps::{self as drv, BssMutex, DpsConfig, Hooks, StartError};
+use crate::port::dps::{self as drv, DpsConfig, Hooks, StartError};
+use crate::port::KMutex;
 use crate::port::settings::{self as zs, ZephyrSettings};
 
 use azure_iot_hub_dps_reg_status::*;
@@ -108,7 +109,7 @@ impl Ctx {
 
 // The glue's kernel mutex 4 (the C API's DPS state). Every initial byte is zero: the context
 // is in .bss, not in flash.
-static CTX: BssMutex<Ctx, 4> = BssMutex::new(Ctx {
+static CTX: KMutex<Ctx, 4> = KMutex::new(Ctx {
     state: State::Uninit,
     handler: None,
     id_scope: heapless::String::new(),

@@ -11,7 +11,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::dps::BssMutex;
+use super::KMutex;
 use super::LOG_TRANSPORT;
 use crate::dps::settings::{Key, SettingsStore, SUBTREE};
 
@@ -45,7 +45,7 @@ impl Cache {
 }
 
 // Zero initial bytes: in .bss, not in flash.
-static CACHE: BssMutex<Cache, { super::sys::MUTEX_SETTINGS }> = BssMutex::new(Cache {
+static CACHE: KMutex<Cache, { super::sys::MUTEX_SETTINGS }> = KMutex::new(Cache {
     len: [None; 2],
     buf: [[0; VALUE_MAX]; 2],
 });
