@@ -20,10 +20,10 @@ use super::{methods, subscribe, telemetry, twin};
 
 use crate::mqtt::Text;
 use crate::mqtt::{
-    self, decode_packet, encode_connect, encode_disconnect, encode_pingreq, encode_puback, Connect,
-    DecodeError, FixedHeader, Inbound, InboundPublish, QoS, UserName,
+    self, decode_packet, encode_connect, Connect, DecodeError, FixedHeader, Inbound,
+    InboundPublish, QoS, UserName,
 };
-use crate::sink::{Cursor, Overflow, Sink};
+use crate::sink::{copy, Cursor, Overflow};
 
 /// Longest host name the client stores.
 pub const MAX_HOSTNAME_LEN: usize = 128;
@@ -358,7 +358,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         self.len = 0;
         self.sent = 0;
     }
-    /// Appends what `write` produces, all or nothing.
+    /// Appends what `write` produces, all or nothing (CONNECT, written by its encoder).
     fn push(
         &mut self,
         write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
@@ -366,6 +366,26 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         let mut c = self.spare();
         write(&mut c).map_err(|_| Overflow)?;
         self.len += c.len();
+        Ok(())
+    }
+    /// The next `n` bytes of free space, queued (to be filled by the caller), or `None` (nothing
+    /// queued) if they do not fit. One called copy for the packets the client lays out itself
+    /// (PUBACK, PINGREQ, DISCONNECT, SUBSCRIBE, the automatic twin GET), instead of a cursor
+    /// and an encoder call per packet.
+    #[inline(never)]
+    fn reserve(&mut self, n: usize) -> Option<&mut [u8]> {
+        if self.sent == self.len {
+            self.clear();
+        }
+        let dst = self.buf.as_mut().get_mut(self.len..)?.get_mut(..n)?;
+        self.len += n;
+        Some(dst)
+    }
+    /// Queues `packet` whole, or nothing if it does not fit.
+    #[inline(always)]
+    fn push_bytes<const N: usize>(&mut self, packet: [u8; N]) -> Result<(), Overflow> {
+        let dst = self.reserve(N).and_then(|d| d.first_chunk_mut::<N>());
+        *dst.ok_or(Overflow)? = packet;
         Ok(())
     }
     /// A writer over the free space; add what it wrote to `len` to queue it (all or nothing).
@@ -376,7 +396,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         }
         Out::new(self.buf.as_mut().get_mut(self.len..).unwrap_or_default())
     }
-    /// A cursor over the free space (not generic: `push` is instantiated once per packet kind).
+    /// A cursor over the free space, for `push` (CONNECT).
     fn spare(&mut self) -> Cursor<'_> {
         if self.sent == self.len {
             self.clear();
@@ -502,6 +522,11 @@ impl KeptOptions {
         }
     }
 }
+
+/// PINGREQ and DISCONNECT, queued as they are (the bytes `mqtt::encode_pingreq` and
+/// `mqtt::encode_disconnect` write: see the test `fixed_packets_are_the_encoders`).
+const PINGREQ: [u8; 2] = [0xC0, 0x00];
+const DISCONNECT: [u8; 2] = [0xE0, 0x00];
 
 /// `Client::ping_sent_ms` when no PINGREQ is outstanding.
 const NO_PING: u64 = u64::MAX;
@@ -685,7 +710,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         match self.state {
             State::Connected | State::Ready => {
                 // DISCONNECT is two bytes; if the queue is full, closing the transport is enough.
-                let _ = self.tx.push(|c| encode_disconnect(c));
+                let _ = self.tx.push_bytes(DISCONNECT);
                 self.state = State::Disconnecting;
                 Ok(())
             }
@@ -746,7 +771,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             return Err(ProtocolError::KeepAliveTimeout);
         }
         self.tx
-            .push(|c| encode_pingreq(c))
+            .push_bytes(PINGREQ)
             .map_err(|_| ProtocolError::TransmitBufferFull)?;
         self.ping_sent_ms = now_ms.min(NO_PING - 1);
         Ok(())
@@ -906,14 +931,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         // `encode_subscribe` with the C2D filter at `c2d_qos` and the others at QoS 0, copied
         // straight into the queue and patched there.
         let qos = self.c2d_qos;
-        let mut o = self.tx.out();
-        let dst = o
-            .take(subscribe::LEN)
-            .ok()
+        let dst = self
+            .tx
+            .reserve(subscribe::LEN)
             .and_then(|d| d.first_chunk_mut::<{ subscribe::LEN }>())
             .ok_or(ProtocolError::TransmitBufferFull)?;
         subscribe::write(dst, id, qos);
-        self.tx.len += subscribe::LEN;
         Ok(())
     }
 
@@ -923,14 +946,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let _ = self.next_packet_id();
         // The topic is at most 23 + 10 bytes: a one-byte remaining length (what
         // `encode_publish_header` writes for it, without its generic code).
-        let len = twin::get_topic_len(rid.len()) as u8;
-        self.tx
-            .push(|c| {
-                c.put(&[0x30, 2 + len, 0, len])?;
-                twin::write_get_topic(c, &rid)?;
-                Ok(())
-            })
-            .map_err(|_| ProtocolError::TransmitBufferFull)
+        let len = twin::get_topic_len(rid.len());
+        let (head, id) = self
+            .tx
+            .reserve(4 + len)
+            .and_then(|d| d.split_first_chunk_mut::<{ 4 + twin::GET_PREFIX.len() }>())
+            .ok_or(ProtocolError::TransmitBufferFull)?;
+        *head = twin::GET_HEAD;
+        head[1] = 2 + len as u8;
+        head[3] = len as u8;
+        copy(id, rid.as_bytes());
+        Ok(())
     }
 
     /// A packet larger than the receive buffer was skipped by the framer. A QoS 1 PUBLISH is
@@ -1020,8 +1046,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     /// Queues a PUBACK (one called copy for every path that acknowledges a PUBLISH).
     #[inline(never)]
     fn queue_puback(&mut self, id: u16) -> Result<(), ProtocolError> {
+        let [hi, lo] = id.to_be_bytes();
         self.tx
-            .push(|c| encode_puback(c, id))
+            .push_bytes([0x40, 0x02, hi, lo])
             .map_err(|_| ProtocolError::TransmitBufferFull)
     }
 
@@ -1171,6 +1198,55 @@ mod kept_state_tests {
             assert_eq!(packet.get(at + 2..at + 2 + user.len()), Some(user));
             assert_eq!(&packet[at + 2 + user.len()..], b"\0\x02pw");
         }
+    }
+
+    /// The packets the client queues as laid out in place are what the encoders write.
+    #[test]
+    fn fixed_packets_are_the_encoders() {
+        fn encoded(
+            f: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
+        ) -> std::vec::Vec<u8> {
+            let mut buf = [0u8; 8];
+            let mut c = Cursor::new(&mut buf);
+            f(&mut c).unwrap();
+            c.written().to_vec()
+        }
+        assert_eq!(encoded(|c| mqtt::encode_pingreq(c)), PINGREQ);
+        assert_eq!(encoded(|c| mqtt::encode_disconnect(c)), DISCONNECT);
+        for id in [1u16, 0x1234, u16::MAX] {
+            let mut c = Client::new([0u8; 16], Options::default());
+            c.queue_puback(id).unwrap();
+            let queued = c.poll_transmit().unwrap().to_vec();
+            assert_eq!(queued, encoded(|c| mqtt::encode_puback(c, id)));
+        }
+        // The automatic twin GET, with the shortest and the longest request ID.
+        for (n, rid) in [(0, "1"), (u32::MAX - 1, "4294967295")] {
+            let mut c = Client::new([0u8; 64], Options::default());
+            c.next_request_id = n;
+            c.queue_twin_get().unwrap();
+            let queued = c.poll_transmit().unwrap().to_vec();
+            let mut buf = [0u8; 64];
+            let mut w = Cursor::new(&mut buf);
+            let topic_len = twin::get_topic_len(rid.len());
+            let topic = |s: &mut Cursor<'_>| twin::write_get_topic(s, rid);
+            mqtt::encode_publish_header(
+                &mut w,
+                topic_len,
+                topic,
+                QoS::AtMostOnce,
+                0,
+                false,
+                false,
+                0,
+            )
+            .unwrap();
+            assert_eq!(queued, w.written(), "{rid}");
+        }
+        // What does not fit is not queued.
+        let mut c = Client::new([0u8; 3], Options::default());
+        assert_eq!(c.queue_puback(1), Err(ProtocolError::TransmitBufferFull));
+        assert_eq!(c.queue_twin_get(), Err(ProtocolError::TransmitBufferFull));
+        assert_eq!(c.poll_transmit(), None);
     }
 
     /// Request IDs are the counter in decimal, at every number of digits and across the wrap.

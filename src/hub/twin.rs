@@ -12,6 +12,19 @@ pub const DESIRED_FILTER: &str = "$iothub/twin/PATCH/properties/desired/#";
 pub const RESPONSE_FILTER: &str = "$iothub/twin/res/#";
 
 pub(crate) const GET_PREFIX: &[u8] = b"$iothub/twin/GET/?$rid=";
+/// The fixed header and topic length of a twin GET (remaining length and topic length 0, to be
+/// set) and [`GET_PREFIX`]: what the client queues before the request ID.
+pub(crate) const GET_HEAD: [u8; 4 + GET_PREFIX.len()] = {
+    let mut h = [0u8; 4 + GET_PREFIX.len()];
+    h[0] = 0x30;
+    let mut i = 0;
+    while i < GET_PREFIX.len() {
+        h[4 + i] = GET_PREFIX[i];
+        i += 1;
+    }
+    h
+};
+
 pub(crate) const REPORTED_PREFIX: &[u8] = b"$iothub/twin/PATCH/properties/reported/?$rid=";
 
 /// Writes `$iothub/twin/GET/?$rid={rid}`.
