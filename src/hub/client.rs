@@ -634,7 +634,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         // divisor: no division-by-zero panic path.
         const TEN: NonZeroU32 = NonZeroU32::new(10).unwrap();
         let mut div = NonZeroU32::MIN;
-        while n / div >= 10 {
+        // (`n / div >= 10` is `div <= n / 10`: one division, not one per digit.)
+        let tenth = n / 10;
+        while div.get() <= tenth {
             div = div.saturating_mul(TEN);
         }
         let mut s = RequestId::new();
