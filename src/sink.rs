@@ -65,8 +65,8 @@ impl Sink for Counter {
 /// Writes into a caller-owned slice.
 #[derive(Debug)]
 pub struct Cursor<'a> {
-    buf: &'a mut [u8],
-    len: usize,
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) len: usize,
 }
 
 impl<'a> Cursor<'a> {

@@ -23,7 +23,7 @@ use crate::mqtt::{
     self, decode_packet, encode_connect, Connect, DecodeError, FixedHeader, Inbound,
     InboundPublish, QoS, UserName,
 };
-use crate::sink::{copy, Cursor, Overflow};
+use crate::sink::{copy, Cursor, Overflow, Sink};
 
 /// Longest host name the client stores.
 pub const MAX_HOSTNAME_LEN: usize = 128;
@@ -363,7 +363,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         &mut self,
         write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
     ) -> Result<(), Overflow> {
-        let mut c = self.spare();
+        let mut c = self.out();
         write(&mut c).map_err(|_| Overflow)?;
         self.len += c.len();
         Ok(())
@@ -388,20 +388,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         *dst.ok_or(Overflow)? = packet;
         Ok(())
     }
-    /// A writer over the free space; add what it wrote to `len` to queue it (all or nothing).
+    /// A writer (a cursor) over the free space; add what it wrote to `len` to queue it (all or
+    /// nothing).
     #[inline(always)]
     fn out(&mut self) -> Out<'_> {
         if self.sent == self.len {
             self.clear();
         }
         Out::new(self.buf.as_mut().get_mut(self.len..).unwrap_or_default())
-    }
-    /// A cursor over the free space, for `push` (CONNECT).
-    fn spare(&mut self) -> Cursor<'_> {
-        if self.sent == self.len {
-            self.clear();
-        }
-        Cursor::new(self.buf.as_mut().get_mut(self.len..).unwrap_or_default())
     }
 }
 

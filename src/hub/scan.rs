@@ -2,35 +2,23 @@
 //! searcher set-up costs more than the short topics it searches), and [`Out`], the writer of
 //! the hot publish paths (telemetry, method responses).
 
+#[cfg(test)]
+use crate::sink::Sink;
 use crate::sink::{copy, Overflow};
 
-/// Writes into a caller-owned slice: the topic pieces of a publish header (no dynamic call per
-/// piece as through [`crate::sink::Sink`]; the compiler inlines what pays at the build's
-/// opt-level), short pieces without a `memcpy` call. Every write is bounds-checked; nothing
-/// panics.
-pub(crate) struct Out<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
+/// The writer of the hot publish paths: a [`Cursor`] (the encoders' writer, so both share its
+/// one called `Sink::put` for pieces of any length) with more ways to write: the topic pieces
+/// of a publish header (no dynamic call per piece as through [`crate::sink::Sink`]; the
+/// compiler inlines what pays at the build's opt-level), short pieces without a `memcpy` call.
+/// Every write is bounds-checked; nothing panics.
+pub(crate) use crate::sink::Cursor as Out;
 
-impl<'a> Out<'a> {
-    /// A writer at the start of `buf`.
-    #[inline]
-    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
-        Out { buf, at: 0 }
-    }
-
-    /// Bytes written.
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.at
-    }
-
+impl Out<'_> {
     /// One byte.
     #[inline]
     pub(crate) fn u8(&mut self, b: u8) -> Result<(), Overflow> {
-        *self.buf.get_mut(self.at).ok_or(Overflow)? = b;
-        self.at += 1;
+        *self.buf.get_mut(self.len).ok_or(Overflow)? = b;
+        self.len += 1;
         Ok(())
     }
 
@@ -45,11 +33,11 @@ impl<'a> Out<'a> {
     pub(crate) fn bytes_fixed<const N: usize>(&mut self, b: &[u8; N]) -> Result<(), Overflow> {
         let dst: &mut [u8; N] = self
             .buf
-            .get_mut(self.at..)
+            .get_mut(self.len..)
             .and_then(|free| free.first_chunk_mut::<N>())
             .ok_or(Overflow)?;
         *dst = *b;
-        self.at += N;
+        self.len += N;
         Ok(())
     }
 
@@ -87,14 +75,6 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
-    /// Bytes of any length, as one called copy: the pieces of the twin request topics and a
-    /// method response's request ID (a plain copy, with no code for short pieces).
-    #[inline(never)]
-    pub(crate) fn put(&mut self, b: &[u8]) -> Result<(), Overflow> {
-        copy(self.take(b.len())?, b);
-        Ok(())
-    }
-
     /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
     /// in place from the last, with no measuring pass and no copy.
     #[inline]
@@ -111,29 +91,29 @@ impl<'a> Out<'a> {
     pub(crate) fn take(&mut self, n: usize) -> Result<&mut [u8], Overflow> {
         let dst = self
             .buf
-            .get_mut(self.at..)
+            .get_mut(self.len..)
             .and_then(|free| free.get_mut(..n))
             .ok_or(Overflow)?;
-        self.at += n;
+        self.len += n;
         Ok(dst)
     }
 
     /// The free space after what was written (to be filled by the caller, then [`Out::skip`]).
     #[inline]
     pub(crate) fn free(&mut self) -> &mut [u8] {
-        self.buf.get_mut(self.at..).unwrap_or_default()
+        self.buf.get_mut(self.len..).unwrap_or_default()
     }
 
     /// Counts `n` more bytes as written (filled through [`Out::free`]).
     #[inline]
     pub(crate) fn skip(&mut self, n: usize) {
-        self.at += n;
+        self.len += n;
     }
 
     /// Moves the write position to `at` (to write a header before what was written).
     #[inline]
     pub(crate) fn seek(&mut self, at: usize) {
-        self.at = at;
+        self.len = at;
     }
 
     /// Moves the bytes from `from` to the write position `by` bytes up (the gap left is
@@ -141,13 +121,13 @@ impl<'a> Out<'a> {
     /// longer than the one its topic was written after.
     #[inline]
     pub(crate) fn shift_up(&mut self, from: usize, by: usize) -> Result<(), Overflow> {
-        let mut i = self.at;
+        let mut i = self.len;
         while i > from {
             i -= 1;
             let b = *self.buf.get(i).ok_or(Overflow)?;
             *self.buf.get_mut(i + by).ok_or(Overflow)? = b;
         }
-        self.at += by;
+        self.len += by;
         Ok(())
     }
 
