@@ -181,10 +181,16 @@ fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
 
 /// Decodes one packet from its fixed header and exactly its `remaining length` bytes.
 pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, DecodeError> {
-    let t = header.packet_type;
-    if t == pt::PUBLISH {
+    if header.packet_type == pt::PUBLISH {
         return decode_publish(header, body).map(Inbound::Publish);
     }
+    decode_control(header, body)
+}
+
+/// [`decode_packet`] for every packet type but PUBLISH, which it refuses as unexpected (for a
+/// caller that decodes a PUBLISH on its own path, with [`decode_publish`]).
+pub(crate) fn decode_control(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, DecodeError> {
+    let t = header.packet_type;
     // The other packets a server sends, all with flags 0 (one check for all of them).
     const SERVER: u32 = (1 << pt::CONNACK)
         | (1 << pt::PUBACK)
@@ -266,7 +272,11 @@ pub fn publish_prefix(header: FixedHeader, prefix: &[u8]) -> (Option<Text<'_>>, 
     (topic, publish_packet_id(header, prefix))
 }
 
-fn decode_publish(header: FixedHeader, body: &[u8]) -> Result<InboundPublish<'_>, DecodeError> {
+/// Decodes a PUBLISH ([`decode_packet`] for packet type 3).
+pub(crate) fn decode_publish(
+    header: FixedHeader,
+    body: &[u8],
+) -> Result<InboundPublish<'_>, DecodeError> {
     let qos = QoS::from_bits((header.flags >> 1) & 3).ok_or(DecodeError::InvalidQoS)?;
     let dup = header.flags & 0x08 != 0;
     let retain = header.flags & 0x01 != 0;
@@ -314,6 +324,41 @@ mod tests {
 
     fn dec(bytes: &[u8]) -> Result<Inbound<'_>, DecodeError> {
         decode_packet(hdr(bytes[0], bytes.len() - 2), &bytes[2..])
+    }
+
+    /// The two halves of `decode_packet` a caller may use on their own (the hub client without
+    /// DPS) answer as it does.
+    #[test]
+    fn publish_and_control_halves_are_decode_packet() {
+        for bytes in [
+            &[0x20u8, 2, 0, 0][..],
+            &[0x20, 2, 1, 5],
+            &[0x20, 2, 0, 6],
+            &[0x40, 2, 0, 7],
+            &[0xB0, 2, 0, 7],
+            &[0x90, 3, 0, 1, 0x80],
+            &[0xD0, 0],
+            &[0xD0, 1, 0],
+            &[0x10, 0],
+            &[0x42, 2, 0, 7],
+            &[0x30, 5, 0, 3, b'a', b'/', b'b'],
+            &[0x32, 7, 0, 3, b'a', b'/', b'b', 0, 9],
+            &[0x32, 7, 0, 3, b'a', b'#', b'b', 0, 9],
+            &[0x36, 2, 0, 0],
+        ] {
+            let header = hdr(bytes[0], bytes.len() - 2);
+            let body = &bytes[2..];
+            let half = if header.packet_type == pt::PUBLISH {
+                assert_eq!(
+                    decode_control(header, body),
+                    Err(DecodeError::UnexpectedType(pt::PUBLISH))
+                );
+                decode_publish(header, body).map(Inbound::Publish)
+            } else {
+                decode_control(header, body)
+            };
+            assert_eq!(half, decode_packet(header, body), "{bytes:?}");
+        }
     }
 
     #[test]

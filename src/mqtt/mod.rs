@@ -16,6 +16,7 @@ mod framer;
 mod text;
 
 pub use crate::sink::Cursor;
+pub(crate) use decode::{decode_control, decode_publish};
 pub use decode::{
     decode_packet, publish_packet_id, publish_prefix, DecodeError, Inbound, InboundPublish,
     SubackCodes,
