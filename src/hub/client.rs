@@ -729,9 +729,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
 
     /// `n` bytes of [`Client::poll_transmit`] were written.
     pub fn transmit_complete(&mut self, n: usize, now_ms: u64) {
-        self.tx.sent = (self.tx.sent + n).min(self.tx.len);
-        if self.tx.sent == self.tx.len {
+        let sent = self.tx.sent + n;
+        if sent >= self.tx.len {
             self.tx.clear();
+        } else {
+            self.tx.sent = sent;
         }
         if n > 0 {
             self.last_tx_ms = now_ms;
