@@ -152,6 +152,10 @@ fn tls_option(
 
 /// Opens and connects the socket; returns it (the TLS handshake is part of connect). Also the
 /// DPS connection's (`dps.rs`).
+// Not inlined, also where `connect_from` is its only caller (builds without DPS): its error
+// paths then return their `ConnectError` as they are, instead of being merged with the
+// caller's result handling.
+#[inline(never)]
 pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
     let c = sys::consts();
     let host = if config.static_ip.is_empty() {
