@@ -1,7 +1,7 @@
 //! The application-thread side: connecting and publishing over a Zephyr (TLS) socket.
 
 use core::ffi::{c_int, c_void};
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 
 use super::{
     session, sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT,
@@ -100,9 +100,13 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     }
 }
 
+/// Room for a host name as a C string (at most 128 bytes and the NUL), filled by [`c_string`].
+/// Not zeroed first: C reads it only up to the NUL that `c_string` writes.
+type CName = [MaybeUninit<u8>; 130];
+
 /// Writes `s` NUL-terminated into `buf` (host names are at most 128 bytes); false if it does
 /// not fit or holds a NUL. One byte loop, into the caller's buffer: no 130-byte return copy.
-fn c_string(s: &str, buf: &mut [u8; 130]) -> bool {
+fn c_string(s: &str, buf: &mut CName) -> bool {
     let bytes = s.as_bytes();
     if bytes.len() >= buf.len() {
         return false;
@@ -112,11 +116,11 @@ fn c_string(s: &str, buf: &mut [u8; 130]) -> bool {
         if b == 0 {
             return false;
         }
-        *d = b;
+        d.write(b);
         end += 1;
     }
     if let Some(nul) = buf.get_mut(end) {
-        *nul = 0;
+        nul.write(0);
     }
     true
 }
@@ -165,11 +169,12 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
     };
     // One buffer for the name to resolve and then the TLS host name (the same text unless a
     // static IP is set).
-    let mut name = [0u8; 130];
+    let mut name: CName = [MaybeUninit::uninit(); 130];
     if !c_string(host, &mut name) {
         return Err(ConnectError::Dns(-c.einval));
     }
-    let mut addr = [0u8; SOCKADDR_ROOM];
+    // Not zeroed first: only C reads it, the `addrlen` bytes the resolver wrote.
+    let mut addr = [MaybeUninit::<u8>::uninit(); SOCKADDR_ROOM];
     let mut addrlen = SOCKADDR_ROOM as u32;
     let mut family: c_int = 0;
     // SAFETY: every pointer is valid for the call; `addr` has `addrlen` bytes of room.
@@ -212,8 +217,8 @@ fn set_up(
     fd: c_int,
     config: &ConnectConfig,
     host: &str,
-    name: &mut [u8; 130],
-    addr: &[u8; SOCKADDR_ROOM],
+    name: &mut CName,
+    addr: &[MaybeUninit<u8>; SOCKADDR_ROOM],
     addrlen: u32,
 ) -> Result<(), ConnectError> {
     let c = sys::consts();
@@ -273,7 +278,8 @@ fn set_up(
             ::log::warn!(target: LOG_TRANSPORT, "cannot set the send timeout: errno {e}");
         }
     }
-    // SAFETY: `addr` holds `addrlen` bytes of a socket address filled by the resolver.
+    // SAFETY: `addr` holds `addrlen` bytes of a socket address written by the resolver (connect
+    // reads only those).
     if unsafe { sys::azhub_z_connect(fd, addr.as_ptr().cast(), addrlen) } < 0 {
         let e = sys::errno();
         ::log::error!(target: LOG_TRANSPORT, "connect() to {host}:{} failed: errno {e}", config.port);
