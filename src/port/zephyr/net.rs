@@ -141,17 +141,12 @@ fn setsockopt_raw(
     }
 }
 
-/// Sets a TLS option (`SOL_TLS`) to an `int`, a tag list or a string: a failure is
-/// [`ConnectError::Tls`]. One called copy for the four TLS options.
+/// Sets a TLS option (`SOL_TLS`) to an `int`, a tag list or a string; the errno on failure.
+/// One called copy for the four TLS options.
 #[inline(never)]
-fn tls_option(
-    fd: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: usize,
-) -> Result<(), ConnectError> {
+fn tls_option(fd: c_int, name: c_int, value: *const c_void, len: usize) -> Result<(), i32> {
     // The values are a few bytes, or a host name of at most 129.
-    setsockopt_raw(fd, sys::consts().sol_tls, name, value, len as u32).map_err(ConnectError::Tls)
+    setsockopt_raw(fd, sys::consts().sol_tls, name, value, len as u32)
 }
 
 /// Opens and connects the socket; returns it (the TLS handshake is part of connect). Also the
@@ -223,47 +218,8 @@ fn set_up(
 ) -> Result<(), ConnectError> {
     let c = sys::consts();
     if config.tls {
-        // The secondary tag is passed only when there is one (the length leaves it out).
-        let tags = [
-            config.credentials.sec_tag,
-            config.credentials.secondary_sec_tag,
-        ];
-        let ntags = if tags[1] != -1 { 2 } else { 1 };
-        tls_option(
-            fd,
-            c.tls_sec_tag_list,
-            tags.as_ptr().cast(),
-            ntags * size_of::<i32>(),
-        )?;
-        if !config.static_ip.is_empty() && !c_string(&config.hostname, name) {
-            return Err(ConnectError::Tls(c.einval));
-        }
-        tls_option(
-            fd,
-            c.tls_hostname,
-            name.as_ptr().cast(),
-            config.hostname.len() + 1,
-        )?;
-        let verify: c_int = c.tls_peer_verify_required;
-        tls_option(
-            fd,
-            c.tls_peer_verify,
-            (&verify as *const c_int).cast(),
-            size_of::<c_int>(),
-        )?;
-        if config.native_tls {
-            if c.tls_native < 0 {
-                ::log::error!(target: LOG_TRANSPORT, "TLS_NATIVE is not available in this Zephyr");
-                return Err(ConnectError::Tls(c.enotsup));
-            }
-            let one: c_int = 1;
-            tls_option(
-                fd,
-                c.tls_native,
-                (&one as *const c_int).cast(),
-                size_of::<c_int>(),
-            )?;
-        }
+        // Every failure of the TLS setup is `Tls`: one conversion for all of them.
+        set_up_tls(fd, config, name).map_err(ConnectError::Tls)?;
     }
     if let Some(secs) = config.send_timeout_secs {
         // `tv_sec` is `long` or `time_t` depending on the libc: not always wider than u32.
@@ -284,6 +240,54 @@ fn set_up(
         let e = sys::errno();
         ::log::error!(target: LOG_TRANSPORT, "connect() to {host}:{} failed: errno {e}", config.port);
         return Err(ConnectError::Tcp(e));
+    }
+    Ok(())
+}
+
+/// The TLS options (security tags, host name, peer verification, `TLS_NATIVE`): the errno of
+/// the first that failed.
+fn set_up_tls(fd: c_int, config: &ConnectConfig, name: &mut CName) -> Result<(), i32> {
+    let c = sys::consts();
+    // The secondary tag is passed only when there is one (the length leaves it out).
+    let tags = [
+        config.credentials.sec_tag,
+        config.credentials.secondary_sec_tag,
+    ];
+    let ntags = if tags[1] != -1 { 2 } else { 1 };
+    tls_option(
+        fd,
+        c.tls_sec_tag_list,
+        tags.as_ptr().cast(),
+        ntags * size_of::<i32>(),
+    )?;
+    if !config.static_ip.is_empty() && !c_string(&config.hostname, name) {
+        return Err(c.einval);
+    }
+    tls_option(
+        fd,
+        c.tls_hostname,
+        name.as_ptr().cast(),
+        config.hostname.len() + 1,
+    )?;
+    let verify: c_int = c.tls_peer_verify_required;
+    tls_option(
+        fd,
+        c.tls_peer_verify,
+        (&verify as *const c_int).cast(),
+        size_of::<c_int>(),
+    )?;
+    if config.native_tls {
+        if c.tls_native < 0 {
+            ::log::error!(target: LOG_TRANSPORT, "TLS_NATIVE is not available in this Zephyr");
+            return Err(c.enotsup);
+        }
+        let one: c_int = 1;
+        tls_option(
+            fd,
+            c.tls_native,
+            (&one as *const c_int).cast(),
+            size_of::<c_int>(),
+        )?;
     }
     Ok(())
 }
