@@ -365,7 +365,11 @@ pub(crate) fn on_event(
                 o.ack(packet_id);
             }
         }
-        Event::ConnectionRefused { return_code } => link.ext.refused_code = return_code,
+        // Only `after_loss` reads it, and only for a session: not stored in a build without a
+        // session slot (a constant test).
+        Event::ConnectionRefused { return_code } if SESSION_SLOTS != 0 => {
+            link.ext.refused_code = return_code;
+        }
         _ => {}
     }
     Ok(())
