@@ -13,6 +13,7 @@
 pub(super) mod reconnect;
 
 use core::ffi::c_int;
+use core::mem::MaybeUninit;
 
 use super::api::{emit, transition};
 use super::errno::{neg, EACCES, EBADMSG, ENOMSG};
@@ -65,10 +66,14 @@ pub(super) fn emit_plain(t: azure_iot_hub_evt_type, err: c_int) {
 
 /// The properties of a C2D message's bag, as the core reads them
 /// ([`PropertyBag::iter_bytes`]: `&`-separated, empty segments skipped, the key up to the first
-/// `=`, no `=`: an empty value), at most `props.len()`. Returns how many were written. Not
-/// inlined: the handler's other paths keep their registers.
+/// `=`, no `=`: an empty value), at most `props.len()`, into the first entries of `props`.
+/// Returns how many were written (and are initialised). Not inlined: the handler's other paths
+/// keep their registers.
 #[inline(never)]
-fn read_properties(bag: PropertyBag<'_>, props: &mut [azure_iot_hub_property]) -> usize {
+fn read_properties(
+    bag: PropertyBag<'_>,
+    props: &mut [MaybeUninit<azure_iot_hub_property>],
+) -> usize {
     let mut count = 0;
     for (k, v) in bag.iter_bytes() {
         let Some(p) = props.get_mut(count) else {
@@ -77,10 +82,10 @@ fn read_properties(bag: PropertyBag<'_>, props: &mut [azure_iot_hub_property]) -
             );
             break;
         };
-        *p = azure_iot_hub_property {
+        p.write(azure_iot_hub_property {
             key: azure_iot_hub_buf::from_bytes(k),
             value: azure_iot_hub_buf::from_bytes(v),
-        };
+        });
         count += 1;
     }
     count
@@ -89,7 +94,9 @@ fn read_properties(bag: PropertyBag<'_>, props: &mut [azure_iot_hub_property]) -
 /// The port's handler: every event is built in one zeroed `azure_iot_hub_evt` and handed to
 /// the application by one call.
 pub(super) fn on_port_event(ev: &PortEvent<'_>) {
-    let mut props = [azure_iot_hub_property::EMPTY; RECV_MAX];
+    // A C2D message's properties: only the first `property_count` are written, and C reads no
+    // more (not zeroed for every event first).
+    let mut props = [const { MaybeUninit::<azure_iot_hub_property>::uninit() }; RECV_MAX];
     let mut evt = azure_iot_hub_evt::new(AZURE_IOT_HUB_EVT_ERROR);
     // The topic of a received message (type and name; a C2D message's properties), and whether
     // `data.msg.topic` repeats it.
@@ -130,7 +137,8 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
                 payload,
             } => {
                 property_count = read_properties(bag, &mut props);
-                properties = props.as_mut_ptr();
+                // The first `property_count` entries are initialised: read_properties wrote them.
+                properties = props.as_mut_ptr().cast::<azure_iot_hub_property>();
                 evt.data.msg.payload = nul_terminated(payload);
                 topic = Some((AZURE_IOT_HUB_TOPIC_DEVICEBOUND, name));
                 msg = true;
@@ -385,10 +393,12 @@ mod tests {
             "ü=ö&a",
         ];
         for bag in bags {
-            let mut props = [azure_iot_hub_property::EMPTY; 4];
+            let mut props = [MaybeUninit::uninit(); 4];
             let n = read_properties(PropertyBag::from(bag), &mut props);
             let got: Vec<(String, String)> = props[..n]
                 .iter()
+                // SAFETY: read_properties wrote the first `n` entries.
+                .map(|p| unsafe { p.assume_init() })
                 .map(|p| (text(p.key), text(p.value)))
                 .collect();
             let want: Vec<(String, String)> = PropertyBag::from(bag)

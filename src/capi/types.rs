@@ -77,15 +77,6 @@ pub struct azure_iot_hub_property {
     pub value: azure_iot_hub_buf,
 }
 
-impl azure_iot_hub_property {
-    /// Both buffers `{NULL, 0}`.
-    #[cfg_attr(not(feature = "std"), allow(dead_code))] // used by the port's event conversion
-    pub(crate) const EMPTY: Self = azure_iot_hub_property {
-        key: azure_iot_hub_buf::EMPTY,
-        value: azure_iot_hub_buf::EMPTY,
-    };
-}
-
 /// Azure IoT Hub notification events.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
