@@ -320,15 +320,20 @@ fn disconnect() -> Result<(), Error> {
     })
 }
 
-/// The next MQTT message ID (1, 2, ..., 65535, 1, ...), once the library is initialised.
-fn next_message_id() -> Option<u16> {
-    platform::client().map(|c| c.next_packet_id())
-}
-
-/// Whether the library is connected (a `bool`, not a `Result`: returned in a register, and
-/// each caller makes its own `Error::NotConnected`).
-fn connected() -> bool {
-    *lock(&STATE) == STATE_CONNECTED
+/// The message ID of a message to send: `given`, or when it is 0 the next MQTT message ID
+/// (1, 2, ..., 65535, 1, ...; none before the library is initialised), chosen before the state
+/// is checked, as the original does; `Error::NotConnected` unless connected. One called copy
+/// for azure_iot_hub_send and azure_iot_hub_method_respond.
+fn message_id(given: u16) -> Result<Option<u16>, Error> {
+    let packet_id = if given != 0 {
+        Some(given)
+    } else {
+        platform::client().map(|c| c.next_packet_id())
+    };
+    if *lock(&STATE) != STATE_CONNECTED {
+        return Err(Error::NotConnected);
+    }
+    Ok(packet_id)
 }
 
 /// The caller's property array, read in place.
@@ -385,15 +390,7 @@ pub unsafe extern "C" fn azure_iot_hub_send(tx_data: *const azure_iot_hub_msg) -
 
 fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
     use azure_iot_hub_topic_type::*;
-    // The message ID is chosen before the state is checked, as the original does.
-    let packet_id = if msg.message_id != 0 {
-        Some(msg.message_id)
-    } else {
-        next_message_id()
-    };
-    if !connected() {
-        return Err(Error::NotConnected);
-    }
+    let packet_id = message_id(msg.message_id)?;
     let topic_type = msg.topic.r#type.get();
     if !matches!(
         topic_type,
@@ -504,10 +501,7 @@ pub unsafe extern "C" fn azure_iot_hub_method_respond(result: *mut azure_iot_hub
 }
 
 fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
-    let packet_id = next_message_id();
-    if !connected() {
-        return Err(Error::NotConnected);
-    }
+    let packet_id = message_id(0)?;
     // SAFETY: the caller guarantees both buffers are readable during the call.
     let (rid, payload) = unsafe { (result.request_id.bytes(), result.payload.bytes()) };
     let (rid, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
