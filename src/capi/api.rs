@@ -336,8 +336,26 @@ fn message_id(given: u16) -> Result<Option<u16>, Error> {
     Ok(packet_id)
 }
 
-/// The caller's property array, read in place.
+/// The caller's property array, read in place, with every buffer checked by
+/// [`CProperties::new`].
 struct CProperties<'a>(&'a [azure_iot_hub_property]);
+
+impl<'a> CProperties<'a> {
+    /// `Error::Null` if a property has no key pointer, or a buffer has a size but no pointer.
+    fn new(props: &'a [azure_iot_hub_property]) -> Result<Self, Error> {
+        for p in props {
+            if p.key.ptr.is_null() {
+                return Err(Error::Null);
+            }
+            // SAFETY: azure_iot_hub_send's caller guarantees that the properties' buffers are
+            // readable for the duration of the call, which outlives `'a`.
+            if unsafe { p.key.bytes().is_none() || p.value.bytes().is_none() } {
+                return Err(Error::Null);
+            }
+        }
+        Ok(CProperties(props))
+    }
+}
 
 impl PropertyList for CProperties<'_> {
     fn count(&self) -> usize {
@@ -345,9 +363,16 @@ impl PropertyList for CProperties<'_> {
     }
     fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
         let p = self.0.get(i)?;
-        // SAFETY: azure_iot_hub_send's caller guarantees that the properties' buffers are
-        // readable for the duration of the call, which outlives this borrow.
-        unsafe { Some((p.key.bytes()?, p.value.bytes()?)) }
+        // SAFETY: as in `new`, which found both buffers usable: the key's pointer is not NULL
+        // and its size at most isize::MAX, the value's too unless its size is 0.
+        unsafe {
+            let key = core::slice::from_raw_parts(p.key.ptr as *const u8, p.key.size);
+            let value = match p.value.size {
+                0 => &[],
+                n => core::slice::from_raw_parts(p.value.ptr as *const u8, n),
+            };
+            Some((key, value))
+        }
     }
 }
 
@@ -424,7 +449,7 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
             unsafe { core::slice::from_raw_parts(p, n) }
         }
     };
-    let properties = CProperties(props);
+    let properties;
     let request_id = match topic_type {
         Some(AZURE_IOT_HUB_TOPIC_EVENT) => None,
         _ => {
@@ -441,15 +466,7 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
         Some(AZURE_IOT_HUB_TOPIC_EVENT) => {
             // A property without a key pointer (or any buffer with a size but no pointer) is an
             // invalid argument, not an invalid topic.
-            for p in props {
-                if p.key.ptr.is_null() {
-                    return Err(Error::Null);
-                }
-                // SAFETY: as in CProperties::get.
-                if unsafe { p.key.bytes().is_none() || p.value.bytes().is_none() } {
-                    return Err(Error::Null);
-                }
-            }
+            properties = CProperties::new(props)?;
             MessageKind::Telemetry {
                 properties: &properties,
             }
