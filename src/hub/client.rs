@@ -798,20 +798,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             MessageKind::Telemetry { .. } => {
                 ("", telemetry::topic_len(usize::from(self.device_id_len), 0))
             }
-            MessageKind::TwinGet {
-                request_id: Some(r),
-            }
-            | MessageKind::TwinReported {
-                request_id: Some(r),
-            } if !r.is_empty() => {
-                if !valid_component(r.as_bytes(), false) {
-                    return Err(PublishError::InvalidArgument);
-                }
+            MessageKind::TwinGet { request_id } | MessageKind::TwinReported { request_id } => {
+                let r = match request_id {
+                    Some(r) if !r.is_empty() => {
+                        if !valid_component(r.as_bytes(), false) {
+                            return Err(PublishError::InvalidArgument);
+                        }
+                        r
+                    }
+                    _ => {
+                        generated = Some(self.next_request_id());
+                        ""
+                    }
+                };
                 (r, twin_head(&kind).len())
-            }
-            MessageKind::TwinGet { .. } | MessageKind::TwinReported { .. } => {
-                generated = Some(self.next_request_id());
-                ("", twin_head(&kind).len())
             }
             MessageKind::MethodResponse {
                 request_id: r,
