@@ -68,21 +68,8 @@ fn id_ok(id: &str) -> bool {
 /// SUBSCRIBE to [`SUBSCRIBE_FILTER`] at QoS 0 with packet ID 0 (bytes 2 and 3), laid out at
 /// compile time as `encode_subscribe` writes it (a test compares them): queued through the
 /// called [`DpsClient::push_bytes`] with the packet ID set, instead of an inlined encoder.
-const SUBSCRIBE: [u8; 7 + SUBSCRIBE_FILTER.len()] = {
-    let filter = SUBSCRIBE_FILTER.as_bytes();
-    // Remaining length: packet ID, the filter's length, the filter, its QoS (one byte).
-    let remaining = 2 + 2 + filter.len() + 1;
-    assert!(remaining < 128 && filter.len() < 256);
-    let mut p = [0; 7 + SUBSCRIBE_FILTER.len()];
-    (p[0], p[1], p[5]) = (0x82, remaining as u8, filter.len() as u8);
-    let mut i = 0;
-    while i < filter.len() {
-        p[6 + i] = filter[i];
-        i += 1;
-    }
-    // The last byte, the QoS, stays 0 (at most once).
-    p
-};
+const SUBSCRIBE: [u8; mqtt::subscribe_len(&[SUBSCRIBE_FILTER])] =
+    mqtt::subscribe_template(&[SUBSCRIBE_FILTER]);
 
 /// The register request's topic.
 const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";

@@ -4,7 +4,7 @@
 //! (smaller code, same bytes: see the test against `encode_subscribe`).
 
 use super::{c2d, SUBSCRIPTIONS};
-use crate::mqtt::QoS;
+use crate::mqtt::{subscribe_len, subscribe_template, QoS};
 
 const fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -20,50 +20,21 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
-/// Packet identifier + every filter (two-byte length, bytes, requested QoS).
-const BODY_LEN: usize = {
-    let mut n = 2;
-    let mut i = 0;
-    while i < SUBSCRIPTIONS.len() {
-        n += 2 + SUBSCRIPTIONS[i].len() + 1;
-        i += 1;
-    }
-    n
-};
-
-// The remaining length fits one byte (the layout below relies on it).
-const _: () = assert!(BODY_LEN < 128);
-
 /// The whole packet: fixed header (2 bytes) and body.
-pub const LEN: usize = 2 + BODY_LEN;
+pub const LEN: usize = subscribe_len(&SUBSCRIPTIONS);
 
-/// The packet with packet identifier 0 and every QoS 0, and where the C2D filter's QoS byte is.
+/// The packet with packet identifier 0 and every QoS 0, and where the C2D filter's QoS byte is
+/// (the last byte of the packet cut after that filter).
 const TEMPLATE: ([u8; LEN], usize) = {
-    let mut p = [0u8; LEN];
-    p[0] = 0x82;
-    p[1] = BODY_LEN as u8;
-    let mut at = 4;
-    let mut c2d_qos_at = 0;
     let mut i = 0;
-    while i < SUBSCRIPTIONS.len() {
-        let f = SUBSCRIPTIONS[i].as_bytes();
-        p[at] = (f.len() >> 8) as u8;
-        p[at + 1] = f.len() as u8;
-        at += 2;
-        let mut j = 0;
-        while j < f.len() {
-            p[at] = f[j];
-            at += 1;
-            j += 1;
-        }
-        if same(f, c2d::SUBSCRIBE_FILTER.as_bytes()) {
-            c2d_qos_at = at;
-        }
-        at += 1;
+    while !same(
+        SUBSCRIPTIONS[i].as_bytes(),
+        c2d::SUBSCRIBE_FILTER.as_bytes(),
+    ) {
         i += 1;
     }
-    assert!(at == LEN && c2d_qos_at != 0);
-    (p, c2d_qos_at)
+    let c2d_qos_at = subscribe_len(SUBSCRIPTIONS.split_at(i + 1).0) - 1;
+    (subscribe_template::<LEN>(&SUBSCRIPTIONS), c2d_qos_at)
 };
 
 /// Writes SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0, into

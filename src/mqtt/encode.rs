@@ -237,6 +237,48 @@ pub fn encode_subscribe<S: Sink>(
     Ok(())
 }
 
+/// The length of the SUBSCRIBE packet for `filters` (fixed header, packet identifier, and for
+/// each filter its two-byte length, its bytes and its QoS): the size of the array
+/// [`subscribe_template`] fills. Its remaining length must fit one byte (checked there).
+pub(crate) const fn subscribe_len(filters: &[&str]) -> usize {
+    let mut n = 2 + 2;
+    let mut i = 0;
+    while i < filters.len() {
+        n += 2 + filters[i].len() + 1;
+        i += 1;
+    }
+    n
+}
+
+/// SUBSCRIBE for `filters`, laid out at compile time as [`encode_subscribe`] writes it, with
+/// packet identifier 0 (bytes 2 and 3) and every filter at QoS 0 (its last byte), for a client
+/// that patches those and queues the constant instead of running the encoder. The QoS byte of
+/// filter `i` is at `subscribe_len(&filters[..=i]) - 1`. `LEN` is [`subscribe_len`]`(filters)`.
+pub(crate) const fn subscribe_template<const LEN: usize>(filters: &[&str]) -> [u8; LEN] {
+    assert!(LEN == subscribe_len(filters) && LEN - 2 < 128);
+    let mut p = [0u8; LEN];
+    p[0] = 0x82;
+    p[1] = (LEN - 2) as u8;
+    let mut at = 4;
+    let mut i = 0;
+    while i < filters.len() {
+        let f = filters[i].as_bytes();
+        p[at] = (f.len() >> 8) as u8;
+        p[at + 1] = f.len() as u8;
+        at += 2;
+        let mut j = 0;
+        while j < f.len() {
+            p[at] = f[j];
+            at += 1;
+            j += 1;
+        }
+        // The QoS byte stays 0.
+        at += 1;
+        i += 1;
+    }
+    p
+}
+
 /// Encodes the fixed header, topic and packet identifier of a PUBLISH whose topic is produced by
 /// `topic` (exactly `topic_len` bytes) and whose payload of `payload_len` bytes the caller sends
 /// right after these bytes. `packet_id` is used for QoS 1 and 2 only.

@@ -21,12 +21,12 @@ pub use decode::{
     decode_packet, publish_packet_id, publish_prefix, DecodeError, Inbound, InboundPublish,
     SubackCodes,
 };
-pub(crate) use encode::put_fixed_header;
 pub use encode::{
     encode_connect, encode_disconnect, encode_pingreq, encode_puback, encode_publish_header,
     encode_subscribe, put_remaining_length, remaining_length_size, Connect, EncodeError, QoS,
     UserName, MAX_REMAINING_LENGTH,
 };
+pub(crate) use encode::{put_fixed_header, subscribe_len, subscribe_template};
 pub use framer::{FixedHeader, FrameError, Framed, Framer};
 pub use text::{is_utf8, Text, TopicText};
 
