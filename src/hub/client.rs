@@ -381,11 +381,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
         self.len += n;
         Some(dst)
     }
+    /// [`Self::reserve`] for a packet of constant length `N`.
+    #[inline(always)]
+    fn reserve_array<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        self.reserve(N).and_then(|d| d.first_chunk_mut::<N>())
+    }
     /// Queues `packet` whole, or nothing if it does not fit.
     #[inline(always)]
     fn push_bytes<const N: usize>(&mut self, packet: [u8; N]) -> Result<(), Overflow> {
-        let dst = self.reserve(N).and_then(|d| d.first_chunk_mut::<N>());
-        *dst.ok_or(Overflow)? = packet;
+        *self.reserve_array::<N>().ok_or(Overflow)? = packet;
         Ok(())
     }
     /// A writer (a cursor) over the free space; add what it wrote to `len` to queue it (all or
@@ -931,8 +935,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let qos = self.c2d_qos;
         let dst = self
             .tx
-            .reserve(subscribe::LEN)
-            .and_then(|d| d.first_chunk_mut::<{ subscribe::LEN }>())
+            .reserve_array::<{ subscribe::LEN }>()
             .ok_or(ProtocolError::TransmitBufferFull)?;
         subscribe::write(dst, id, qos);
         Ok(())
