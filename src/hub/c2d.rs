@@ -7,7 +7,8 @@ use crate::mqtt::TopicText;
 /// original library subscribes to).
 pub const SUBSCRIBE_FILTER: &str = "devices/+/messages/devicebound/#";
 
-const MARKER: &str = "/messages/devicebound/";
+/// (The bytes of the subscription filter, `devices/+/messages/devicebound/#`.)
+const MARKER: &[u8; 22] = super::subscribe::shared(b"/messages/devicebound/");
 
 /// The property bag of a C2D topic, if `topic` is one. As in the original, the device ID in the
 /// topic is not checked; everything after `/messages/devicebound/` is the (still URL-encoded) bag.
@@ -24,7 +25,7 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Option<PropertyBag<'a>> {
 /// prefix and slash checks cost more code than the search they save (about one instruction).
 #[inline(always)]
 fn marker_at(t: &[u8]) -> Option<usize> {
-    super::scan::find_anchored(t, MARKER.as_bytes(), 16)
+    super::scan::find_anchored(t, MARKER, 16)
 }
 
 #[cfg(test)]
@@ -64,7 +65,9 @@ mod tests {
             "devices/messages/devicebound/messages/devicebound/",
             "devices/b/messages/deviceboun/messages/devicebound/x",
         ] {
-            let want = t.find(MARKER).map(|at| &t[at + MARKER.len()..]);
+            let want = t
+                .find("/messages/devicebound/")
+                .map(|at| &t[at + MARKER.len()..]);
             assert_eq!(parse(t).map(|b| b.as_str()), want, "{t}");
             let text = parse(crate::mqtt::Text::from(t)).map(|b| b.as_bytes());
             assert_eq!(text, want.map(str::as_bytes), "{t}");

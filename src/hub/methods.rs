@@ -32,7 +32,8 @@ pub enum MethodTopicError {
 /// Parses a method-request topic.
 pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<MethodTopic<S>, MethodTopicError> {
     // Fixed-size compares (inlined moves, no `memcmp` call).
-    const PREFIX_BYTES: &[u8; 21] = b"$iothub/methods/POST/";
+    // (The bytes of the subscription filter, `$iothub/methods/POST/#`.)
+    const PREFIX_BYTES: &[u8; 21] = super::subscribe::shared(b"$iothub/methods/POST/");
     const RID_BYTES: &[u8; 7] = b"/?$rid=";
     let t = topic.bytes();
     if t.first_chunk::<21>() != Some(PREFIX_BYTES) {

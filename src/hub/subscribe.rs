@@ -37,12 +37,34 @@ const TEMPLATE: ([u8; LEN], usize) = {
     (subscribe_template::<LEN>(&SUBSCRIPTIONS), c2d_qos_at)
 };
 
+/// [`TEMPLATE`]'s packet, in flash once: [`write`] copies it, and the topic parsers' constant
+/// prefixes (which its filters hold) point into it ([`shared`]) rather than being copies of
+/// their own.
+static PACKET: [u8; LEN] = TEMPLATE.0;
+
+/// `bytes` where the SUBSCRIBE packet holds them (found at compile time; a compile error if it
+/// does not): the same bytes, with no second copy in flash.
+pub(crate) const fn shared<const N: usize>(bytes: &[u8; N]) -> &'static [u8; N] {
+    let packet: &'static [u8] = &PACKET;
+    let mut at = 0;
+    while at + N <= packet.len() {
+        let (_, rest) = packet.split_at(at);
+        if let Some(part) = rest.first_chunk::<N>() {
+            if same(part, bytes) {
+                return part;
+            }
+        }
+        at += 1;
+    }
+    panic!("not in the SUBSCRIBE packet")
+}
+
 /// Writes SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0, into
 /// `p` (the client's transmit queue: no copy of the packet on the stack first).
 #[inline(always)]
 pub fn write(p: &mut [u8; LEN], packet_id: u16, c2d_qos: QoS) {
-    let (template, c2d_qos_at) = TEMPLATE;
-    *p = template;
+    let c2d_qos_at = TEMPLATE.1;
+    *p = PACKET;
     let [hi, lo] = packet_id.to_be_bytes();
     // Constant, in-range positions: no panic path.
     p[2] = hi;

@@ -83,11 +83,14 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicEr
     const TWIN: usize = "$iothub/twin/".len();
     const RES: usize = TWIN + "res/".len();
     const DESIRED: usize = TWIN + "PATCH/properties/desired/?".len();
+    // (The bytes of the subscription filter, `$iothub/twin/res/#`.)
+    const TWIN_BYTES: &[u8; 13] = super::subscribe::shared(b"$iothub/twin/");
+    const RES_BYTES: &[u8; 4] = super::subscribe::shared(b"res/");
     let rest = topic
         .bytes()
-        .strip_prefix(b"$iothub/twin/")
+        .strip_prefix(TWIN_BYTES)
         .ok_or(TwinTopicError::NotTwin)?;
-    if let Some(b) = rest.strip_prefix(b"res/") {
+    if let Some(b) = rest.strip_prefix(RES_BYTES) {
         // `{status}/?{query}`: the status is what comes before the first `/?`, and must be 1 to
         // 3 digits. Equivalently: 1 to 3 leading digits followed by `/?` (a `/?` earlier than
         // the first non-digit is impossible, one later leaves a non-digit in the status).
@@ -110,7 +113,13 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicEr
             version: value(topic, bag, "$version"),
         });
     }
-    if rest.starts_with(b"PATCH/properties/desired/?") {
+    // (The bytes of the subscription filter, `$iothub/twin/PATCH/properties/desired/#`, then
+    // the `?` that starts the query.)
+    const DESIRED_BYTES: &[u8; 25] = super::subscribe::shared(b"PATCH/properties/desired/");
+    if rest
+        .strip_prefix(DESIRED_BYTES)
+        .is_some_and(|q| q.first() == Some(&b'?'))
+    {
         let version = value(topic, DESIRED, "$version")
             .filter(|v| !v.bytes().is_empty())
             .ok_or(TwinTopicError::Malformed)?;
