@@ -11,19 +11,23 @@ pub const DESIRED_FILTER: &str = "$iothub/twin/PATCH/properties/desired/#";
 /// The subscription filter for twin responses.
 pub const RESPONSE_FILTER: &str = "$iothub/twin/res/#";
 
-pub(crate) const GET_PREFIX: &[u8] = b"$iothub/twin/GET/?$rid=";
+/// The topic of a twin GET before the request ID.
+const GET_TOPIC: &[u8; 23] = b"$iothub/twin/GET/?$rid=";
 /// The fixed header and topic length of a twin GET (remaining length and topic length 0, to be
-/// set) and [`GET_PREFIX`]: what the client queues before the request ID.
-pub(crate) const GET_HEAD: [u8; 4 + GET_PREFIX.len()] = {
-    let mut h = [0u8; 4 + GET_PREFIX.len()];
+/// set) and its topic's prefix: what the client queues before the request ID. A `static`, in
+/// flash once: [`GET_PREFIX`] is its end.
+pub(crate) static GET_HEAD: [u8; 4 + GET_TOPIC.len()] = {
+    let mut h = [0u8; 4 + GET_TOPIC.len()];
     h[0] = 0x30;
     let mut i = 0;
-    while i < GET_PREFIX.len() {
-        h[4 + i] = GET_PREFIX[i];
+    while i < GET_TOPIC.len() {
+        h[4 + i] = GET_TOPIC[i];
         i += 1;
     }
     h
 };
+/// `$iothub/twin/GET/?$rid=`: the end of [`GET_HEAD`] (no second copy of the bytes).
+pub(crate) const GET_PREFIX: &[u8] = GET_HEAD.split_at(4).1;
 
 pub(crate) const REPORTED_PREFIX: &[u8] = b"$iothub/twin/PATCH/properties/reported/?$rid=";
 
