@@ -244,12 +244,12 @@ pub type Handler = fn(&HubClient, &PortEvent<'_>);
 
 /// The client, once [`HubClient::new`] made it (then for good): a `MaybeUninit` rather than an
 /// `Option`, whose `None` is not zero bytes, so that `LINK` starts as zero bytes and lives in
-/// `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its 288 bytes). No flag of its
-/// own (8 bytes of RAM with the padding): the client exists exactly when `TX` was taken, since
-/// `HubClient::new` takes `TX` (nothing else does) and writes the client right after, holding
+/// `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its bytes). No flag of its
+/// own (8 bytes of RAM with the padding): the client exists exactly when `TX` was claimed, since
+/// `HubClient::new` claims `TX` (nothing else does) and writes the client right after, holding
 /// the `LINK` lock, which every user of the slot holds. The methods are those of `Option` that
 /// the port uses.
-pub(crate) struct ClientSlot(MaybeUninit<Client<&'static mut [u8]>>);
+pub(crate) struct ClientSlot(MaybeUninit<Client<TxBuf>>);
 
 impl ClientSlot {
     const fn new() -> Self {
@@ -264,13 +264,13 @@ impl ClientSlot {
         !self.is_some()
     }
 
-    pub(crate) fn as_ref(&self) -> Option<&Client<&'static mut [u8]>> {
-        // SAFETY: `TX` is taken only by `HubClient::new`, which writes the client right after,
+    pub(crate) fn as_ref(&self) -> Option<&Client<TxBuf>> {
+        // SAFETY: `TX` is claimed only by `HubClient::new`, which writes the client right after,
         // under the `LINK` lock that the caller (who reached the slot through it) holds too.
         self.is_some().then(|| unsafe { self.0.assume_init_ref() })
     }
 
-    pub(crate) fn as_mut(&mut self) -> Option<&mut Client<&'static mut [u8]>> {
+    pub(crate) fn as_mut(&mut self) -> Option<&mut Client<TxBuf>> {
         // SAFETY: as in `as_ref`.
         self.is_some().then(|| unsafe { self.0.assume_init_mut() })
     }
@@ -326,6 +326,28 @@ pub(crate) fn handler() -> Option<Handler> {
 }
 
 static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
+
+/// The transmit buffer as the client holds it: a handle with no fields, made once by
+/// `HubClient::new` after it claimed `TX`, so that the client's code reaches the buffer at a
+/// constant address with a constant length instead of through a stored pointer and length.
+pub(crate) struct TxBuf(());
+
+impl AsRef<[u8]> for TxBuf {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the only `TxBuf` is made once, after `TX` was claimed (nothing else reaches
+        // the buffer), and the reference lives no longer than this borrow of it.
+        unsafe { &*TX.ptr() }
+    }
+}
+
+impl AsMut<[u8]> for TxBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_ref`; the exclusive borrow of the only handle makes this the only
+        // reference to the buffer while it lives.
+        unsafe { &mut *TX.ptr() }
+    }
+}
+
 /// The receive buffer's length: one byte more than a packet may take, because the framer
 /// writes a NUL after each body there, so the C API hands payloads to C as strings without
 /// copying them.
@@ -387,9 +409,12 @@ impl HubClient {
             let mut link = LINK.lock();
             if link.client.is_none() {
                 log::init();
-                let tx = TX.take().ok_or(StartError(-16))?;
-                // Right after taking TX, under the lock (see `ClientSlot`).
-                link.client.0.write(Client::new(tx, kconfig_options()));
+                if !TX.claim() {
+                    return Err(StartError(-16));
+                }
+                // Right after claiming TX, under the lock (see `ClientSlot`).
+                let client = Client::new(TxBuf(()), kconfig_options());
+                link.client.0.write(client);
                 link.fd = -1;
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
@@ -414,7 +439,7 @@ impl HubClient {
     }
 
     /// The client, if [`HubClient::new`] has run. Without the link lock: the handle only says
-    /// that the client exists (`TX` taken, for good), and every method locks the link and reaches
+    /// that the client exists (`TX` claimed, for good), and every method locks the link and reaches
     /// the client through it, which orders it after `new`'s write (see `ClientSlot`).
     pub fn get() -> Option<HubClient> {
         TX.is_taken().then_some(HubClient { _private: () })

@@ -112,7 +112,7 @@ impl<const N: usize> StaticBuf<N> {
     // The `&'static mut` comes from the `UnsafeCell`, handed out once (see SAFETY below).
     #[allow(clippy::mut_from_ref)]
     pub(crate) fn take(&'static self) -> Option<&'static mut [u8]> {
-        if self.taken.swap(true, Ordering::AcqRel) {
+        if !self.claim() {
             return None;
         }
         // SAFETY: `taken` was false, so no other reference to the buffer was ever created, and
@@ -120,8 +120,19 @@ impl<const N: usize> StaticBuf<N> {
         Some(unsafe { &mut *self.buf.get() })
     }
 
-    /// True once [`StaticBuf::take`] handed the buffer out. Relaxed: a caller that needs what
-    /// was done after the take to be visible synchronises through a lock of its own.
+    /// True the first time: the caller then has the buffer for good, to reach through
+    /// [`StaticBuf::ptr`] (a handle type that stands for it, made once after the claim).
+    pub(crate) fn claim(&self) -> bool {
+        !self.taken.swap(true, Ordering::AcqRel)
+    }
+
+    /// The buffer's address (see [`StaticBuf::claim`]).
+    pub(crate) fn ptr(&self) -> *mut [u8; N] {
+        self.buf.get()
+    }
+
+    /// True once [`StaticBuf::take`] handed the buffer out (or [`StaticBuf::claim`] claimed it).
+    /// Relaxed: a caller that needs what was done after the take to be visible synchronises through a lock of its own.
     pub(crate) fn is_taken(&self) -> bool {
         self.taken.load(Ordering::Relaxed)
     }
