@@ -277,69 +277,45 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
 /* sin_port and sin6_port follow the family at the same offset: one store fills in the port. */
 BUILD_ASSERT(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port));
 
+/* Numeric addresses (such as CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS) need no parsing here:
+ * zsock_getaddrinfo() resolves them itself, without DNS (try_resolve_literal_addr() on the
+ * native stack, from Zephyr 3.4 on; the modem with offloaded sockets), as the original
+ * mqtt_helper relies on for its static address.
+ */
 int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
 {
 	struct zsock_addrinfo hints = {
 		.ai_socktype = SOCK_STREAM,
 	};
-	struct zsock_addrinfo *result = NULL;
+	struct zsock_addrinfo *result;
 	struct zsock_addrinfo *ai;
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} lit = {0};
-	/* The address to copy: the literal, or the resolver's first usable result. */
-	const void *sa = &lit;
-	size_t len = sizeof(lit.in4);
-	int fam = AF_INET;
-	int err;
+	int err = zsock_getaddrinfo(host, NULL, &hints, &result);
 
-	/* Numeric addresses (such as CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS) need no resolver. */
-	if (zsock_inet_pton(AF_INET, host, &lit.in4.sin_addr) == 1) {
-		goto found;
-	}
-#if defined(CONFIG_NET_IPV6)
-	if (zsock_inet_pton(AF_INET6, host, &lit.in6.sin6_addr) == 1) {
-		fam = AF_INET6;
-		len = sizeof(lit.in6);
-		goto found;
-	}
-#endif
-
-	err = zsock_getaddrinfo(host, NULL, &hints, &result);
 	if (err) {
 		/* Same convention as the original mqtt_helper: the negated getaddrinfo() code. */
 		return -err;
 	}
 
-	/* The first IPv4 (or, with IPv6, IPv6) result. */
+	/* The first IPv4 (or, with IPv6, IPv6) result, with the family and the port. */
+	err = -ENOENT;
 	for (ai = result; ai != NULL; ai = ai->ai_next) {
 		bool v6 = IS_ENABLED(CONFIG_NET_IPV6) && ai->ai_family == AF_INET6;
 
 		if (v6 || ai->ai_family == AF_INET) {
-			sa = ai->ai_addr;
-			len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-			fam = ai->ai_family;
-			goto found;
+			size_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+			err = -ENOMEM;
+			if (*addrlen >= len) {
+				memcpy(addr, ai->ai_addr, len);
+				((struct sockaddr *)addr)->sa_family = ai->ai_family;
+				((struct sockaddr_in *)addr)->sin_port = htons(port);
+				*addrlen = len;
+				*family = ai->ai_family;
+				err = 0;
+			}
+			break;
 		}
 	}
 	zsock_freeaddrinfo(result);
-	return -ENOENT;
-
-found:
-	/* One copy for every case, with the family (a literal has none yet) and the port. */
-	err = -ENOMEM;
-	if (*addrlen >= len) {
-		memcpy(addr, sa, len);
-		((struct sockaddr *)addr)->sa_family = fam;
-		((struct sockaddr_in *)addr)->sin_port = htons(port);
-		*addrlen = len;
-		*family = fam;
-		err = 0;
-	}
-	if (result != NULL) {
-		zsock_freeaddrinfo(result);
-	}
 	return err;
 }
