@@ -79,9 +79,9 @@ int64_t azure_iot_hub_rs_unix_time(void);
 /* ---- Worker thread and synchronisation (src/glue.c) ----------------------------------- */
 
 /**
- * Start the library's worker thread (at most once per boot): stack
- * CONFIG_MQTT_HELPER_STACK_SIZE, priority K_LOWEST_APPLICATION_THREAD_PRIO, name
- * "azure_iot_hub". @return 0, or -EALREADY if it was already started.
+ * Start the library's worker thread: stack CONFIG_MQTT_HELPER_STACK_SIZE, priority
+ * K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub". Call it once per boot (the library
+ * does, from its first initialisation); @p entry is not NULL. @return 0.
  */
 int azhub_z_thread_start(void (*entry)(void *arg), void *arg);
 

@@ -105,7 +105,6 @@ __weak int64_t azure_iot_hub_rs_unix_time(void)
 
 K_THREAD_STACK_DEFINE(azhub_z_stack, CONFIG_MQTT_HELPER_STACK_SIZE);
 static struct k_thread azhub_z_thread;
-static atomic_t azhub_z_thread_started;
 
 static void thread_entry(void *p1, void *p2, void *p3)
 {
@@ -115,14 +114,11 @@ static void thread_entry(void *p1, void *p2, void *p3)
 	entry(p2);
 }
 
+/* No started flag: the library calls this once, from its first initialisation (under its
+ * lock, after it claimed the transmit buffer, which happens once per boot).
+ */
 int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
 {
-	if (entry == NULL) {
-		return -EINVAL;
-	}
-	if (!atomic_cas(&azhub_z_thread_started, 0, 1)) {
-		return -EALREADY;
-	}
 	k_tid_t tid = k_thread_create(&azhub_z_thread, azhub_z_stack,
 				      K_THREAD_STACK_SIZEOF(azhub_z_stack), thread_entry,
 				      (void *)entry, arg, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
@@ -131,9 +127,10 @@ int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
 	return 0;
 }
 
+/* Before the thread is created no thread runs on azhub_z_thread: the comparison alone says it. */
 bool azhub_z_on_worker(void)
 {
-	return atomic_get(&azhub_z_thread_started) != 0 && k_current_get() == &azhub_z_thread;
+	return k_current_get() == &azhub_z_thread;
 }
 
 void azhub_z_panic(void)
