@@ -140,8 +140,9 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 /**
  * With CONFIG_MQTT_HELPER_PROVISION_CERTIFICATES and CONFIG_NET_SOCKETS_SOCKOPT_TLS: add the
  * PEM files compiled from the application's certificate folder to MQTT_HELPER_SEC_TAG (and
- * the "-2" files to MQTT_HELPER_SECONDARY_SEC_TAG when it is not -1). Does the work once per
- * boot; -EEXIST from Zephyr is not an error. @return 0 or a negative errno.
+ * the "-2" files to MQTT_HELPER_SECONDARY_SEC_TAG when it is not -1). Called once per boot,
+ * by the library's first initialisation; -EEXIST from Zephyr is not an error (so calling it
+ * again adds nothing and succeeds). @return 0 or a negative errno.
  */
 int azhub_z_provision_certificates(void);
 

@@ -95,19 +95,13 @@ static int provision(void)
 	return err;
 }
 
+/* No lock and no "done" flag: the library calls this once per boot, from its first
+ * initialisation (under its own lock); and a credential added again (-EEXIST) is not an error,
+ * so another call would do no harm.
+ */
 int azhub_z_provision_certificates(void)
 {
-	static K_MUTEX_DEFINE(lock);
-	static bool done;
-	int err = 0;
-
-	k_mutex_lock(&lock, K_FOREVER);
-	if (!done) {
-		err = provision();
-		done = (err == 0);
-	}
-	k_mutex_unlock(&lock);
-	return err;
+	return provision();
 }
 
 #else
