@@ -21,7 +21,6 @@
 
 use core::ffi::{c_int, c_void};
 use core::fmt;
-use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) use super::{CloseReason, PortEvent};
@@ -242,18 +241,24 @@ impl fmt::Display for SendError {
 /// The handler: called on the worker thread.
 pub type Handler = fn(&HubClient, &PortEvent<'_>);
 
-/// The client, once [`HubClient::new`] made it (then for good): a `MaybeUninit` rather than an
-/// `Option`, whose `None` is not zero bytes, so that `LINK` starts as zero bytes and lives in
-/// `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its bytes). No flag of its
-/// own (8 bytes of RAM with the padding): the client exists exactly when `TX` was claimed, since
-/// `HubClient::new` claims `TX` (nothing else does) and writes the client right after, holding
+/// The client, once [`HubClient::new`] set it up (then for good). It starts as zero bytes,
+/// which are a valid `Client<TxBuf>` (integers, flags, byte arrays, enums whose first variant
+/// is 0, and the transmit buffer a handle with no fields; the compiler checks it when it
+/// evaluates `LINK`: zero-initialising a type that does not allow it fails the build), so that
+/// `LINK` lives in `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its bytes),
+/// and `HubClient::new` sets only the closed state's values that are not zero
+/// (`handle_closed`) instead of writing the whole client. No flag of its own
+/// (8 bytes of RAM with the padding): the client is set up exactly when `TX` was claimed, since
+/// `HubClient::new` claims `TX` (nothing else does) and sets the client up right after, holding
 /// the `LINK` lock, which every user of the slot holds. The methods are those of `Option` that
 /// the port uses.
-pub(crate) struct ClientSlot(MaybeUninit<Client<TxBuf>>);
+pub(crate) struct ClientSlot(Client<TxBuf>);
 
 impl ClientSlot {
-    const fn new() -> Self {
-        ClientSlot(MaybeUninit::uninit())
+    const fn zeroed() -> Self {
+        // SAFETY: zero bytes are a valid `Client<TxBuf>` (see above; checked by the compiler,
+        // which evaluates this for the static `LINK`).
+        ClientSlot(unsafe { core::mem::zeroed() })
     }
 
     pub(crate) fn is_some(&self) -> bool {
@@ -265,14 +270,11 @@ impl ClientSlot {
     }
 
     pub(crate) fn as_ref(&self) -> Option<&Client<TxBuf>> {
-        // SAFETY: `TX` is claimed only by `HubClient::new`, which writes the client right after,
-        // under the `LINK` lock that the caller (who reached the slot through it) holds too.
-        self.is_some().then(|| unsafe { self.0.assume_init_ref() })
+        self.is_some().then_some(&self.0)
     }
 
     pub(crate) fn as_mut(&mut self) -> Option<&mut Client<TxBuf>> {
-        // SAFETY: as in `as_ref`.
-        self.is_some().then(|| unsafe { self.0.assume_init_mut() })
+        self.is_some().then_some(&mut self.0)
     }
 }
 
@@ -295,7 +297,7 @@ pub(crate) struct Link {
 }
 
 pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
-    client: ClientSlot::new(),
+    client: ClientSlot::zeroed(),
     fd: 0,
     active: false,
     close_requested: false,
@@ -327,15 +329,17 @@ pub(crate) fn handler() -> Option<Handler> {
 
 static TX: StaticBuf<TX_BUFFER_SIZE> = StaticBuf::new();
 
-/// The transmit buffer as the client holds it: a handle with no fields, made once by
-/// `HubClient::new` after it claimed `TX`, so that the client's code reaches the buffer at a
-/// constant address with a constant length instead of through a stored pointer and length.
+/// The transmit buffer as the client holds it: a handle with no fields, the one in `LINK`'s
+/// client (never made otherwise), used only once `HubClient::new` claimed `TX` (see
+/// `ClientSlot`), so that the client's code reaches the buffer at a constant address with a
+/// constant length instead of through a stored pointer and length.
 pub(crate) struct TxBuf(());
 
 impl AsRef<[u8]> for TxBuf {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: the only `TxBuf` is made once, after `TX` was claimed (nothing else reaches
-        // the buffer), and the reference lives no longer than this borrow of it.
+        // SAFETY: the only `TxBuf` is the client's, reached only after `TX` was claimed (and
+        // nothing else reaches the buffer), and the reference lives no longer than this borrow
+        // of it.
         unsafe { &*TX.ptr() }
     }
 }
@@ -412,9 +416,12 @@ impl HubClient {
                 if !TX.claim() {
                     return Err(StartError(-16));
                 }
-                // Right after claiming TX, under the lock (see `ClientSlot`).
-                let client = Client::new(TxBuf(()), kconfig_options());
-                link.client.0.write(client);
+                // Right after claiming TX, under the lock (see `ClientSlot`): the zero client
+                // in the closed state's values, as `Client::new` makes it (which sets every other
+                // field to 0). Its options stay zero until the first connect: the port's
+                // connect sets them (`session::connect_client`) before `Client::connect`, and
+                // nothing reads them while disconnected.
+                link.client.0.handle_closed();
                 link.fd = -1;
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
