@@ -98,12 +98,14 @@ bool azhub_z_on_worker(void);
 #endif
 #define AZHUB_Z_MUTEX_COUNT 5
 
-/** Semaphores: initial count 0, limit 1. @return 0, -EAGAIN on timeout, -EINVAL bad id. */
+/** Semaphores: initial count 0, limit 1. @p id must be one of them (checked only with
+ * CONFIG_ASSERT). @return what k_sem_take() returns: 0, -EBUSY (no wait) or -EAGAIN. */
 int azhub_z_sem_take(int id, int32_t timeout_ms);
 void azhub_z_sem_give(int id);
 void azhub_z_sem_reset(int id);
 
-/** Recursive mutexes (k_mutex). @return 0, -EAGAIN on timeout, -EINVAL bad id. */
+/** Recursive mutexes (k_mutex). @p id must be one of them (checked only with CONFIG_ASSERT).
+ * @return what k_mutex_lock() and k_mutex_unlock() return (0 on success). */
 int azhub_z_mutex_lock(int id, int32_t timeout_ms);
 int azhub_z_mutex_unlock(int id);
 
@@ -120,7 +122,7 @@ ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags);
 int azhub_z_close(int fd);
 int azhub_z_shutdown(int fd, int how);
 int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen);
-/** poll() on one descriptor; @p revents receives the returned events. */
+/** poll() on one descriptor; @p revents (not NULL) receives the returned events. */
 int azhub_z_poll(int fd, short events, short *revents, int timeout_ms);
 
 /**

@@ -177,41 +177,36 @@ static int glue_sync_init(void)
 
 SYS_INIT(glue_sync_init, POST_KERNEL, 0);
 
+/* The ids are the library's constants (src/port/zephyr/sys.rs): checked only by assertions
+ * (CONFIG_ASSERT), and Zephyr's return codes passed on as they are (the library tests for 0).
+ */
 int azhub_z_sem_take(int id, int32_t timeout_ms)
 {
-	if ((unsigned int)id >= GLUE_SEM_COUNT) {
-		return -EINVAL;
-	}
-	return k_sem_take(&azhub_z_sems[id], ms_to_timeout(timeout_ms)) == 0 ? 0 : -EAGAIN;
+	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
+	return k_sem_take(&azhub_z_sems[id], ms_to_timeout(timeout_ms));
 }
 
 void azhub_z_sem_give(int id)
 {
-	if ((unsigned int)id < GLUE_SEM_COUNT) {
-		k_sem_give(&azhub_z_sems[id]);
-	}
+	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
+	k_sem_give(&azhub_z_sems[id]);
 }
 
 void azhub_z_sem_reset(int id)
 {
-	if ((unsigned int)id < GLUE_SEM_COUNT) {
-		k_sem_reset(&azhub_z_sems[id]);
-	}
+	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
+	k_sem_reset(&azhub_z_sems[id]);
 }
 
 int azhub_z_mutex_lock(int id, int32_t timeout_ms)
 {
-	if ((unsigned int)id >= GLUE_MUTEX_COUNT) {
-		return -EINVAL;
-	}
-	return k_mutex_lock(&azhub_z_mutexes[id], ms_to_timeout(timeout_ms)) == 0 ? 0 : -EAGAIN;
+	__ASSERT_NO_MSG((unsigned int)id < GLUE_MUTEX_COUNT);
+	return k_mutex_lock(&azhub_z_mutexes[id], ms_to_timeout(timeout_ms));
 }
 
 int azhub_z_mutex_unlock(int id)
 {
-	if ((unsigned int)id >= GLUE_MUTEX_COUNT) {
-		return -EINVAL;
-	}
+	__ASSERT_NO_MSG((unsigned int)id < GLUE_MUTEX_COUNT);
 	return k_mutex_unlock(&azhub_z_mutexes[id]);
 }
 
@@ -265,9 +260,7 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
 	};
 	int ret = zsock_poll(&pfd, 1, timeout_ms);
 
-	if (revents != NULL) {
-		*revents = pfd.revents;
-	}
+	*revents = pfd.revents;
 	return ret;
 }
 
