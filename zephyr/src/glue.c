@@ -164,12 +164,13 @@ BUILD_ASSERT(GLUE_SEM_COUNT <= AZHUB_Z_SEM_COUNT && GLUE_MUTEX_COUNT <= AZHUB_Z_
 static struct k_sem azhub_z_sems[GLUE_SEM_COUNT];
 static struct k_mutex azhub_z_mutexes[GLUE_MUTEX_COUNT];
 
+/* As many semaphores as mutexes in every build (3, or 5 with DPS): one loop creates both. */
+BUILD_ASSERT(GLUE_SEM_COUNT == GLUE_MUTEX_COUNT);
+
 static int glue_sync_init(void)
 {
 	for (int i = 0; i < GLUE_SEM_COUNT; i++) {
 		k_sem_init(&azhub_z_sems[i], 0, 1);
-	}
-	for (int i = 0; i < GLUE_MUTEX_COUNT; i++) {
 		k_mutex_init(&azhub_z_mutexes[i]);
 	}
 	return 0;
