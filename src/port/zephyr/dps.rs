@@ -279,6 +279,8 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     };
     let now = sys::now_ms();
     client.set_options(options());
+    // Whatever an earlier registration left (one that was prepared but never handed to the
+    // DPS thread stops where it failed): the client is made idle here, once for all of them.
     client.handle_closed();
     client
         .connect(
@@ -316,12 +318,10 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
         k::AZURE_IOT_HUB_DPS_HOSTNAME,
         cc.port
     );
-    let fd = net::establish(&cc).map_err(|e| {
-        client.handle_closed();
-        StartError::Transport(e)
-    })?;
+    // A failure leaves the client as it is: the next `prepare` resets it (`handle_closed`)
+    // before its CONNECT, and nothing else reads it meanwhile (one reset, not one per path).
+    let fd = net::establish(&cc).map_err(StartError::Transport)?;
     if let Err(e) = flush(client, fd) {
-        client.handle_closed();
         // SAFETY: the socket opened above, not shared with anyone.
         unsafe { sys::azhub_z_close(fd) };
         return Err(StartError::Transport(ConnectError::Tcp(e)));
