@@ -13,7 +13,7 @@ use core::ffi::{c_char, c_int, c_void};
 
 use super::KMutex;
 use super::LOG_TRANSPORT;
-use crate::dps::settings::{Key, SettingsStore, SUBTREE};
+use crate::dps::settings::{Key, SettingsStore, KEY_HOSTNAME, SUBTREE};
 
 /// Longest value cached (host names and device IDs are at most 128 bytes in the core).
 const VALUE_MAX: usize = 256;
@@ -103,18 +103,29 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
 
 /// The cache slot of a key the glue hands over: that of `hostname` or `device_id` (the cached
 /// keys, 0 and 1), below the subtree or in full; none for the length keys and any other key.
-/// The only place a key is found by its name.
+/// The only place a key is found by its name: one compare, with the name below the subtree of
+/// that length (cut from the core's keys at compile time; the two differ in length).
 fn cache_slot(key: &[u8]) -> Option<usize> {
-    // `azure_iot_hub/`, from the first key.
-    let prefix = C_KEY_TEXT.get(..PREFIX_LEN).unwrap_or_default();
-    let name = key.strip_prefix(prefix).unwrap_or(key);
-    [Key::Hostname, Key::DeviceId]
-        .into_iter()
-        .find(|&k| {
-            let c = c_key(k).unwrap_or_default();
-            c.get(PREFIX_LEN..c.len().saturating_sub(1)) == Some(name)
-        })
-        .map(|k| k as usize)
+    const HOSTNAME: &[u8] = below_subtree(Key::Hostname);
+    const DEVICE_ID: &[u8] = below_subtree(Key::DeviceId);
+    const _: () = assert!(HOSTNAME.len() != DEVICE_ID.len());
+    let name = key.strip_prefix(PREFIX).unwrap_or(key);
+    let (key, candidate) = if name.len() == HOSTNAME.len() {
+        (Key::Hostname, HOSTNAME)
+    } else {
+        (Key::DeviceId, DEVICE_ID)
+    };
+    (name == candidate).then_some(key as usize)
+}
+
+/// `azure_iot_hub/` (the subtree and its separator), the first key's start.
+const PREFIX: &[u8] = KEY_HOSTNAME.as_bytes().split_at(PREFIX_LEN).0;
+
+/// The name of `key` below the subtree (`hostname`...).
+const fn below_subtree(key: Key) -> &'static [u8] {
+    let (prefix, name) = key.as_str().as_bytes().split_at(PREFIX_LEN);
+    assert!(same(prefix, PREFIX));
+    name
 }
 
 /// Called by the glue when loading ends.
