@@ -73,7 +73,8 @@ fn c_key(key: Key) -> Option<&'static [u8]> {
 /// `azure_iot_hub/`.
 const PREFIX_LEN: usize = SUBTREE.len() + 1;
 
-/// Called by the glue's settings handler for every key under `azure_iot_hub` while loading.
+/// Called by the glue's settings handler for every key under `azure_iot_hub` while loading,
+/// with the key below the subtree (`hostname`...), as Zephyr's settings hand it to the handler.
 ///
 /// # Safety
 ///
@@ -95,21 +96,21 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
         // SAFETY: the glue passes `len` bytes it has just read, valid for the call.
         unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) }
     };
-    // Full keys and keys below the subtree; the length keys have no slot.
+    // The length keys have no slot.
     if let Some(i) = cache_slot(key) {
         CACHE.lock().set(i, Some(bytes));
     }
 }
 
-/// The cache slot of a key the glue hands over: that of `hostname` or `device_id` (the cached
-/// keys, 0 and 1), below the subtree or in full; none for the length keys and any other key.
-/// The only place a key is found by its name: one compare, with the name below the subtree of
-/// that length (cut from the core's keys at compile time; the two differ in length).
-fn cache_slot(key: &[u8]) -> Option<usize> {
+/// The cache slot of a key the glue hands over, below the subtree as Zephyr's settings pass it
+/// to the subtree's handler (the glue's contract): that of `hostname` or `device_id` (the
+/// cached keys, 0 and 1); none for the length keys and any other key. The only place a key is
+/// found by its name: one compare, with the name of that length (cut from the core's keys at
+/// compile time; the two differ in length).
+fn cache_slot(name: &[u8]) -> Option<usize> {
     const HOSTNAME: &[u8] = below_subtree(Key::Hostname);
     const DEVICE_ID: &[u8] = below_subtree(Key::DeviceId);
     const _: () = assert!(HOSTNAME.len() != DEVICE_ID.len());
-    let name = key.strip_prefix(PREFIX).unwrap_or(key);
     let (key, candidate) = if name.len() == HOSTNAME.len() {
         (Key::Hostname, HOSTNAME)
     } else {
