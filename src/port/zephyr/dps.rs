@@ -205,8 +205,6 @@ static JOB: TryCell<Job> = TryCell::new(Job {
     pending: false,
 });
 
-static THREAD_STARTED: AtomicBool = AtomicBool::new(false);
-
 fn options() -> DpsOptions {
     DpsOptions {
         timeout_secs: u32::try_from(k::AZURE_IOT_HUB_DPS_TIMEOUT_SEC)
@@ -253,14 +251,13 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     if job.pending {
         return Err(StartError::Busy);
     }
-    if !THREAD_STARTED.load(Ordering::Acquire) {
-        // SAFETY: `thread_main` is a valid entry that ignores its argument.
-        let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>, core::ptr::null_mut()) };
-        if rc != 0 && rc != -(super::bindings::EALREADY as i32) {
-            ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
-            return Err(StartError::Thread(rc));
-        }
-        THREAD_STARTED.store(true, Ordering::Release);
+    // The glue starts the thread once and answers -EALREADY after that (its own flag: no second
+    // one here).
+    // SAFETY: `thread_main` is a valid entry that ignores its argument.
+    let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>, core::ptr::null_mut()) };
+    if rc != 0 && rc != -(super::bindings::EALREADY as i32) {
+        ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
+        return Err(StartError::Thread(rc));
     }
     // The receive buffer, unless the hub's connection holds it. A registration that ended,
     // or was never handed to the DPS thread, gave it back: `ready` is clear here, and
