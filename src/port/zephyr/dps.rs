@@ -271,9 +271,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     job.ready = true;
     // From here on, a failure drops `Prepared`, which gives the buffer back.
     let mut prepared = Prepared(job);
-    let Some((client, _)) = prepared.0.parts() else {
-        return Err(StartError::Busy);
-    };
+    let client = &mut prepared.0.client;
     let now = sys::now_ms();
     client.set_options(options());
     // Whatever an earlier registration left (one that was prepared but never handed to the
@@ -303,9 +301,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
 /// DPS thread.
 pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
     let job = &mut prepared.0;
-    let Some((client, _)) = job.parts() else {
-        return Err(StartError::Busy);
-    };
+    let client = &mut job.client;
     let mut cc = ConnectConfig::from_config();
     cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME)
         .map_err(|_| StartError::InvalidConfig)?;
