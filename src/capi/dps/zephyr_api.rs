@@ -655,9 +655,8 @@ pub(crate) fn connect_hook(
         cc.hostname.set_text(text(hostname)?)?;
         cc.device_id.set_text(text(device_id)?)?;
     }
-    let user =
-        crate::sink::measure(|m| crate::hub::write_user_name(m, &cc.hostname, &cc.device_id, None))
-            .map_err(|_| Error::ConfigTooLong)?;
+    // Computed as the connect checks do (no measuring pass; the two strings are short).
+    let user = crate::hub::user_name_len(&cc.hostname, &cc.device_id, None);
     if user + 1 > cc.options.user_name_buf_size {
         return Err(Error::ConfigTooLong);
     }
