@@ -44,5 +44,6 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 
 bool azhub_z_dps_on_thread(void)
 {
-	return atomic_get(&azhub_z_dps_started) != 0 && k_current_get() == &azhub_z_dps_thread;
+	/* Before the thread is started no thread is azhub_z_dps_thread: no need to check the flag. */
+	return k_current_get() == &azhub_z_dps_thread;
 }
