@@ -63,12 +63,11 @@ extern "C" {
 const C_KEY_TEXT: &[u8] = b"azure_iot_hub/hostname\0azure_iot_hub/device_id\0azure_iot_hub/hostname_len\0azure_iot_hub/device_id_len\0";
 const C_KEY_AT: [u8; 5] = [0, 23, 47, 74, 102];
 
-/// The C name of `key`: its text in [`C_KEY_TEXT`], with its NUL. Inlined (flash, measured).
+/// The C name of `key`: [`C_KEY_TEXT`] from the key's start, which C reads up to the key's NUL
+/// (its end need not be looked up). Inlined (flash, measured).
 #[inline(always)]
 fn c_key(key: Key) -> Option<&'static [u8]> {
-    let i = key as usize;
-    let (&a, &b) = (C_KEY_AT.get(i)?, C_KEY_AT.get(i + 1)?);
-    C_KEY_TEXT.get(usize::from(a)..usize::from(b))
+    C_KEY_TEXT.get(usize::from(*C_KEY_AT.get(key as usize)?)..)
 }
 /// `azure_iot_hub/`.
 const PREFIX_LEN: usize = SUBTREE.len() + 1;
