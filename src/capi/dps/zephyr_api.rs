@@ -162,14 +162,15 @@ unsafe fn given(buf: &azure_iot_hub_buf) -> Result<Option<&str>, c_int> {
     if buf.ptr.is_null() || buf.size == 0 {
         return Ok(None);
     }
-    // SAFETY: non-NULL with a size; readable during the call by the caller's contract.
-    let bytes = unsafe { buf.bytes() }.ok_or(neg(EINVAL))?;
-    let s = utf8(bytes).ok_or(neg(EINVAL))?;
-    // Longer than any ID DPS accepts (128): refused here, as the core would at start.
-    if s.len() > MAX_ID_LEN {
+    // Longer than any ID DPS accepts (128): refused here, as the core would at start (before
+    // the bytes are read: the same -EINVAL as for bytes that are not UTF-8).
+    if buf.size > MAX_ID_LEN {
         return Err(neg(EINVAL));
     }
-    Ok(Some(s))
+    // SAFETY: non-NULL with a size of at most 128, readable during the call by the caller's
+    // contract.
+    let bytes = unsafe { core::slice::from_raw_parts(buf.ptr.cast::<u8>(), buf.size) };
+    utf8(bytes).map(Some).ok_or(neg(EINVAL))
 }
 
 /// Initialises DPS and registers the status handler; loads a stored assignment.
