@@ -232,20 +232,23 @@ fn load_stored(ctx: &mut Ctx, field: Field) {
 }
 
 /// init with the handler (None: the library's own, used by azure_iot_hub_connect()); the IDs
-/// are at most 128 bytes (`None`: the Kconfig value).
+/// given are 1 to 128 bytes (the callers check them; `None`: the Kconfig value).
 fn init(
     handler: azure_iot_hub_dps_handler_t,
     id_scope: Option<&str>,
     reg_id: Option<&str>,
 ) -> Result<(), c_int> {
-    let id_scope = id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
-    let reg_id = reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID);
-    // Empty, or (a Kconfig value) longer than an ID.
+    // A Kconfig value used for an ID not given may be empty or longer than an ID (a test of
+    // constants: no code when both are usable).
     let unusable = |s: &str| s.is_empty() || s.len() > MAX_ID_LEN;
-    if unusable(id_scope) || unusable(reg_id) {
+    if (id_scope.is_none() && unusable(k::AZURE_IOT_HUB_DPS_ID_SCOPE))
+        || (reg_id.is_none() && unusable(k::AZURE_IOT_HUB_DPS_REG_ID))
+    {
         ::log::error!(target: LOG, "no ID scope or registration ID (CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE / _REG_ID)");
         return Err(neg(EFAULT));
     }
+    let id_scope = id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
+    let reg_id = reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID);
     if CTX.lock().state == State::Connecting {
         ::log::warn!(target: LOG, "init refused: a registration is in progress");
         return Err(neg(EACCES));
