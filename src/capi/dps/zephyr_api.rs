@@ -652,12 +652,16 @@ pub(crate) fn connect_hook(
             return Err(Error::Dps(EFAULT));
         };
         // Stored values were checked when they were loaded; the assignment when it arrived.
+        // Checked again here (a get hands the application these buffers), as topic components,
+        // which are UTF-8.
         if !valid_component(hostname, false) || !valid_component(device_id, false) {
             return Err(Error::InvalidConfig);
         }
-        let text = |v| utf8(v).ok_or(Error::InvalidConfig);
-        cc.hostname.set_text(text(hostname)?)?;
-        cc.device_id.set_text(text(device_id)?)?;
+        // SAFETY: `valid_component` accepts UTF-8 only (bytes that are not all ASCII pass only
+        // if `is_utf8` accepts them).
+        let text = |v| unsafe { core::str::from_utf8_unchecked(v) };
+        cc.hostname.set_text(text(hostname))?;
+        cc.device_id.set_text(text(device_id))?;
     }
     // Computed as the connect checks do (no measuring pass; the two strings are short).
     let user = crate::hub::user_name_len(&cc.hostname, &cc.device_id, None);
