@@ -303,8 +303,12 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
     let job = &mut prepared.0;
     let client = &mut job.client;
     let mut cc = ConnectConfig::from_config();
-    cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME)
-        .map_err(|_| StartError::InvalidConfig)?;
+    // Whether the Kconfig host name fits is known at build time (no error path for a call
+    // that cannot fail).
+    if k::AZURE_IOT_HUB_DPS_HOSTNAME.len() > crate::hub::MAX_HOSTNAME_LEN {
+        return Err(StartError::InvalidConfig);
+    }
+    let _ = cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME);
     ::log::info!(
         target: LOG_DPS,
         "registering at {}:{}",
