@@ -218,10 +218,9 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
                 log::warn!(
                     "incoming message of {size} bytes is larger than the receive buffer; dropped"
                 );
-                topic = Some(match name {
-                    Some(n) => (topic_type_of(n), n),
-                    None => (AZURE_IOT_HUB_TOPIC_UNKNOWN, Text::default()),
-                });
+                // No topic: an empty one, which is of no known kind (UNKNOWN).
+                let name = name.unwrap_or_default();
+                topic = Some((topic_type_of(name), name));
                 AZURE_IOT_HUB_EVT_ERROR_MSG_SIZE
             }
             Event::Malformed { topic: name } => {
@@ -611,6 +610,8 @@ mod tests {
             ("$iothub/methods/POST/m", AZURE_IOT_HUB_TOPIC_UNKNOWN),
             ("$iothub/twin/res/200/?x=1", AZURE_IOT_HUB_TOPIC_UNKNOWN),
             ("some/other/topic", AZURE_IOT_HUB_TOPIC_UNKNOWN),
+            // What a too-large message without a topic is reported with.
+            ("", AZURE_IOT_HUB_TOPIC_UNKNOWN),
         ] {
             assert_eq!(topic_type_of(topic.into()), want, "{topic}");
         }
