@@ -400,7 +400,6 @@ fn run<H: Hooks>(
     framer: &mut Framer<RxBuf>,
     fd: c_int,
 ) -> Result<(), FailureKind> {
-    let c = sys::consts();
     // Each ending is written once (flash): a lost connection leaves the block `'lost`; DPS's
     // last answer or a deadline leaves the loop `'run` with the result, then DISCONNECT.
     'lost: {
@@ -456,44 +455,10 @@ fn run<H: Hooks>(
                 .map_or(1000, |d| d.saturating_sub(now))
                 .min(i32::MAX as u64);
 
-            // 3. Wait for input until the next deadline.
-            let mut revents: i16 = 0;
-            // SAFETY: `revents` is valid for the call; `fd` is this registration's socket.
-            let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait as c_int) };
-            if rc < 0 {
-                if sys::errno() == c.eintr {
-                    continue;
-                }
+            // 3. Wait for input until the next deadline; 4. read what is there.
+            if !super::worker::receive(framer, fd, wait as c_int) {
                 break 'lost;
             }
-            if rc == 0 {
-                continue;
-            }
-            if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
-                break 'lost;
-            }
-
-            // 4. Read what is there.
-            let spare = framer.spare();
-            if spare.is_empty() {
-                // The framer reports an oversize packet before its buffer is full; not reached.
-                break 'lost;
-            }
-            // SAFETY: `spare` is valid for writes of its length for the duration of the call.
-            let n = unsafe {
-                sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait)
-            };
-            if n == 0 {
-                break 'lost;
-            }
-            if n < 0 {
-                let e = sys::errno();
-                if e == c.eagain || e == c.eintr {
-                    continue;
-                }
-                break 'lost;
-            }
-            framer.commit(usize::try_from(n).unwrap_or(0));
         };
         // DISCONNECT; a failure to write it changes nothing.
         let _ = net::send_all(fd, &[0xe0, 0x00]);

@@ -68,7 +68,6 @@ fn protocol_error(e: ProtocolError) -> CloseReason {
 }
 
 fn serve(framer: &mut Framer<RxBuf>, fd: c_int) -> CloseReason {
-    let c = sys::consts();
     loop {
         // 1. Every packet the framer holds, one event each.
         loop {
@@ -148,50 +147,61 @@ fn serve(framer: &mut Framer<RxBuf>, fd: c_int) -> CloseReason {
             .map_or(POLL_SLICE_MS, |d| d.saturating_sub(now))
             .min(POLL_SLICE_MS);
 
-        // 3. Wait for input, without the lock.
-        let mut revents: i16 = 0;
-        // SAFETY: `revents` is valid for the call; `fd` stays open until `finish`.
-        let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait as c_int) };
-        if rc < 0 {
-            let e = sys::errno();
-            if e == c.eintr {
-                continue;
-            }
-            ::log::error!(target: LOG_TRANSPORT, "poll() failed: errno {e}");
+        // 3. Wait for input, without the lock; 4. read what is there.
+        if !receive(framer, fd, wait as c_int) {
             return CloseReason::Transport;
         }
-        if rc == 0 {
-            continue;
-        }
-        if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
-            ::log::info!(target: LOG_TRANSPORT, "socket error (revents {revents:#x})");
-            return CloseReason::Transport;
-        }
-
-        // 4. Read what is there.
-        let spare = framer.spare();
-        if spare.is_empty() {
-            ::log::error!(target: LOG_TRANSPORT, "receive buffer full without a packet");
-            return CloseReason::Transport;
-        }
-        // SAFETY: `spare` is valid for writes of its length for the duration of the call.
-        let n = unsafe {
-            sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait)
-        };
-        if n == 0 {
-            ::log::info!(target: LOG_TRANSPORT, "the server closed the connection");
-            return CloseReason::Transport;
-        }
-        if n < 0 {
-            let e = sys::errno();
-            if e == c.eagain || e == c.eintr {
-                continue;
-            }
-            ::log::info!(target: LOG_TRANSPORT, "connection lost: errno {e}");
-            return CloseReason::Transport;
-        }
-        framer.commit(usize::try_from(n).unwrap_or(0));
     }
+}
+
+/// Waits up to `wait_ms` for input on `fd` and reads what there is into `framer`: the
+/// connection's receive step, for the worker and the DPS thread. `false` when the connection is
+/// lost (logged); `true` when it goes on (bytes read, none yet, or a call interrupted).
+// With DPS two threads call it; without, the worker alone, where inlining it costs nothing.
+#[cfg_attr(not(feature = "dps"), inline(always))]
+pub(super) fn receive(framer: &mut Framer<RxBuf>, fd: c_int, wait_ms: c_int) -> bool {
+    let c = sys::consts();
+    let mut revents: i16 = 0;
+    // SAFETY: `revents` is valid for the call; `fd` is the caller's open socket.
+    let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait_ms) };
+    if rc < 0 {
+        let e = sys::errno();
+        if e == c.eintr {
+            return true;
+        }
+        ::log::error!(target: LOG_TRANSPORT, "poll() failed: errno {e}");
+        return false;
+    }
+    if rc == 0 {
+        return true;
+    }
+    if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
+        ::log::info!(target: LOG_TRANSPORT, "socket error (revents {revents:#x})");
+        return false;
+    }
+    let spare = framer.spare();
+    if spare.is_empty() {
+        // The framer reports an oversize packet before its buffer is full; not reached.
+        ::log::error!(target: LOG_TRANSPORT, "receive buffer full without a packet");
+        return false;
+    }
+    // SAFETY: `spare` is valid for writes of its length for the duration of the call.
+    let n =
+        unsafe { sys::azhub_z_recv(fd, spare.as_mut_ptr().cast(), spare.len(), c.msg_dontwait) };
+    if n == 0 {
+        ::log::info!(target: LOG_TRANSPORT, "the server closed the connection");
+        return false;
+    }
+    if n < 0 {
+        let e = sys::errno();
+        if e == c.eagain || e == c.eintr {
+            return true;
+        }
+        ::log::info!(target: LOG_TRANSPORT, "connection lost: errno {e}");
+        return false;
+    }
+    framer.commit(usize::try_from(n).unwrap_or(0));
+    true
 }
 
 /// Forgets the connection, closes the socket and delivers `Disconnected` (or, when the session
