@@ -251,7 +251,7 @@ pub type Handler = fn(&HubClient, &PortEvent<'_>);
 /// (8 bytes of RAM with the padding): the client is set up exactly when `TX` was claimed, since
 /// `HubClient::new` claims `TX` (nothing else does) and sets the client up right after, holding
 /// the `LINK` lock, which every user of the slot holds. The methods are those of `Option` that
-/// the port uses.
+/// the port uses, and [`ClientSlot::get_mut`].
 pub(crate) struct ClientSlot(Client<TxBuf>);
 
 impl ClientSlot {
@@ -265,16 +265,21 @@ impl ClientSlot {
         TX.is_taken()
     }
 
-    pub(crate) fn is_none(&self) -> bool {
-        !self.is_some()
-    }
-
     pub(crate) fn as_ref(&self) -> Option<&Client<TxBuf>> {
         self.is_some().then_some(&self.0)
     }
 
     pub(crate) fn as_mut(&mut self) -> Option<&mut Client<TxBuf>> {
         self.is_some().then_some(&mut self.0)
+    }
+
+    /// The client, without the check of [`ClientSlot::as_mut`], for the code that runs only
+    /// once a [`HubClient`] exists: its methods and what they start (the connection's flush and
+    /// close, the worker). A handle is made only by `HubClient::new`, after it set the client
+    /// up, or by `HubClient::get` once `TX` is claimed. (Reached earlier it would be the zero
+    /// client: a valid one, disconnected.)
+    pub(crate) fn get_mut(&mut self) -> &mut Client<TxBuf> {
+        &mut self.0
     }
 }
 
@@ -411,17 +416,16 @@ impl HubClient {
     pub fn new(handler: Handler) -> Result<HubClient, StartError> {
         {
             let mut link = LINK.lock();
-            if link.client.is_none() {
+            // The first call claims TX (nothing else does, and it does so under this lock) and
+            // sets the port up; later calls find it claimed.
+            if TX.claim() {
                 log::init();
-                if !TX.claim() {
-                    return Err(StartError(-16));
-                }
                 // Right after claiming TX, under the lock (see `ClientSlot`): the zero client
                 // in the closed state's values, as `Client::new` makes it (which sets every other
                 // field to 0). Its options stay zero until the first connect: the port's
                 // connect sets them (`session::connect_client`) before `Client::connect`, and
                 // nothing reads them while disconnected.
-                link.client.0.handle_closed();
+                link.client.get_mut().handle_closed();
                 link.fd = -1;
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
@@ -469,11 +473,7 @@ impl HubClient {
     pub fn disconnect(&self) -> Result<(), hub::State> {
         let generation = {
             let mut link = LINK.lock();
-            let Link { client, .. } = &mut *link;
-            let Some(client) = client.as_mut() else {
-                return Err(hub::State::Disconnected);
-            };
-            if let Err(state) = client.disconnect() {
+            if let Err(state) = link.client.get_mut().disconnect() {
                 drop(link);
                 if session::stop() {
                     return Ok(());

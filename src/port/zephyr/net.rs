@@ -42,7 +42,7 @@ fn break_link(link: &mut Link, err: i32) {
 pub(crate) fn flush(link: &mut Link, now_ms: u64) -> Result<(), i32> {
     let fd = link.fd;
     let result = (|| {
-        let client = link.client.as_mut().ok_or(0)?;
+        let client = link.client.get_mut();
         if fd < 0 {
             return Err(0);
         }
@@ -354,9 +354,7 @@ pub(crate) fn close_link(link: &mut Link) {
         unsafe { sys::azhub_z_close(link.fd) };
     }
     link.fd = -1;
-    if let Some(client) = link.client.as_mut() {
-        client.handle_closed();
-    }
+    link.client.get_mut().handle_closed();
     link.active = false;
     link.close_requested = false;
     link.broken = false;
