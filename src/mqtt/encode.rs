@@ -188,13 +188,21 @@ fn connect_packet<S: Sink, const WILL: bool, const MODEL: bool>(
         flags |= 0x40;
         len += 2 + p.len();
     }
+    // The client ID's and the user name's lengths are MQTT two-byte lengths. A user name holds
+    // the client ID, so its check covers both (one test instead of two).
+    let id = c.client_id.as_bytes();
+    let longest = if c.user_name.is_some() {
+        user_len
+    } else {
+        id.len()
+    };
+    if longest > usize::from(u16::MAX) {
+        return Err(EncodeError::TooLong);
+    }
     put_fixed_header(s, 0x10, len)?;
     // Protocol name and level, flags, keep-alive and the client ID's length in one write.
     let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
-    let id = c.client_id.as_bytes();
-    let [id_hi, id_lo] = u16::try_from(id.len())
-        .map_err(|_| EncodeError::TooLong)?
-        .to_be_bytes();
+    let [id_hi, id_lo] = (id.len() as u16).to_be_bytes();
     s.put(&[
         0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo, id_hi, id_lo,
     ])?;
@@ -204,8 +212,7 @@ fn connect_packet<S: Sink, const WILL: bool, const MODEL: bool>(
         put_str(s, msg)?;
     }
     if let Some(u) = c.user_name {
-        let total = u16::try_from(user_len).map_err(|_| EncodeError::TooLong)?;
-        s.put_u16(total)?;
+        s.put_u16(user_len as u16)?;
         s.put(u.host.as_bytes())?;
         s.put(u.path.as_bytes())?;
         s.put(id)?;
@@ -548,6 +555,38 @@ mod tests {
         };
         let n = measure(|m| encode_connect(m, &c).map_err(|_| Overflow)).unwrap();
         assert_eq!(n, enc(|s| encode_connect(s, &c)).len());
+    }
+
+    #[test]
+    fn connect_lengths_over_u16_are_too_long() {
+        // Counted, not written: a client ID, or a user name (which holds the client ID), of more
+        // than 65,535 bytes is refused whichever of the two is too long.
+        let long = core::str::from_utf8(&[b'a'; 70_000]).unwrap();
+        let user = |host| UserName {
+            host,
+            path: "/",
+            query: "q",
+            model_id: None,
+        };
+        let connect = |client_id, user_name| Connect {
+            client_id,
+            keep_alive: 1,
+            clean_session: true,
+            user_name,
+            password: None,
+            will: None,
+        };
+        let count = |c: &Connect<'_>| encode_connect(&mut crate::sink::Counter::default(), c);
+        let too_long = Err(EncodeError::TooLong);
+        assert_eq!(count(&connect(long, None)), too_long);
+        assert_eq!(count(&connect(long, Some(user("h")))), too_long);
+        assert_eq!(count(&connect("d", Some(user(long)))), too_long);
+        // A user name of 65,535 bytes (the host, "/", "d" and "q") fits; one more does not.
+        let host = &long[..65_535 - 3];
+        assert_eq!(count(&connect("d", Some(user(host)))), Ok(()));
+        let host = &long[..65_536 - 3];
+        assert_eq!(count(&connect("d", Some(user(host)))), too_long);
+        assert_eq!(count(&connect(&long[..65_535], None)), Ok(()));
     }
 
     #[test]
