@@ -270,19 +270,20 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     };
     events::emit_plain(azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING, 0);
     #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
-    let cc = super::dps::connect_hook(config, cc).inspect_err(|_| {
-        let mut st = lock(&STATE);
-        if *st == STATE_CONNECTING {
-            *st = STATE_DISCONNECTED;
-        }
-    })?;
-    client.connect(&cc).map_err(|e| {
-        let mut st = lock(&STATE);
-        if *st == STATE_CONNECTING {
-            *st = STATE_DISCONNECTED;
-        }
-        Error::from(e)
-    })
+    let cc = super::dps::connect_hook(config, cc).map_err(connect_failed)?;
+    client
+        .connect(&cc)
+        .map_err(|e| connect_failed(Error::from(e)))
+}
+
+/// A connect that failed after CONNECTING (DPS or the transport): back to DISCONNECTED, unless
+/// the state moved on meanwhile. One copy for both.
+fn connect_failed(e: Error) -> Error {
+    let mut st = lock(&STATE);
+    if *st == STATE_CONNECTING {
+        *st = STATE_DISCONNECTED;
+    }
+    e
 }
 
 /// Disconnects from Azure IoT Hub.
