@@ -270,7 +270,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     };
     events::emit_plain(azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING, 0);
     #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
-    let cc = super::dps::connect_hook(config, cc).map_err(connect_failed)?;
+    super::dps::connect_hook(config, &mut cc).map_err(connect_failed)?;
     client
         .connect(&cc)
         .map_err(|e| connect_failed(Error::from(e)))

@@ -574,17 +574,17 @@ pub(crate) fn use_dps(c: &crate::capi::types::azure_iot_hub_config) -> bool {
 }
 
 /// For azure_iot_hub_connect(), after AZURE_IOT_HUB_EVT_CONNECTING: with `use_dps` (and DPS
-/// enabled), runs DPS and returns `cc` with the assigned host name and device ID (the config's
+/// enabled), runs DPS and puts the assigned host name and device ID into `cc` (the config's
 /// host name is ignored; its device ID, else CONFIG_AZURE_IOT_HUB_DEVICE_ID, is the
 /// registration ID, else CONFIG_AZURE_IOT_HUB_DPS_REG_ID). Otherwise `cc` unchanged.
 pub(crate) fn connect_hook(
     config: Option<&crate::capi::types::azure_iot_hub_config>,
-    mut cc: crate::port::ConnectConfig,
-) -> Result<crate::port::ConnectConfig, crate::capi::error::Error> {
+    cc: &mut crate::port::ConnectConfig,
+) -> Result<(), crate::capi::error::Error> {
     use crate::capi::error::Error;
     use crate::hub::properties::valid_component;
     let Some(c) = config.filter(|c| use_dps(c)) else {
-        return Ok(cc);
+        return Ok(());
     };
     // SAFETY: the caller of azure_iot_hub_connect() guarantees the buffer is readable.
     let reg = match unsafe { c.device_id.bytes() }.ok_or(Error::Null)? {
@@ -605,5 +605,5 @@ pub(crate) fn connect_hook(
     if user + 1 > cc.options.user_name_buf_size {
         return Err(Error::ConfigTooLong);
     }
-    Ok(cc)
+    Ok(())
 }
