@@ -233,9 +233,8 @@ pub(crate) fn connect_client(
     let Link {
         client, ext: st, ..
     } = link;
-    let Some(client) = client.as_mut() else {
-        return Err(ConnectError::Busy);
-    };
+    // Connects run only once a `HubClient` exists (its `connect`, the worker's retries).
+    let client = client.get_mut();
     let mut options = config.options;
     if ext.persistent_session && st.outbox.is_some() {
         options.clean_session = false;
