@@ -510,10 +510,8 @@ impl HubClient {
 
     /// The next MQTT packet identifier (1..=65535).
     pub fn next_packet_id(&self) -> u16 {
-        LINK.lock()
-            .client
-            .as_mut()
-            .map_or(1, Client::next_packet_id)
+        // A handle exists only once the client does (see `ClientSlot::get_mut`).
+        LINK.lock().client.get_mut().next_packet_id()
     }
 
     /// True while a session with automatic reconnect (or SAS renewal) is between connections:
