@@ -109,42 +109,41 @@ type Client = DpsClient<[u8; TX_BUFFER_SIZE]>;
 /// each `start` (an `Option` of it would not be zero: its `None` is a niche value).
 struct Job {
     client: Client,
-    /// The framer over the lent receive buffer, while a registration has it (`ready`).
+    /// The framer over the lent receive buffer, while a registration has it (`stage` not
+    /// `Idle`).
     framer: MaybeUninit<Framer<RxBuf>>,
-    ready: bool,
-    /// The registration's socket (meaningful while `pending`).
+    stage: Stage,
+    /// The registration's socket (meaningful while `Running`).
     fd: c_int,
-    /// A registration was handed to the DPS thread and has not ended.
-    pending: bool,
+}
+
+/// Where the job is. One state, not a "has the framer" and a "handed over" flag: a registration
+/// handed to the DPS thread always has its framer, so the thread has no "no framer" case.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No registration holds the framer (the zero value: the static stays in `.bss`).
+    Idle = 0,
+    /// [`prepare`] wrote the framer; not yet handed to the DPS thread.
+    Prepared,
+    /// Handed to the DPS thread ([`open`]), not yet ended.
+    Running,
 }
 
 impl Job {
-    fn parts(&mut self) -> Option<(&mut Client, &mut Framer<RxBuf>)> {
-        let Job {
-            client,
-            framer,
-            ready,
-            ..
-        } = self;
-        // SAFETY: `ready` is set right after `framer` is written, and cleared before it is
-        // dropped (`give_back`).
-        ready.then(|| (client, unsafe { framer.assume_init_mut() }))
-    }
-
     /// Drops the framer, which gives the receive buffer back (for the hub's next connection).
     /// One called copy for its three callers (flash, measured).
     #[inline(never)]
     fn give_back(&mut self) {
-        if core::mem::take(&mut self.ready) {
-            // SAFETY: `ready` was set, so `framer` holds a value, and it was just cleared, so
-            // this value is dropped once and never read again until `framer` is written anew.
+        if core::mem::replace(&mut self.stage, Stage::Idle) != Stage::Idle {
+            // SAFETY: the stage was not `Idle`, so `framer` holds a value, and it is `Idle` now,
+            // so this value is dropped once and never read again until `framer` is written anew.
             unsafe { self.framer.assume_init_drop() };
         }
     }
 }
 
 /// A cell that one thread at a time may use; a second user is refused, never made to wait
-/// (only `start` and the DPS thread use it, and the `pending` flag orders them).
+/// (only `start` and the DPS thread use it, and the job's stage orders them).
 struct TryCell<T> {
     busy: AtomicBool,
     value: UnsafeCell<T>,
@@ -200,9 +199,8 @@ static JOB: TryCell<Job> = TryCell::new(Job {
         },
     ),
     framer: MaybeUninit::uninit(),
-    ready: false,
+    stage: Stage::Idle,
     fd: 0,
-    pending: false,
 });
 
 fn options() -> DpsOptions {
@@ -233,7 +231,7 @@ pub struct Prepared(TryGuard<'static, Job>);
 
 impl Drop for Prepared {
     fn drop(&mut self) {
-        if !self.0.pending {
+        if self.0.stage != Stage::Running {
             self.0.give_back();
         }
     }
@@ -248,7 +246,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
         return Err(StartError::InvalidConfig);
     }
     let mut job = JOB.try_lock().ok_or(StartError::Busy)?;
-    if job.pending {
+    if job.stage == Stage::Running {
         return Err(StartError::Busy);
     }
     // The glue starts the thread once and answers -EALREADY after that (its own flag: no second
@@ -260,7 +258,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
         return Err(StartError::Thread(rc));
     }
     // The receive buffer, unless the hub's connection holds it. A registration that ended,
-    // or was never handed to the DPS thread, gave it back: `ready` is clear here, and
+    // or was never handed to the DPS thread, gave it back: the stage is `Idle` here, and
     // `give_back` only makes sure of it (before the lend, which it would otherwise undo).
     job.give_back();
     let Some(rx) = super::RX.lend() else {
@@ -268,7 +266,7 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
         return Err(StartError::HubConnected);
     };
     job.framer.write(Framer::new(rx));
-    job.ready = true;
+    job.stage = Stage::Prepared;
     // From here on, a failure drops `Prepared`, which gives the buffer back.
     let mut prepared = Prepared(job);
     let client = &mut prepared.0.client;
@@ -324,7 +322,7 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
         return Err(StartError::Transport(ConnectError::Tcp(e)));
     }
     job.fd = fd;
-    job.pending = true;
+    job.stage = Stage::Running;
     drop(prepared);
     // SAFETY: a glue semaphore id.
     unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_JOB) };
@@ -356,19 +354,20 @@ extern "C" fn thread_main<H: Hooks>(_arg: *mut c_void) {
             // SAFETY: plain sleep on this thread.
             unsafe { sys::azhub_z_sleep_ms(1) };
         };
-        if !job.pending {
+        if job.stage != Stage::Running {
             continue;
         }
-        let fd = job.fd;
-        let result = match job.parts() {
-            Some((c, f)) => run::<H>(c, f, fd),
-            None => Err(FailureKind::Protocol),
-        };
+        let Job {
+            client, framer, fd, ..
+        } = &mut *job;
+        let fd = *fd;
+        // SAFETY: a `Running` job has its framer (written by `prepare` before the stage left
+        // `Idle`; dropped only by `give_back`, below).
+        let result = run::<H>(client, unsafe { framer.assume_init_mut() }, fd);
         // SAFETY: the registration's socket; only this thread uses it now.
         unsafe { sys::azhub_z_close(fd) };
-        job.pending = false;
         // The receive buffer goes back before the end is reported: the hub's connect() that
-        // follows a registration needs it.
+        // follows a registration needs it (and the job is `Idle` again).
         job.give_back();
         drop(job);
         if let Err(e) = &result {
