@@ -19,7 +19,7 @@ use crate::dps::settings::{self as st, Field, DEVICE_ID_MAX_LEN, HOSTNAME_MAX_LE
 use crate::dps::{MAX_ID_LEN, MAX_REGISTRATION_PAYLOAD_LEN};
 use crate::mqtt::Text;
 use crate::port::dps::{self as drv, DpsConfig, Hooks, StartError};
-use crate::port::KMutex;
+use crate::port::{KGuard, KMutex};
 use crate::port::settings::{self as zs, ZephyrSettings};
 
 use azure_iot_hub_dps_reg_status::*;
@@ -582,9 +582,10 @@ pub unsafe extern "C" fn azure_iot_hub_dps_payload_set(json: *const c_char, len:
 /// DPS for azure_iot_hub_connect() with `use_dps`: init with the library's handler (the
 /// registration ID is `reg_id`, or CONFIG_AZURE_IOT_HUB_DPS_REG_ID when empty; the ID scope is
 /// CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE), start, and wait for the end of the registration (a
-/// failure ends the wait at once). Then an assignment is kept (the caller reads it), or this
+/// failure ends the wait at once). Then an assignment is kept, and the context is returned
+/// locked for the caller to read it (the lock of the final check, not a second one), or this
 /// returns a negative errno.
-fn provision_for_connect(reg_id: &str) -> Result<(), c_int> {
+fn provision_for_connect(reg_id: &str) -> Result<KGuard<'static, Ctx, 4>, c_int> {
     if drv::on_dps_thread() {
         // From a DPS status handler: the registration could not run while we wait for it.
         ::log::error!(target: LOG, "azure_iot_hub_connect() with use_dps from the DPS thread");
@@ -600,22 +601,20 @@ fn provision_for_connect(reg_id: &str) -> Result<(), c_int> {
     init(None, None, reg)?;
     match start() {
         Ok(generation) => loop {
-            {
-                let ctx = CTX.lock();
-                if ctx.finished >= generation {
-                    if ctx.status != AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED {
-                        return Err(ctx.last_error.min(-1));
-                    }
-                    break;
+            let ctx = CTX.lock();
+            if ctx.finished >= generation {
+                if ctx.status != AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNED {
+                    return Err(ctx.last_error.min(-1));
                 }
+                return Ok(ctx);
             }
+            drop(ctx);
             // Bounded: the semaphore has a limit of 1 and is given after every registration.
             drv::wait_end(100);
         },
-        Err(e) if e == neg(EALREADY) => {}
-        Err(e) => return Err(e),
+        Err(e) if e == neg(EALREADY) => Ok(CTX.lock()),
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// azure_iot_hub_connect() asks for DPS, and DPS is enabled (CONFIG_AZURE_IOT_HUB_DPS).
@@ -643,9 +642,10 @@ pub(crate) fn connect_hook(
         [] => &cc.device_id,
         b => utf8(b).ok_or(Error::InvalidConfig)?,
     };
-    provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
     {
-        let ctx = CTX.lock();
+        // Nothing here waits or calls out: the DPS thread's hooks, which take this lock too,
+        // wait at most for these checks and copies.
+        let ctx = provision_for_connect(reg).map_err(|e| Error::Dps(-e))?;
         let (Some(hostname), Some(device_id)) =
             (ctx.value(Field::Hostname), ctx.value(Field::DeviceId))
         else {
