@@ -393,7 +393,8 @@ fn log_failure(f: &Failure<'_>) {
 }
 
 /// The registration on the DPS thread, until it ends; the connection is closed gracefully
-/// (DISCONNECT) unless it was lost.
+/// (DISCONNECT) unless it was lost. The client is left as it ends: nothing reads it until the
+/// next `prepare`, which makes it idle (`handle_closed`) before its CONNECT.
 fn run<H: Hooks>(
     client: &mut Client,
     framer: &mut Framer<RxBuf>,
@@ -461,10 +462,8 @@ fn run<H: Hooks>(
         };
         // DISCONNECT; a failure to write it changes nothing.
         let _ = net::send_all(fd, &[0xe0, 0x00]);
-        client.handle_closed();
         return result;
     }
-    client.handle_closed();
     ::log::warn!(target: LOG_DPS, "the DPS connection was lost");
     Err(FailureKind::ConnectionLost)
 }
