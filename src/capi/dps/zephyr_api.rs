@@ -366,11 +366,11 @@ fn start() -> Result<u64, c_int> {
     // there); the connection is set up after the lock is released.
     let (prepared, generation) = {
         let mut ctx = CTX.lock();
+        // A registration that is assigning is CONNECTING (ASSIGNING is set only by the DPS
+        // thread's hooks, between a start and the end that sets DISCONNECTED with ASSIGNED or
+        // FAILED, under this lock): refused here, so no test of the status for it.
         if ctx.state != State::Disconnected {
             return Err(neg(EACCES));
-        }
-        if ctx.status == AZURE_IOT_HUB_DPS_REG_STATUS_ASSIGNING {
-            return Err(neg(EALREADY));
         }
         if ctx.assigned() {
             ::log::info!(target: LOG, "already assigned; no registration");
