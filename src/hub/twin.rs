@@ -87,14 +87,12 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicEr
     const TWIN: usize = "$iothub/twin/".len();
     const RES: usize = TWIN + "res/".len();
     const DESIRED: usize = TWIN + "PATCH/properties/desired/?".len();
-    // (The bytes of the subscription filter, `$iothub/twin/res/#`.)
-    const TWIN_BYTES: &[u8; 13] = super::subscribe::shared(b"$iothub/twin/");
-    const RES_BYTES: &[u8; 4] = super::subscribe::shared(b"res/");
-    let rest = topic
-        .bytes()
-        .strip_prefix(TWIN_BYTES)
-        .ok_or(TwinTopicError::NotTwin)?;
-    if let Some(b) = rest.strip_prefix(RES_BYTES) {
+    // Each kind's whole prefix at once (two compares, not a shared `$iothub/twin/` and then
+    // each tail: one compare less in the code). (The bytes of the subscription filter,
+    // `$iothub/twin/res/#`.)
+    const RES_BYTES: &[u8; RES] = super::subscribe::shared(b"$iothub/twin/res/");
+    let bytes = topic.bytes();
+    if let Some(b) = bytes.strip_prefix(RES_BYTES) {
         // `{status}/?{query}`: the status is what comes before the first `/?`, and must be 1 to
         // 3 digits. Equivalently: 1 to 3 leading digits followed by `/?` (a `/?` earlier than
         // the first non-digit is impossible, one later leaves a non-digit in the status).
@@ -119,8 +117,9 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicEr
     }
     // (The bytes of the subscription filter, `$iothub/twin/PATCH/properties/desired/#`, then
     // the `?` that starts the query.)
-    const DESIRED_BYTES: &[u8; 25] = super::subscribe::shared(b"PATCH/properties/desired/");
-    if rest
+    const DESIRED_BYTES: &[u8; DESIRED - 1] =
+        super::subscribe::shared(b"$iothub/twin/PATCH/properties/desired/");
+    if bytes
         .strip_prefix(DESIRED_BYTES)
         .is_some_and(|q| q.first() == Some(&b'?'))
     {
