@@ -1074,14 +1074,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     // `opt-level = "s"`).
     #[inline(always)]
     fn handle_publish<'p>(&mut self, p: InboundPublish<'p>) -> Result<Event<'p>, ProtocolError> {
-        match (p.qos, p.packet_id) {
-            (QoS::AtMostOnce, _) => {}
-            (QoS::AtLeastOnce, Some(id)) => {
+        // The decoder reads a packet identifier exactly for QoS 1 and 2.
+        match p.packet_id {
+            None => {}
+            Some(id) if p.qos == QoS::AtLeastOnce => {
                 // Acknowledged before the application sees it, as the original does.
                 self.queue_puback(id)?;
             }
             // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
-            _ => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),
+            Some(_) => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),
         }
         Ok(publish_event(p.topic, p.payload))
     }
