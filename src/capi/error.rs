@@ -133,7 +133,7 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
         (_, E::InvalidConfig) => EINVAL,
         (_, E::ConfigTooLong) => EMSGSIZE,
         (_, E::DpsUnsupported) => ENOTSUP,
-        (_, E::Dps(e)) => *e,
+        (_, E::Dps(e)) => return neg(*e),
         (_, E::UnsupportedTopic) => ENOMSG,
         (_, E::UnsupportedQoS) => EINVAL,
         (_, E::DisconnectFailed) => ENXIO,
@@ -149,8 +149,8 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
         // A DPS registration holds the receive buffer (Zephyr): try again after it.
         #[cfg(all(feature = "zephyr", feature = "dps"))]
         (_, E::ReceiveBufferInUse) => EINPROGRESS,
-        (_, E::ConnectDns(io)) => dns_errno(io, EHOSTUNREACH),
-        (_, E::ConnectTcp(io)) => os_errno(io, EIO),
+        (_, E::ConnectDns(io)) => return neg(dns_errno(io, EHOSTUNREACH)),
+        (_, E::ConnectTcp(io)) => return neg(os_errno(io, EIO)),
         (_, E::ConnectTls(_)) => ECONNABORTED,
 
         // A direct-method response: a response that cannot be built is -EFAULT, a publish the
@@ -169,7 +169,7 @@ pub(crate) fn errno(op: Op, error: &Error) -> c_int {
             P::OutboxFull => ENOMEM,
             P::UnsupportedQoS => EINVAL,
         },
-        (_, E::SendIo(io)) => os_errno(io, EIO),
+        (_, E::SendIo(io)) => return neg(os_errno(io, EIO)),
     };
     neg(e)
 }
