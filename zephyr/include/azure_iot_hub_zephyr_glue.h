@@ -153,8 +153,9 @@ int azhub_z_provision_certificates(void);
 /**
  * A settings handler for the subtree "azure_iot_hub" is registered statically, like the
  * original's. For every stored key it calls azhub_rs_settings_set() with the key below the
- * subtree ("hostname", "hostname_len", "device_id", "device_id_len") and the value, and
- * azhub_rs_settings_loaded() when loading ends. Both are implemented by the Rust library.
+ * subtree ("hostname", "hostname_len", "device_id", "device_id_len"; never NULL) and the value
+ * (never NULL, also when len is 0), and azhub_rs_settings_loaded() when loading ends. Both are
+ * implemented by the Rust library.
  */
 void azhub_rs_settings_set(const char *key, const void *value, size_t len);
 void azhub_rs_settings_loaded(void);

@@ -77,24 +77,20 @@ const PREFIX_LEN: usize = SUBTREE.len() + 1;
 ///
 /// # Safety
 ///
-/// `key` is a NUL-terminated string; `value` points to `len` readable bytes (or `len` is 0).
+/// `key` is a NUL-terminated string; `value` is not NULL and points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn azhub_rs_settings_set(
     key: *const c_char,
     value: *const c_void,
     len: usize,
 ) {
-    if key.is_null() || (value.is_null() && len > 0) {
-        return;
-    }
+    // No NULL tests: the glue (settings.c, the only caller) refuses a NULL key before it reads
+    // the value, and passes its own buffer.
     // SAFETY: the glue passes Zephyr's NUL-terminated key, valid for the call.
     let key = unsafe { core::ffi::CStr::from_ptr(key) }.to_bytes();
-    let bytes: &[u8] = if len == 0 {
-        &[]
-    } else {
-        // SAFETY: the glue passes `len` bytes it has just read, valid for the call.
-        unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) }
-    };
+    // SAFETY: the glue passes its value buffer (never NULL, a byte array) holding the `len`
+    // bytes it has just read, valid for the call.
+    let bytes = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) };
     // The length keys have no slot.
     if let Some(i) = cache_slot(key) {
         CACHE.lock().set(i, Some(bytes));
