@@ -329,9 +329,10 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Writes what the client queued.
+/// Writes what the client queued: all of it in one `send_all`, which writes every byte or
+/// fails, so nothing is left after it (no loop).
 fn flush(client: &mut Client, fd: c_int) -> Result<(), i32> {
-    while let Some(bytes) = client.poll_transmit() {
+    if let Some(bytes) = client.poll_transmit() {
         let n = bytes.len();
         net::send_all(fd, bytes)?;
         client.transmit_complete(n, sys::now_ms());
