@@ -127,8 +127,9 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms);
 
 /**
  * Resolve @p host (a name or a numeric address: zsock_getaddrinfo() takes both) and copy the first IPv6 or IPv4 result,
- * with @p port filled in, into @p addr (room: @p *addrlen bytes, sizeof(struct sockaddr)
- * is enough). On success @p *addrlen and @p *family are set. No pointer may be NULL.
+ * with @p port filled in, into @p addr, which must have room for sizeof(struct sockaddr)
+ * bytes (any address: not tested; @p *addrlen on entry says how much room there is, at least
+ * that). On success @p *addrlen and @p *family are set. No pointer may be NULL.
  * @return 0; a negative errno; or, like the original, a positive DNS_EAI_* code negated
  *         (getaddrinfo() failure).
  */

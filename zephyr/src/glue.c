@@ -266,6 +266,9 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
 
 /* sin_port and sin6_port follow the family at the same offset: one store fills in the port. */
 BUILD_ASSERT(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port));
+/* The room azhub_z_resolve() is given, sizeof(struct sockaddr), holds what it copies. */
+BUILD_ASSERT(sizeof(struct sockaddr) >= sizeof(struct sockaddr_in) &&
+	     (!IS_ENABLED(CONFIG_NET_IPV6) || sizeof(struct sockaddr) >= sizeof(struct sockaddr_in6)));
 
 /* Numeric addresses (such as CONFIG_MQTT_HELPER_STATIC_IP_ADDRESS) need no parsing here:
  * zsock_getaddrinfo() resolves them itself, without DNS (try_resolve_literal_addr() on the
@@ -286,23 +289,25 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 		return -err;
 	}
 
-	/* The first IPv4 (or, with IPv6, IPv6) result, with the family and the port. */
+	/* The first IPv4 (or, with IPv6, IPv6) result, with the family and the port. @p addr has
+	 * room for either (the contract: sizeof(struct sockaddr), which holds a sockaddr_in6 when
+	 * IPv6 is on), so its size needs no test.
+	 */
 	err = -ENOENT;
 	for (ai = result; ai != NULL; ai = ai->ai_next) {
-		bool v6 = IS_ENABLED(CONFIG_NET_IPV6) && ai->ai_family == AF_INET6;
+		/* Read once: the copy below could overwrite *ai as far as the compiler knows. */
+		int fam = ai->ai_family;
+		bool v6 = IS_ENABLED(CONFIG_NET_IPV6) && fam == AF_INET6;
 
-		if (v6 || ai->ai_family == AF_INET) {
+		if (v6 || fam == AF_INET) {
 			size_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
-			err = -ENOMEM;
-			if (*addrlen >= len) {
-				memcpy(addr, ai->ai_addr, len);
-				((struct sockaddr *)addr)->sa_family = ai->ai_family;
-				((struct sockaddr_in *)addr)->sin_port = htons(port);
-				*addrlen = len;
-				*family = ai->ai_family;
-				err = 0;
-			}
+			memcpy(addr, ai->ai_addr, len);
+			((struct sockaddr *)addr)->sa_family = fam;
+			((struct sockaddr_in *)addr)->sin_port = htons(port);
+			*addrlen = len;
+			*family = fam;
+			err = 0;
 			break;
 		}
 	}
