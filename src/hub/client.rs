@@ -35,7 +35,14 @@ const _: () = assert!(MAX_HOSTNAME_LEN == MAX_DEVICE_ID_LEN);
 
 /// A host name or device ID CONNECT can carry: 1 to 128 bytes of UTF-8 that a topic may hold
 /// (no NUL, `#`, `+`, `&`, `=`). One called copy for every connect path (C API and core).
-#[inline(never)]
+/// Without DPS inlined (the characters' test stays one called copy, `valid_component`): the
+/// C API's tests of the lengths then tell the compiler that the host name and device ID are at
+/// most 128 bytes where `Client::connect` and its CONNECT encoder (inlined there, as only the hub
+/// uses it) follow, so that their tests against two-byte lengths fold away; the repeated tests in
+/// `Client::connect` fold into the C API's. With DPS the encoder is a shared function, where
+/// nothing folds, so the inlined tests would only add code.
+#[cfg_attr(feature = "dps", inline(never))]
+#[cfg_attr(not(feature = "dps"), inline(always))]
 pub(crate) fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_HOSTNAME_LEN && valid_component(s.as_bytes(), false)
 }
