@@ -175,13 +175,16 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
 /// readable for the duration of the call.
 #[no_mangle]
 pub unsafe extern "C" fn azure_iot_hub_connect(config: *const azure_iot_hub_config) -> c_int {
-    if !config.is_aligned() {
-        return ret(Op::Connect, Err(Error::Null));
-    }
-    // SAFETY: NULL or aligned, and the caller guarantees a non-NULL pointer points to a valid
-    // config. Every field is an integer or a pointer, so any bit pattern C stored is valid.
-    let config = unsafe { config.as_ref() };
-    ret(Op::Connect, connect(config))
+    // One call of `ret` for both results.
+    let r = if !config.is_aligned() {
+        Err(Error::Null)
+    } else {
+        // SAFETY: NULL or aligned, and the caller guarantees a non-NULL pointer points to a
+        // valid config. Every field is an integer or a pointer, so any bit pattern C stored is
+        // valid.
+        connect(unsafe { config.as_ref() })
+    };
+    ret(Op::Connect, r)
 }
 
 /// Replaces `dst` with the text of a C buffer of azure_iot_hub_connect(), unless it is empty.
