@@ -122,7 +122,12 @@ int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
 				      K_THREAD_STACK_SIZEOF(azhub_z_stack), thread_entry,
 				      (void *)entry, arg, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
 				      K_NO_WAIT);
-	(void)k_thread_name_set(tid, "azure_iot_hub");
+	/* Without CONFIG_THREAD_NAME (its default) k_thread_name_set() only returns -ENOSYS: no
+	 * call, and no name string in flash.
+	 */
+	if (IS_ENABLED(CONFIG_THREAD_NAME)) {
+		(void)k_thread_name_set(tid, "azure_iot_hub");
+	}
 	return 0;
 }
 
