@@ -37,7 +37,10 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 				      K_THREAD_STACK_SIZEOF(azhub_z_dps_stack), dps_entry,
 				      (void *)entry, arg, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
 				      K_NO_WAIT);
-	(void)k_thread_name_set(tid, "azure_iot_hub_dps");
+	/* As in glue.c: without CONFIG_THREAD_NAME no call and no name string. */
+	if (IS_ENABLED(CONFIG_THREAD_NAME)) {
+		(void)k_thread_name_set(tid, "azure_iot_hub_dps");
+	}
 	return 0;
 }
 

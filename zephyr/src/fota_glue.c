@@ -59,7 +59,10 @@ int azhub_z_fota_thread_start(void (*entry)(void *arg))
 				      K_THREAD_STACK_SIZEOF(azhub_z_fota_stack), fota_thread_entry,
 				      (void *)entry, NULL, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
 				      K_NO_WAIT);
-	(void)k_thread_name_set(tid, "download_client");
+	/* As in glue.c: without CONFIG_THREAD_NAME no call and no name string. */
+	if (IS_ENABLED(CONFIG_THREAD_NAME)) {
+		(void)k_thread_name_set(tid, "download_client");
+	}
 	return 0;
 }
 
