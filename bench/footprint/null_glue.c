@@ -122,9 +122,8 @@ void azhub_z_sem_reset(int id)
 	sem_count[id] = 0;
 	pthread_mutex_unlock(&sem_lock);
 }
-int azhub_z_mutex_lock(int id, int32_t timeout_ms)
+int azhub_z_mutex_lock(int id)
 {
-	(void)timeout_ms;
 	if (id < 0 || id >= NMUTEXES) { return -EINVAL; }
 	return pthread_mutex_lock(&mutexes[id]) ? -1 : 0;
 }

@@ -203,10 +203,10 @@ void azhub_z_sem_reset(int id)
 	k_sem_reset(&azhub_z_sems[id]);
 }
 
-int azhub_z_mutex_lock(int id, int32_t timeout_ms)
+int azhub_z_mutex_lock(int id)
 {
 	__ASSERT_NO_MSG((unsigned int)id < GLUE_MUTEX_COUNT);
-	return k_mutex_lock(&azhub_z_mutexes[id], ms_to_timeout(timeout_ms));
+	return k_mutex_lock(&azhub_z_mutexes[id], K_FOREVER);
 }
 
 int azhub_z_mutex_unlock(int id)

@@ -42,8 +42,9 @@ impl<T, const ID: c_int> KMutex<T, ID> {
 /// Locking, whatever the value and the id: one non-generic copy that every `lock()` calls.
 #[inline(never)]
 fn raw_lock(id: c_int, held: &AtomicBool) {
-    // SAFETY: the id is one of the glue's mutexes; waiting forever is allowed from threads.
-    let rc = unsafe { sys::azhub_z_mutex_lock(id, -1) };
+    // SAFETY: the id is one of the glue's mutexes; the lock waits forever, which is allowed
+    // from threads.
+    let rc = unsafe { sys::azhub_z_mutex_lock(id) };
     // The details go to the log; the panic messages are plain strings, so that with logging
     // off (CONFIG_LOG=n) no formatting code is linked for them.
     if rc != 0 {
