@@ -247,6 +247,59 @@ fn dropping_an_unsent_publish_leaves_the_queue_as_it_was() {
 }
 
 #[test]
+fn gathered_payload_makes_one_write_when_it_fits() {
+    // A 512-byte queue with a PINGREQ pending: a 38-byte payload fits after the header, a
+    // 480-byte one does not.
+    let mut c = ready("my-device");
+    c.client.handle_timeout(60_002).unwrap();
+    let ping = c.client.poll_transmit().unwrap().to_vec();
+    let props = [Property::new("a", "1"), Property::new("b", "2")];
+    let small = br#"{"temperature":25.9,"timestamp":16849}"#;
+    static BIG: [u8; 480] = [b'x'; 480];
+    let big = &BIG;
+    let topic = "devices/my-device/messages/events/a=1&b=2";
+    let msg = |payload: &'static [u8]| Message {
+        kind: MessageKind::Telemetry { properties: &props },
+        payload,
+        qos: QoS::AtLeastOnce,
+        packet_id: None,
+        dup: false,
+        retain: false,
+    };
+    // Fits: the whole packet in the head (after the PINGREQ), nothing in the body.
+    let small_msg = msg(small);
+    let mut out = c.client.publish(&small_msg, 10).unwrap();
+    assert!(out.gather());
+    let pid = out.packet_id;
+    let packet = publish_packet(topic, 1, pid, small);
+    assert_eq!(out.body(), b"");
+    assert_eq!(out.head(), [&ping[..], &packet[..]].concat());
+    assert_eq!(out.packet_header(), &packet[..]);
+    // Dropped unsent: the queue is as it was, the payload's copy included.
+    drop(out);
+    assert_eq!(c.client.poll_transmit().unwrap(), &ping[..]);
+    let mut out = c.client.publish(&small_msg, 10).unwrap();
+    assert!(out.gather());
+    out.sent();
+    assert_eq!(c.client.poll_transmit(), None);
+    // Does not fit: header in the head, the payload as the body, the same bytes.
+    let big_msg = msg(big);
+    let mut out = c.client.publish(&big_msg, 11).unwrap();
+    assert!(!out.gather());
+    let packet = publish_packet(topic, 1, out.packet_id, big);
+    assert_eq!(out.body(), &big[..]);
+    assert_eq!([out.head(), out.body()].concat(), packet);
+    out.sent();
+    // Without gather: header and payload apart.
+    let out = c.client.publish(&small_msg, 12).unwrap();
+    assert_eq!(out.body(), &small[..]);
+    assert_eq!(
+        [out.head(), out.body()].concat(),
+        publish_packet(topic, 1, out.packet_id, small)
+    );
+}
+
+#[test]
 fn twin_requests_and_method_response_topics() {
     let mut c = ready("d");
     for (kind, topic, qos) in [

@@ -292,9 +292,9 @@ pub struct Message<'a> {
 /// and call [`Outgoing::sent`]. Dropping it unsent takes its header back out of the queue, so a
 /// failed write never leaves half a packet queued.
 pub struct Outgoing<'c, 'b> {
-    /// Anything queued before, then this packet's header (computed once: the ports read it
-    /// twice, for its length and to write it).
-    head: &'c [u8],
+    /// The transmit buffer: from `*sent_at` anything queued before, then this packet's header,
+    /// up to `*len`; free space after it.
+    buf: &'c mut [u8],
     len: &'c mut usize,
     sent_at: &'c mut usize,
     /// The length of this packet's header (the end of `head`).
@@ -312,21 +312,41 @@ pub type RequestId = String<10>;
 impl Outgoing<'_, '_> {
     /// Bytes to write first: anything queued before, then this packet's header.
     pub fn head(&self) -> &[u8] {
-        self.head
+        self.buf.get(*self.sent_at..*self.len).unwrap_or_default()
     }
 
     /// This packet's own header (without what was queued before it), e.g. to keep a copy in an
     /// [`super::outbox::Outbox`].
     pub fn packet_header(&self) -> &[u8] {
-        // `packet_len <= head.len()` always; `get` rather than indexing links no panic path.
-        self.head
-            .get(self.head.len().wrapping_sub(self.packet_len)..)
+        // `packet_len <= *len` always; `get` rather than indexing links no panic path.
+        self.buf
+            .get((*self.len).wrapping_sub(self.packet_len)..*self.len)
             .unwrap_or_default()
     }
 
     /// Bytes to write second: the payload, straight from the caller's buffer.
     pub fn body(&self) -> &[u8] {
         self.body
+    }
+
+    /// Copies the body into the transmit queue after this packet's header, if it fits there:
+    /// then [`Outgoing::head`] ends with the whole packet and [`Outgoing::body`] is empty, so
+    /// the packet goes out in one write. For transports that make a TLS record of every write
+    /// (Zephyr's TLS sockets, whose `sendmsg` also writes one record per buffer; modems with
+    /// offloaded TLS): one record per packet instead of two. A transport with a vectored write
+    /// into one record (the Linux port's) needs no copy. `false`, and nothing changed, if the
+    /// body does not fit; dropping the `Outgoing` unsent takes the copy back out as well.
+    pub fn gather(&mut self) -> bool {
+        let n = self.body.len();
+        // `put` writes all or nothing (one called copy, shared with the encoders).
+        let free = self.buf.get_mut(*self.len..).unwrap_or_default();
+        if Out::new(free).put(self.body).is_err() {
+            return false;
+        }
+        *self.len += n;
+        self.packet_len += n;
+        self.body = &[];
+        true
     }
 
     /// The head and body were written.
@@ -892,9 +912,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         self.next_packet_id = next_packet_id;
         self.tx.len += n;
         let TxQueue { buf, len, sent } = &mut self.tx;
-        let buf: &B = buf;
         Ok(Outgoing {
-            head: buf.as_ref().get(*sent..*len).unwrap_or_default(),
+            buf: buf.as_mut(),
             len,
             sent_at: sent,
             packet_len: n,

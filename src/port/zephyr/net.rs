@@ -70,7 +70,11 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     let Some(client) = client.as_mut() else {
         return Err(SendError::Publish(hub::PublishError::NotConnected));
     };
-    let out = client.publish(msg, now).map_err(SendError::Publish)?;
+    let mut out = client.publish(msg, now).map_err(SendError::Publish)?;
+    // One send, so one TLS record, for a packet whose payload fits in the transmit buffer
+    // after its header: Zephyr's TLS sockets (and offloaded TLS) make a record of every send,
+    // and of every buffer of a sendmsg. A larger payload goes in a second send.
+    out.gather();
     let packet_id = out.packet_id;
     // A persistent session keeps a copy until PUBACK (or says it has no room).
     let stored = match session::store(ext, msg.qos, packet_id, &[out.packet_header(), out.body()]) {
@@ -80,8 +84,9 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
             return Err(SendError::Publish(e));
         }
     };
-    let size = out.head().len() + out.body().len();
-    match send_all(fd, out.head()).and_then(|()| send_all(fd, out.body())) {
+    let (head, body) = (out.head(), out.body());
+    let size = head.len() + body.len();
+    match send_all(fd, head).and_then(|()| send_all(fd, body)) {
         Ok(()) => {
             out.sent();
             client.transmit_complete(size, now);
