@@ -60,26 +60,25 @@ pub fn is_utf8(bytes: &[u8]) -> bool {
         if b < 0x80 {
             continue;
         }
-        // How many continuation bytes follow the second byte, and the range of the second byte,
-        // which rules out overlong forms, surrogates and code points above U+10FFFF
-        // (RFC 3629 section 4).
-        let (more, lo, hi) = match b {
-            0xC2..=0xDF => (0, 0x80, 0xBF),
-            0xE0 => (1, 0xA0, 0xBF),
-            0xED => (1, 0x80, 0x9F),
-            0xE1..=0xEF => (1, 0x80, 0xBF),
-            0xF0 => (2, 0x90, 0xBF),
-            0xF4 => (2, 0x80, 0x8F),
-            0xF1..=0xF3 => (2, 0x80, 0xBF),
-            _ => return false,
-        };
-        if !matches!(it.next(), Some(&c) if (lo..=hi).contains(&c)) {
+        // How many continuation bytes follow: the lead byte's leading ones but one (0xC0 and
+        // 0xC1 only start overlong forms, 0xF5 and above code points over U+10FFFF, 0x80..=0xBF
+        // continue).
+        if !(0xC2..=0xF4).contains(&b) {
             return false;
         }
+        let more = b.leading_ones() - 1;
+        // The code point: the lead byte's low 5, 4 or 3 bits, then 6 of each continuation byte.
+        let mut cp = u32::from(b & (0x3F >> more));
         for _ in 0..more {
-            if !matches!(it.next(), Some(&c) if c & 0xC0 == 0x80) {
-                return false;
+            match it.next() {
+                Some(&c) if c & 0xC0 == 0x80 => cp = cp << 6 | u32::from(c & 0x3F),
+                _ => return false,
             }
+        }
+        // Overlong forms (under 0x800 in three bytes, under 0x10000 in four; never in two, after
+        // 0xC2), surrogates and code points above U+10FFFF (RFC 3629 section 4).
+        if cp >> (5 * more + 1) == 0 || (0xD800..=0xDFFF).contains(&cp) || cp > 0x10_FFFF {
+            return false;
         }
     }
     true
