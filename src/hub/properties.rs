@@ -76,19 +76,12 @@ const REFUSED_KEY: u64 = REFUSED | (1 << b'=');
 
 /// Checks a value that goes into a topic verbatim (request IDs, property keys and values): it
 /// must be UTF-8 without NUL, `#`, `+` (they would change the topic's meaning) and `&` (and `=`
-/// unless `allow_equals`). One called copy (connect, request IDs, the refusal path of publish).
+/// unless `allow_equals`). One called copy (connect, request IDs, the refusal path of publish):
+/// the UTF-8 check, which refuses those bytes in the same pass.
 #[inline(never)]
 pub(crate) fn valid_component(bytes: &[u8], allow_equals: bool) -> bool {
     let refused = if allow_equals { REFUSED } else { REFUSED_KEY };
-    // One pass; the UTF-8 check only when a non-ASCII byte was seen.
-    let mut high = 0u8;
-    for &b in bytes {
-        if b < 64 && (refused >> b) & 1 != 0 {
-            return false;
-        }
-        high |= b;
-    }
-    high < 0x80 || crate::mqtt::is_utf8(bytes)
+    crate::mqtt::utf8_without(bytes, refused)
 }
 
 /// Copies `src` to `dst` (as long) and checks it as [`valid_component`] does (with

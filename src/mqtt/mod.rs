@@ -28,6 +28,7 @@ pub use encode::{
 };
 pub(crate) use encode::{put_fixed_header, subscribe_len, subscribe_template};
 pub use framer::{FixedHeader, FrameError, Framed, Framer};
+pub(crate) use text::utf8_without;
 pub use text::{is_utf8, Text, TopicText};
 
 /// MQTT control packet types (the high nibble of the first byte).

@@ -50,14 +50,26 @@ impl<'a> Text<'a> {
 /// True when `bytes` are UTF-8: exactly what `core::str::from_utf8` accepts (the test
 /// `is_utf8_agrees_with_core` compares them on every sequence of up to three bytes and on
 /// four-byte sequences around every boundary), with about a quarter of its code and no table.
-/// The one UTF-8 check the C API (connect's strings, request IDs), the decoder's exact topic
-/// check and the property checks link; `core::str::from_utf8` stays for Rust callers of
-/// [`Text::as_str`]. Never panics (every read is `Iterator::next`).
-#[inline(never)]
+/// `core::str::from_utf8` stays for Rust callers of [`Text::as_str`].
+#[inline(always)]
 pub fn is_utf8(bytes: &[u8]) -> bool {
+    utf8_without(bytes, 0)
+}
+
+/// True when `bytes` are UTF-8 (exactly as [`is_utf8`]) and hold none of the ASCII bytes below
+/// 64 whose bit is set in `refused` (bit `b` for byte `b`; NUL, `#`, `+`, `&`, `=` are what the
+/// callers refuse). The one UTF-8 check the C API (connect's strings, request IDs), the
+/// decoder's exact topic check and the property checks link: the refused bytes are tested in
+/// the same pass, so none of them needs a byte loop of its own. Never panics (every read is
+/// `Iterator::next`; the shift is by less than 64).
+#[inline(never)]
+pub(crate) fn utf8_without(bytes: &[u8], refused: u64) -> bool {
     let mut it = bytes.iter();
     while let Some(&b) = it.next() {
         if b < 0x80 {
+            if b < 64 && (refused >> b) & 1 != 0 {
+                return false;
+            }
             continue;
         }
         // How many continuation bytes follow: the lead byte's leading ones but one (0xC0 and
@@ -216,6 +228,30 @@ mod tests {
         assert_eq!(std::format!("{t} {t:?}"), "a/é \"a/é\"");
         let s: &str = t.into();
         assert_eq!(s, "a/é");
+    }
+
+    /// `utf8_without` is `is_utf8` and no refused byte: for the callers' masks (and every single
+    /// bit below 64), on every sequence of one and two bytes and on text around a refused byte.
+    #[test]
+    fn utf8_without_refuses_exactly_the_masked_bytes() {
+        let masks = [
+            1 | (1 << b'#') | (1 << b'+'),
+            1 | (1 << b'#') | (1 << b'+') | (1 << b'&'),
+            1 | (1 << b'#') | (1 << b'+') | (1 << b'&') | (1 << b'='),
+        ];
+        let singles = (0..64).map(|b| 1u64 << b);
+        for mask in masks.into_iter().chain(singles) {
+            let want = |t: &[u8]| {
+                core::str::from_utf8(t).is_ok() && !t.iter().any(|&b| b < 64 && mask >> b & 1 != 0)
+            };
+            for a in 0..=255u8 {
+                assert_eq!(utf8_without(&[a], mask), want(&[a]), "{mask:x} {a}");
+                for b in 0..=255u8 {
+                    let t = [b'x', 0xC3, 0xA9, a, b, 0xE2, 0x82, 0xAC];
+                    assert_eq!(utf8_without(&t, mask), want(&t), "{mask:x} {a} {b}");
+                }
+            }
+        }
     }
 
     fn agrees(b: &[u8]) {
