@@ -215,12 +215,12 @@ impl<'a> Iterator for BagBytes<'a> {
             if self.rest.is_empty() {
                 return None;
             }
+            // The segment up to the `&` (or the end), and what follows the `&`.
             let (kv, rest) = match find_byte(self.rest, b'&') {
-                Some(at) => self.rest.split_at_checked(at)?,
+                Some(at) => (self.rest.get(..at)?, self.rest.get(at + 1..)?),
                 None => (self.rest, &b""[..]),
             };
-            // `rest` is empty or starts with the `&`.
-            self.rest = rest.get(1..).unwrap_or_default();
+            self.rest = rest;
             if kv.is_empty() {
                 continue;
             }
