@@ -67,9 +67,29 @@ fn id_ok(id: &str) -> bool {
 
 /// SUBSCRIBE to [`SUBSCRIBE_FILTER`] at QoS 0 with packet ID 0 (bytes 2 and 3), laid out at
 /// compile time as `encode_subscribe` writes it (a test compares them): queued through the
-/// called [`DpsClient::push_bytes`] with the packet ID set, instead of an inlined encoder.
-const SUBSCRIBE: [u8; mqtt::subscribe_len(&[SUBSCRIBE_FILTER])] =
+/// called [`DpsClient::push_bytes`] with the packet ID set, instead of an inlined encoder. A
+/// static, in flash once: the response topic's prefix points into it ([`in_subscribe`]).
+static SUBSCRIBE: [u8; mqtt::subscribe_len(&[SUBSCRIBE_FILTER])] =
     mqtt::subscribe_template(&[SUBSCRIBE_FILTER]);
+
+/// `bytes` where [`SUBSCRIBE`] holds them (found at compile time; a compile error if it does
+/// not): the same bytes, with no second copy in flash (as the hub's `subscribe::shared`).
+const fn in_subscribe(bytes: &[u8]) -> &'static [u8] {
+    let packet: &'static [u8] = &SUBSCRIBE;
+    let mut at = 0;
+    while at + bytes.len() <= packet.len() {
+        let part = packet.split_at(at).1.split_at(bytes.len()).0;
+        let mut i = 0;
+        while i < bytes.len() && part[i] == bytes[i] {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return part;
+        }
+        at += 1;
+    }
+    panic!("not in the DPS SUBSCRIBE packet")
+}
 
 /// The register request's topic.
 const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";

@@ -40,13 +40,14 @@ pub struct ResponseTopic {
     pub retry_after_secs: Option<u32>,
 }
 
-/// `$dps/registrations/res/`: the subscription filter without its `#`, cut at compile time (a
-/// part of the same string in flash, not a comparison at run time).
+/// `$dps/registrations/res/`: the subscription filter without its `#`, cut at compile time
+/// from the SUBSCRIBE packet (a part of its bytes in flash: no copy of its own, and not a
+/// comparison at run time).
 const RESPONSE_PREFIX: &[u8] = {
     let filter = super::SUBSCRIBE_FILTER.as_bytes();
     let (prefix, hash) = filter.split_at(filter.len() - 1);
     assert!(hash[0] == b'#');
-    prefix
+    super::in_subscribe(prefix)
 };
 
 /// Parses a DPS response topic (a `&str`, or the received [`Text`](crate::mqtt::Text): no
