@@ -91,6 +91,11 @@ const fn in_subscribe(bytes: &[u8]) -> &'static [u8] {
     panic!("not in the DPS SUBSCRIBE packet")
 }
 
+/// `/registrations/`, the user name's path, from [`SUBSCRIBE`]'s filter (no copy of its own).
+const REGISTRATIONS_PATH: &str = match core::str::from_utf8(in_subscribe(b"/registrations/")) {
+    Ok(path) => path,
+    Err(_) => panic!("not UTF-8"),
+};
 /// The register request's topic.
 const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
 
@@ -335,7 +340,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             // `{id_scope}/registrations/{registration_id}/api-version=...`
             user_name: Some(UserName {
                 host: id_scope,
-                path: "/registrations/",
+                path: REGISTRATIONS_PATH,
                 query: API_VERSION_QUERY,
                 model_id: None,
             }),
