@@ -96,8 +96,13 @@ const REGISTRATIONS_PATH: &str = match core::str::from_utf8(in_subscribe(b"/regi
     Ok(path) => path,
     Err(_) => panic!("not UTF-8"),
 };
-/// The register request's topic.
-const REGISTER_TOPIC: &[u8] = b"$dps/registrations/PUT/iotdps-register/?$rid=1";
+
+/// `$dps/registrations/`, where both request topics start: from [`SUBSCRIBE`]'s filter, a
+/// piece of its own (no copy of it in each topic).
+const TOPIC_START: &[u8] = in_subscribe(b"$dps/registrations/");
+
+/// The register request's topic after [`TOPIC_START`].
+const REGISTER_TOPIC: &[u8] = b"PUT/iotdps-register/?$rid=1";
 
 /// A cursor over the free part of a client's transmit buffer (emptied first when all of it was
 /// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
@@ -437,7 +442,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         const OPEN: &[u8] = b"{\"registrationId\":\"";
         let (topic, op): (&[u8], &[u8]) = if status_query {
             (
-                b"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=",
+                b"GET/iotdps-get-operationstatus/?$rid=1&operationId=",
                 &self.operation_id,
             )
         } else {
@@ -449,14 +454,25 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         };
         // An operation ID is at most `MAX_OPERATION_ID_LEN` bytes, whose Kconfig option has no
         // upper bound: a topic too long for its two-byte length cannot be sent.
-        let [len_hi, len_lo] = u16::try_from(topic.len() + op.len())
+        let [len_hi, len_lo] = u16::try_from(TOPIC_START.len() + topic.len() + op.len())
             .map_err(|_| Overflow)?
             .to_be_bytes();
         let (len, id) = ([len_hi, len_lo], [id_hi, id_lo]);
-        let pieces: [&[u8]; 9] = [&len, topic, op, &id, OPEN, rid, mid, custom, close];
+        let pieces: [&[u8]; 10] = [
+            &len,
+            TOPIC_START,
+            topic,
+            op,
+            &id,
+            OPEN,
+            rid,
+            mid,
+            custom,
+            close,
+        ];
         // The status query has no payload.
         let pieces = pieces
-            .get(..if status_query { 4 } else { 9 })
+            .get(..if status_query { 5 } else { 10 })
             .unwrap_or_default();
         let remaining = pieces.iter().map(|p| p.len()).sum();
         let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
