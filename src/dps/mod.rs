@@ -72,23 +72,10 @@ fn id_ok(id: &str) -> bool {
 static SUBSCRIBE: [u8; mqtt::subscribe_len(&[SUBSCRIBE_FILTER])] =
     mqtt::subscribe_template(&[SUBSCRIBE_FILTER]);
 
-/// `bytes` where [`SUBSCRIBE`] holds them (found at compile time; a compile error if it does
-/// not): the same bytes, with no second copy in flash (as the hub's `subscribe::shared`).
+/// `bytes` where [`SUBSCRIBE`] holds them, as the hub's `subscribe::shared` (no second copy in
+/// flash; a compile error if they are not there).
 const fn in_subscribe(bytes: &[u8]) -> &'static [u8] {
-    let packet: &'static [u8] = &SUBSCRIBE;
-    let mut at = 0;
-    while at + bytes.len() <= packet.len() {
-        let part = packet.split_at(at).1.split_at(bytes.len()).0;
-        let mut i = 0;
-        while i < bytes.len() && part[i] == bytes[i] {
-            i += 1;
-        }
-        if i == bytes.len() {
-            return part;
-        }
-        at += 1;
-    }
-    panic!("not in the DPS SUBSCRIBE packet")
+    mqtt::subscribe_part(&SUBSCRIBE, bytes)
 }
 
 /// `/registrations/`, the user name's path, from [`SUBSCRIBE`]'s filter (no copy of its own).

@@ -4,21 +4,7 @@
 //! (smaller code, same bytes: see the test against `encode_subscribe`).
 
 use super::{c2d, SUBSCRIPTIONS};
-use crate::mqtt::{subscribe_len, subscribe_template, QoS};
-
-const fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
+use crate::mqtt::{same_bytes, subscribe_len, subscribe_part, subscribe_template, QoS};
 
 /// The whole packet: fixed header (2 bytes) and body.
 pub const LEN: usize = subscribe_len(&SUBSCRIPTIONS);
@@ -27,7 +13,7 @@ pub const LEN: usize = subscribe_len(&SUBSCRIPTIONS);
 /// (the last byte of the packet cut after that filter).
 const TEMPLATE: ([u8; LEN], usize) = {
     let mut i = 0;
-    while !same(
+    while !same_bytes(
         SUBSCRIPTIONS[i].as_bytes(),
         c2d::SUBSCRIBE_FILTER.as_bytes(),
     ) {
@@ -45,18 +31,10 @@ static PACKET: [u8; LEN] = TEMPLATE.0;
 /// `bytes` where the SUBSCRIBE packet holds them (found at compile time; a compile error if it
 /// does not): the same bytes, with no second copy in flash.
 pub(crate) const fn shared<const N: usize>(bytes: &[u8; N]) -> &'static [u8; N] {
-    let packet: &'static [u8] = &PACKET;
-    let mut at = 0;
-    while at + N <= packet.len() {
-        let (_, rest) = packet.split_at(at);
-        if let Some(part) = rest.first_chunk::<N>() {
-            if same(part, bytes) {
-                return part;
-            }
-        }
-        at += 1;
+    match subscribe_part(&PACKET, bytes).first_chunk::<N>() {
+        Some(part) => part,
+        None => panic!("not in the SUBSCRIBE packet"),
     }
-    panic!("not in the SUBSCRIBE packet")
 }
 
 /// Writes SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0, into

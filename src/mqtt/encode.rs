@@ -257,6 +257,37 @@ pub(crate) const fn subscribe_len(filters: &[&str]) -> usize {
     n
 }
 
+/// Byte equality in a `const fn` (where `==` on slices is not available).
+pub(crate) const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `bytes` where `packet` (a [`subscribe_template`] in a static) holds them, found at compile
+/// time (a compile error if it does not): the same bytes, with no second copy in flash. The
+/// hub's topic parsers and the DPS client cut their constant topic pieces from their SUBSCRIBE
+/// filters with it.
+pub(crate) const fn subscribe_part(packet: &'static [u8], bytes: &[u8]) -> &'static [u8] {
+    let mut at = 0;
+    while at + bytes.len() <= packet.len() {
+        let part = packet.split_at(at).1.split_at(bytes.len()).0;
+        if same_bytes(part, bytes) {
+            return part;
+        }
+        at += 1;
+    }
+    panic!("not in the SUBSCRIBE packet")
+}
+
 /// SUBSCRIBE for `filters`, laid out at compile time as [`encode_subscribe`] writes it, with
 /// packet identifier 0 (bytes 2 and 3) and every filter at QoS 0 (its last byte), for a client
 /// that patches those and queues the constant instead of running the encoder. The QoS byte of

@@ -26,10 +26,12 @@ pub use encode::{
     encode_subscribe, put_remaining_length, remaining_length_size, Connect, EncodeError, QoS,
     UserName, MAX_REMAINING_LENGTH,
 };
-pub(crate) use encode::{put_fixed_header, subscribe_len, subscribe_template};
+pub(crate) use encode::{
+    put_fixed_header, same_bytes, subscribe_len, subscribe_part, subscribe_template,
+};
 pub use framer::{FixedHeader, FrameError, Framed, Framer};
-pub(crate) use text::utf8_without;
 pub use text::{is_utf8, Text, TopicText};
+pub(crate) use text::{utf8_without, NUL_OR_WILDCARD};
 
 /// MQTT control packet types (the high nibble of the first byte).
 pub mod packet_type {
