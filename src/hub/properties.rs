@@ -69,8 +69,8 @@ impl<const N: usize> PropertyList for [Property<'_>; N] {
 pub const NO_PROPERTIES: [Property<'static>; 0] = [];
 
 /// Bytes a topic component never holds: NUL, `#`, `+` (they would change the topic's meaning)
-/// and `&` (every refused byte is below 64: one shift and test of a mask per byte).
-const REFUSED: u64 = (1 << 0) | (1 << b'#') | (1 << b'+') | (1 << b'&');
+/// and `&` (every refused byte is below 64: a [`crate::mqtt::utf8_without`] mask).
+const REFUSED: u64 = crate::mqtt::NUL_OR_WILDCARD | (1 << b'&');
 /// [`REFUSED`] and `=` (property keys, twin request IDs).
 const REFUSED_KEY: u64 = REFUSED | (1 << b'=');
 

@@ -125,7 +125,7 @@ pub(crate) fn topic_name(bytes: &[u8]) -> Option<Text<'_>> {
     // The ASCII fast path answers for nearly every topic (ASCII is UTF-8: no conversion is
     // needed, the topic stays bytes); a topic with a byte >= 0x80 (or one the fast path cannot
     // clear) gets the exact check.
-    if !ascii_clean(bytes) && !super::utf8_without(bytes, NUL_OR_WILDCARD) {
+    if !ascii_clean(bytes) && !super::utf8_without(bytes, super::NUL_OR_WILDCARD) {
         return None;
     }
     Some(Text::checked(bytes))
@@ -165,11 +165,6 @@ fn ascii_clean(bytes: &[u8]) -> bool {
     }
     acc & HIGH == 0
 }
-
-/// The bytes a topic name never holds, NUL, `#` and `+`, for the exact check of what
-/// [`ascii_clean`] does not clear (a non-ASCII or short topic, or a bad one): the UTF-8 check
-/// refuses them in its own pass, so there is no byte loop for them alone.
-const NUL_OR_WILDCARD: u64 = 1 | (1 << b'#') | (1 << b'+');
 
 /// Decodes one packet from its fixed header and exactly its `remaining length` bytes.
 pub fn decode_packet(header: FixedHeader, body: &[u8]) -> Result<Inbound<'_>, DecodeError> {
@@ -304,7 +299,7 @@ pub(crate) fn decode_publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::utf8_without;
+    use crate::mqtt::{utf8_without, NUL_OR_WILDCARD};
 
     fn hdr(b: u8, len: usize) -> FixedHeader {
         FixedHeader {

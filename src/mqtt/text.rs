@@ -56,6 +56,11 @@ pub fn is_utf8(bytes: &[u8]) -> bool {
     utf8_without(bytes, 0)
 }
 
+/// The bytes a topic name never holds, NUL, `#` and `+`, as a [`utf8_without`] mask: the
+/// decoder's exact topic check refuses them, and the property checks these and more. The UTF-8
+/// check refuses them in its own pass, so there is no byte loop for them alone.
+pub(crate) const NUL_OR_WILDCARD: u64 = 1 | (1 << b'#') | (1 << b'+');
+
 /// True when `bytes` are UTF-8 (exactly as [`is_utf8`]) and hold none of the ASCII bytes below
 /// 64 whose bit is set in `refused` (bit `b` for byte `b`; NUL, `#`, `+`, `&`, `=` are what the
 /// callers refuse). The one UTF-8 check the C API (connect's strings, request IDs), the
