@@ -100,7 +100,7 @@ impl Ctx {
         self.value_len[field as usize] = 0;
         if n <= field.max_len() {
             if let Some(dst) = self.value[field as usize].get_mut(..n) {
-                zs::copy_prefix(dst, value);
+                crate::sink::copy(dst, value);
                 self.set_len(field, n);
             }
         }

@@ -14,18 +14,10 @@ use core::ffi::{c_char, c_int, c_void};
 use super::KMutex;
 use super::LOG_TRANSPORT;
 use crate::dps::settings::{Key, SettingsStore, KEY_HOSTNAME, SUBTREE};
+use crate::sink::copy;
 
 /// Longest value cached (host names and device IDs are at most 128 bytes in the core).
 const VALUE_MAX: usize = 256;
-
-/// Copies `src` to the start of `dst`, as far as both go: for the Zephyr store and the C API's
-/// buffers, whose copies are of equal lengths. A zip, which the compiler makes a `memcpy`,
-/// instead of `copy_from_slice`, whose length check and panic path only these copies would
-/// link (flash, measured).
-#[inline]
-pub(crate) fn copy_prefix(dst: &mut [u8], src: &[u8]) {
-    dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
-}
 
 /// The cached values of the host name (`Key::Hostname as usize`, 0) and the device ID (1).
 struct Cache {
@@ -46,7 +38,7 @@ impl Cache {
         *len = None;
         if let Some(v) = value {
             if let Some(dst) = buf.get_mut(..v.len()) {
-                copy_prefix(dst, v);
+                copy(dst, v);
                 *len = Some(v.len() as u16);
             }
         }
@@ -168,7 +160,7 @@ impl SettingsStore for ZephyrSettings {
         let len = usize::from(len);
         let n = len.min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
-            copy_prefix(dst, src);
+            copy(dst, src);
         }
         Ok(Some(len))
     }
