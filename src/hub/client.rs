@@ -297,7 +297,8 @@ pub struct Outgoing<'c, 'b> {
     buf: &'c mut [u8],
     len: &'c mut usize,
     sent_at: &'c mut usize,
-    /// The length of this packet's header (the end of `head`).
+    /// The length of this packet in the queue, which ends at `*len` (the end of `head()`): its
+    /// header, and its payload once [`Outgoing::gather`] copied it there.
     packet_len: usize,
     body: &'b [u8],
     /// The packet identifier used (meaningful for QoS 1).
@@ -315,7 +316,8 @@ impl Outgoing<'_, '_> {
         self.buf.get(*self.sent_at..*self.len).unwrap_or_default()
     }
 
-    /// This packet's own header (without what was queued before it), e.g. to keep a copy in an
+    /// This packet's own header (without what was queued before it; with the payload once
+    /// gathered, when [`Outgoing::body`] is empty), e.g. to keep a copy, with the body, in an
     /// [`super::outbox::Outbox`].
     pub fn packet_header(&self) -> &[u8] {
         // `packet_len <= *len` always; `get` rather than indexing links no panic path.
