@@ -51,6 +51,18 @@ fn publish_packet(topic: &str, qos: u8, pid: u16, payload: &[u8]) -> Vec<u8> {
     p
 }
 
+/// Telemetry at QoS 1 with a new packet identifier, no DUP, no RETAIN.
+fn telemetry_qos1<'a>(properties: &'a dyn PropertyList, payload: &'a [u8]) -> Message<'a> {
+    Message {
+        kind: MessageKind::Telemetry { properties },
+        payload,
+        qos: QoS::AtLeastOnce,
+        packet_id: None,
+        dup: false,
+        retain: false,
+    }
+}
+
 /// Connects and walks to READY; returns the connection with the twin GET already drained.
 fn ready(device: &str) -> Conn {
     let mut c = conn(1024);
@@ -195,14 +207,7 @@ fn telemetry_qos1_is_85_bytes_header_then_payload() {
     let payload = br#"{"temperature":25.9,"timestamp":16849}"#;
     assert_eq!(payload.len(), 38);
     let props = [Property::new("a", "1"), Property::new("b", "2")];
-    let msg = Message {
-        kind: MessageKind::Telemetry { properties: &props },
-        payload,
-        qos: QoS::AtLeastOnce,
-        packet_id: None,
-        dup: false,
-        retain: false,
-    };
+    let msg = telemetry_qos1(&props, payload);
     let out = c.client.publish(&msg, 10).unwrap();
     let mut wire = out.head().to_vec();
     wire.extend_from_slice(out.body());
@@ -258,14 +263,7 @@ fn gathered_payload_makes_one_write_when_it_fits() {
     static BIG: [u8; 480] = [b'x'; 480];
     let big = &BIG;
     let topic = "devices/my-device/messages/events/a=1&b=2";
-    let msg = |payload: &'static [u8]| Message {
-        kind: MessageKind::Telemetry { properties: &props },
-        payload,
-        qos: QoS::AtLeastOnce,
-        packet_id: None,
-        dup: false,
-        retain: false,
-    };
+    let msg = |payload: &'static [u8]| telemetry_qos1(&props, payload);
     // Fits: the whole packet in the head (after the PINGREQ), nothing in the body.
     let small_msg = msg(small);
     let mut out = c.client.publish(&small_msg, 10).unwrap();
@@ -449,14 +447,7 @@ fn publish_refusal_precedence_and_packet_ids() {
         Box::leak(Box::new(&*v.leak()))
     }
     let mut c = ready("d");
-    let msg = |properties: &'static dyn PropertyList| Message {
-        kind: MessageKind::Telemetry { properties },
-        payload: b"x",
-        qos: QoS::AtLeastOnce,
-        packet_id: None,
-        dup: false,
-        retain: false,
-    };
+    let msg = |properties: &'static dyn PropertyList| telemetry_qos1(properties, b"x");
     let long: &'static str = "v".repeat(126).leak();
     let mid: &'static str = "v".repeat(80).leak();
     for (props, want) in [
