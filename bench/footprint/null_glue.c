@@ -156,15 +156,14 @@ int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint3
 	(void)fd; (void)level; (void)optname; (void)optval; (void)optlen;
 	return 0;
 }
-int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
+int azhub_z_poll(int fd, short events, int timeout_ms)
 {
 	(void)fd;
 	pthread_mutex_lock(&feed_lock);
 	bool ready = feed_len > 0;
 	pthread_mutex_unlock(&feed_lock);
 	if (!ready) { azhub_z_sleep_ms(timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms); }
-	*revents = ready ? (short)(events & 1) : 0;
-	return ready ? 1 : 0;
+	return ready ? events : 0;
 }
 int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
 {

@@ -123,8 +123,9 @@ ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags);
 int azhub_z_close(int fd);
 int azhub_z_shutdown(int fd, int how);
 int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen);
-/** poll() on one descriptor; @p revents (not NULL) receives the returned events. */
-int azhub_z_poll(int fd, short events, short *revents, int timeout_ms);
+/** poll() on one descriptor: its returned events (not 0, as poll() counts only descriptors
+ * with events), 0 on a timeout, or -1 with errno set. */
+int azhub_z_poll(int fd, short events, int timeout_ms);
 
 /**
  * Resolve @p host (a name or a numeric address: zsock_getaddrinfo() takes both) and copy the first IPv6 or IPv4 result,

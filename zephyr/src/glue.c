@@ -257,7 +257,10 @@ int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint3
 	return zsock_setsockopt(fd, level, optname, optval, (socklen_t)optlen);
 }
 
-int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
+/* The events come back in the result: poll() counts the descriptors whose revents is not 0,
+ * so with one descriptor a positive result means revents is not 0 (the flags are positive).
+ */
+int azhub_z_poll(int fd, short events, int timeout_ms)
 {
 	struct zsock_pollfd pfd = {
 		.fd = fd,
@@ -265,8 +268,7 @@ int azhub_z_poll(int fd, short events, short *revents, int timeout_ms)
 	};
 	int ret = zsock_poll(&pfd, 1, timeout_ms);
 
-	*revents = pfd.revents;
-	return ret;
+	return ret > 0 ? (uint16_t)pfd.revents : ret;
 }
 
 /* sin_port and sin6_port follow the family at the same offset: one store fills in the port. */

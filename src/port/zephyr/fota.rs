@@ -619,9 +619,8 @@ fn transfer(
             .map_err(|_| Failure::Fatal(FotaError::Http(HttpError::InvalidLocation)))?;
         super::net::send_all(fd, cur.written()).map_err(|e| Failure::Dropped(FotaError::Io(e)))?;
         loop {
-            let mut revents: i16 = 0;
-            // SAFETY: `revents` is valid for writes during the call.
-            let n = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, READ_TIMEOUT_MS) };
+            // SAFETY: plain system call on the download's socket.
+            let n = unsafe { sys::azhub_z_poll(fd, c.pollin, READ_TIMEOUT_MS) };
             if n == 0 {
                 return Err(Failure::Dropped(FotaError::Io(b::ETIMEDOUT as i32)));
             }

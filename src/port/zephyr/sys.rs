@@ -89,12 +89,9 @@ extern "C" {
         optval: *const c_void,
         optlen: u32,
     ) -> c_int;
-    pub(crate) fn azhub_z_poll(
-        fd: c_int,
-        events: c_short,
-        revents: *mut c_short,
-        timeout_ms: c_int,
-    ) -> c_int;
+    /// The returned events (not 0: poll() had one ready descriptor), 0 on a timeout, or -1
+    /// with errno set.
+    pub(crate) fn azhub_z_poll(fd: c_int, events: c_short, timeout_ms: c_int) -> c_int;
     pub(crate) fn azhub_z_resolve(
         host: *const c_char,
         port: u16,

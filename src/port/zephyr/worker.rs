@@ -161,10 +161,9 @@ fn serve(framer: &mut Framer<RxBuf>, fd: c_int) -> CloseReason {
 #[cfg_attr(not(feature = "dps"), inline(always))]
 pub(super) fn receive(framer: &mut Framer<RxBuf>, fd: c_int, wait_ms: c_int) -> bool {
     let c = sys::consts();
-    let mut revents: i16 = 0;
-    // SAFETY: `revents` is valid for the call; `fd` is the caller's open socket.
-    let rc = unsafe { sys::azhub_z_poll(fd, c.pollin, &mut revents, wait_ms) };
-    if rc < 0 {
+    // SAFETY: plain system call on the caller's open socket.
+    let revents = unsafe { sys::azhub_z_poll(fd, c.pollin, wait_ms) };
+    if revents < 0 {
         let e = sys::errno();
         if e == c.eintr {
             return true;
@@ -172,10 +171,11 @@ pub(super) fn receive(framer: &mut Framer<RxBuf>, fd: c_int, wait_ms: c_int) -> 
         ::log::error!(target: LOG_TRANSPORT, "poll() failed: errno {e}");
         return false;
     }
-    if rc == 0 {
+    if revents == 0 {
         return true;
     }
-    if revents & (c.pollin | c.pollhup) == 0 && revents & (c.pollerr | c.pollnval) != 0 {
+    let (ok, bad) = (c.pollin | c.pollhup, c.pollerr | c.pollnval);
+    if revents & c_int::from(ok) == 0 && revents & c_int::from(bad) != 0 {
         ::log::info!(target: LOG_TRANSPORT, "socket error (revents {revents:#x})");
         return false;
     }
