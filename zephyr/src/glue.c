@@ -31,10 +31,10 @@
 
 #include "azure_iot_hub_zephyr_glue.h"
 
-/* Not inlined: one copy for both waits. K_MSEC(0) is K_NO_WAIT (zero ticks), so 0 needs no
- * branch of its own.
+/* K_MSEC(0) is K_NO_WAIT (zero ticks), so 0 needs no branch of its own. Inlined: only
+ * azhub_z_sem_take() waits with a timeout.
  */
-static __attribute__((noinline)) k_timeout_t ms_to_timeout(int32_t ms)
+static inline k_timeout_t ms_to_timeout(int32_t ms)
 {
 	if (ms < 0) {
 		return K_FOREVER;
