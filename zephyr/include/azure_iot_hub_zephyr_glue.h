@@ -105,9 +105,10 @@ void azhub_z_sem_give(int id);
 void azhub_z_sem_reset(int id);
 
 /** Recursive mutexes (k_mutex). @p id must be one of them (checked only with CONFIG_ASSERT).
- * The lock waits forever (the library never locks with a timeout).
- * @return what k_mutex_lock() and k_mutex_unlock() return (0 on success). */
-int azhub_z_mutex_lock(int id);
+ * The lock waits forever (the library never locks with a timeout), so it cannot fail: called
+ * from threads only, k_mutex_lock() with K_FOREVER returns 0.
+ * @return (unlock) what k_mutex_unlock() returns (0 on success). */
+void azhub_z_mutex_lock(int id);
 int azhub_z_mutex_unlock(int id);
 
 /* ---- Sockets (src/glue.c) ------------------------------------------------------------- */

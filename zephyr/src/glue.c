@@ -203,10 +203,13 @@ void azhub_z_sem_reset(int id)
 	k_sem_reset(&azhub_z_sems[id]);
 }
 
-int azhub_z_mutex_lock(int id)
+/* With K_FOREVER k_mutex_lock() returns 0: it neither times out nor, in a thread (the library
+ * never locks in an ISR), fails.
+ */
+void azhub_z_mutex_lock(int id)
 {
 	__ASSERT_NO_MSG((unsigned int)id < GLUE_MUTEX_COUNT);
-	return k_mutex_lock(&azhub_z_mutexes[id], K_FOREVER);
+	(void)k_mutex_lock(&azhub_z_mutexes[id], K_FOREVER);
 }
 
 int azhub_z_mutex_unlock(int id)

@@ -43,14 +43,10 @@ impl<T, const ID: c_int> KMutex<T, ID> {
 #[inline(never)]
 fn raw_lock(id: c_int, held: &AtomicBool) {
     // SAFETY: the id is one of the glue's mutexes; the lock waits forever, which is allowed
-    // from threads.
-    let rc = unsafe { sys::azhub_z_mutex_lock(id) };
-    // The details go to the log; the panic messages are plain strings, so that with logging
-    // off (CONFIG_LOG=n) no formatting code is linked for them.
-    if rc != 0 {
-        ::log::error!("k_mutex_lock({id}) failed: {rc}");
-        panic!("k_mutex_lock failed");
-    }
+    // from threads (and so cannot fail: k_mutex_lock() with K_FOREVER returns 0).
+    unsafe { sys::azhub_z_mutex_lock(id) };
+    // The details go to the log; the panic message is a plain string, so that with logging
+    // off (CONFIG_LOG=n) no formatting code is linked for it.
     if held.swap(true, Ordering::Acquire) {
         // Recursive locking on the same thread (any other thread would have waited above).
         ::log::error!("recursive lock of mutex {id}");

@@ -73,7 +73,8 @@ extern "C" {
     pub(crate) fn azhub_z_on_worker() -> bool;
     pub(crate) fn azhub_z_sem_take(id: c_int, timeout_ms: i32) -> c_int;
     pub(crate) fn azhub_z_sem_give(id: c_int);
-    pub(crate) fn azhub_z_mutex_lock(id: c_int) -> c_int;
+    /// Waits forever, so it cannot fail (the glue's contract).
+    pub(crate) fn azhub_z_mutex_lock(id: c_int);
     pub(crate) fn azhub_z_mutex_unlock(id: c_int) -> c_int;
 
     pub(crate) fn azhub_z_errno() -> c_int;
