@@ -54,15 +54,10 @@ int64_t azure_iot_hub_rs_unix_time(void) { return -ENOTSUP; }
 
 static pthread_t worker;
 static bool worker_started;
-struct start { void (*entry)(void *); void *arg; };
-static struct start start_args;
-static void *trampoline(void *p) { start_args.entry(start_args.arg); (void)p; return NULL; }
-int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
+static void *trampoline(void *p) { azhub_rs_worker(NULL, NULL, NULL); (void)p; return NULL; }
+void azhub_z_thread_start(void)
 {
-	start_args.entry = entry;
-	start_args.arg = arg;
 	worker_started = pthread_create(&worker, NULL, trampoline, NULL) == 0;
-	return worker_started ? 0 : -1;
 }
 bool azhub_z_on_worker(void) { return worker_started && pthread_equal(pthread_self(), worker); }
 

@@ -79,11 +79,15 @@ int64_t azure_iot_hub_rs_unix_time(void);
 /* ---- Worker thread and synchronisation (src/glue.c) ----------------------------------- */
 
 /**
- * Start the library's worker thread: stack CONFIG_MQTT_HELPER_STACK_SIZE, priority
- * K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub". Call it once per boot (the library
- * does, from its first initialisation); @p entry is not NULL. @return 0.
+ * Start the library's worker thread on azhub_rs_worker(): stack CONFIG_MQTT_HELPER_STACK_SIZE,
+ * priority K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub". Call it once per boot (the
+ * library does, from its first initialisation). It cannot fail (k_thread_create()).
  */
-int azhub_z_thread_start(void (*entry)(void *arg), void *arg);
+void azhub_z_thread_start(void);
+
+/** The worker thread's entry, implemented by the Rust library (a k_thread_entry_t; the
+ * arguments are NULL and unused). */
+void azhub_rs_worker(void *p1, void *p2, void *p3);
 
 /** True when called on the worker thread started by azhub_z_thread_start(). */
 bool azhub_z_on_worker(void);

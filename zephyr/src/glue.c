@@ -105,30 +105,21 @@ __weak int64_t azure_iot_hub_rs_unix_time(void)
 K_THREAD_STACK_DEFINE(azhub_z_stack, CONFIG_MQTT_HELPER_STACK_SIZE);
 static struct k_thread azhub_z_thread;
 
-static void thread_entry(void *p1, void *p2, void *p3)
-{
-	void (*entry)(void *arg) = (void (*)(void *))p1;
-
-	ARG_UNUSED(p3);
-	entry(p2);
-}
-
 /* No started flag: the library calls this once, from its first initialisation (under its
- * lock, after it claimed the transmit buffer, which happens once per boot).
+ * lock, after it claimed the transmit buffer, which happens once per boot). The entry is the
+ * library's azhub_rs_worker(), a k_thread_entry_t itself: no trampoline, no arguments.
  */
-int azhub_z_thread_start(void (*entry)(void *arg), void *arg)
+void azhub_z_thread_start(void)
 {
 	k_tid_t tid = k_thread_create(&azhub_z_thread, azhub_z_stack,
-				      K_THREAD_STACK_SIZEOF(azhub_z_stack), thread_entry,
-				      (void *)entry, arg, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
-				      K_NO_WAIT);
+				      K_THREAD_STACK_SIZEOF(azhub_z_stack), azhub_rs_worker, NULL,
+				      NULL, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0, K_NO_WAIT);
 	/* Without CONFIG_THREAD_NAME (its default) k_thread_name_set() only returns -ENOSYS: no
 	 * call, and no name string in flash.
 	 */
 	if (IS_ENABLED(CONFIG_THREAD_NAME)) {
 		(void)k_thread_name_set(tid, "azure_iot_hub");
 	}
-	return 0;
 }
 
 /* Before the thread is created no thread runs on azhub_z_thread: the comparison alone says it. */

@@ -19,7 +19,7 @@
 //! [`HubClient::publish`] and [`HubClient::disconnect`]. `disconnect()` called from another
 //! thread returns after `Disconnected` was delivered.
 
-use core::ffi::{c_int, c_void};
+use core::ffi::c_int;
 use core::fmt;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -436,10 +436,10 @@ impl HubClient {
                         ::log::error!(target: LOG_TRANSPORT, "certificate provisioning failed: {rc}");
                     }
                 }
-                // Its result is always 0 (the glue's contract): k_thread_create() cannot fail,
-                // and this runs once per boot, so there is no error to handle.
-                // SAFETY: `worker::main` is a valid entry that ignores its argument.
-                unsafe { sys::azhub_z_thread_start(worker::main, core::ptr::null_mut::<c_void>()) };
+                // k_thread_create() cannot fail, and this runs once per boot: nothing to
+                // handle. The glue starts `worker::azhub_rs_worker`.
+                // SAFETY: no preconditions (called once, as the glue's contract asks).
+                unsafe { sys::azhub_z_thread_start() };
             }
         }
         HANDLER.store(handler as *mut (), Ordering::Release);

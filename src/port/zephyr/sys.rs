@@ -66,10 +66,8 @@ extern "C" {
     /// Weak in the glue; the application may define its own.
     pub(crate) fn azure_iot_hub_rs_unix_time() -> i64;
 
-    pub(crate) fn azhub_z_thread_start(
-        entry: extern "C" fn(*mut c_void),
-        arg: *mut c_void,
-    ) -> c_int;
+    /// Starts the worker thread on `azhub_rs_worker` (worker.rs).
+    pub(crate) fn azhub_z_thread_start();
     pub(crate) fn azhub_z_on_worker() -> bool;
     pub(crate) fn azhub_z_sem_take(id: c_int, timeout_ms: i32) -> c_int;
     pub(crate) fn azhub_z_sem_give(id: c_int);

@@ -17,7 +17,10 @@ use crate::mqtt::{Framed, Framer};
 /// noticed (Zephyr's `shutdown()` does not wake a `poll()` on every socket type).
 const POLL_SLICE_MS: u64 = 100;
 
-pub(crate) extern "C" fn main(_arg: *mut c_void) {
+/// The worker thread's entry: the glue's `azhub_z_thread_start` passes it to
+/// `k_thread_create` itself (a `k_thread_entry_t`, no trampoline; the arguments are NULL).
+#[no_mangle]
+pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut c_void) {
     // Without DPS the receive buffer is this thread's for good.
     #[cfg(not(feature = "dps"))]
     let Some(rx) = RX.take() else {
