@@ -29,10 +29,9 @@ pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut 
     #[cfg(not(feature = "dps"))]
     let mut framer = Framer::nul_terminated(rx);
     loop {
+        // Waiting forever, k_sem_take() returns 0: no result to test.
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
-        if unsafe { sys::azhub_z_sem_take(sys::SEM_START, -1) } != 0 {
-            continue;
-        }
+        unsafe { sys::azhub_z_sem_take(sys::SEM_START, -1) };
         #[cfg(not(feature = "dps"))]
         let fd = LINK.lock().fd;
         // With DPS, also the buffer `connect()` lent for this connection: it sets both before
