@@ -131,9 +131,24 @@ mod zephyr_impl {
     }
 
     impl<const N: usize> SetText for heapless::String<N> {
+        /// One copy of the whole text (`push_str` copies byte by byte, storing the length after
+        /// each). Refused (and left empty) when longer than `N`, as `push_str` refuses it.
         fn set_text(&mut self, s: &str) -> Result<(), Error> {
-            self.clear();
-            self.push_str(s).map_err(|_| Error::ConfigTooLong)
+            let bytes = s.as_bytes();
+            // SAFETY: the vector gets the whole of `s`, a `&str`, so it holds UTF-8.
+            let v = unsafe { self.as_mut_vec() };
+            v.clear();
+            if bytes.len() > N {
+                return Err(Error::ConfigTooLong);
+            }
+            // SAFETY: the vector has room for `N >= bytes.len()` bytes, which the copy
+            // initialises before `set_len` counts them; `s` and the vector do not overlap (the
+            // vector is borrowed mutably here).
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr(), bytes.len());
+                v.set_len(bytes.len());
+            }
+            Ok(())
         }
     }
 
