@@ -166,12 +166,7 @@ pub(super) fn receive(framer: &mut Framer<RxBuf>, fd: c_int, wait_ms: c_int) -> 
     // SAFETY: plain system call on the caller's open socket.
     let revents = unsafe { sys::azhub_z_poll(fd, c.pollin, wait_ms) };
     if revents < 0 {
-        let e = sys::errno();
-        if e == c.eintr {
-            return true;
-        }
-        ::log::error!(target: LOG_TRANSPORT, "poll() failed: errno {e}");
-        return false;
+        return interrupted(::log::Level::Error, "poll() failed");
     }
     if revents == 0 {
         return true;
@@ -195,15 +190,23 @@ pub(super) fn receive(framer: &mut Framer<RxBuf>, fd: c_int, wait_ms: c_int) -> 
         return false;
     }
     if n < 0 {
-        let e = sys::errno();
-        if e == c.eagain || e == c.eintr {
-            return true;
-        }
-        ::log::info!(target: LOG_TRANSPORT, "connection lost: errno {e}");
-        return false;
+        return interrupted(::log::Level::Info, "connection lost");
     }
     framer.commit(usize::try_from(n).unwrap_or(0));
     true
+}
+
+/// After a failed poll() or recv(): true (go on) when the call was interrupted or found nothing
+/// to read (EINTR, EAGAIN), else false, with `what` and the errno logged at `level`. One test
+/// for both calls (poll() does not report EAGAIN, so it goes on only after EINTR, as before).
+fn interrupted(level: ::log::Level, what: &str) -> bool {
+    let c = sys::consts();
+    let e = sys::errno();
+    if e == c.eagain || e == c.eintr {
+        return true;
+    }
+    ::log::log!(target: LOG_TRANSPORT, level, "{what}: errno {e}");
+    false
 }
 
 /// Forgets the connection, closes the socket and delivers `Disconnected` (or, when the session
