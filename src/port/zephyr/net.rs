@@ -26,9 +26,9 @@ pub(crate) fn send_all(fd: c_int, mut bytes: &[u8]) -> Result<(), i32> {
         if n == 0 {
             return Err(0);
         }
-        bytes = bytes
-            .get(usize::try_from(n).unwrap_or(0)..)
-            .unwrap_or_default();
+        // send() writes at most what it was given: the cut is within `bytes` (no panic path).
+        let n = usize::try_from(n).unwrap_or(0).min(bytes.len());
+        bytes = bytes.split_at(n).1;
     }
     Ok(())
 }
