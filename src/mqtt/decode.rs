@@ -28,33 +28,45 @@ pub enum DecodeError {
     InvalidTopic(Option<u16>),
 }
 
-/// The return codes of a SUBACK, one per requested filter, already validated.
+/// The return codes of a SUBACK, one per requested filter, already validated, with the mask of
+/// the refused ones that the validation computed on its way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubackCodes<'a>(&'a [u8]);
+pub struct SubackCodes<'a> {
+    codes: &'a [u8],
+    refused: u32,
+}
 
 impl<'a> SubackCodes<'a> {
-    /// The raw return codes (0, 1, 2 = granted QoS; 0x80 = failure).
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.0
-    }
-
-    /// True when every filter was granted.
-    pub fn all_granted(&self) -> bool {
-        self.0.iter().all(|&c| c != 0x80)
-    }
-
-    /// Bit `i` set when filter `i` was refused (first 32 filters).
-    pub fn failure_mask(&self) -> u32 {
-        let mut mask = 0;
+    /// The codes if each is a granted QoS (0, 1, 2) or a failure (0x80), with the failures'
+    /// mask: one pass for both.
+    fn checked(codes: &'a [u8]) -> Option<Self> {
+        let mut refused = 0;
         let mut bit = 1u32;
-        for &c in self.0 {
-            if c == 0x80 {
-                mask |= bit;
+        for &c in codes {
+            match c {
+                0..=2 => {}
+                0x80 => refused |= bit,
+                _ => return None,
             }
             // After the 32nd filter the bit is gone: later codes change nothing.
             bit <<= 1;
         }
-        mask
+        Some(SubackCodes { codes, refused })
+    }
+
+    /// The raw return codes (0, 1, 2 = granted QoS; 0x80 = failure).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.codes
+    }
+
+    /// True when every filter was granted.
+    pub fn all_granted(&self) -> bool {
+        self.codes.iter().all(|&c| c != 0x80)
+    }
+
+    /// Bit `i` set when filter `i` was refused (first 32 filters).
+    pub fn failure_mask(&self) -> u32 {
+        self.refused
     }
 }
 
@@ -208,13 +220,11 @@ pub(crate) fn decode_control(header: FixedHeader, body: &[u8]) -> Result<Inbound
                 return Err(DecodeError::InvalidLength);
             }
             let id = packet_id(body, 0)?;
-            let codes = body.get(2..).unwrap_or_default();
-            if codes.iter().any(|&c| !matches!(c, 0 | 1 | 2 | 0x80)) {
-                return Err(DecodeError::InvalidSubackCode);
-            }
+            let codes = SubackCodes::checked(body.get(2..).unwrap_or_default())
+                .ok_or(DecodeError::InvalidSubackCode)?;
             Ok(Inbound::Suback {
                 packet_id: id,
-                codes: SubackCodes(codes),
+                codes,
             })
         }
         pt::PINGRESP => {
@@ -383,6 +393,47 @@ mod tests {
         assert_eq!(dec(&[0xD0, 1, 0]), Err(DecodeError::InvalidLength));
     }
 
+    /// `SubackCodes::checked` answers as the two passes it replaced: the code check, then the
+    /// failure mask (first 32 filters), for lists of every length up to 40 over valid and
+    /// invalid codes.
+    #[test]
+    fn suback_check_and_mask_in_one_pass() {
+        fn reference(codes: &[u8]) -> Option<u32> {
+            if codes.iter().any(|&c| !matches!(c, 0 | 1 | 2 | 0x80)) {
+                return None;
+            }
+            let mut mask = 0u32;
+            for (i, &c) in codes.iter().enumerate().take(32) {
+                if c == 0x80 {
+                    mask |= 1 << i;
+                }
+            }
+            Some(mask)
+        }
+        let alphabet = [0u8, 1, 2, 0x80, 3, 0x7F, 0x81, 0xFF];
+        let mut seed = 0x2545_F491u32;
+        for len in 0..=40 {
+            for _ in 0..200 {
+                let codes: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        // Mostly valid codes, so that long valid lists occur.
+                        let i = (seed % 37) as usize;
+                        alphabet[if i < 36 {
+                            i % 4
+                        } else {
+                            4 + (seed as usize >> 8) % 4
+                        }]
+                    })
+                    .collect();
+                let got = SubackCodes::checked(&codes).map(|c| c.failure_mask());
+                assert_eq!(got, reference(&codes), "{codes:?}");
+            }
+        }
+    }
+
     #[test]
     fn suback_vectors() {
         match dec(&[0x90, 6, 0, 9, 0, 1, 0x80, 2]).unwrap() {
@@ -396,9 +447,15 @@ mod tests {
         // Only the first 32 filters have a bit; later codes change nothing.
         let mut codes = [0x80u8; 40];
         codes[39] = 0;
-        assert_eq!(SubackCodes(&codes).failure_mask(), u32::MAX);
+        assert_eq!(
+            SubackCodes::checked(&codes).unwrap().failure_mask(),
+            u32::MAX
+        );
         codes[31] = 1;
-        assert_eq!(SubackCodes(&codes).failure_mask(), u32::MAX >> 1);
+        assert_eq!(
+            SubackCodes::checked(&codes).unwrap().failure_mask(),
+            u32::MAX >> 1
+        );
         assert_eq!(
             dec(&[0x90, 3, 0, 9, 3]),
             Err(DecodeError::InvalidSubackCode)
