@@ -34,7 +34,6 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<MethodTopic<S>, MethodTop
     // Fixed-size compares (inlined moves, no `memcmp` call).
     // (The bytes of the subscription filter, `$iothub/methods/POST/#`.)
     const PREFIX_BYTES: &[u8; 21] = super::subscribe::shared(b"$iothub/methods/POST/");
-    const RID_BYTES: &[u8; 7] = b"/?$rid=";
     let t = topic.bytes();
     if t.first_chunk::<21>() != Some(PREFIX_BYTES) {
         return Err(MethodTopicError::NotMethod);
@@ -49,7 +48,11 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<MethodTopic<S>, MethodTop
                     .get(from..)
                     .and_then(|b| super::scan::find_byte(b, b'/'))
                     .ok_or(MethodTopicError::Malformed)?;
-            if bytes.get(slash..).and_then(|b| b.first_chunk::<7>()) == Some(RID_BYTES) {
+            if bytes
+                .get(slash..)
+                .and_then(|b| b.first_chunk::<7>())
+                .is_some_and(is_rid)
+            {
                 break slash;
             }
             from = slash + 1;
@@ -63,6 +66,15 @@ pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<MethodTopic<S>, MethodTop
         return Err(MethodTopicError::Malformed);
     }
     Ok(MethodTopic { name, request_id })
+}
+
+/// `w` is `/?$rid=`: compared as two overlapping 4-byte words (two compares with constants, not
+/// the 7-byte value assembled from three loads).
+#[inline(always)]
+fn is_rid(w: &[u8; 7]) -> bool {
+    let word = |b: Option<&[u8; 4]>| b.map(|b| u32::from_le_bytes(*b));
+    let r = b"/?$rid=";
+    word(w.first_chunk()) == word(r.first_chunk()) && word(w.last_chunk()) == word(r.last_chunk())
 }
 
 /// The length [`write_response_topic`] writes (computed: the status is not formatted twice).
@@ -88,6 +100,21 @@ pub fn write_response_topic<S: Sink>(
 mod tests {
     use super::*;
     use crate::sink::Cursor;
+
+    /// `is_rid` is equality with `/?$rid=`: every byte of it matters (any one changed to any
+    /// other value is refused).
+    #[test]
+    fn is_rid_is_equality() {
+        let rid: [u8; 7] = *b"/?$rid=";
+        assert!(is_rid(&rid));
+        for i in 0..7 {
+            for v in 0..=255u8 {
+                let mut w = rid;
+                w[i] = v;
+                assert_eq!(is_rid(&w), v == rid[i], "{i} {v}");
+            }
+        }
+    }
 
     #[test]
     fn request_vectors() {
