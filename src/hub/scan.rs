@@ -183,23 +183,29 @@ pub(crate) fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
     let mut words = hay.chunks_exact(8);
     let mut at = 0;
-    for word in &mut words {
-        let Some(word) = word.first_chunk::<8>() else {
-            break;
-        };
-        let x = u64::from_le_bytes(*word) ^ pattern;
-        // High bit set in the bytes of `x` that are zero; the lowest one is exact.
-        let zero = x.wrapping_sub(ONES) & !x & HIGH;
-        if zero != 0 {
-            return Some(at + (zero.trailing_zeros() / 8) as usize);
+    // One `Some` for both loops (one return path).
+    let found = 'found: {
+        for word in &mut words {
+            let Some(word) = word.first_chunk::<8>() else {
+                break;
+            };
+            let x = u64::from_le_bytes(*word) ^ pattern;
+            // High bit set in the bytes of `x` that are zero; the lowest one is exact.
+            let zero = x.wrapping_sub(ONES) & !x & HIGH;
+            if zero != 0 {
+                break 'found at + (zero.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
         }
-        at += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == byte)
-        .map(|p| at + p)
+        for &b in words.remainder() {
+            if b == byte {
+                break 'found at;
+            }
+            at += 1;
+        }
+        return None;
+    };
+    Some(found)
 }
 
 #[cfg(test)]
