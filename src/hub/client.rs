@@ -1048,10 +1048,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             Err(DecodeError::InvalidTopic(id)) => {
                 // A PUBLISH, well framed, so the stream is in sync: skip it, acknowledge it (with
                 // the packet identifier the decoder read), report it.
-                if let Some(id) = id {
-                    self.queue_puback(id)?;
-                }
-                return Ok(Event::Malformed { topic: None });
+                return self.acknowledged(id, Event::Malformed { topic: None });
             }
             Err(e) => return Err(ProtocolError::Decode(e)),
         };
@@ -1103,16 +1100,26 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     #[inline(always)]
     fn handle_publish<'p>(&mut self, p: InboundPublish<'p>) -> Result<Event<'p>, ProtocolError> {
         // The decoder reads a packet identifier exactly for QoS 1 and 2.
-        match p.packet_id {
-            None => {}
-            Some(id) if p.qos == QoS::AtLeastOnce => {
-                // Acknowledged before the application sees it, as the original does.
-                self.queue_puback(id)?;
-            }
-            // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
-            Some(_) => return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH)),
+        // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
+        if p.packet_id.is_some() && p.qos != QoS::AtLeastOnce {
+            return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH));
         }
-        Ok(publish_event(p.topic, p.payload))
+        // Acknowledged before the application sees it, as the original does.
+        self.acknowledged(p.packet_id, publish_event(p.topic, p.payload))
+    }
+
+    /// `event`, once the PUBACK for `id` (if any) is queued: one copy for a PUBLISH and a
+    /// malformed one.
+    #[inline(always)]
+    fn acknowledged<'p>(
+        &mut self,
+        id: Option<u16>,
+        event: Event<'p>,
+    ) -> Result<Event<'p>, ProtocolError> {
+        if let Some(id) = id {
+            self.queue_puback(id)?;
+        }
+        Ok(event)
     }
 }
 
