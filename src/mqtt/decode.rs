@@ -274,7 +274,9 @@ pub(crate) fn decode_publish(
     header: FixedHeader,
     body: &[u8],
 ) -> Result<InboundPublish<'_>, DecodeError> {
-    let qos = QoS::from_bits((header.flags >> 1) & 3).ok_or(DecodeError::InvalidQoS)?;
+    let Some(qos) = QoS::from_bits((header.flags >> 1) & 3) else {
+        return Err(DecodeError::InvalidQoS);
+    };
     let dup = header.flags & 0x08 != 0;
     let retain = header.flags & 0x01 != 0;
     if qos == QoS::AtMostOnce && dup {
