@@ -115,8 +115,10 @@ pub enum Inbound<'a> {
 }
 
 fn packet_id(body: &[u8], at: usize) -> Result<u16, DecodeError> {
-    let bytes = body.get(at..at + 2).ok_or(DecodeError::InvalidLength)?;
-    match u16::from_be_bytes([bytes[0], bytes[1]]) {
+    let Some(&[hi, lo]) = body.get(at..at + 2) else {
+        return Err(DecodeError::InvalidLength);
+    };
+    match u16::from_be_bytes([hi, lo]) {
         0 => Err(DecodeError::ZeroPacketId),
         id => Ok(id),
     }
