@@ -1099,9 +1099,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     // `opt-level = "s"`).
     #[inline(always)]
     fn handle_publish<'p>(&mut self, p: InboundPublish<'p>) -> Result<Event<'p>, ProtocolError> {
-        // The decoder reads a packet identifier exactly for QoS 1 and 2.
-        // IoT Hub never sends QoS 2 (the library subscribes with QoS 0).
-        if p.packet_id.is_some() && p.qos != QoS::AtLeastOnce {
+        // IoT Hub never sends QoS 2 (the library subscribes with QoS 0). The decoder reads a
+        // packet identifier exactly for QoS 1 and 2, so what is left to acknowledge is QoS 1's.
+        if p.qos == QoS::ExactlyOnce {
             return Err(ProtocolError::Unexpected(mqtt::packet_type::PUBLISH));
         }
         // Acknowledged before the application sees it, as the original does.
