@@ -412,3 +412,41 @@ fn request_packets_byte_for_byte() {
     want.push(b'}');
     assert_eq!(d.tx(2), want);
 }
+
+/// `abandon` in the middle of a registration (a request not yet written, a status query due):
+/// the next `connect` is accepted and starts afresh, as after `handle_closed` (its CONNECT alone
+/// queued, no query due, the timeout from the new start).
+#[test]
+fn abandon_then_connect_starts_afresh() {
+    let mut d = Dps::new(DpsOptions::default());
+    d.run_until_assigning();
+    let assigning = publish(
+        "$dps/registrations/res/202/?$rid=1&retry-after=3",
+        Some(1),
+        br#"{"operationId":"op-1","status":"assigning"}"#,
+    );
+    assert_eq!(d.feed(&assigning, 3).len(), 1);
+    // The register request and the PUBACK are still queued; a query is due at 3003.
+    assert!(d.c.poll_transmit().is_some());
+    assert_eq!(
+        d.c.connect("0ne00000000", "dev-1", None, None, 10),
+        Err(azure_iot_hub::dps::DpsConnectError::Busy)
+    );
+    d.c.abandon();
+    assert_eq!(d.c.state(), DpsState::Idle);
+    assert_eq!(d.c.poll_timeout(), None);
+    d.c.connect("0ne00000000", "dev-2", None, None, 10).unwrap();
+    match mqttrs::decode_slice(&d.tx(10)).unwrap().unwrap() {
+        mqttrs::Packet::Connect(c) => assert_eq!(c.client_id, "dev-2"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.c.poll_transmit(), None);
+    assert_eq!(d.c.state(), DpsState::Connecting);
+    let mut fresh = Dps::new(DpsOptions::default());
+    fresh
+        .c
+        .connect("0ne00000000", "dev-2", None, None, 10)
+        .unwrap();
+    fresh.tx(10);
+    assert_eq!(d.c.poll_timeout(), fresh.c.poll_timeout());
+}

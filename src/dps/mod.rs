@@ -620,6 +620,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         }
     }
 
+    /// Forgets the registration the client was in, without an event: it is idle, so the next
+    /// [`DpsClient::connect`] (which resets everything else it uses) is accepted. For a port
+    /// that keeps one client for every registration and starts each afresh: a state store,
+    /// where [`DpsClient::handle_closed`] also clears what `connect` clears anyway.
+    pub fn abandon(&mut self) {
+        self.state = DpsState::Idle;
+    }
+
     /// The transport closed. Unless registration already finished, that is a failure the
     /// caller reports (the original reports FAILED when the connection drops).
     ///

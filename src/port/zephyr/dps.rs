@@ -273,8 +273,9 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     let now = sys::now_ms();
     client.set_options(options());
     // Whatever an earlier registration left (one that was prepared but never handed to the
-    // DPS thread stops where it failed): the client is made idle here, once for all of them.
-    client.handle_closed();
+    // DPS thread stops where it failed): the client is made idle here, once for all of them
+    // (`abandon`: `connect` resets the rest).
+    client.abandon();
     client
         .connect(
             config.id_scope,
@@ -313,7 +314,7 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
         k::AZURE_IOT_HUB_DPS_HOSTNAME,
         cc.port
     );
-    // A failure leaves the client as it is: the next `prepare` resets it (`handle_closed`)
+    // A failure leaves the client as it is: the next `prepare` resets it (`abandon`)
     // before its CONNECT, and nothing else reads it meanwhile (one reset, not one per path).
     let fd = net::establish(&cc).map_err(StartError::Transport)?;
     if let Err(e) = flush(client, fd) {
@@ -395,7 +396,7 @@ fn log_failure(f: &Failure<'_>) {
 
 /// The registration on the DPS thread, until it ends; the connection is closed gracefully
 /// (DISCONNECT) unless it was lost. The client is left as it ends: nothing reads it until the
-/// next `prepare`, which makes it idle (`handle_closed`) before its CONNECT.
+/// next `prepare`, which makes it idle (`abandon`) before its CONNECT.
 fn run<H: Hooks>(
     client: &mut Client,
     framer: &mut Framer<RxBuf>,
