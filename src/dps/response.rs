@@ -352,49 +352,10 @@ impl<'a> Scan<'a, '_> {
         self.eat(b':').then_some(key)
     }
 
-    /// Skips a value of any kind: one loop, its nesting tracked in a bit stack (1: object), not
-    /// by recursion.
-    fn value(&mut self) -> Option<()> {
-        let mut stack: u64 = 0;
-        let mut depth: u32 = 0;
-        loop {
-            let c = self.peek()?;
-            // Just after a container's opening (no comma before its first value).
-            let mut first = c == b'{' || c == b'[';
-            if first {
-                if depth == MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                depth += 1;
-                stack = stack << 1 | u64::from(c == b'{');
-            } else {
-                self.scalar(c)?;
-            }
-            // After a value or an opening: close containers until one goes on.
-            loop {
-                if depth == 0 {
-                    return Some(());
-                }
-                let obj = stack & 1 == 1;
-                if !self.eat(if obj { b'}' } else { b']' }) {
-                    if !first && !self.eat(b',') {
-                        return None;
-                    }
-                    if obj {
-                        self.key()?;
-                    }
-                    break;
-                }
-                depth -= 1;
-                stack >>= 1;
-                first = false;
-            }
-        }
-    }
-
-    /// The body: its members, and `registrationState`'s, read into the slots (one loop, no
-    /// recursion); every other value is skipped.
+    /// The body: one loop over every value, its nesting tracked in a bit stack (1: object), not
+    /// by recursion. The members of the body (depth 1) and of `registrationState` (depth 2) are
+    /// read into the slots; every other value is checked and skipped, nested up to
+    /// [`MAX_DEPTH`] levels below the object whose member it is.
     ///
     /// Called, not inlined into `parse_response` and the DPS thread (smaller, measured).
     #[inline(never)]
@@ -402,58 +363,88 @@ impl<'a> Scan<'a, '_> {
         if !self.eat(b'{') {
             return None;
         }
-        // In `registrationState`; just after an object's `{` (no comma before its first member).
-        let (mut state, mut first) = (false, true);
+        // The bit stack holds the skipped containers only: the objects whose members are read
+        // (the body, `registrationState`) are the levels up to `base`.
+        // `base`: 2 in `registrationState`, else 1.
+        let (mut stack, mut depth, mut base, mut first) = (0u64, 1u32, 1u32, true);
         loop {
-            // The end of the object (and then maybe of the body), or its next member.
-            if self.eat(b'}') {
-                if !state {
+            // After a value or an opening (`first`: no comma before the first value): close
+            // containers until one goes on; then the next value's slot, if it has one.
+            let slot = loop {
+                let obj = depth <= base || stack & 1 == 1;
+                if !self.eat(if obj { b'}' } else { b']' }) {
+                    if !first && !self.eat(b',') {
+                        return None;
+                    }
+                    if !obj {
+                        break None;
+                    }
+                    let key = self.key()?;
+                    // The body's members (`base` 1) or `registrationState`'s (2).
+                    break if depth == 1 {
+                        lookup(key, 0, STATE + 1)
+                    } else if depth == base {
+                        lookup(key, STATE + 1, FIRST_STATUS)
+                    } else {
+                        None
+                    };
+                }
+                if depth == 1 {
                     return Some(());
                 }
-                state = false;
-            } else {
-                if !first && !self.eat(b',') {
-                    return None;
-                }
-                let key = self.key()?;
-                let slot = if state {
-                    lookup(key, STATE + 1, FIRST_STATUS)
+                if depth > base {
+                    stack >>= 1;
                 } else {
-                    lookup(key, 0, STATE + 1)
-                };
-                let c = self.peek()?;
-                let start = self.i;
-                match slot {
-                    None => self.value()?,
-                    Some(slot) => {
-                        if self.seen & 1 << slot != 0 {
+                    base = 1;
+                }
+                depth -= 1;
+                first = false;
+            };
+            let c = self.peek()?;
+            let start = self.i;
+            first = false;
+            match slot {
+                None => {
+                    if c == b'{' || c == b'[' {
+                        if depth - base == MAX_DEPTH {
                             return None;
                         }
-                        self.seen |= 1 << slot;
-                        if slot == STATE && c == b'{' {
-                            self.i += 1;
-                            (state, first) = (true, true);
-                            continue;
-                        } else if slot == STATE && c != b'n' {
-                            return None;
-                        }
+                        self.i += 1;
+                        depth += 1;
+                        stack = stack << 1 | u64::from(c == b'{');
+                        first = true;
+                    } else {
                         self.scalar(c)?;
-                        // `null` leaves the slot empty; a string slot needs a string; a number
-                        // slot's token is checked as digits.
-                        if c != b'n' {
-                            let (a, b) = if NUMBERS & 1 << slot != 0 {
-                                (start, self.i)
-                            } else if c == b'"' {
-                                (start + 1, self.i - 1)
-                            } else {
-                                return None;
-                            };
-                            *self.raw.get_mut(slot)? = Some(self.s.get(a..b)?);
-                        }
+                    }
+                }
+                Some(slot) => {
+                    if self.seen & 1 << slot != 0 {
+                        return None;
+                    }
+                    self.seen |= 1 << slot;
+                    if slot == STATE && c == b'{' {
+                        self.i += 1;
+                        depth += 1;
+                        (base, first) = (2, true);
+                        continue;
+                    } else if slot == STATE && c != b'n' {
+                        return None;
+                    }
+                    self.scalar(c)?;
+                    // `null` leaves the slot empty; a string slot needs a string; a number
+                    // slot's token is checked as digits.
+                    if c != b'n' {
+                        let (a, b) = if NUMBERS & 1 << slot != 0 {
+                            (start, self.i)
+                        } else if c == b'"' {
+                            (start + 1, self.i - 1)
+                        } else {
+                            return None;
+                        };
+                        *self.raw.get_mut(slot)? = Some(self.s.get(a..b)?);
                     }
                 }
             }
-            first = false;
         }
     }
 }
@@ -931,6 +922,30 @@ mod tests {
             Err(ResponseError)
         );
         assert_eq!(parse_response(&nest(100_000)), Err(ResponseError));
+        // The same limit for a skipped value in `registrationState` (counted from its object,
+        // one level deeper than the body), objects and arrays mixed, and the members after it
+        // still read (the bit stack gives back the levels it closed).
+        let nest_in_state = |n: usize| {
+            let mut v = b"{\"errorCode\":1,\"registrationState\":{\"x\":".to_vec();
+            for i in 0..n {
+                v.extend_from_slice(if i % 2 == 0 { b"{\"k\":" } else { b"[" });
+            }
+            v.push(b'0');
+            for i in (0..n).rev() {
+                v.push(if i % 2 == 0 { b'}' } else { b']' });
+            }
+            v.extend_from_slice(b",\"deviceId\":\"d\"},\"message\":\"m\"}");
+            v
+        };
+        let deepest = nest_in_state(MAX_DEPTH as usize);
+        let r = parse_response(&deepest).unwrap();
+        assert_eq!(Ok(r), oracle::parse_response(&deepest));
+        assert_eq!(r.device_id, Some(Text::checked(b"d")));
+        assert_eq!(r.message, Some(Text::checked(b"m")));
+        assert_eq!(
+            parse_response(&nest_in_state(MAX_DEPTH as usize + 1)),
+            Err(ResponseError)
+        );
     }
 
     #[test]
