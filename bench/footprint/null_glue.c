@@ -168,7 +168,7 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 	return 0;
 }
 int azhub_z_provision_certificates(void) { return 0; }
-int azhub_z_settings_load(void) { azhub_rs_settings_loaded(); return 0; }
+int azhub_z_settings_load(void) { return 0; }
 
 /* Zephyr settings (real functions in Zephyr): nothing is stored. */
 int settings_save_one(const char *name, const void *value, size_t len)
@@ -181,9 +181,9 @@ int settings_delete(const char *name) { (void)name; return 0; }
 /* The DPS thread (zephyr/src/dps.c). The thread is not started: over
  * the null transport it would read the bytes fed for the hub connection. Its code is linked
  * all the same (the entry is passed here), so the footprint counts it. */
-int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
+int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
 {
-	(void)entry; (void)arg;
+	(void)entry;
 	return -EAGAIN;
 }
 bool azhub_z_dps_on_thread(void) { return false; }

@@ -162,11 +162,10 @@ int azhub_z_provision_certificates(void);
  * A settings handler for the subtree "azure_iot_hub" is registered statically, like the
  * original's. For every stored key it calls azhub_rs_settings_set() with the key below the
  * subtree ("hostname", "hostname_len", "device_id", "device_id_len"; never NULL) and the value
- * (never NULL, also when len is 0), and azhub_rs_settings_loaded() when loading ends. Both are
- * implemented by the Rust library.
+ * (never NULL, also when len is 0), implemented by the Rust library. Nothing is called when
+ * loading ends (no commit handler).
  */
 void azhub_rs_settings_set(const char *key, const void *value, size_t len);
-void azhub_rs_settings_loaded(void);
 
 /** settings_subsys_init() then settings_load_subtree("azure_iot_hub"). */
 int azhub_z_settings_load(void);
@@ -175,10 +174,11 @@ int azhub_z_settings_load(void);
 
 /**
  * Start the library's DPS thread (at most once per boot): stack CONFIG_MQTT_HELPER_STACK_SIZE,
- * priority K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub_dps".
+ * priority K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub_dps". @p entry is the thread's
+ * entry itself (a k_thread_entry_t, called with three NULL arguments: no trampoline).
  * @return 0, or -EALREADY if it was already started.
  */
-int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg);
+int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3));
 
 /** True when called on the DPS thread (from a DPS status handler). */
 bool azhub_z_dps_on_thread(void);

@@ -18,15 +18,7 @@ K_THREAD_STACK_DEFINE(azhub_z_dps_stack, CONFIG_MQTT_HELPER_STACK_SIZE);
 static struct k_thread azhub_z_dps_thread;
 static atomic_t azhub_z_dps_started;
 
-static void dps_entry(void *p1, void *p2, void *p3)
-{
-	void (*entry)(void *arg) = (void (*)(void *))p1;
-
-	ARG_UNUSED(p3);
-	entry(p2);
-}
-
-int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
+int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
 {
 	/* The library always passes its thread's function (checked with CONFIG_ASSERT). */
 	__ASSERT_NO_MSG(entry != NULL);
@@ -34,9 +26,8 @@ int azhub_z_dps_thread_start(void (*entry)(void *arg), void *arg)
 		return -EALREADY;
 	}
 	k_tid_t tid = k_thread_create(&azhub_z_dps_thread, azhub_z_dps_stack,
-				      K_THREAD_STACK_SIZEOF(azhub_z_dps_stack), dps_entry,
-				      (void *)entry, arg, NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0,
-				      K_NO_WAIT);
+				      K_THREAD_STACK_SIZEOF(azhub_z_dps_stack), entry, NULL, NULL,
+				      NULL, K_LOWEST_APPLICATION_THREAD_PRIO, 0, K_NO_WAIT);
 	/* As in glue.c: without CONFIG_THREAD_NAME no call and no name string. */
 	if (IS_ENABLED(CONFIG_THREAD_NAME)) {
 		(void)k_thread_name_set(tid, "azure_iot_hub_dps");

@@ -38,13 +38,8 @@ static int on_set(const char *key, size_t len, settings_read_cb read_cb, void *c
 	return 0;
 }
 
-static int on_commit(void)
-{
-	azhub_rs_settings_loaded();
-	return 0;
-}
-
-SETTINGS_STATIC_HANDLER_DEFINE(azure_iot_hub_dps, SUBTREE, NULL, on_set, on_commit, NULL);
+/* No commit handler: the library needs no call when loading ends (the values are in place). */
+SETTINGS_STATIC_HANDLER_DEFINE(azure_iot_hub_dps, SUBTREE, NULL, on_set, NULL, NULL);
 
 int azhub_z_settings_load(void)
 {

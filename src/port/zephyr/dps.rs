@@ -251,8 +251,8 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     }
     // The glue starts the thread once and answers -EALREADY after that (its own flag: no second
     // one here).
-    // SAFETY: `thread_main` is a valid entry that ignores its argument.
-    let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>, core::ptr::null_mut()) };
+    // SAFETY: `thread_main` is a valid thread entry that ignores its arguments.
+    let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>) };
     if rc != 0 && rc != -(super::bindings::EALREADY as i32) {
         ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
         return Err(StartError::Thread(rc));
@@ -341,7 +341,9 @@ fn flush(client: &mut Client, fd: c_int) -> Result<(), i32> {
     Ok(())
 }
 
-extern "C" fn thread_main<H: Hooks>(_arg: *mut c_void) {
+/// The DPS thread's entry (Zephyr's `k_thread_entry_t`: the glue passes it to `k_thread_create`
+/// itself; the three arguments are NULL).
+extern "C" fn thread_main<H: Hooks>(_: *mut c_void, _: *mut c_void, _: *mut c_void) {
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
         if unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {

@@ -125,10 +125,6 @@ const fn below_subtree(key: Key) -> &'static [u8] {
     name
 }
 
-/// Called by the glue when loading ends.
-#[no_mangle]
-pub extern "C" fn azhub_rs_settings_loaded() {}
-
 /// Initialises the settings subsystem and loads the subtree into the cache (forgetting what
 /// the cache held).
 pub fn load() -> Result<(), i32> {

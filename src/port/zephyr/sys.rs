@@ -110,9 +110,9 @@ pub(crate) const DPS_SEM_DONE: c_int = 4;
 // zephyr/src/dps.c, built only with CONFIG_AZURE_IOT_HUB_DPS.
 #[cfg(feature = "dps")]
 extern "C" {
+    /// `entry` is the thread's entry (Zephyr's `k_thread_entry_t`, three NULL arguments).
     pub(crate) fn azhub_z_dps_thread_start(
-        entry: extern "C" fn(*mut c_void),
-        arg: *mut c_void,
+        entry: extern "C" fn(*mut c_void, *mut c_void, *mut c_void),
     ) -> c_int;
     pub(crate) fn azhub_z_dps_on_thread() -> bool;
 }
