@@ -51,9 +51,12 @@ struct Ctx {
     payload_set: bool,
     /// The payload it set (`None`: no payload).
     payload: Option<Payload>,
-    /// Registrations started, and the last one that reported its final status.
-    started: u64,
-    finished: u64,
+    /// Registrations started, and the last one that reported its final status. `u32`, not
+    /// `u64`: a registration is a network round trip, 2^32 of them do not happen in a device's
+    /// life, and `start`'s `Result<u32, c_int>` is returned in one register, not through
+    /// memory (flash, measured).
+    started: u32,
+    finished: u32,
     /// The negative errno of the last registration's failure.
     last_error: c_int,
 }
@@ -361,7 +364,7 @@ fn start_errno(e: StartError) -> c_int {
 }
 
 /// Returns the registration's number once it runs in the DPS thread.
-fn start() -> Result<u64, c_int> {
+fn start() -> Result<u32, c_int> {
     // CONNECT is queued from the context's IDs and payload under its lock (nothing waits
     // there); the connection is set up after the lock is released.
     let (prepared, generation) = {
