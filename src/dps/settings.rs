@@ -150,12 +150,25 @@ pub enum InvalidValue {
 
 /// Checks a value for `field` (before it is stored, and after it is loaded): the value as
 /// [`Text`].
+///
+/// Inlined over the called [`refusal`], whose answer is one byte in a register (this
+/// `Result` of a slice is returned through memory; flash, measured).
+#[inline(always)]
 pub fn validate(field: Field, value: &[u8]) -> Result<Text<'_>, InvalidValue> {
+    match refusal(field, value) {
+        None => Ok(Text::checked(value)),
+        Some(why) => Err(why),
+    }
+}
+
+/// Why `value` is not usable for `field` ([`validate`]); `None`: it is.
+#[inline(never)]
+fn refusal(field: Field, value: &[u8]) -> Option<InvalidValue> {
     if value.is_empty() {
-        return Err(InvalidValue::Empty);
+        return Some(InvalidValue::Empty);
     }
     if value.len() > field.max_len() {
-        return Err(InvalidValue::TooLong);
+        return Some(InvalidValue::TooLong);
     }
     // One pass over the bytes: below 64 by a mask (controls, NUL, `"`, `#`, `&`, `+`, `=`,
     // and `/` and space in a host name), then DEL and `\\`; the UTF-8 check last.
@@ -171,13 +184,13 @@ pub fn validate(field: Field, value: &[u8]) -> Result<Text<'_>, InvalidValue> {
             b == 0x7f || b == b'\\'
         };
         if bad {
-            return Err(InvalidValue::BadCharacters);
+            return Some(InvalidValue::BadCharacters);
         }
     }
     if !is_utf8(value) {
-        return Err(InvalidValue::BadCharacters);
+        return Some(InvalidValue::BadCharacters);
     }
-    Ok(Text::checked(value))
+    None
 }
 
 /// The stored assignment, as far as it is there and valid.
