@@ -118,8 +118,37 @@ fn slice_of(list: &dyn PropertyList) -> Option<&[Property<'_>]> {
 pub(crate) fn put_bag(dst: &mut [u8], list: &dyn PropertyList) -> Option<usize> {
     match slice_of(list) {
         Some(props) => put_pairs(dst, props.iter().map(|p| Some((p.key, p.value)))),
-        None => put_pairs(dst, (0..list.count()).map(|i| list.get(i))),
+        // (`bag_into` wrote it whole only when its whole length fits.)
+        None => bag_into(dst, list).ok().filter(|&n| n <= dst.len()),
     }
+}
+
+/// Checks every property of `list` and writes its bag at the start of `dst` as far as it fits:
+/// the bag's whole length (saturating; the bag was written whole only when that is at most
+/// `dst.len()`), or `Invalid` when a property is refused. One called copy, through
+/// [`PropertyList::get`], for the publish path of a list that is not a slice (the C API's array)
+/// and for [`bag_len`] (the refusal path, with an empty `dst`): its checks and its length are
+/// those of [`bag_len`] by construction.
+#[inline(never)]
+fn bag_into(dst: &mut [u8], list: &dyn PropertyList) -> Result<usize, PropertyError> {
+    let mut o = crate::sink::Cursor::new(dst);
+    let mut len = 0usize;
+    for i in 0..list.count() {
+        let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
+        if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
+            return Err(PropertyError::Invalid);
+        }
+        // `key=value&`: the last `&` is not part of the bag (written after it when there is
+        // room, where nothing reads it). A piece that does not fit is not written (`put`
+        // writes all or nothing), and the pieces after it may then land too early: the length
+        // is then over `dst.len()`, and the bag is not used.
+        let _ = o.put(k);
+        let _ = o.put_u8(b'=');
+        let _ = o.put(v);
+        let _ = o.put_u8(b'&');
+        len = len.saturating_add(k.len() + 1 + v.len() + 1);
+    }
+    Ok(len.saturating_sub(1))
 }
 
 /// [`put_bag`] for the properties `pairs` yields (`None`: one cannot be read).
@@ -174,15 +203,7 @@ pub fn validate(list: &dyn PropertyList) -> Result<(), PropertyError> {
 /// Validates every property of `list` and returns the length [`write_bag`] will write, in one
 /// pass.
 pub fn bag_len(list: &dyn PropertyList) -> Result<usize, PropertyError> {
-    let mut len = 0usize;
-    for i in 0..list.count() {
-        let (k, v) = list.get(i).ok_or(PropertyError::Invalid)?;
-        if k.is_empty() || !valid_component(k, false) || !valid_component(v, true) {
-            return Err(PropertyError::Invalid);
-        }
-        len += k.len() + 1 + v.len() + 1;
-    }
-    Ok(len.saturating_sub(1))
+    bag_into(&mut [], list)
 }
 
 /// Writes `k1=v1&k2=v2...`. Call [`validate`] first.
@@ -342,6 +363,57 @@ mod tests {
         assert_eq!(
             c.written(),
             b"batch=&%24.ct=application%2Fjson&%24.ce=utf-8"
+        );
+    }
+
+    /// A list that is not a slice (as the C API's array): read through `get` alone.
+    struct ByGet<'a>(&'a [Property<'a>]);
+
+    impl PropertyList for ByGet<'_> {
+        fn count(&self) -> usize {
+            self.0.len()
+        }
+        fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+            self.0.get(i).map(|p| (p.key, p.value))
+        }
+    }
+
+    #[test]
+    fn bag_through_get_is_the_slices_for_every_room() {
+        let lists: [&[Property<'_>]; 6] = [
+            &[],
+            &[Property::new("a", "1")],
+            &[Property::new("a", ""), Property::new("bc", "d=e")],
+            &[
+                Property::new("%24.ct", "x"),
+                Property::new("k", "v"),
+                Property::new("é", "ü"),
+            ],
+            &[Property::new("a", "1"), Property::new("b&", "2")],
+            &[Property::new("a", "1"), Property::new("", "2")],
+        ];
+        for props in lists {
+            let whole = props.len() * 2
+                + props
+                    .iter()
+                    .map(|p| p.key.len() + p.value.len())
+                    .sum::<usize>();
+            for room in 0..whole + 2 {
+                let (mut a, mut b) = ([0xAAu8; 32], [0xAAu8; 32]);
+                let via_slice = put_bag(&mut a[..room], &props);
+                let via_get = put_bag(&mut b[..room], &ByGet(props));
+                assert_eq!(via_get, via_slice, "{props:?} in {room}");
+                if let Some(n) = via_get {
+                    assert_eq!(b[..n], a[..n], "{props:?} in {room}");
+                }
+            }
+            // The refusal path's length and checks: the slice writer's with room to spare.
+            let expected = put_bag(&mut [0u8; 32], &props).ok_or(PropertyError::Invalid);
+            assert_eq!(bag_len(&ByGet(props)), expected, "{props:?}");
+        }
+        assert_eq!(
+            bag_len(&ByGet(&[Property::new("ab", "c"), Property::new("d", "")])),
+            Ok(7)
         );
     }
 
