@@ -86,7 +86,11 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     };
     let (head, body) = (out.head(), out.body());
     let size = head.len() + body.len();
-    match send_all(fd, head).and_then(|()| send_all(fd, body)) {
+    // One call site for both parts (the body is empty once gathered).
+    let written = [head, body]
+        .into_iter()
+        .try_for_each(|part| send_all(fd, part));
+    match written {
         Ok(()) => {
             out.sent();
             client.transmit_complete(size, now);
