@@ -833,12 +833,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             }
             MessageKind::TwinGet { request_id } | MessageKind::TwinReported { request_id } => {
                 let r = match request_id {
-                    Some(r) if !r.is_empty() => {
-                        if !valid_component(r.as_bytes(), false) {
-                            return Err(PublishError::InvalidArgument);
-                        }
-                        r
-                    }
+                    Some(r) if !r.is_empty() => r,
                     _ => {
                         generated = Some(self.next_request_id());
                         ""
@@ -850,13 +845,18 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 request_id: r,
                 status,
             } => {
-                if r.is_empty() || !valid_component(r.as_bytes(), true) {
+                if r.is_empty() {
                     return Err(PublishError::InvalidArgument);
                 }
                 digits = super::scan::decimal_len(status);
                 (r, methods::RES_PREFIX.len() + digits + methods::RID.len())
             }
         };
+        // A request ID given (not empty: a generated one is left out), checked by one call:
+        // `=` is allowed in a method response's only.
+        if !rid.is_empty() && !valid_component(rid.as_bytes(), digits != 0) {
+            return Err(PublishError::InvalidArgument);
+        }
         let rid = generated.as_deref().unwrap_or(rid).as_bytes();
         // The whole topic but a telemetry bag (its length is checked once it is written).
         let known = rest + rid.len();
