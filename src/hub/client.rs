@@ -761,6 +761,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     }
 
     /// `n` bytes of [`Client::poll_transmit`] were written.
+    #[inline(always)]
     pub fn transmit_complete(&mut self, n: usize, now_ms: u64) {
         let sent = self.tx.sent + n;
         if sent >= self.tx.len {
