@@ -340,11 +340,14 @@ impl Outgoing<'_, '_> {
     /// body does not fit; dropping the `Outgoing` unsent takes the copy back out as well.
     pub fn gather(&mut self) -> bool {
         let n = self.body.len();
-        // `put` writes all or nothing (one called copy, shared with the encoders).
-        let free = self.buf.get_mut(*self.len..).unwrap_or_default();
-        if Out::new(free).put(self.body).is_err() {
+        let Some(dst) = self
+            .buf
+            .get_mut(*self.len..)
+            .and_then(|free| free.get_mut(..n))
+        else {
             return false;
-        }
+        };
+        copy(dst, self.body);
         *self.len += n;
         self.packet_len += n;
         self.body = &[];
