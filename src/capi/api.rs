@@ -459,11 +459,8 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
         _ => {
             // SAFETY: the caller guarantees the request ID is readable during the call.
             let rid = unsafe { msg.request_id.bytes() }.ok_or(Error::Null)?;
-            if rid.is_empty() {
-                None
-            } else {
-                Some(utf8(rid).ok_or(Error::Publish(hub::PublishError::InvalidArgument))?)
-            }
+            // An empty one (UTF-8) asks for a generated request ID, as `None` does.
+            Some(utf8(rid).ok_or(Error::Publish(hub::PublishError::InvalidArgument))?)
         }
     };
     let kind = match topic_type {
