@@ -39,14 +39,16 @@ pub(crate) const fn shared<const N: usize>(bytes: &[u8; N]) -> &'static [u8; N] 
 
 /// Writes SUBSCRIBE with `packet_id`, the C2D filter at `c2d_qos`, the others at QoS 0, into
 /// `p` (the client's transmit queue: no copy of the packet on the stack first).
+/// `p` holds at least [`LEN`] bytes (the caller has tested it, so the tests here fold).
 #[inline(always)]
-pub fn write(p: &mut [u8; LEN], packet_id: u16, c2d_qos: QoS) {
+pub fn write(p: &mut [u8], packet_id: u16, c2d_qos: QoS) {
     let c2d_qos_at = TEMPLATE.1;
-    *p = PACKET;
-    let [hi, lo] = packet_id.to_be_bytes();
-    // Constant, in-range positions: no panic path.
-    p[2] = hi;
-    p[3] = lo;
+    if let Some(p) = p.get_mut(..LEN) {
+        p.copy_from_slice(&PACKET);
+    }
+    if let Some(id) = p.get_mut(2..4) {
+        crate::sink::copy(id, &packet_id.to_be_bytes());
+    }
     if let Some(q) = p.get_mut(c2d_qos_at) {
         *q = c2d_qos as u8;
     }
