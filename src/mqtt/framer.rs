@@ -219,40 +219,44 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             return Ok(None);
         };
         let total = header.total_length();
-        if total > self.max_packet() {
+        // Where the body (or an oversize packet's prefix) ends: both cut from the buffer by one
+        // `get` below, not one each.
+        let oversize = total > self.max_packet();
+        let end = if oversize {
             // Wait until the buffer is full so the prefix holds as much as possible.
             if len < self.capacity() {
                 return Ok(None);
             }
             self.release = len;
             self.discard = total - len;
-            let prefix = self
-                .buf
-                .as_ref()
-                .get(header.header_length..len)
-                .unwrap_or(&[]);
-            return Ok(Some(Framed::Oversize { header, prefix }));
-        }
-        if len < total {
-            return Ok(None);
-        }
-        self.release = total;
-        let end = total;
-        if self.reserve > 0 {
-            // The packet starts at 0 and `total <= capacity - 1`: the byte after the packet is
-            // in the buffer.
-            if let Some(b) = self.buf.as_mut().get_mut(end) {
-                (self.restore_at, self.restore_byte) = (end, *b);
-                *b = 0;
+            len
+        } else {
+            if len < total {
+                return Ok(None);
             }
-        }
-        Ok(Some(Framed::Packet {
-            header,
-            body: self
-                .buf
-                .as_ref()
-                .get(header.header_length..end)
-                .unwrap_or(&[]),
+            self.release = total;
+            if self.reserve > 0 {
+                // The packet starts at 0 and `total <= capacity - 1`: the byte after the packet
+                // is in the buffer.
+                if let Some(b) = self.buf.as_mut().get_mut(total) {
+                    (self.restore_at, self.restore_byte) = (total, *b);
+                    *b = 0;
+                }
+            }
+            total
+        };
+        let body = self
+            .buf
+            .as_ref()
+            .get(header.header_length..end)
+            .unwrap_or(&[]);
+        Ok(Some(if oversize {
+            Framed::Oversize {
+                header,
+                prefix: body,
+            }
+        } else {
+            Framed::Packet { header, body }
         }))
     }
 }
