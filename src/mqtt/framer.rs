@@ -235,13 +235,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
                 return Ok(None);
             }
             self.release = total;
-            if self.reserve > 0 {
-                // The packet starts at 0 and `total <= capacity - 1`: the byte after the packet
-                // is in the buffer.
-                if let Some(b) = self.buf.as_mut().get_mut(total) {
-                    (self.restore_at, self.restore_byte) = (total, *b);
-                    *b = 0;
-                }
+            // The packet starts at 0; with a terminator kept back, `total <= capacity - 1`, so
+            // the byte after the packet is in the buffer. Without one it is written too when
+            // there is room (not tested for: nobody sees it, as it is put back before the
+            // buffer is looked at again).
+            if let Some(b) = self.buf.as_mut().get_mut(total) {
+                (self.restore_at, self.restore_byte) = (total, *b);
+                *b = 0;
             }
             total
         };
@@ -286,6 +286,27 @@ mod tests {
             FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
             Err(FrameError::InvalidRemainingLength)
         );
+    }
+
+    #[test]
+    fn a_plain_framer_puts_back_the_byte_after_a_packet() {
+        // Three packets back to back in one read, the last one filling the buffer: the byte
+        // after each (written over while it is yielded) is the next packet's first again.
+        let stream = [
+            0x40, 0x02, 0x00, 0x07, 0xD0, 0x00, 0x30, 0x03, 0x00, 0x01, b'a',
+        ];
+        let mut f = Framer::new([0u8; 11]);
+        assert_eq!(f.push(&stream), 11);
+        let mut got = heapless::Vec::<(u8, heapless::Vec<u8, 8>), 4>::new();
+        while let Some(Framed::Packet { header, body }) = f.next().unwrap() {
+            got.push((header.packet_type, heapless::Vec::from_slice(body).unwrap()))
+                .unwrap();
+        }
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[0].0, &got[0].1[..]), (4, &[0x00, 0x07][..]));
+        assert_eq!((got[1].0, &got[1].1[..]), (13, &[][..]));
+        assert_eq!((got[2].0, &got[2].1[..]), (3, &[0x00, 0x01, b'a'][..]));
+        assert_eq!(f.buffered(), 0);
     }
 
     #[test]
