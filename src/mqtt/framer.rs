@@ -91,8 +91,9 @@ pub struct Framer<B> {
     /// Bytes in the buffer; the unframed ones always start at 0 (released bytes are moved out
     /// before the next packet is looked at).
     len: usize,
-    release: usize,
-    discard: usize,
+    /// Bytes to drop from the start of the stream before the next packet: the packet last
+    /// yielded, or an oversize packet, which may not have arrived yet (dropped as it does).
+    skip: usize,
     /// Bytes kept back at the end of the buffer (1 with a terminator, else 0).
     reserve: usize,
     /// Where the terminator of the packet last yielded was written, and the byte it replaced.
@@ -108,8 +109,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         Framer {
             buf,
             len: 0,
-            release: 0,
-            discard: 0,
+            skip: 0,
             reserve: 0,
             restore_at: NO_RESTORE,
             restore_byte: 0,
@@ -135,17 +135,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         self.capacity() - self.reserve
     }
 
-    /// Bytes buffered and not yet framed.
+    /// Bytes buffered and not yet framed (neither the packet last yielded nor the bytes of an
+    /// oversize packet still to be skipped).
     pub fn buffered(&self) -> usize {
-        self.len - self.release.min(self.len)
+        self.len - self.skip.min(self.len)
     }
 
     /// Forgets everything (a new connection).
     pub fn reset(&mut self) {
         self.restore_at = NO_RESTORE;
         self.len = 0;
-        self.release = 0;
-        self.discard = 0;
+        self.skip = 0;
     }
 
     #[inline]
@@ -155,16 +155,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
         }
         self.restore_at = NO_RESTORE;
         // Nothing released, nothing to skip: nothing to do.
-        if self.release == 0 && self.discard == 0 {
+        if self.skip == 0 {
             return;
         }
         let len = self.len;
-        let mut start = self.release.min(len);
-        self.release = 0;
-        // Skip the rest of an oversize packet.
-        let skip = self.discard.min(len - start);
-        start += skip;
-        self.discard -= skip;
+        // The released packet, or as much of an oversize one as has arrived (the rest is
+        // dropped as it arrives).
+        let start = self.skip.min(len);
+        self.skip -= start;
         // What is left moves to the start (`start` is not 0 here unless the buffer is empty:
         // something was released or skipped). `get_mut` and `start < len`: no panic path.
         if start < len {
@@ -211,7 +209,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Framed<'_>>, FrameError> {
         self.release_and_compact();
-        if self.discard > 0 {
+        if self.skip > 0 {
             return Ok(None);
         }
         let len = self.len;
@@ -227,14 +225,11 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             if len < self.capacity() {
                 return Ok(None);
             }
-            self.release = len;
-            self.discard = total - len;
             len
         } else {
             if len < total {
                 return Ok(None);
             }
-            self.release = total;
             // The packet starts at 0; with a terminator kept back, `total <= capacity - 1`, so
             // the byte after the packet is in the buffer. Without one it is written too when
             // there is room (not tested for: nobody sees it, as it is put back before the
@@ -245,6 +240,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             }
             total
         };
+        // The packet (whole or not) is dropped when the next is looked at.
+        self.skip = total;
         let body = self
             .buf
             .as_ref()
@@ -354,6 +351,26 @@ mod tests {
             }
         }
         assert_eq!(&events[..], &["oversize", "pingresp"]);
+    }
+
+    #[test]
+    fn bytes_of_an_oversize_packet_being_skipped_are_not_buffered() {
+        let mut f = Framer::new([0u8; 4]);
+        // PUBLISH, remaining length 6 (8 bytes in all), then a PINGRESP.
+        assert_eq!(f.push(&[0x30, 6, 0, 1]), 4);
+        assert!(matches!(f.next(), Ok(Some(Framed::Oversize { .. }))));
+        assert_eq!(f.buffered(), 0);
+        assert_eq!(f.push(&[b'a', 1, 2]), 3);
+        assert_eq!(f.buffered(), 0);
+        assert_eq!(f.push(&[3, 0xD0]), 2);
+        assert_eq!(f.buffered(), 1);
+        assert_eq!(f.push(&[0x00]), 1);
+        assert!(matches!(
+            f.next(),
+            Ok(Some(Framed::Packet { header, body: [] })) if header.packet_type == 13
+        ));
+        assert_eq!(f.buffered(), 0);
+        assert_eq!(f.next(), Ok(None));
     }
 
     #[test]
