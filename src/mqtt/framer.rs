@@ -213,7 +213,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
             return Ok(None);
         }
         let len = self.len;
-        let Some(header) = FixedHeader::parse(self.buf.as_ref().get(..len).unwrap_or(&[]))? else {
+        // (`len` never exceeds the buffer: `commit` clamps it.)
+        let Some(header) = self
+            .buf
+            .as_ref()
+            .get(..len)
+            .map_or(Ok(None), FixedHeader::parse)?
+        else {
             return Ok(None);
         };
         let total = header.total_length();
