@@ -17,4 +17,4 @@ int azure_iot_hub_dps_hostname_delete(void) { return 0; }
 int azure_iot_hub_dps_device_id_delete(void) { return 0; }
 int azure_iot_hub_dps_reset(void) { return 0; }
 int azure_iot_hub_dps_payload_set(const char *j, size_t l) { (void)j; (void)l; return 0; }
-void azhub_rs_settings_set(const char *k, const void *v, size_t l) { (void)k; (void)v; (void)l; }
+void azhub_rs_settings_set(void *i, const char *k, const void *v, size_t l) { (void)i; (void)k; (void)v; (void)l; }

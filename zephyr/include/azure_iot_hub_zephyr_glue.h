@@ -160,15 +160,18 @@ int azhub_z_provision_certificates(void);
 
 /**
  * A settings handler for the subtree "azure_iot_hub" is registered statically, like the
- * original's. For every stored key it calls azhub_rs_settings_set() with the key below the
+ * original's. While azhub_z_settings_load() runs with a non-NULL @p into, for every stored key
+ * it loads on that thread, it calls azhub_rs_settings_set() with @p into, the key below the
  * subtree ("hostname", "hostname_len", "device_id", "device_id_len"; never NULL) and the value
- * (never NULL, also when len is 0), implemented by the Rust library. Nothing is called when
- * loading ends (no commit handler).
+ * (never NULL, also when len is 0), implemented by the Rust library; other loads (another
+ * thread's settings_load()) are not handed over. Nothing is called when loading ends (no
+ * commit handler).
  */
-void azhub_rs_settings_set(const char *key, const void *value, size_t len);
+void azhub_rs_settings_set(void *into, const char *key, const void *value, size_t len);
 
-/** settings_subsys_init() then settings_load_subtree("azure_iot_hub"). */
-int azhub_z_settings_load(void);
+/** settings_subsys_init() then settings_load_subtree("azure_iot_hub"), handing the values to
+ * azhub_rs_settings_set() with @p into unless it is NULL. */
+int azhub_z_settings_load(void *into);
 
 /* ---- DPS thread (src/dps.c, only with CONFIG_AZURE_IOT_HUB_DPS) ---------------------- */
 

@@ -145,8 +145,8 @@ void azhub_z_panic(void)
 }
 
 /* Semaphores: 0 to 2 the worker's (start, finished, wake), 3 and 4 the DPS thread's (only with
- * DPS). Mutexes 3 and 4 are DPS's (the settings cache and the C API's DPS state): without DPS
- * they are not created.
+ * DPS). Mutexes 3 and 4 are DPS's (3 unused since the settings cache went, created with the
+ * semaphores in one loop; 4 the C API's DPS state): without DPS they are not created.
  */
 #define GLUE_SEM_COUNT AZHUB_Z_SEM_COUNT
 #if defined(CONFIG_AZURE_IOT_HUB_DPS)

@@ -7,7 +7,7 @@
 // registration runs: from azure_iot_hub_dps_start() until the final status is reported). The
 // context lock is never held while the application's handler runs or the network is used.
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{c_char, c_int, c_void};
 
 use super::{azure_iot_hub_dps_config, azure_iot_hub_dps_handler_t, azure_iot_hub_dps_reg_status};
 use crate::capi::errno::*;
@@ -47,6 +47,9 @@ struct Ctx {
     /// buffer (as the original always did). Length 0: none (no kept value is empty).
     value: [[u8; VALUE_BUF]; 2],
     value_len: [usize; 2],
+    /// While init loads the settings: the full length of the value stored for each field (its
+    /// bytes are in [`Ctx::value`] when they fit; `None`: not stored), then checked.
+    stored: [Option<usize>; 2],
     /// `azure_iot_hub_dps_payload_set()` was called (else the Kconfig payload applies).
     payload_set: bool,
     /// The payload it set (`None`: no payload).
@@ -120,6 +123,7 @@ static CTX: KMutex<Ctx, 4> = KMutex::new(Ctx {
     status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
     value: [[0; VALUE_BUF]; 2],
     value_len: [0; 2],
+    stored: [None; 2],
     payload_set: false,
     payload: None,
     started: 0,
@@ -214,22 +218,63 @@ pub unsafe extern "C" fn azure_iot_hub_dps_init(cfg: *mut azure_iot_hub_dps_conf
     }
 }
 
-/// Reads the stored value of `field` (from the settings cache, loaded before) straight into
-/// the context, with the core's load rule (`settings::load_value`): kept if it is valid; an
-/// invalid value is ignored with a warning.
+/// Called by the glue's settings handler for every key under `azure_iot_hub` while `init`
+/// loads the settings into the context (`settings::load`, on init's thread only), with the key
+/// below the subtree (`hostname`...), as Zephyr's settings hand it to the handler. The value of
+/// `hostname` or `device_id` is copied into the context as it is (last one wins), to be checked
+/// when loading ends ([`load_stored`]); other keys are ignored.
+///
+/// # Safety
+///
+/// `into` is the context `init` passed to `settings::load`, locked by it for the whole load;
+/// `key` is a NUL-terminated string; `value` is not NULL and points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn azhub_rs_settings_set(
+    into: *mut c_void,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+) {
+    // No NULL tests: the glue (settings.c, the only caller) refuses a NULL key before it reads
+    // the value, passes its own buffer, and calls only during init's load with its context.
+    // SAFETY: the glue passes Zephyr's NUL-terminated key, valid for the call.
+    let key = unsafe { core::ffi::CStr::from_ptr(key) }.to_bytes();
+    let Some(field) = zs::field_of(key) else {
+        return;
+    };
+    // SAFETY: `init` passed its locked context, which it does not touch until the load returns
+    // (this function's contract): the only reference meanwhile.
+    let ctx = unsafe { &mut *into.cast::<Ctx>() };
+    // SAFETY: the glue passes its value buffer (never NULL, a byte array) holding the `len`
+    // bytes it has just read, valid for the call.
+    let bytes = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) };
+    let i = field as usize;
+    ctx.stored[i] = Some(len);
+    if let Some(dst) = ctx.value[i].get_mut(..len) {
+        crate::sink::copy(dst, bytes);
+    }
+}
+
+/// Keeps the value of `field` that the settings load put into the context if it is valid, with
+/// the core's load rule (`settings::load_value`, `settings::validate`); an invalid value is
+/// ignored with a warning.
 fn load_stored(ctx: &mut Ctx, field: Field) {
-    let max = field.max_len();
-    let buf = ctx.value[field as usize].get_mut(..max).unwrap_or_default();
-    // The cache cannot fail to read.
-    let len = match st::load_value(&mut ZephyrSettings, field, buf) {
-        Ok(Ok(value)) => value.len(),
-        Ok(Err(why)) => {
-            if let Some(why) = why {
-                ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key().as_str());
+    let i = field as usize;
+    let len = match ctx.stored[i] {
+        None => 0,
+        Some(n) => {
+            let why = match ctx.value[i].get(..n) {
+                Some(value) => st::validate(field, value).err(),
+                None => Some(st::InvalidValue::TooLong),
+            };
+            match why {
+                None => n,
+                Some(why) => {
+                    ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key().as_str());
+                    0
+                }
             }
-            0
         }
-        Err(_) => 0,
     };
     ctx.set_len(field, len);
 }
@@ -252,18 +297,23 @@ fn init(
     }
     let id_scope = id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
     let reg_id = reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID);
-    if CTX.lock().state == State::Connecting {
-        ::log::warn!(target: LOG, "init refused: a registration is in progress");
-        return Err(neg(EACCES));
-    }
-    // Loading calls back into the settings cache (its own lock): not under the context lock.
-    zs::load().map_err(|_| neg(EFAULT))?;
     {
         let mut ctx = CTX.lock();
         if ctx.state == State::Connecting {
+            ::log::warn!(target: LOG, "init refused: a registration is in progress");
             return Err(neg(EACCES));
         }
-        // The cache's lock is taken under the context's (never the other way round).
+        // The settings are loaded under the context's lock, straight into the context
+        // (`azhub_rs_settings_set`). Nothing takes this lock under the settings subsystem's:
+        // the handler is given the context, and the writes (`on_assigned`, `delete`) are made
+        // without this lock.
+        ctx.stored = [None; 2];
+        let into: *mut Ctx = &mut *ctx;
+        // SAFETY: the locked context, valid for the whole load and not used here meanwhile;
+        // `azhub_rs_settings_set` takes it back. A failed load wrote nothing: only the
+        // subsystem's initialisation fails (`settings_load_subtree` fails only in commit
+        // handlers, which the subtree has none of), so the context is as it was.
+        unsafe { zs::load(into.cast()) }.map_err(|_| neg(EFAULT))?;
         load_stored(&mut ctx, Field::Hostname);
         load_stored(&mut ctx, Field::DeviceId);
         ctx.handler = handler;
@@ -531,7 +581,8 @@ pub extern "C" fn azure_iot_hub_dps_reset() -> c_int {
         was
     };
     // Before any init the settings subsystem is not initialised yet: do that first.
-    if was_uninit && zs::load().is_err() {
+    // SAFETY: NULL: nothing is handed over.
+    if was_uninit && unsafe { zs::load(core::ptr::null_mut()) }.is_err() {
         return neg(EFAULT);
     }
     let h = delete(Field::Hostname);

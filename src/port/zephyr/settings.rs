@@ -1,64 +1,27 @@
 //! Zephyr settings for the DPS assignment (feature `dps`), under the original's keys.
 //!
 //! The glue registers a static settings handler on the subtree `azure_iot_hub` (as the original
-//! library) and hands every stored value to [`azhub_rs_settings_set`] while
-//! [`load`] (`settings_load_subtree`) runs; the values are kept in a small static cache, which
-//! [`ZephyrSettings`] reads. Writes go straight to `settings_save_one` / `settings_delete`
-//! (real functions in Zephyr) and update the cache. [`ZephyrSettings`] is the core's
-//! `SettingsStore`, so key layout, checks, write order and the load rule are the core's
-//! (`crate::dps::settings`); the store itself finds a key's C name and cache slot by the
-//! [`Key`]'s index, without comparing strings.
+//! library). [`load`] (`settings_load_subtree`) has it hand every stored value, with the place
+//! the caller gave, to the C API's `azhub_rs_settings_set` (`crate::capi::dps`), which copies
+//! it straight into the DPS context: there is no cache here. Writes go straight to
+//! `settings_save_one` / `settings_delete` (real functions in Zephyr). [`ZephyrSettings`] is the
+//! core's `SettingsStore` for the writes, so key layout, checks and write order are the core's
+//! (`crate::dps::settings`); the store itself finds a key's C name by the [`Key`]'s index,
+//! without comparing strings.
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::KMutex;
 use super::LOG_TRANSPORT;
-use crate::dps::settings::{Key, SettingsStore, KEY_HOSTNAME, SUBTREE};
-use crate::sink::copy;
-
-/// Longest value cached (host names and device IDs are at most 128 bytes in the core).
-const VALUE_MAX: usize = 256;
-
-/// The cached values of the host name (`Key::Hostname as usize`, 0) and the device ID (1).
-struct Cache {
-    /// Each value's length (`None`: absent).
-    len: [Option<u16>; 2],
-    buf: [[u8; VALUE_MAX]; 2],
-}
-
-impl Cache {
-    /// Sets value `i` (a value longer than the cache is invalid for the core anyway: absent; the
-    /// length keys, 2 and 3, have no slot). Inlined into its two callers (flash, measured: the
-    /// loader always stores, so its copy has no delete).
-    #[inline(always)]
-    fn set(&mut self, i: usize, value: Option<&[u8]>) {
-        let (Some(len), Some(buf)) = (self.len.get_mut(i), self.buf.get_mut(i)) else {
-            return;
-        };
-        *len = None;
-        if let Some(v) = value {
-            if let Some(dst) = buf.get_mut(..v.len()) {
-                copy(dst, v);
-                *len = Some(v.len() as u16);
-            }
-        }
-    }
-}
-
-// Zero initial bytes: in .bss, not in flash.
-static CACHE: KMutex<Cache, { super::sys::MUTEX_SETTINGS }> = KMutex::new(Cache {
-    len: [None; 2],
-    buf: [[0; VALUE_MAX]; 2],
-});
+use crate::dps::settings::{Field, Key, SettingsStore, KEY_HOSTNAME, SUBTREE};
 
 extern "C" {
     fn settings_save_one(name: *const c_char, value: *const c_void, len: usize) -> c_int;
     fn settings_delete(name: *const c_char) -> c_int;
-    fn azhub_z_settings_load() -> c_int;
+    fn azhub_z_settings_load(into: *mut c_void) -> c_int;
 }
 
 /// The core's keys, NUL-terminated for Zephyr (no copy per call), in the order of their
-/// [`Key`] index: the cached values' (0, 1), then the original's length keys. Key `i` is
+/// [`Key`] index: the values' (0, 1), then the original's length keys. Key `i` is
 /// `C_KEY_TEXT[C_KEY_AT[i]..C_KEY_AT[i + 1]]` ([`c_key`]; one string and a few bytes, not a
 /// table of slices); checked against [`Key::as_str`] at compile time.
 const C_KEY_TEXT: &[u8] = b"azure_iot_hub/hostname\0azure_iot_hub/device_id\0azure_iot_hub/hostname_len\0azure_iot_hub/device_id_len\0";
@@ -73,46 +36,21 @@ fn c_key(key: Key) -> Option<&'static [u8]> {
 /// `azure_iot_hub/`.
 const PREFIX_LEN: usize = SUBTREE.len() + 1;
 
-/// Called by the glue's settings handler for every key under `azure_iot_hub` while loading,
-/// with the key below the subtree (`hostname`...), as Zephyr's settings hand it to the handler.
-///
-/// # Safety
-///
-/// `key` is a NUL-terminated string; `value` is not NULL and points to `len` readable bytes.
-#[no_mangle]
-pub unsafe extern "C" fn azhub_rs_settings_set(
-    key: *const c_char,
-    value: *const c_void,
-    len: usize,
-) {
-    // No NULL tests: the glue (settings.c, the only caller) refuses a NULL key before it reads
-    // the value, and passes its own buffer.
-    // SAFETY: the glue passes Zephyr's NUL-terminated key, valid for the call.
-    let key = unsafe { core::ffi::CStr::from_ptr(key) }.to_bytes();
-    // SAFETY: the glue passes its value buffer (never NULL, a byte array) holding the `len`
-    // bytes it has just read, valid for the call.
-    let bytes = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) };
-    // The length keys have no slot.
-    if let Some(i) = cache_slot(key) {
-        CACHE.lock().set(i, Some(bytes));
-    }
-}
-
-/// The cache slot of a key the glue hands over, below the subtree as Zephyr's settings pass it
-/// to the subtree's handler (the glue's contract): that of `hostname` or `device_id` (the
-/// cached keys, 0 and 1); none for the length keys and any other key. The only place a key is
-/// found by its name: one compare, with the name of that length (cut from the core's keys at
-/// compile time; the two differ in length).
-fn cache_slot(name: &[u8]) -> Option<usize> {
+/// The field of a key the glue hands over, below the subtree as Zephyr's settings pass it to
+/// the subtree's handler (the glue's contract): that of `hostname` or `device_id`; none for
+/// the length keys and any other key. The only place a key is found by its name: one compare,
+/// with the name of that length (cut from the core's keys at compile time; the two differ in
+/// length).
+pub(crate) fn field_of(name: &[u8]) -> Option<Field> {
     const HOSTNAME: &[u8] = below_subtree(Key::Hostname);
     const DEVICE_ID: &[u8] = below_subtree(Key::DeviceId);
     const _: () = assert!(HOSTNAME.len() != DEVICE_ID.len());
-    let (key, candidate) = if name.len() == HOSTNAME.len() {
-        (Key::Hostname, HOSTNAME)
+    let (field, candidate) = if name.len() == HOSTNAME.len() {
+        (Field::Hostname, HOSTNAME)
     } else {
-        (Key::DeviceId, DEVICE_ID)
+        (Field::DeviceId, DEVICE_ID)
     };
-    (name == candidate).then_some(key as usize)
+    (name == candidate).then_some(field)
 }
 
 /// `azure_iot_hub/` (the subtree and its separator), the first key's start.
@@ -125,13 +63,17 @@ const fn below_subtree(key: Key) -> &'static [u8] {
     name
 }
 
-/// Initialises the settings subsystem and loads the subtree into the cache (forgetting what
-/// the cache held).
-pub fn load() -> Result<(), i32> {
-    CACHE.lock().len = [None; 2];
-    // SAFETY: a glue function without preconditions (it calls back into
-    // `azhub_rs_settings_set`, which takes the cache lock: not held here).
-    let rc = unsafe { azhub_z_settings_load() };
+/// Initialises the settings subsystem and loads the subtree: the glue hands every stored value
+/// to `azhub_rs_settings_set` with `into` (when it is not NULL), on this thread only (a load
+/// another thread makes, `settings_load()` of the application, is not handed over).
+///
+/// # Safety
+///
+/// `into` is NULL or what `azhub_rs_settings_set` expects, valid for its writes for the
+/// whole call and not accessed otherwise meanwhile.
+pub unsafe fn load(into: *mut c_void) -> Result<(), i32> {
+    // SAFETY: a glue function; `into` by this function's contract.
+    let rc = unsafe { azhub_z_settings_load(into) };
     if rc != 0 {
         ::log::error!(target: LOG_TRANSPORT, "settings load failed: {rc}");
         return Err(rc);
@@ -146,34 +88,25 @@ pub struct ZephyrSettings;
 impl SettingsStore for ZephyrSettings {
     type Error = i32;
 
-    /// The cached value (the length keys are never cached: `None`).
-    fn load(&mut self, key: Key, buf: &mut [u8]) -> Result<Option<usize>, i32> {
-        let cache = CACHE.lock();
-        let i = key as usize;
-        let (Some(&Some(len)), Some(v)) = (cache.len.get(i), cache.buf.get(i)) else {
-            return Ok(None);
-        };
-        let len = usize::from(len);
-        let n = len.min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), v.get(..n)) {
-            copy(dst, src);
-        }
-        Ok(Some(len))
+    /// Not supported (`-ENOTSUP`): the values are read only while [`load`] runs, by the C API,
+    /// which keeps them.
+    fn load(&mut self, _key: Key, _buf: &mut [u8]) -> Result<Option<usize>, i32> {
+        Err(-(super::bindings::ENOTSUP as i32))
     }
 
-    /// `settings_save_one`, then the cache.
+    /// `settings_save_one`.
     fn save(&mut self, key: Key, value: &[u8]) -> Result<(), i32> {
         write(key, Some(value))
     }
 
-    /// `settings_delete` (a key that does not exist too), then the cache.
+    /// `settings_delete` (a key that does not exist too).
     fn delete(&mut self, key: Key) -> Result<(), i32> {
         write(key, None)
     }
 }
 
-/// Saves (`Some`) or deletes `key` in the settings subsystem, then updates the cache: one
-/// called copy of the key lookup, the error check and the cache update for both writes.
+/// Saves (`Some`) or deletes `key` in the settings subsystem: one called copy of the key lookup
+/// and the error check for both writes.
 #[inline(never)]
 fn write(key: Key, value: Option<&[u8]>) -> Result<(), i32> {
     let Some(name) = c_key(key) else {
@@ -193,7 +126,6 @@ fn write(key: Key, value: Option<&[u8]>) -> Result<(), i32> {
     if rc != 0 {
         return Err(rc);
     }
-    CACHE.lock().set(key as usize, value);
     Ok(())
 }
 
