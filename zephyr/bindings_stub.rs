@@ -57,3 +57,7 @@ pub struct azhub_timeval_t {
     pub tv_sec: ::core::ffi::c_long,
     pub tv_usec: ::core::ffi::c_long,
 }
+/// `k_ticks_t` without `CONFIG_TIMEOUT_64BIT`, as the glue header declares it then.
+pub type k_ticks_t = u32;
+/// 1000 Hz: a tick is a millisecond (bench/footprint/null_glue.c counts them so).
+pub const AZHUB_TICKS_PER_SEC: u32 = 1000;

@@ -77,9 +77,13 @@ pub fn generate() {
 
     // `zsock_timeval` is a macro for `timeval` before Zephyr 3.7 and a struct after: the
     // typedef names it the same way in both.
-    let wrapper = "#include <errno.h>\n#include <zephyr/net/socket.h>\n\
+    // The tick rate as an enum constant, which bindgen reads for certain (a macro from the
+    // `-imacros` file might not be), for the semaphore waits' tick conversion (sys.rs).
+    let wrapper = "#include <errno.h>\n#include <zephyr/kernel.h>\n\
+                   #include <zephyr/net/socket.h>\n\
                    #include <zephyr/net/tls_credentials.h>\n\
-                   typedef struct zsock_timeval azhub_timeval_t;\n";
+                   typedef struct zsock_timeval azhub_timeval_t;\n\
+                   enum { AZHUB_TICKS_PER_SEC = CONFIG_SYS_CLOCK_TICKS_PER_SEC };\n";
     let mut args: Vec<String> = vec!["-imacros".into(), autoconf];
     for d in split("INCLUDE_DIRS") {
         args.push(format!("-I{d}"));
@@ -121,6 +125,8 @@ pub fn generate() {
         .allowlist_var("ZSOCK_POLL(IN|OUT|ERR|HUP|NVAL)")
         .allowlist_var("ZSOCK_MSG_DONTWAIT")
         .allowlist_type("azhub_timeval_t")
+        .allowlist_type("k_ticks_t")
+        .allowlist_var("AZHUB_TICKS_PER_SEC")
         .allowlist_item("net_sock_type")
         .allowlist_type("sec_tag_t")
         .allowlist_item("net_ip_protocol")

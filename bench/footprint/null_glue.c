@@ -81,8 +81,12 @@ static pthread_mutex_t mutexes[3] = {
 #define NSEMS ((int)(sizeof(sem_count) / sizeof(sem_count[0])))
 #define NMUTEXES ((int)(sizeof(mutexes) / sizeof(mutexes[0])))
 
-int azhub_z_sem_take(int id, int32_t timeout_ms)
+/* Ticks at 1000 Hz (the stand-in bindings' AZHUB_TICKS_PER_SEC): milliseconds, and forever,
+ * (azhub_z_ticks_t)-1 (K_TICKS_FOREVER), read as an int32_t is -1.
+ */
+int azhub_z_sem_take(int id, azhub_z_ticks_t ticks)
 {
+	int32_t timeout_ms = (int32_t)ticks;
 	struct timespec until;
 	if (id < 0 || id >= NSEMS) { return -EINVAL; }
 	clock_gettime(CLOCK_REALTIME, &until);

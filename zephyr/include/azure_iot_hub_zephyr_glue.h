@@ -10,7 +10,8 @@
  * declares the same prototypes in an `extern "C"` block; nothing else in the library is C.
  *
  * Rules: every function is callable from any thread unless noted; sizes are size_t, timeouts
- * are milliseconds (negative = forever, 0 = no wait); errors are negative errno values.
+ * are milliseconds (negative = forever, 0 = no wait) except the semaphore wait's, which is in
+ * kernel ticks; errors are negative errno values.
  * Functions named azhub_rs_* are the other direction: implemented in Rust, called from C.
  */
 
@@ -102,9 +103,19 @@ bool azhub_z_on_worker(void);
 #endif
 #define AZHUB_Z_MUTEX_COUNT 5
 
+/** Zephyr's k_ticks_t (checked in src/glue.c): 64 bits with CONFIG_TIMEOUT_64BIT. */
+#if defined(CONFIG_TIMEOUT_64BIT)
+typedef int64_t azhub_z_ticks_t;
+#else
+typedef uint32_t azhub_z_ticks_t;
+#endif
+
 /** Semaphores: initial count 0, limit 1. @p id must be one of them (checked only with
- * CONFIG_ASSERT). @return what k_sem_take() returns: 0, -EBUSY (no wait) or -EAGAIN. */
-int azhub_z_sem_take(int id, int32_t timeout_ms);
+ * CONFIG_ASSERT). @p ticks is the wait in kernel ticks, as Z_TIMEOUT_TICKS() takes it: the
+ * library converts milliseconds as K_MSEC() does (rounded up; src/port/zephyr/sys.rs), and
+ * passes K_TICKS_FOREVER ((k_ticks_t)-1) to wait forever, so the glue has no conversion.
+ * @return what k_sem_take() returns: 0, -EBUSY (no wait) or -EAGAIN. */
+int azhub_z_sem_take(int id, azhub_z_ticks_t ticks);
 void azhub_z_sem_give(int id);
 void azhub_z_sem_reset(int id);
 

@@ -31,17 +31,6 @@
 
 #include "azure_iot_hub_zephyr_glue.h"
 
-/* K_MSEC(0) is K_NO_WAIT (zero ticks), so 0 needs no branch of its own. Inlined: only
- * azhub_z_sem_take() waits with a timeout.
- */
-static inline k_timeout_t ms_to_timeout(int32_t ms)
-{
-	if (ms < 0) {
-		return K_FOREVER;
-	}
-	return K_MSEC(ms);
-}
-
 /* ---- Time, randomness ------------------------------------------------------------------ */
 
 int64_t azhub_z_uptime_ms(void)
@@ -176,10 +165,15 @@ SYS_INIT(glue_sync_init, POST_KERNEL, 0);
 /* The ids are the library's constants (src/port/zephyr/sys.rs): checked only by assertions
  * (CONFIG_ASSERT), and Zephyr's return codes passed on as they are (the library tests for 0).
  */
-int azhub_z_sem_take(int id, int32_t timeout_ms)
+/* The header's tick type is the kernel's, so the library's ticks (K_TICKS_FOREVER included)
+ * pass through unchanged.
+ */
+BUILD_ASSERT(__builtin_types_compatible_p(azhub_z_ticks_t, k_ticks_t));
+
+int azhub_z_sem_take(int id, azhub_z_ticks_t ticks)
 {
 	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
-	return k_sem_take(&azhub_z_sems[id], ms_to_timeout(timeout_ms));
+	return k_sem_take(&azhub_z_sems[id], Z_TIMEOUT_TICKS(ticks));
 }
 
 void azhub_z_sem_give(int id)

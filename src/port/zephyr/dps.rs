@@ -346,7 +346,7 @@ fn flush(client: &mut Client, fd: c_int) -> Result<(), i32> {
 extern "C" fn thread_main<H: Hooks>(_: *mut c_void, _: *mut c_void, _: *mut c_void) {
     loop {
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
-        if unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, -1) } != 0 {
+        if unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, sys::FOREVER) } != 0 {
             continue;
         }
         // `start` gives the semaphore after it let go of the job; another `start` may hold it
@@ -482,5 +482,5 @@ pub fn on_dps_thread() -> bool {
 /// check their own generation). Returns false on timeout.
 pub fn wait_end(timeout_ms: i32) -> bool {
     // SAFETY: a glue semaphore id.
-    unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_DONE, timeout_ms) == 0 }
+    unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_DONE, sys::ms_or_forever(timeout_ms)) == 0 }
 }

@@ -548,6 +548,6 @@ fn wait_finished(generation: u64) {
         }
         // Bounded wait: several threads may wait, and the semaphore has a limit of 1.
         // SAFETY: a glue semaphore id.
-        unsafe { sys::azhub_z_sem_take(sys::SEM_FINISHED, 50) };
+        unsafe { sys::azhub_z_sem_take(sys::SEM_FINISHED, sys::ms_to_ticks(50)) };
     }
 }

@@ -474,10 +474,11 @@ pub(crate) fn retry_loop() {
                 Next::Attempt(n) => break (n, s.config.clone()),
                 Next::Wait(ms) => {
                     drop(link);
-                    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+                    // At most i32::MAX ms, as K_MSEC took it.
+                    let ticks = sys::ms_to_ticks(ms.min(i32::MAX as u64) as u32);
                     // Given by disconnect()/abort(); a timeout is the deadline.
                     // SAFETY: a glue semaphore id; this is the worker thread.
-                    unsafe { sys::azhub_z_sem_take(sys::SEM_WAKE, ms) };
+                    unsafe { sys::azhub_z_sem_take(sys::SEM_WAKE, ticks) };
                 }
                 Next::End => {
                     drop(link);
@@ -577,7 +578,7 @@ pub(crate) fn stop() -> bool {
     while LINK.lock().ext.ended == mark {
         // Bounded wait: several threads may wait, and the semaphore has a limit of 1.
         // SAFETY: a glue semaphore id.
-        unsafe { sys::azhub_z_sem_take(sys::SEM_FINISHED, 50) };
+        unsafe { sys::azhub_z_sem_take(sys::SEM_FINISHED, sys::ms_to_ticks(50)) };
     }
     true
 }

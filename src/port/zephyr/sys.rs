@@ -68,7 +68,8 @@ extern "C" {
     /// Starts the worker thread on `azhub_rs_worker` (worker.rs).
     pub(crate) fn azhub_z_thread_start();
     pub(crate) fn azhub_z_on_worker() -> bool;
-    pub(crate) fn azhub_z_sem_take(id: c_int, timeout_ms: i32) -> c_int;
+    /// Waits `ticks` ([`FOREVER`], or [`ms_to_ticks`] of a wait in milliseconds).
+    pub(crate) fn azhub_z_sem_take(id: c_int, ticks: Ticks) -> c_int;
     pub(crate) fn azhub_z_sem_give(id: c_int);
     /// Waits forever, so it cannot fail (the glue's contract).
     pub(crate) fn azhub_z_mutex_lock(id: c_int);
@@ -141,6 +142,44 @@ pub(crate) const fn consts() -> SocketConsts {
         einval: b::EINVAL as c_int,
         enotsup: b::ENOTSUP as c_int,
         econnaborted: b::ECONNABORTED as c_int,
+    }
+}
+
+/// A kernel wait in ticks (Zephyr's `k_ticks_t`), as the glue's semaphore wait takes it.
+pub(crate) type Ticks = super::bindings::k_ticks_t;
+
+/// `K_TICKS_FOREVER`: `(k_ticks_t)-1`, in either width.
+pub(crate) const FOREVER: Ticks = -1i64 as Ticks;
+
+/// `K_MSEC(ms)` for a wait that is not negative: `ms` in ticks, rounded up (a wait is never
+/// shortened), as Zephyr's `k_ms_to_ticks_ceil32/64` compute it: ceil(ms * hz / 1000), then
+/// truncated to `k_ticks_t`. The fraction hz / 1000 is reduced at build time, so that at
+/// 100 Hz this is (ms + 9) / 10. Constant waits are converted at build time.
+pub(crate) const fn ms_to_ticks(ms: u32) -> Ticks {
+    const fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    const HZ: u64 = super::bindings::AZHUB_TICKS_PER_SEC as u64;
+    const G: u64 = gcd(HZ, 1000);
+    const NUM: u64 = HZ / G;
+    const DEN: u64 = 1000 / G;
+    // ms < 2^32 and NUM <= hz < 2^32: no overflow. (Not `div_ceil`, which also computes the
+    // remainder: the added DEN - 1 is the shorter code.)
+    #[allow(clippy::manual_div_ceil)]
+    let ticks = (ms as u64 * NUM + (DEN - 1)) / DEN;
+    ticks as Ticks
+}
+
+/// A wait in milliseconds, negative: forever.
+#[cfg(feature = "dps")]
+pub(crate) fn ms_or_forever(ms: i32) -> Ticks {
+    match u32::try_from(ms) {
+        Ok(ms) => ms_to_ticks(ms),
+        Err(_) => FOREVER,
     }
 }
 

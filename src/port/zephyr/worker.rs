@@ -31,7 +31,7 @@ pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut 
     loop {
         // Waiting forever, k_sem_take() returns 0: no result to test.
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
-        unsafe { sys::azhub_z_sem_take(sys::SEM_START, -1) };
+        unsafe { sys::azhub_z_sem_take(sys::SEM_START, sys::FOREVER) };
         #[cfg(not(feature = "dps"))]
         let fd = LINK.lock().fd;
         // With DPS, also the buffer `connect()` lent for this connection: it sets both before
