@@ -247,7 +247,7 @@ pub type Handler = fn(&HubClient, &PortEvent<'_>);
 /// evaluates `LINK`: zero-initialising a type that does not allow it fails the build), so that
 /// `LINK` lives in `.bss` (RAM only) rather than `.data` (RAM and a flash copy of its bytes),
 /// and `HubClient::new` sets only the closed state's values that are not zero
-/// (`handle_closed`) instead of writing the whole client. No flag of its own
+/// (`handle_closed`, through `net::close_link`) instead of writing the whole client. No flag of its own
 /// (8 bytes of RAM with the padding): the client is set up exactly when `TX` was claimed, since
 /// `HubClient::new` claims `TX` (nothing else does) and sets the client up right after, holding
 /// the `LINK` lock, which every user of the slot holds. The methods are those of `Option` that
@@ -425,9 +425,11 @@ impl HubClient {
                 // in the closed state's values, as `Client::new` makes it (which sets every other
                 // field to 0). Its options stay zero until the first connect: the port's
                 // connect sets them (`session::connect_client`) before `Client::connect`, and
-                // nothing reads them while disconnected.
-                link.client.get_mut().handle_closed();
+                // nothing reads them while disconnected. Through `close_link` (called, one
+                // copy), which with no socket yet (-1) only sets those values and the flags
+                // (which are already false).
                 link.fd = -1;
+                net::close_link(&mut link);
                 session::init(&mut link);
                 if k::MQTT_HELPER_PROVISION_CERTIFICATES {
                     // SAFETY: no preconditions; idempotent.

@@ -354,8 +354,9 @@ pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(
 }
 
 /// Forgets the connection: closes its socket (if any), tells the client, clears the flags. One
-/// called copy for a connection that failed before the worker had it (`connect_from`) and one
-/// that ended (the worker's `finish`).
+/// called copy for a connection that failed before the worker had it (`connect_from`), one
+/// that ended (the worker's `finish`), and the zero client's setup (`HubClient::new`, with no
+/// socket yet).
 pub(crate) fn close_link(link: &mut Link) {
     if link.fd >= 0 {
         // SAFETY: the link's socket, which only its owner closes: `connect_from` before it wakes
