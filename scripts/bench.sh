@@ -10,6 +10,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-bench}"
 if ! command -v valgrind > /dev/null; then
     echo "bench: valgrind is needed for the instruction counts (apt-get install valgrind)" >&2
 fi
+# (A fresh checkout has no target directory yet: footprint.sh's log goes there.)
+mkdir -p "$CARGO_TARGET_DIR"
 ./scripts/footprint.sh > "$CARGO_TARGET_DIR/footprint.log" 2>&1 \
     || echo "bench: footprint build failed, see $CARGO_TARGET_DIR/footprint.log" >&2
 cargo build --quiet --release -p azure-iot-hub-bench -p hub-emulator --bin bench --bin ops \
