@@ -13,6 +13,7 @@ use core::ffi::{c_char, c_int, c_void};
 
 use super::LOG_TRANSPORT;
 use crate::dps::settings::{Field, Key, SettingsStore, KEY_HOSTNAME, SUBTREE};
+use crate::mqtt::same_bytes;
 
 extern "C" {
     fn settings_save_one(name: *const c_char, value: *const c_void, len: usize) -> c_int;
@@ -59,7 +60,7 @@ const PREFIX: &[u8] = KEY_HOSTNAME.as_bytes().split_at(PREFIX_LEN).0;
 /// The name of `key` below the subtree (`hostname`...).
 const fn below_subtree(key: Key) -> &'static [u8] {
     let (prefix, name) = key.as_str().as_bytes().split_at(PREFIX_LEN);
-    assert!(same(prefix, PREFIX));
+    assert!(same_bytes(prefix, PREFIX));
     name
 }
 
@@ -129,20 +130,6 @@ fn write(key: Key, value: Option<&[u8]>) -> Result<(), i32> {
     Ok(())
 }
 
-const fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
 // The C keys are the core's keys, in the order of their index.
 const _: () = {
     let mut i = 0;
@@ -151,7 +138,7 @@ const _: () = {
         assert!(key as usize == i);
         let (a, k) = (C_KEY_AT[i] as usize, key.as_str().as_bytes());
         assert!(C_KEY_AT[i + 1] as usize == a + k.len() + 1 && C_KEY_TEXT[a + k.len()] == 0);
-        assert!(same(C_KEY_TEXT.split_at(a).1.split_at(k.len()).0, k));
+        assert!(same_bytes(C_KEY_TEXT.split_at(a).1.split_at(k.len()).0, k));
         i += 1;
     }
     assert!(C_KEY_AT[Key::ALL.len()] as usize == C_KEY_TEXT.len());
