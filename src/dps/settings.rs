@@ -231,10 +231,19 @@ pub fn load_value<'b, S: SettingsStore>(
     let Some(len) = store.load(field.key(), buf)? else {
         return Ok(Err(None));
     };
-    Ok(match buf.get(..len) {
-        Some(value) => validate(field, value).map_err(Some),
-        None => Err(Some(InvalidValue::TooLong)),
-    })
+    Ok(stored_value(field, buf, len).map_err(Some))
+}
+
+/// The load rule for a value of `len` bytes stored for `field`, of which `buf` holds what fit:
+/// the value if [`validate`] accepts it, `TooLong` if it did not fit. [`load_value`] applies it
+/// to what a [`SettingsStore`] read, and a port whose settings hand it the values (Zephyr's C
+/// API) to what it kept.
+#[inline]
+pub fn stored_value(field: Field, buf: &[u8], len: usize) -> Result<Text<'_>, InvalidValue> {
+    match buf.get(..len) {
+        Some(value) => validate(field, value),
+        None => Err(InvalidValue::TooLong),
+    }
 }
 
 /// Loads `field` into `slot` (in place); why a stored value is not usable.

@@ -256,25 +256,19 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
 }
 
 /// Keeps the value of `field` that the settings load put into the context if it is valid, with
-/// the core's load rule (`settings::load_value`, `settings::validate`); an invalid value is
-/// ignored with a warning.
+/// the core's load rule (`settings::stored_value`, which `settings::load_value` applies too); an
+/// invalid value is ignored with a warning.
 fn load_stored(ctx: &mut Ctx, field: Field) {
     let i = field as usize;
     let len = match ctx.stored[i] {
         None => 0,
-        Some(n) => {
-            let why = match ctx.value[i].get(..n) {
-                Some(value) => st::validate(field, value).err(),
-                None => Some(st::InvalidValue::TooLong),
-            };
-            match why {
-                None => n,
-                Some(why) => {
-                    ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key().as_str());
-                    0
-                }
+        Some(n) => match st::stored_value(field, &ctx.value[i], n) {
+            Ok(_) => n,
+            Err(why) => {
+                ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key().as_str());
+                0
             }
-        }
+        },
     };
     ctx.set_len(field, len);
 }
