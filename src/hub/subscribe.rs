@@ -46,8 +46,9 @@ pub fn write(p: &mut [u8], packet_id: u16, c2d_qos: QoS) {
     if let Some(p) = p.get_mut(..LEN) {
         p.copy_from_slice(&PACKET);
     }
-    if let Some(id) = p.get_mut(2..4) {
-        crate::sink::copy(id, &packet_id.to_be_bytes());
+    // Two stores (a byte copy loop through a stack slot otherwise).
+    if let [_, _, hi, lo, ..] = p {
+        [*hi, *lo] = packet_id.to_be_bytes();
     }
     if let Some(q) = p.get_mut(c2d_qos_at) {
         *q = c2d_qos as u8;
