@@ -314,10 +314,7 @@ pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
     rx: None,
 });
 
-/// Held by the worker while it runs the handler (orders the events of consecutive connections).
-pub(crate) static HANDLER_LOCK: KMutex<(), { sys::MUTEX_HANDLER }> = KMutex::new(());
-
-/// The handler, as a function pointer (null: none). Not behind `HANDLER_LOCK`, so the handler
+/// The handler, as a function pointer (null: none). Not behind a lock, so the handler
 /// itself may register another one.
 static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 

@@ -14,7 +14,7 @@ use core::ffi::c_int;
 
 use super::{
     handler, net, sys, CloseReason, ConnectConfig, ConnectError, HubClient, Link, PortEvent,
-    StaticBuf, HANDLER_LOCK, LINK, LOG_TRANSPORT,
+    StaticBuf, LINK, LOG_TRANSPORT,
 };
 use crate::backoff::BackoffConfig;
 use crate::config as k;
@@ -440,7 +440,6 @@ fn random_u32() -> u32 {
 
 fn deliver(event: &PortEvent<'_>) {
     ::log::debug!(target: super::LOG_HUB, "event: {event:?}");
-    let _order = HANDLER_LOCK.lock();
     if let Some(h) = handler() {
         h(&HubClient { _private: () }, event);
     }
@@ -448,7 +447,6 @@ fn deliver(event: &PortEvent<'_>) {
 
 /// Ends the session with its final `Disconnected(reason)`.
 fn end(reason: CloseReason) {
-    let order = HANDLER_LOCK.lock();
     LINK.lock().ext.session.clear();
     ::log::info!(target: LOG_TRANSPORT, "reconnecting stopped: {reason:?}");
     if let Some(h) = handler() {
@@ -457,7 +455,6 @@ fn end(reason: CloseReason) {
             &PortEvent::Disconnected(reason),
         );
     }
-    drop(order);
     ended();
 }
 

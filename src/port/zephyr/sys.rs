@@ -46,10 +46,10 @@ pub(crate) const SEM_FINISHED: c_int = 1;
 /// Wakes the retry loop's backoff wait (`disconnect()`/`abort()`; session.rs).
 pub(crate) const SEM_WAKE: c_int = 2;
 /// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 5, 3 and 4 only with DPS; recursive k_mutex).
-/// 2 is the C API's state, 4 the C API's DPS state; 3 is not used (the settings cache had it;
-/// the glue creates it with the semaphores in one loop).
+/// 2 is the C API's state, 4 the C API's DPS state; 1 and 3 are not used (1 was the handler's,
+/// taken only by the worker, the one thread that runs the handler; 3 the settings cache's; the
+/// glue creates them with the semaphores in one loop).
 pub(crate) const MUTEX_LINK: c_int = 0;
-pub(crate) const MUTEX_HANDLER: c_int = 1;
 
 extern "C" {
     pub(crate) fn azhub_z_log_level(module: c_int) -> c_int;

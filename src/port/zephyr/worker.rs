@@ -7,8 +7,8 @@ use core::ffi::{c_int, c_void};
 #[cfg(not(feature = "dps"))]
 use super::RX;
 use super::{
-    handler, net, session, sys, CloseReason, HubClient, PortEvent, RxBuf, HANDLER_LOCK, LINK,
-    LOG_HUB, LOG_TRANSPORT,
+    handler, net, session, sys, CloseReason, HubClient, PortEvent, RxBuf, LINK, LOG_HUB,
+    LOG_TRANSPORT,
 };
 use crate::hub::{Event, ProtocolError};
 use crate::mqtt::{Framed, Framer};
@@ -57,7 +57,6 @@ pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut 
 
 fn deliver(event: &PortEvent<'_>) {
     ::log::debug!(target: LOG_HUB, "event: {event:?}");
-    let _order = HANDLER_LOCK.lock();
     if let Some(h) = handler() {
         h(&HubClient { _private: () }, event);
     }
@@ -210,10 +209,9 @@ fn interrupted(level: ::log::Level, what: &str) -> bool {
 }
 
 /// Forgets the connection, closes the socket and delivers `Disconnected` (or, when the session
-/// reconnects, `ConnectionLost` and then runs the retry loop). The handler lock is taken first,
-/// so a connection started meanwhile delivers its events after this one's end.
+/// reconnects, `ConnectionLost` and then runs the retry loop). A connection started meanwhile
+/// delivers its events after this one's end: this thread serves it once this returns.
 fn finish(reason: CloseReason) {
-    let order = HANDLER_LOCK.lock();
     let (reason, generation, (retry_in_ms, had_session)) = {
         let mut link = LINK.lock();
         let reason = if link.close_requested {
@@ -240,7 +238,6 @@ fn finish(reason: CloseReason) {
     if let Some(h) = handler() {
         h(&HubClient { _private: () }, &event);
     }
-    drop(order);
     let mut link = LINK.lock();
     link.finished = link.finished.max(generation);
     drop(link);
