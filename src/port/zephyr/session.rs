@@ -12,9 +12,10 @@
 
 use core::ffi::c_int;
 
+use super::worker::{deliver, emit};
 use super::{
-    handler, net, sys, CloseReason, ConnectConfig, ConnectError, HubClient, Link, PortEvent,
-    StaticBuf, LINK, LOG_TRANSPORT,
+    net, sys, CloseReason, ConnectConfig, ConnectError, Link, PortEvent, StaticBuf, LINK,
+    LOG_TRANSPORT,
 };
 use crate::backoff::BackoffConfig;
 use crate::config as k;
@@ -438,23 +439,11 @@ fn random_u32() -> u32 {
     unsafe { sys::azhub_z_rand32() }
 }
 
-fn deliver(event: &PortEvent<'_>) {
-    ::log::debug!(target: super::LOG_HUB, "event: {event:?}");
-    if let Some(h) = handler() {
-        h(&HubClient { _private: () }, event);
-    }
-}
-
 /// Ends the session with its final `Disconnected(reason)`.
 fn end(reason: CloseReason) {
     LINK.lock().ext.session.clear();
     ::log::info!(target: LOG_TRANSPORT, "reconnecting stopped: {reason:?}");
-    if let Some(h) = handler() {
-        h(
-            &HubClient { _private: () },
-            &PortEvent::Disconnected(reason),
-        );
-    }
+    emit(&PortEvent::Disconnected(reason));
     ended();
 }
 

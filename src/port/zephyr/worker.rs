@@ -55,8 +55,17 @@ pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut 
     }
 }
 
-fn deliver(event: &PortEvent<'_>) {
+/// Logs `event` (debug) and hands it to the handler.
+#[inline]
+pub(super) fn deliver(event: &PortEvent<'_>) {
     ::log::debug!(target: LOG_HUB, "event: {event:?}");
+    emit(event);
+}
+
+/// Hands `event` to the handler, if one is registered (without a log line: for the events
+/// their callers log themselves). Every event is handed over on the worker thread.
+#[inline(never)]
+pub(super) fn emit(event: &PortEvent<'_>) {
     if let Some(h) = handler() {
         h(&HubClient { _private: () }, event);
     }
@@ -235,9 +244,7 @@ fn finish(reason: CloseReason) {
         }
         None => PortEvent::Disconnected(reason),
     };
-    if let Some(h) = handler() {
-        h(&HubClient { _private: () }, &event);
-    }
+    emit(&event);
     let mut link = LINK.lock();
     link.finished = link.finished.max(generation);
     drop(link);
