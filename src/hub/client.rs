@@ -665,6 +665,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
     }
 
     /// The next packet identifier: 1, 2, ..., 65535, 1, ... (never 0).
+    #[inline(never)]
     pub fn next_packet_id(&mut self) -> u16 {
         self.next_packet_id = self.next_packet_id.wrapping_add(1);
         if self.next_packet_id == 0 {
