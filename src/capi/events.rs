@@ -500,7 +500,6 @@ mod tests {
             topic: t.into(),
             request_id: "77".into(),
             status: 404,
-            version: None,
             // As the port's framer leaves it: a NUL after the payload.
             payload: &b"{\"message\":\"nope\"}\0"[..18],
         }));

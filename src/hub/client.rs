@@ -208,7 +208,9 @@ pub enum Event<'a> {
         /// The patch JSON (with `"$version"`).
         payload: &'a [u8],
     },
-    /// Any other twin response: 204 after a reported PATCH, or an error status.
+    /// Any other twin response: 204 after a reported PATCH, or an error status. Its
+    /// `$version` (after a reported PATCH) is found in the topic when asked:
+    /// [`Event::twin_version`].
     TwinResult {
         /// The full topic.
         topic: Text<'a>,
@@ -216,8 +218,6 @@ pub enum Event<'a> {
         request_id: Text<'a>,
         /// The status code.
         status: u16,
-        /// `$version` after a reported PATCH.
-        version: Option<Text<'a>>,
         /// The response body (an error description for failures).
         payload: &'a [u8],
     },
@@ -242,6 +242,19 @@ pub enum Event<'a> {
         /// The body.
         payload: &'a [u8],
     },
+}
+
+impl<'a> Event<'a> {
+    /// The twin `$version` an event carries: a desired patch's, or that of a twin response
+    /// after a reported PATCH ([`Event::TwinResult`]'s topic, read when asked). `None` for
+    /// every other event.
+    pub fn twin_version(&self) -> Option<Text<'a>> {
+        match *self {
+            Event::TwinDesired { version, .. } => Some(version),
+            Event::TwinResult { topic, .. } => twin::response_version(topic),
+            _ => None,
+        }
+    }
 }
 
 /// What to publish.
@@ -1195,15 +1208,10 @@ impl<'p> super::TopicKinds<'p, Text<'p>> for PublishEvent<'p> {
                 request_id,
                 payload,
             },
-            twin::TwinTopic::Response {
-                status,
-                request_id,
-                version,
-            } => Event::TwinResult {
+            twin::TwinTopic::Response { status, request_id } => Event::TwinResult {
                 topic,
                 request_id,
                 status,
-                version,
                 payload,
             },
         }

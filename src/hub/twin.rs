@@ -57,14 +57,13 @@ pub fn reported_topic_len(request_id_len: usize) -> usize {
 /// A parsed twin topic: parts of the topic, `&str` or [`crate::mqtt::Text`] as the topic was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TwinTopic<S> {
-    /// A response to a GET or PATCH.
+    /// A response to a GET or PATCH. Its `$version` (after a reported PATCH) is found when
+    /// asked, by [`response_version`].
     Response {
         /// The status code.
         status: u16,
         /// The `$rid` of the request.
         request_id: S,
-        /// `$version`, if present (after a reported PATCH).
-        version: Option<S>,
     },
     /// A desired-properties patch.
     Desired {
@@ -82,38 +81,51 @@ pub enum TwinTopicError {
     Malformed,
 }
 
-/// Parses a twin topic.
-pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicError> {
-    const TWIN: usize = "$iothub/twin/".len();
-    const RES: usize = TWIN + "res/".len();
-    const DESIRED: usize = TWIN + "PATCH/properties/desired/?".len();
+const TWIN: usize = "$iothub/twin/".len();
+const RES: usize = TWIN + "res/".len();
+
+/// The status of a twin response topic and where its query starts, or `None` if `bytes` is not
+/// a response topic (`Err(Malformed)`: it is one, with a bad status).
+#[inline(always)]
+fn response_status(bytes: &[u8]) -> Option<Result<(u16, usize), TwinTopicError>> {
     // Each kind's whole prefix at once (two compares, not a shared `$iothub/twin/` and then
     // each tail: one compare less in the code). (The bytes of the subscription filter,
     // `$iothub/twin/res/#`.)
     const RES_BYTES: &[u8; RES] = super::subscribe::shared(b"$iothub/twin/res/");
+    let b = bytes.strip_prefix(RES_BYTES)?;
+    // `{status}/?{query}`: the status is what comes before the first `/?`, and must be 1 to
+    // 3 digits. Equivalently: 1 to 3 leading digits followed by `/?` (a `/?` earlier than
+    // the first non-digit is impossible, one later leaves a non-digit in the status).
+    let mut status = 0u16;
+    let mut digits = 0;
+    while let Some(&d) = b.get(digits).filter(|d| d.is_ascii_digit() && digits < 3) {
+        status = status * 10 + u16::from(d - b'0');
+        digits += 1;
+    }
+    if digits == 0 || b.get(digits..).and_then(|r| r.first_chunk::<2>()) != Some(b"/?") {
+        return Some(Err(TwinTopicError::Malformed));
+    }
+    Some(Ok((status, RES + digits + 2)))
+}
+
+/// `$version` of a twin response topic (present after a reported PATCH), if `topic` is a
+/// response topic that has one. Found when asked: the client's events do not carry it (the C
+/// API never reads it).
+pub fn response_version<'a, S: TopicText<'a>>(topic: S) -> Option<S> {
+    let (_, bag) = response_status(topic.bytes())?.ok()?;
+    value(topic, bag, "$version")
+}
+
+/// Parses a twin topic.
+pub fn parse<'a, S: TopicText<'a>>(topic: S) -> Result<TwinTopic<S>, TwinTopicError> {
+    const DESIRED: usize = TWIN + "PATCH/properties/desired/?".len();
     let bytes = topic.bytes();
-    if let Some(b) = bytes.strip_prefix(RES_BYTES) {
-        // `{status}/?{query}`: the status is what comes before the first `/?`, and must be 1 to
-        // 3 digits. Equivalently: 1 to 3 leading digits followed by `/?` (a `/?` earlier than
-        // the first non-digit is impossible, one later leaves a non-digit in the status).
-        let mut status = 0u16;
-        let mut digits = 0;
-        while let Some(&d) = b.get(digits).filter(|d| d.is_ascii_digit() && digits < 3) {
-            status = status * 10 + u16::from(d - b'0');
-            digits += 1;
-        }
-        if digits == 0 || b.get(digits..).and_then(|r| r.first_chunk::<2>()) != Some(b"/?") {
-            return Err(TwinTopicError::Malformed);
-        }
-        let bag = RES + digits + 2;
+    if let Some(r) = response_status(bytes) {
+        let (status, bag) = r?;
         let request_id = value(topic, bag, "$rid")
             .filter(|r| !r.bytes().is_empty())
             .ok_or(TwinTopicError::Malformed)?;
-        return Ok(TwinTopic::Response {
-            status,
-            request_id,
-            version: value(topic, bag, "$version"),
-        });
+        return Ok(TwinTopic::Response { status, request_id });
     }
     // (The bytes of the subscription filter, `$iothub/twin/PATCH/properties/desired/#`, then
     // the `?` that starts the query.)
@@ -168,24 +180,30 @@ mod tests {
             Ok(TwinTopic::Response {
                 status: 200,
                 request_id: "1",
-                version: None
             })
         );
+        assert_eq!(response_version("$iothub/twin/res/200/?$rid=1"), None);
         assert_eq!(
             parse("$iothub/twin/res/204/?$rid=2&$version=3"),
             Ok(TwinTopic::Response {
                 status: 204,
                 request_id: "2",
-                version: Some("3")
             })
+        );
+        assert_eq!(
+            response_version("$iothub/twin/res/204/?$rid=2&$version=3"),
+            Some("3")
         );
         assert_eq!(
             parse("$iothub/twin/res/429/?$rid=9&retry-after=5"),
             Ok(TwinTopic::Response {
                 status: 429,
                 request_id: "9",
-                version: None
             })
+        );
+        assert_eq!(
+            response_version("$iothub/twin/res/429/?$rid=9&retry-after=5"),
+            None
         );
         assert_eq!(
             parse("$iothub/twin/res/204/?$version=3"),
@@ -203,6 +221,26 @@ mod tests {
             parse("$iothub/twin/res/200"),
             Err(TwinTopicError::Malformed)
         );
+    }
+
+    #[test]
+    fn response_version_is_the_version_of_a_response_topic() {
+        for (topic, want) in [
+            ("$iothub/twin/res/204/?$rid=2&$version=3", Some("3")),
+            ("$iothub/twin/res/204/?$version=3&$rid=2", Some("3")),
+            ("$iothub/twin/res/004/?$rid=2&&$version=", Some("")),
+            ("$iothub/twin/res/204/?$rid=2&$versions=3", None),
+            ("$iothub/twin/res/204/?$rid=2", None),
+            ("$iothub/twin/res/2x4/?$rid=2&$version=3", None),
+            ("$iothub/twin/res/2044/?$rid=2&$version=3", None),
+            ("$iothub/twin/res/204?$rid=2&$version=3", None),
+            ("$iothub/twin/PATCH/properties/desired/?$version=3", None),
+            ("devices/d/messages/devicebound/$version=3", None),
+        ] {
+            assert_eq!(response_version(topic), want, "{topic}");
+            let text = crate::mqtt::Text::from(topic);
+            assert_eq!(response_version(text).map(|v| v.as_str()), want, "{topic}");
+        }
     }
 
     #[test]

@@ -114,16 +114,15 @@ impl Ev {
                     version: version.into(),
                     payload: payload.into(),
                 },
-                Event::TwinResult {
+                e @ Event::TwinResult {
                     request_id,
                     status,
-                    version,
                     payload,
                     ..
                 } => Ev::TwinResult {
                     request_id: request_id.into(),
                     status,
-                    version: version.map(Into::into),
+                    version: e.twin_version().map(Into::into),
                     payload: payload.into(),
                 },
                 Event::MessageTooLarge { topic, size } => Ev::TooLarge {
