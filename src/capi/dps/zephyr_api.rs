@@ -47,9 +47,12 @@ struct Ctx {
     /// buffer (as the original always did). Length 0: none (no kept value is empty).
     value: [[u8; VALUE_BUF]; 2],
     value_len: [usize; 2],
-    /// While init loads the settings: the full length of the value stored for each field (its
-    /// bytes are in [`Ctx::value`] when they fit; `None`: not stored), then checked.
-    stored: [Option<usize>; 2],
+    /// While init loads the settings: the full length of the value stored for each field plus
+    /// one (its bytes are in [`Ctx::value`] when they fit; 0: not stored), then checked. One
+    /// word per field, not a 16-byte `Option<usize>`: init clears both with one store, and the
+    /// load's handler writes one word (flash, measured; the glue's value buffer is far shorter
+    /// than `usize::MAX`, so a stored length never wraps to "not stored").
+    stored: [usize; 2],
     /// `azure_iot_hub_dps_payload_set()` was called (else the Kconfig payload applies).
     payload_set: bool,
     /// The payload it set (`None`: no payload).
@@ -123,7 +126,7 @@ static CTX: KMutex<Ctx, 4> = KMutex::new(Ctx {
     status: AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED,
     value: [[0; VALUE_BUF]; 2],
     value_len: [0; 2],
-    stored: [None; 2],
+    stored: [0; 2],
     payload_set: false,
     payload: None,
     started: 0,
@@ -249,7 +252,7 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
     // bytes it has just read, valid for the call.
     let bytes = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) };
     let i = field as usize;
-    ctx.stored[i] = Some(len);
+    ctx.stored[i] = len.wrapping_add(1);
     if let Some(dst) = ctx.value[i].get_mut(..len) {
         crate::sink::copy(dst, bytes);
     }
@@ -260,9 +263,10 @@ pub unsafe extern "C" fn azhub_rs_settings_set(
 /// invalid value is ignored with a warning.
 fn load_stored(ctx: &mut Ctx, field: Field) {
     let i = field as usize;
-    let len = match ctx.stored[i] {
-        None => 0,
-        Some(n) => match st::stored_value(field, &ctx.value[i], n) {
+    // 0 (not stored) wraps to `usize::MAX`, which no stored length is.
+    let len = match ctx.stored[i].wrapping_sub(1) {
+        usize::MAX => 0,
+        n => match st::stored_value(field, &ctx.value[i], n) {
             Ok(_) => n,
             Err(why) => {
                 ::log::warn!(target: LOG, "invalid stored {} ignored: {why:?}", field.key().as_str());
@@ -301,7 +305,7 @@ fn init(
         // (`azhub_rs_settings_set`). Nothing takes this lock under the settings subsystem's:
         // the handler is given the context, and the writes (`on_assigned`, `delete`) are made
         // without this lock.
-        ctx.stored = [None; 2];
+        ctx.stored = [0; 2];
         let into: *mut Ctx = &mut *ctx;
         // SAFETY: the locked context, valid for the whole load and not used here meanwhile;
         // `azhub_rs_settings_set` takes it back. A failed load wrote nothing: only the
