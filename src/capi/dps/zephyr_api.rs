@@ -213,10 +213,7 @@ pub unsafe extern "C" fn azure_iot_hub_dps_init(cfg: *mut azure_iot_hub_dps_conf
     // SAFETY: the caller guarantees the buffers are readable during the call.
     let ids = unsafe { (given(&cfg.id_scope), given(&cfg.reg_id)) };
     match ids {
-        (Ok(scope), Ok(reg)) => match init(cfg.handler, scope, reg) {
-            Ok(()) => 0,
-            Err(e) => e,
-        },
+        (Ok(scope), Ok(reg)) => init(cfg.handler, scope, reg),
         (Err(e), _) | (_, Err(e)) => e,
     }
 }
@@ -278,12 +275,13 @@ fn load_stored(ctx: &mut Ctx, field: Field) {
 }
 
 /// init with the handler (None: the library's own, used by azure_iot_hub_connect()); the IDs
-/// given are 1 to 128 bytes (the callers check them; `None`: the Kconfig value).
+/// given are 1 to 128 bytes (the callers check them; `None`: the Kconfig value). 0 or a
+/// negative errno, as the C API returns it (no `Result` to unpack again; flash, measured).
 fn init(
     handler: azure_iot_hub_dps_handler_t,
     id_scope: Option<&str>,
     reg_id: Option<&str>,
-) -> Result<(), c_int> {
+) -> c_int {
     // A Kconfig value used for an ID not given may be empty or longer than an ID (a test of
     // constants: no code when both are usable).
     let unusable = |s: &str| s.is_empty() || s.len() > MAX_ID_LEN;
@@ -291,7 +289,7 @@ fn init(
         || (reg_id.is_none() && unusable(k::AZURE_IOT_HUB_DPS_REG_ID))
     {
         ::log::error!(target: LOG, "no ID scope or registration ID (CONFIG_AZURE_IOT_HUB_DPS_ID_SCOPE / _REG_ID)");
-        return Err(neg(EFAULT));
+        return neg(EFAULT);
     }
     let id_scope = id_scope.unwrap_or(k::AZURE_IOT_HUB_DPS_ID_SCOPE);
     let reg_id = reg_id.unwrap_or(k::AZURE_IOT_HUB_DPS_REG_ID);
@@ -299,7 +297,7 @@ fn init(
         let mut ctx = CTX.lock();
         if ctx.state == State::Connecting {
             ::log::warn!(target: LOG, "init refused: a registration is in progress");
-            return Err(neg(EACCES));
+            return neg(EACCES);
         }
         // The settings are loaded under the context's lock, straight into the context
         // (`azhub_rs_settings_set`). Nothing takes this lock under the settings subsystem's:
@@ -311,7 +309,9 @@ fn init(
         // `azhub_rs_settings_set` takes it back. A failed load wrote nothing: only the
         // subsystem's initialisation fails (`settings_load_subtree` fails only in commit
         // handlers, which the subtree has none of), so the context is as it was.
-        unsafe { zs::load(into.cast()) }.map_err(|_| neg(EFAULT))?;
+        if unsafe { zs::load(into.cast()) }.is_err() {
+            return neg(EFAULT);
+        }
         load_stored(&mut ctx, Field::Hostname);
         load_stored(&mut ctx, Field::DeviceId);
         ctx.handler = handler;
@@ -321,7 +321,7 @@ fn init(
         ctx.state = State::Disconnected;
     }
     call(handler, AZURE_IOT_HUB_DPS_REG_STATUS_NOT_STARTED);
-    Ok(())
+    0
 }
 
 /// Starts the registration, unless an assignment is stored.
@@ -650,7 +650,10 @@ fn provision_for_connect(reg_id: &str) -> Result<KGuard<'static, Ctx, 4>, c_int>
     } else {
         Some(reg_id)
     };
-    init(None, None, reg)?;
+    let rc = init(None, None, reg);
+    if rc != 0 {
+        return Err(rc);
+    }
     match start() {
         Ok(generation) => loop {
             let ctx = CTX.lock();
