@@ -101,18 +101,16 @@ impl Ctx {
         }
     }
 
-    /// Keeps `value` for `field` (none if it is longer than the field allows). One called copy.
+    /// Keeps `value` for `field`, which passed the settings rules (the driver's check of an
+    /// assignment: it is not longer than the field allows); none if it does not fit with its
+    /// NUL, which `set_len` finds (no test of the field's limit here). One called copy.
     #[inline(never)]
     fn keep(&mut self, field: Field, value: &[u8]) {
         let n = value.len();
-        // None until the copy is done, and none if it does not fit.
-        self.value_len[field as usize] = 0;
-        if n <= field.max_len() {
-            if let Some(dst) = self.value[field as usize].get_mut(..n) {
-                crate::sink::copy(dst, value);
-                self.set_len(field, n);
-            }
+        if let Some(dst) = self.value[field as usize].get_mut(..n) {
+            crate::sink::copy(dst, value);
         }
+        self.set_len(field, n);
     }
 }
 
