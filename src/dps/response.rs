@@ -20,14 +20,16 @@ pub enum OperationStatus {
 impl OperationStatus {
     /// The status named `s` (as received).
     fn from_name(s: &[u8]) -> Option<Self> {
-        Some(match lookup(s, FIRST_STATUS, usize::MAX)? - FIRST_STATUS {
-            0 => OperationStatus::Assigning,
-            1 => OperationStatus::Assigned,
-            2 => OperationStatus::Failed,
-            3 => OperationStatus::Disabled,
-            4 => OperationStatus::Unassigned,
-            _ => return None,
-        })
+        Some(
+            match lookup(s, FIRST_STATUS, FIRST_LITERAL)? - FIRST_STATUS {
+                0 => OperationStatus::Assigning,
+                1 => OperationStatus::Assigned,
+                2 => OperationStatus::Failed,
+                3 => OperationStatus::Disabled,
+                4 => OperationStatus::Unassigned,
+                _ => return None,
+            },
+        )
     }
 }
 
@@ -132,7 +134,7 @@ pub struct ResponseError;
 /// `status`, `errorCode`, `message`, `registrationState`), `registrationState`'s
 /// (`assignedHub`, `deviceId`, `errorCode`, `errorMessage`), then the operation statuses from
 /// slot [`FIRST_STATUS`] (in [`OperationStatus`]'s order). Only [`NAMES`] is in flash.
-const NAME_LIST: [&str; 14] = [
+const NAME_LIST: [&str; 17] = [
     "operationId",
     "status",
     "errorCode",
@@ -147,12 +149,17 @@ const NAME_LIST: [&str; 14] = [
     "failed",
     "disabled",
     "unassigned",
+    "true",
+    "false",
+    "null",
 ];
 /// [`NAME_LIST`] as one string, each name after its length byte (no table of slices).
 const NAMES: [u8; names_len()] = names();
 /// `registrationState`'s slot (its value is read, not kept), and the first status's.
 const STATE: usize = 4;
 const FIRST_STATUS: usize = 9;
+/// The JSON literals' first slot (`true`, `false`, `null`), after the statuses.
+const FIRST_LITERAL: usize = 14;
 const SLOTS: usize = 9;
 /// The slots that hold unsigned integers (the others hold strings).
 const NUMBERS: u32 = 1 << 2 | 1 << 7;
@@ -306,10 +313,7 @@ impl<'a> Scan<'a, '_> {
     /// control character; it may be a quote). Numbers have the JSON form, except that leading
     /// zeros are accepted.
     fn scalar(&mut self, c: u8) -> Option<()> {
-        let word: &[u8] = match c {
-            b't' => b"true",
-            b'f' => b"false",
-            b'n' => b"null",
+        match c {
             b'"' => {
                 self.i += 1;
                 loop {
@@ -323,6 +327,14 @@ impl<'a> Scan<'a, '_> {
                     }
                 }
             }
+            // `true`, `false` or `null`: the letters, one of the three (what follows a value
+            // in a container is never a letter, so taking them all refuses no valid body).
+            b'a'..=b'z' => {
+                let start = self.i;
+                while self.take(b'a', b'z') {}
+                let word = self.s.get(start..self.i)?;
+                lookup(word, FIRST_LITERAL, usize::MAX).map(|_| ())
+            }
             _ => {
                 self.take(b'-', b'-');
                 self.digits()?;
@@ -333,12 +345,9 @@ impl<'a> Scan<'a, '_> {
                     let _ = self.take(b'+', b'+') || self.take(b'-', b'-');
                     self.digits()?;
                 }
-                return Some(());
+                Some(())
             }
-        };
-        let yes = self.s.get(self.i..)?.starts_with(word);
-        self.i += word.len();
-        yes.then_some(())
+        }
     }
 
     /// A member's key and its colon: the key's bytes between its quotes.
