@@ -193,15 +193,17 @@ const fn names() -> [u8; names_len()] {
 
 /// The slot of `name` (as received) among slots `first..end`.
 fn lookup(name: &[u8], first: usize, end: usize) -> Option<usize> {
-    let mut at = 0;
-    for slot in 0..end {
+    // The walk ends with the table (one end test); the first match from `first` on is the
+    // one in `first..end` if there is one there.
+    let (mut at, mut slot) = (0, 0);
+    loop {
         let start = at + 1;
         at = start + usize::from(*NAMES.get(start - 1)?);
         if slot >= first && NAMES.get(start..at) == Some(name) {
-            return Some(slot);
+            return (slot < end).then_some(slot);
         }
+        slot += 1;
     }
-    None
 }
 
 /// Parses a DPS response body. Needs `operationId` and `status`, or an `errorCode`, like the
