@@ -93,15 +93,16 @@ fn decimal(digits: &[u8]) -> Option<u32> {
     if digits.is_empty() {
         return None;
     }
-    let mut v: u32 = 0;
+    // In 64 bits, refused as soon as it leaves `u32` (so it never overflows).
+    let mut v: u64 = 0;
     for &c in digits {
         let d = c.wrapping_sub(b'0');
-        if d > 9 {
+        v = v * 10 + u64::from(d);
+        if d > 9 || v > u64::from(u32::MAX) {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(u32::from(d))?;
     }
-    Some(v)
+    Some(v as u32)
 }
 
 /// The fields of a DPS response body the library uses. Strings are borrowed as received
@@ -878,6 +879,55 @@ mod tests {
         );
         assert_eq!(parse_topic("$dps/registrations/res/2a2/?$rid=1"), None);
         assert_eq!(parse_topic("$iothub/twin/res/200/?$rid=1"), None);
+    }
+
+    /// `decimal` is `u32`'s parse without a sign: every digit string around the limits, with
+    /// leading zeros, and with each byte value in each place.
+    #[test]
+    fn decimal_is_the_unsigned_parse() {
+        let want = |b: &[u8]| {
+            core::str::from_utf8(b)
+                .ok()
+                .filter(|s| !s.starts_with('+'))
+                .and_then(|s| s.parse::<u32>().ok())
+        };
+        let mut cases: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            429496729,
+            429496730,
+            4294967294,
+            4294967295,
+            4294967296,
+            4294967299,
+            4294967300,
+            9999999999,
+            42949672950,
+            9_999_999_999_999_999_999,
+        ] {
+            for zeros in 0..3 {
+                let mut v = std::vec![b'0'; zeros];
+                v.extend_from_slice(std::format!("{n}").as_bytes());
+                cases.push(v);
+            }
+        }
+        cases.push(std::vec::Vec::new());
+        for base in [&b"4294967295"[..], b"12"] {
+            for at in 0..base.len() {
+                for c in 0..=255u8 {
+                    let mut v = base.to_vec();
+                    v[at] = c;
+                    cases.push(v);
+                }
+            }
+        }
+        for c in &cases {
+            assert_eq!(decimal(c), want(c), "{c:?}");
+        }
     }
 
     /// `parse_topic` as it was before the status's `/` was taken from where it was found:
