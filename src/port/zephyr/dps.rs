@@ -316,18 +316,27 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
     );
     // A failure leaves the client as it is: the next `prepare` resets it (`abandon`)
     // before its CONNECT, and nothing else reads it meanwhile (one reset, not one per path).
-    let fd = net::establish(&cc).map_err(StartError::Transport)?;
-    if let Err(e) = flush(client, fd) {
-        // SAFETY: the socket opened above, not shared with anyone.
-        unsafe { sys::azhub_z_close(fd) };
-        return Err(StartError::Transport(ConnectError::Tcp(e)));
-    }
-    job.fd = fd;
-    job.stage = Stage::Running;
+    // Every way out lets go of the job at one place (one drop, flash).
+    let result = 'open: {
+        let fd = match net::establish(&cc) {
+            Ok(fd) => fd,
+            Err(e) => break 'open Err(StartError::Transport(e)),
+        };
+        if let Err(e) = flush(client, fd) {
+            // SAFETY: the socket opened above, not shared with anyone.
+            unsafe { sys::azhub_z_close(fd) };
+            break 'open Err(StartError::Transport(ConnectError::Tcp(e)));
+        }
+        job.fd = fd;
+        job.stage = Stage::Running;
+        Ok(())
+    };
     drop(prepared);
-    // SAFETY: a glue semaphore id.
-    unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_JOB) };
-    Ok(())
+    if result.is_ok() {
+        // SAFETY: a glue semaphore id.
+        unsafe { sys::azhub_z_sem_give(sys::DPS_SEM_JOB) };
+    }
+    result
 }
 
 /// Writes what the client queued: all of it in one `send_all`, which writes every byte or
