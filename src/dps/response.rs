@@ -226,7 +226,7 @@ pub fn parse_response<'a>(payload: &'a [u8]) -> Result<RegistrationResponse<'a>,
         seen: 0,
         raw: &mut raw,
     };
-    if !is_utf8(payload) || p.body().is_none() || p.peek().is_some() {
+    if !is_utf8(payload) || p.body().is_none() || !p.at_end() {
         return Err(ResponseError);
     }
     // A span of the UTF-8 body between ASCII quotes is UTF-8.
@@ -273,20 +273,29 @@ struct Scan<'a, 'r> {
 }
 
 impl<'a> Scan<'a, '_> {
-    /// The next byte that is not JSON whitespace (not consumed).
-    fn peek(&mut self) -> Option<u8> {
+    /// The next byte that is not JSON whitespace (not consumed); 0 at the end. A NUL byte is
+    /// not JSON outside a string (where it is refused as a control character), so every
+    /// caller refuses it as it refuses the end: one register, not an `Option` (flash). Only the
+    /// test for trailing bytes tells them apart ([`Scan::at_end`]).
+    fn peek(&mut self) -> u8 {
         while let Some(&c) = self.s.get(self.i) {
             if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                return Some(c);
+                return c;
             }
             self.i += 1;
         }
-        None
+        0
+    }
+
+    /// Nothing but whitespace is left.
+    fn at_end(&mut self) -> bool {
+        self.peek();
+        self.i >= self.s.len()
     }
 
     /// Consumes `c` if it comes next (after whitespace).
     fn eat(&mut self, c: u8) -> bool {
-        let yes = self.peek() == Some(c);
+        let yes = self.peek() == c;
         if yes {
             self.i += 1;
         }
@@ -355,7 +364,7 @@ impl<'a> Scan<'a, '_> {
 
     /// A member's key and its colon: the key's bytes between its quotes.
     fn key(&mut self) -> Option<&'a [u8]> {
-        if self.peek()? != b'"' {
+        if self.peek() != b'"' {
             return None;
         }
         let start = self.i + 1;
@@ -412,7 +421,7 @@ impl<'a> Scan<'a, '_> {
                 depth -= 1;
                 first = false;
             };
-            let c = self.peek()?;
+            let c = self.peek();
             let start = self.i;
             first = false;
             match slot {
@@ -1076,6 +1085,30 @@ mod tests {
             parse_response(&nest_in_state(MAX_DEPTH as usize + 1)),
             Err(ResponseError)
         );
+    }
+
+    /// The end of the input and a NUL byte read the same to the scanner (`peek` answers 0 for
+    /// both), but neither is accepted where the other was not: a NUL put in each place of a
+    /// body, or after it, gets the old scanner's answer.
+    #[test]
+    fn nul_bytes_are_refused_as_the_old_scanner_does() {
+        let body = br#"{"operationId":"4.x","status":"assigned","registrationState":{"x":[1,{"y":"z"},null,true],"assignedHub":"h","deviceId":"d","errorCode":5}, "errorCode" : 7 }"#;
+        assert!(parse_response(body).is_ok());
+        for at in 0..=body.len() {
+            for replace in [false, true] {
+                let mut b = body.to_vec();
+                if replace && at < b.len() {
+                    b[at] = 0;
+                } else {
+                    b.insert(at, 0);
+                }
+                assert_eq!(parse_response(&b), oracle::parse_response(&b), "{at}");
+                assert!(parse_response(&b).is_err(), "{at}");
+            }
+        }
+        let mut b = body.to_vec();
+        b.extend_from_slice(b" \0");
+        assert_eq!(parse_response(&b), Err(ResponseError));
     }
 
     #[test]
