@@ -190,7 +190,8 @@ int azhub_z_settings_load(void *into);
  * Start the library's DPS thread (at most once per boot): stack CONFIG_MQTT_HELPER_STACK_SIZE,
  * priority K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub_dps". @p entry is the thread's
  * entry itself (a k_thread_entry_t, called with three NULL arguments: no trampoline).
- * @return 0, or -EALREADY if it was already started.
+ * @return 0, also when it was already started (a negative errno only from a glue that cannot
+ *         start it, as the host footprint's null glue).
  */
 int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3));
 

@@ -249,11 +249,11 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     if job.stage == Stage::Running {
         return Err(StartError::Busy);
     }
-    // The glue starts the thread once and answers -EALREADY after that (its own flag: no second
-    // one here).
+    // The glue starts the thread once and answers 0 after that too (its own flag: no second
+    // one here, and one test of the answer).
     // SAFETY: `thread_main` is a valid thread entry that ignores its arguments.
     let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>) };
-    if rc != 0 && rc != -(super::bindings::EALREADY as i32) {
+    if rc != 0 {
         ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
         return Err(StartError::Thread(rc));
     }
