@@ -359,13 +359,16 @@ extern "C" fn thread_main<H: Hooks>(_: *mut c_void, _: *mut c_void, _: *mut c_vo
             continue;
         }
         // `start` gives the semaphore after it let go of the job; another `start` may hold it
-        // for a moment (and be refused): wait for it.
+        // for a moment (and be refused): wait for it, 1 ms at a time. The wait is on the job
+        // semaphore, which no one gives meanwhile (no registration can be handed over while
+        // this one is `Running`): a sleep with the call this thread already makes, so the
+        // glue's sleep is not linked for it.
         let mut job = loop {
             if let Some(job) = JOB.try_lock() {
                 break job;
             }
-            // SAFETY: plain sleep on this thread.
-            unsafe { sys::azhub_z_sleep_ms(1) };
+            // SAFETY: a glue semaphore id; a bounded wait is allowed on this thread.
+            let _ = unsafe { sys::azhub_z_sem_take(sys::DPS_SEM_JOB, sys::ms_to_ticks(1)) };
         };
         if job.stage != Stage::Running {
             continue;
