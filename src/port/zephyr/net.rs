@@ -67,9 +67,8 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     let now = sys::now_ms();
     let fd = link.fd;
     let Link { client, ext, .. } = &mut *link;
-    let Some(client) = client.as_mut() else {
-        return Err(SendError::Publish(hub::PublishError::NotConnected));
-    };
+    // A handle (the only way here) exists only once the client does (`ClientSlot::get_mut`).
+    let client = client.get_mut();
     let mut out = client.publish(msg, now).map_err(SendError::Publish)?;
     // One send, so one TLS record, for a packet whose payload fits in the transmit buffer
     // after its header: Zephyr's TLS sockets (and offloaded TLS) make a record of every send,
