@@ -486,8 +486,7 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
 }
 
 fn publish(msg: &Message<'_>) -> Result<(), Error> {
-    let client = platform::client().ok_or(Error::NotConnected)?;
-    client.publish(msg).map(|_| ()).map_err(Error::from)
+    platform::publish(msg).map(|_| ()).map_err(Error::from)
 }
 
 /// Sends the response to a direct method (AZURE_IOT_HUB_EVT_DIRECT_METHOD), with QoS 0, on

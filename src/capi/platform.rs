@@ -61,6 +61,14 @@ mod std_impl {
         CLIENT.get()
     }
 
+    /// Publishes through the client (`NotConnected` before [`init_client`]).
+    pub(crate) fn publish(msg: &crate::hub::Message<'_>) -> Result<u16, crate::port::SendError> {
+        let client = client().ok_or(crate::port::SendError::Publish(
+            crate::hub::PublishError::NotConnected,
+        ))?;
+        client.publish(msg)
+    }
+
     impl SetText for String {
         fn set_text(&mut self, s: &str) -> Result<(), Error> {
             *self = String::from(s);
@@ -129,6 +137,11 @@ mod zephyr_impl {
     pub(crate) fn client() -> Option<HubClient> {
         HubClient::get()
     }
+
+    /// Publishes through the port, without looking the client up: the C API publishes only
+    /// when CONNECTED, which only an initialised client reaches (and before [`init_client`]
+    /// the port's empty client answers `NotConnected` too, as the lookup would).
+    pub(crate) use crate::port::publish;
 
     impl<const N: usize> SetText for heapless::String<N> {
         /// One copy of the whole text (`push_str` copies byte by byte, storing the length after

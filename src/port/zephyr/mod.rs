@@ -58,6 +58,7 @@ mod sync;
 pub(crate) mod sys;
 mod worker;
 
+pub(crate) use net::publish;
 pub(crate) use session::RECONNECTS;
 pub use session::{Extensions, OUTBOX_SIZE, SAS_TOKEN_MAX};
 use sync::StaticBuf;
