@@ -61,7 +61,10 @@ pub(crate) fn flush(link: &mut Link, now_ms: u64) -> Result<(), i32> {
 
 pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     let mut link = LINK.lock();
-    if link.broken || link.fd < 0 {
+    // Without a socket (-1) the client is not connected either (`close_link` sets both; the
+    // state reaches Connected only through a CONNACK read from the socket): the core refuses
+    // it as not connected, as this test would.
+    if link.broken {
         return Err(SendError::Publish(hub::PublishError::NotConnected));
     }
     let now = sys::now_ms();
