@@ -854,9 +854,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if !self.is_connected() {
             return Err(PublishError::NotConnected);
         }
-        if msg.qos == QoS::ExactlyOnce {
-            return Err(PublishError::UnsupportedQoS);
-        }
+        // The packet identifier's length (QoS 1), and QoS 2 refused.
+        let pid_len = match msg.qos {
+            QoS::AtMostOnce => 0,
+            QoS::AtLeastOnce => 2,
+            QoS::ExactlyOnce => return Err(PublishError::UnsupportedQoS),
+        };
         let kind = msg.kind;
         let mut generated = None;
         // A method response's status digits.
@@ -905,7 +908,6 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 n => (n, n),
             },
         };
-        let pid_len = if msg.qos == QoS::AtMostOnce { 0 } else { 2 };
         let limits = &self.opts;
         let (device_id, device_id_len) = (&self.device_id, self.device_id_len);
         // Straight into the queue through the inlined writer (the hot path of every send: no
