@@ -940,7 +940,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
             }
             let n = o.len();
             o.seek(0);
-            o.u8(0x30 | ((msg.dup as u8) << 3) | ((msg.qos as u8) << 1) | msg.retain as u8)?;
+            // (The QoS bits, `qos << 1`, are `pid_len`: 0 for QoS 0, 2 for QoS 1.)
+            o.u8(0x30 | ((msg.dup as u8) << 3) | pid_len as u8 | msg.retain as u8)?;
             o.remaining_length(remaining)?;
             // At most `topic_max_len`, a `u16`.
             o.u16(topic_len as u16)?;
