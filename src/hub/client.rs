@@ -386,6 +386,11 @@ impl Drop for Outgoing<'_, '_> {
 
 /// The transmit queue: packets the client itself generates (CONNECT, SUBSCRIBE, PUBACK, PINGREQ,
 /// DISCONNECT, the automatic twin GET) and publish headers, in a caller-owned buffer.
+///
+/// `sent == len` only when both are 0: what marks the last queued byte written empties the
+/// queue (`Client::transmit_complete`, `Outgoing::sent`), and an `Outgoing`'s rollback leaves
+/// `sent` at most the length it restores. So appending needs no "all written: start again at
+/// 0" test first.
 struct TxQueue<B> {
     buf: B,
     len: usize,
@@ -421,9 +426,6 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
     /// as well: about 9 B per caller).
     #[inline(never)]
     fn reserve(&mut self, n: usize) -> &mut [u8] {
-        if self.sent == self.len {
-            self.clear();
-        }
         match self
             .buf
             .as_mut()
@@ -459,9 +461,6 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TxQueue<B> {
     /// nothing).
     #[inline(always)]
     fn out(&mut self) -> Out<'_> {
-        if self.sent == self.len {
-            self.clear();
-        }
         Out::new(self.buf.as_mut().get_mut(self.len..).unwrap_or_default())
     }
 }
@@ -1387,8 +1386,10 @@ mod tests {
         assert!(q.reserve(2).is_empty());
         assert_eq!(q.reserve(1).len(), 1);
         assert!(q.reserve(1).is_empty());
-        // Everything sent: the queue starts again at 0.
-        q.sent = q.len;
+        // Everything sent: `Client::transmit_complete` empties the queue (so `sent == len` is
+        // never left above 0, and `reserve` and `out` need no test of it), which starts again
+        // at 0.
+        q.clear();
         assert_eq!(q.push_bytes([9, 9, 9, 9]), Ok(()));
         assert_eq!(q.pending(), &[9, 9, 9, 9]);
     }
