@@ -491,8 +491,7 @@ fn put_topic(
         }
         MessageKind::MethodResponse { status, .. } => {
             o.bytes_fixed(b"$iothub/methods/res/")?;
-            o.decimal_of_len(status, digits)?;
-            o.bytes_fixed(b"/?$rid=")?;
+            o.decimal_then(status, digits, b"/?$rid=")?;
             o.put(rid)?;
         }
         _ => {

@@ -75,13 +75,23 @@ impl Out<'_> {
         Ok(())
     }
 
-    /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows: the digits are written
-    /// in place from the last, with no measuring pass and no copy.
+    /// `v` in decimal, whose length (`decimal_len(v)`) the caller knows, then `suffix`, with
+    /// one bounds check: the digits are written in place from the last (no measuring pass, no
+    /// copy), the suffix as plain moves (a method response's status and `/?$rid=`).
     #[inline]
-    pub(crate) fn decimal_of_len(&mut self, mut v: u32, len: usize) -> Result<(), Overflow> {
-        for d in self.take(len)?.iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
+    pub(crate) fn decimal_then<const N: usize>(
+        &mut self,
+        mut v: u32,
+        len: usize,
+        suffix: &[u8; N],
+    ) -> Result<(), Overflow> {
+        // (`len` is at most 10: the sum does not overflow.)
+        if let Some((digits, s)) = self.take(len + N)?.split_last_chunk_mut::<N>() {
+            *s = *suffix;
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
         }
         Ok(())
     }
