@@ -503,9 +503,9 @@ fn put_topic(
 }
 
 /// The length of a PUBLISH header (first byte, remaining length, topic length) for a
-/// `remaining` length of at most [`mqtt::MAX_REMAINING_LENGTH`]: inlined for the usual one-byte
-/// remaining length, called for the others.
-#[inline(always)]
+/// `remaining` length of at most [`mqtt::MAX_REMAINING_LENGTH`]. Called, not inlined: the
+/// inlined test and its two paths cost more flash than the call (telemetry 3 instructions).
+#[inline(never)]
 fn header_len(remaining: usize) -> usize {
     if remaining < 128 {
         4
