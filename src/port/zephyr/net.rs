@@ -46,7 +46,8 @@ pub(crate) fn flush(link: &mut Link, now_ms: u64) -> Result<(), i32> {
         if fd < 0 {
             return Err(0);
         }
-        while let Some(bytes) = client.poll_transmit() {
+        // Once: `send_all` writes the whole queue, and marking it written empties it.
+        if let Some(bytes) = client.poll_transmit() {
             let n = bytes.len();
             send_all(fd, bytes)?;
             client.transmit_complete(n, now_ms);
