@@ -15,7 +15,7 @@ use crate::config;
 use crate::hub::properties::PropertyList;
 use crate::hub::{self, Message, MessageKind, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN};
 use crate::mqtt::QoS;
-use crate::port::ConnectConfig;
+use platform::Target;
 
 use iot_hub_state::*;
 
@@ -204,15 +204,7 @@ fn set_from<T: SetText>(dst: &mut T, buf: &azure_iot_hub_buf) -> Result<(), Erro
 /// Fills in and checks what CONNECT will carry, so that a bad configuration is refused before
 /// AZURE_IOT_HUB_EVT_CONNECTING. Writes into the caller's `cc` (built in place: no copy of the
 /// whole configuration).
-fn connect_config(
-    config: Option<&azure_iot_hub_config>,
-    cc: &mut ConnectConfig,
-) -> Result<(), Error> {
-    // FOTA forces the twin GET after SUBACK (nrf-api.md section 4.4).
-    #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
-    {
-        cc.options.auto_twin_request = true;
-    }
+fn connect_config(config: Option<&azure_iot_hub_config>, cc: &mut Target) -> Result<(), Error> {
     if let Some(c) = config {
         #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
         if super::dps::use_dps(c) {
@@ -245,14 +237,14 @@ fn connect_config(
         "&model-id=".len() + crate::hub::session::url_encoded_len(m)
     });
     let user = hub::user_name_len(&cc.hostname, &cc.device_id, None) + model;
-    if user + 1 > cc.options.user_name_buf_size {
+    if user + 1 > platform::user_name_buf_size(cc) {
         return Err(Error::ConfigTooLong);
     }
     Ok(())
 }
 
 fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
-    let mut cc = ConnectConfig::from_config();
+    let mut cc = platform::target();
     let client = {
         let mut st = lock(&STATE);
         match *st {
@@ -274,9 +266,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     events::emit_plain(azure_iot_hub_evt_type::AZURE_IOT_HUB_EVT_CONNECTING, 0);
     #[cfg(all(feature = "dps", any(feature = "std", feature = "zephyr")))]
     super::dps::connect_hook(config, &mut cc).map_err(connect_failed)?;
-    client
-        .connect(&cc)
-        .map_err(|e| connect_failed(Error::from(e)))
+    platform::connect(client, &cc).map_err(|e| connect_failed(Error::from(e)))
 }
 
 /// A connect that failed after CONNECTING (DPS or the transport): back to DISCONNECTED, unless

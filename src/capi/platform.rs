@@ -96,8 +96,35 @@ mod std_impl {
     }
 
     /// The Plug and Play model ID the connection announces (not encoded), if any.
-    pub(crate) fn model_id(cc: &crate::port::ConnectConfig) -> Option<&str> {
+    pub(crate) fn model_id(cc: &Target) -> Option<&str> {
         cc.extensions.model_id.as_deref()
+    }
+
+    /// What azure_iot_hub_connect() connects with: the port's configuration.
+    pub(crate) type Target = crate::port::ConnectConfig;
+
+    /// The configuration from Kconfig (and the environment), as the C API starts from it.
+    pub(crate) fn target() -> Target {
+        let mut cc = Target::from_config();
+        // FOTA forces the twin GET after SUBACK (nrf-api.md section 4.4).
+        #[cfg(feature = "fota")]
+        {
+            cc.options.auto_twin_request = true;
+        }
+        cc
+    }
+
+    /// The size of the user-name buffer, with its NUL.
+    pub(crate) fn user_name_buf_size(cc: &Target) -> usize {
+        cc.options.user_name_buf_size
+    }
+
+    /// Connects the client.
+    pub(crate) fn connect(
+        client: &HubClient,
+        cc: &Target,
+    ) -> Result<(), crate::port::ConnectError> {
+        client.connect(cc)
     }
 }
 
@@ -188,8 +215,27 @@ mod zephyr_impl {
     /// The Plug and Play model ID the connection announces (not encoded), if any: the Kconfig
     /// value, which `ConnectConfig::from_config` put in `cc` and the C API never changes (a
     /// constant, so that a build without a model ID links no code for it).
-    pub(crate) fn model_id(_cc: &crate::port::ConnectConfig) -> Option<&'static str> {
+    pub(crate) fn model_id(_cc: &Target) -> Option<&'static str> {
         let m = crate::config::AZURE_IOT_HUB_MODEL_ID;
         (!m.is_empty()).then_some(m)
+    }
+
+    /// What azure_iot_hub_connect() connects with: the host name and device ID, every other
+    /// setting a Kconfig constant (with FOTA, the twin GET forced: the port's `KconfigTarget`).
+    pub(crate) type Target = crate::port::KconfigTarget;
+
+    /// The Kconfig host name and device ID.
+    pub(crate) fn target() -> Target {
+        Target::new()
+    }
+
+    /// The size of the user-name buffer, with its NUL (`CONFIG_AZURE_IOT_HUB_USER_NAME_BUF_SIZE`).
+    pub(crate) fn user_name_buf_size(_cc: &Target) -> usize {
+        crate::config::AZURE_IOT_HUB_USER_NAME_BUF_SIZE
+    }
+
+    /// Connects the client.
+    pub(crate) fn connect(client: HubClient, cc: &Target) -> Result<(), crate::port::ConnectError> {
+        client.connect_kconfig(cc)
     }
 }

@@ -681,7 +681,7 @@ pub(crate) fn use_dps(c: &crate::capi::types::azure_iot_hub_config) -> bool {
 /// registration ID, else CONFIG_AZURE_IOT_HUB_DPS_REG_ID). Otherwise `cc` unchanged.
 pub(crate) fn connect_hook(
     config: Option<&crate::capi::types::azure_iot_hub_config>,
-    cc: &mut crate::port::ConnectConfig,
+    cc: &mut crate::port::KconfigTarget,
 ) -> Result<(), crate::capi::error::Error> {
     use crate::capi::error::Error;
     use crate::capi::types::utf8;
@@ -718,7 +718,7 @@ pub(crate) fn connect_hook(
     }
     // Computed as the connect checks do (no measuring pass; the two strings are short).
     let user = crate::hub::user_name_len(&cc.hostname, &cc.device_id, None);
-    if user + 1 > cc.options.user_name_buf_size {
+    if user + 1 > k::AZURE_IOT_HUB_USER_NAME_BUF_SIZE {
         return Err(Error::ConfigTooLong);
     }
     Ok(())

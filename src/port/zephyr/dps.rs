@@ -28,7 +28,7 @@ use core::ffi::{c_int, c_void};
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::{net, sys, ConnectConfig, ConnectError, RxBuf};
+use super::{net, sys, ConnectError, KconfigTarget, RxBuf, Target};
 use crate::config as k;
 use crate::dps::driver::{self, Failure, FailureKind, Step};
 use crate::dps::{
@@ -301,24 +301,34 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
 pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
     let job = &mut prepared.0;
     let client = &mut job.client;
-    let mut cc = ConnectConfig::from_config();
+    let mut cc = KconfigTarget {
+        hostname: heapless::String::new(),
+        device_id: heapless::String::new(),
+    };
     // Whether the Kconfig host name fits is known at build time (no error path for a call
     // that cannot fail).
     if k::AZURE_IOT_HUB_DPS_HOSTNAME.len() > crate::hub::MAX_HOSTNAME_LEN {
         return Err(StartError::InvalidConfig);
     }
-    let _ = cc.set_hostname(k::AZURE_IOT_HUB_DPS_HOSTNAME);
+    let _ = cc.hostname.push_str(k::AZURE_IOT_HUB_DPS_HOSTNAME);
     ::log::info!(
         target: LOG_DPS,
         "registering at {}:{}",
         k::AZURE_IOT_HUB_DPS_HOSTNAME,
-        cc.port
+        k::MQTT_HELPER_PORT
     );
     // A failure leaves the client as it is: the next `prepare` resets it (`abandon`)
     // before its CONNECT, and nothing else reads it meanwhile (one reset, not one per path).
     // Every way out lets go of the job at one place (one drop, flash).
     let result = 'open: {
-        let fd = match net::establish(&cc) {
+        // Through the `ConnectConfig` the hub's connections use when a session reconnects (one
+        // `establish` in the build; see `HubClient::connect_kconfig`).
+        let established = if super::RECONNECTS {
+            net::establish(&cc.to_config())
+        } else {
+            net::establish(&cc)
+        };
+        let fd = match established {
             Ok(fd) => fd,
             Err(e) => break 'open Err(StartError::Transport(e)),
         };

@@ -134,8 +134,7 @@ impl ConnectConfig {
                 secondary_sec_tag: k::MQTT_HELPER_SECONDARY_SEC_TAG,
             },
             options: kconfig_options(),
-            send_timeout_secs: k::MQTT_HELPER_SEND_TIMEOUT
-                .then(|| u32::try_from(k::MQTT_HELPER_SEND_TIMEOUT_SEC).unwrap_or(u32::MAX)),
+            send_timeout_secs: kconfig_send_timeout(),
             tls: k::AZURE_IOT_HUB_RS_TLS,
             native_tls: k::MQTT_HELPER_NATIVE_TLS,
             extensions: Extensions::from_config(),
@@ -166,6 +165,145 @@ impl ConnectConfig {
         self.device_id.clear();
         self.device_id.push_str(s).map_err(|_| TooLong)
     }
+}
+
+/// What a connection reads from its configuration: a [`ConnectConfig`]'s fields, or for the C
+/// API and DPS a [`KconfigTarget`], whose values other than its two strings are the Kconfig
+/// constants, so that the connect path compiled for it tests none of them at run time (no TLS
+/// switch, no second security tag, no send-timeout or `TLS_NATIVE` branch that Kconfig turned
+/// off, no 404-byte configuration filled in and read back). Generic, one instance per type a
+/// build uses: the Rust API's [`ConnectConfig`] or the C API's [`KconfigTarget`] (with a
+/// session that reconnects, the C API connects through a [`ConnectConfig`] too, as its session
+/// keeps one: [`HubClient::connect_kconfig`]).
+pub(crate) trait Target {
+    fn hostname(&self) -> &str;
+    fn device_id(&self) -> &str;
+    fn port(&self) -> u16;
+    fn static_ip(&self) -> &'static str;
+    fn credentials(&self) -> Credentials;
+    fn options(&self) -> Options;
+    fn send_timeout_secs(&self) -> Option<u32>;
+    fn tls(&self) -> bool;
+    fn native_tls(&self) -> bool;
+    fn extensions(&self) -> Extensions;
+    /// The configuration a session keeps for its reconnects.
+    fn to_config(&self) -> ConnectConfig;
+}
+
+impl Target for ConnectConfig {
+    fn hostname(&self) -> &str {
+        &self.hostname
+    }
+    fn device_id(&self) -> &str {
+        &self.device_id
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn static_ip(&self) -> &'static str {
+        self.static_ip
+    }
+    fn credentials(&self) -> Credentials {
+        self.credentials
+    }
+    fn options(&self) -> Options {
+        self.options
+    }
+    fn send_timeout_secs(&self) -> Option<u32> {
+        self.send_timeout_secs
+    }
+    fn tls(&self) -> bool {
+        self.tls
+    }
+    fn native_tls(&self) -> bool {
+        self.native_tls
+    }
+    fn extensions(&self) -> Extensions {
+        self.extensions
+    }
+    fn to_config(&self) -> ConnectConfig {
+        self.clone()
+    }
+}
+
+/// The C API's connection (and DPS's): the host name and device ID, with every other setting
+/// the Kconfig value of [`ConnectConfig::from_config`] as a constant. With the C API's FOTA
+/// (features `fota` and `capi`) the twin GET after SUBACK is forced, as the C API asks
+/// (nrf-api.md section 4.4); DPS's connection reads no options.
+#[cfg_attr(not(any(feature = "capi", feature = "dps")), allow(dead_code))]
+pub(crate) struct KconfigTarget {
+    pub(crate) hostname: heapless::String<MAX_HOSTNAME_LEN>,
+    pub(crate) device_id: heapless::String<MAX_DEVICE_ID_LEN>,
+}
+
+impl KconfigTarget {
+    /// The Kconfig host name and device ID (empty when Kconfig has none).
+    #[cfg(feature = "capi")]
+    pub(crate) fn new() -> Self {
+        let mut t = KconfigTarget {
+            hostname: heapless::String::new(),
+            device_id: heapless::String::new(),
+        };
+        // (Constant tests: no call for an empty Kconfig string.)
+        if !k::AZURE_IOT_HUB_HOSTNAME.is_empty() {
+            let _ = t.hostname.push_str(k::AZURE_IOT_HUB_HOSTNAME);
+        }
+        if !k::AZURE_IOT_HUB_DEVICE_ID.is_empty() {
+            let _ = t.device_id.push_str(k::AZURE_IOT_HUB_DEVICE_ID);
+        }
+        t
+    }
+}
+
+impl Target for KconfigTarget {
+    fn hostname(&self) -> &str {
+        &self.hostname
+    }
+    fn device_id(&self) -> &str {
+        &self.device_id
+    }
+    fn port(&self) -> u16 {
+        k::MQTT_HELPER_PORT
+    }
+    fn static_ip(&self) -> &'static str {
+        k::MQTT_HELPER_STATIC_IP_ADDRESS
+    }
+    fn credentials(&self) -> Credentials {
+        Credentials {
+            sec_tag: k::MQTT_HELPER_SEC_TAG,
+            secondary_sec_tag: k::MQTT_HELPER_SECONDARY_SEC_TAG,
+        }
+    }
+    fn options(&self) -> Options {
+        let mut o = kconfig_options();
+        o.auto_twin_request |= cfg!(all(feature = "fota", feature = "capi"));
+        o
+    }
+    fn send_timeout_secs(&self) -> Option<u32> {
+        kconfig_send_timeout()
+    }
+    fn tls(&self) -> bool {
+        k::AZURE_IOT_HUB_RS_TLS
+    }
+    fn native_tls(&self) -> bool {
+        k::MQTT_HELPER_NATIVE_TLS
+    }
+    fn extensions(&self) -> Extensions {
+        Extensions::from_config()
+    }
+    fn to_config(&self) -> ConnectConfig {
+        let mut cc = ConnectConfig::from_config();
+        cc.options = self.options();
+        cc.hostname.clone_from(&self.hostname);
+        cc.device_id.clone_from(&self.device_id);
+        cc
+    }
+}
+
+/// `SO_SNDTIMEO` from Kconfig, if enabled.
+fn kconfig_send_timeout() -> Option<u32> {
+    k::MQTT_HELPER_SEND_TIMEOUT
+        .then(|| u32::try_from(k::MQTT_HELPER_SEND_TIMEOUT_SEC).unwrap_or(u32::MAX))
 }
 
 /// The protocol options from Kconfig.
@@ -457,6 +595,18 @@ impl HubClient {
     /// everything after arrive as events on the worker thread.
     pub fn connect(&self, config: &ConnectConfig) -> Result<(), ConnectError> {
         net::connect(config)
+    }
+
+    /// [`HubClient::connect`] with the C API's [`KconfigTarget`]. With a session that
+    /// reconnects (which keeps a [`ConnectConfig`] for its attempts) through the
+    /// [`ConnectConfig`] it makes, so that the build has one connect path, not two.
+    #[cfg(feature = "capi")]
+    pub(crate) fn connect_kconfig(&self, target: &KconfigTarget) -> Result<(), ConnectError> {
+        if RECONNECTS {
+            net::connect(&target.to_config())
+        } else {
+            net::connect(target)
+        }
     }
 
     /// Publishes; blocks until the bytes are handed to the socket. Returns the packet ID.

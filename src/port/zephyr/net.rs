@@ -3,9 +3,7 @@
 use core::ffi::{c_int, c_void};
 use core::mem::{size_of, MaybeUninit};
 
-use super::{
-    session, sys, ConnectConfig, ConnectError, Link, SendError, LINK, LOG_HUB, LOG_TRANSPORT,
-};
+use super::{session, sys, ConnectError, Link, SendError, Target, LINK, LOG_HUB, LOG_TRANSPORT};
 use crate::hub::{self, Message};
 
 /// Room for any socket address (`struct sockaddr_in6` is 24 bytes in Zephyr).
@@ -167,12 +165,12 @@ fn tls_option(fd: c_int, name: c_int, value: *const c_void, len: usize) -> Resul
 // paths then return their `ConnectError` as they are, instead of being merged with the
 // caller's result handling.
 #[inline(never)]
-pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
+pub(crate) fn establish<T: Target>(config: &T) -> Result<c_int, ConnectError> {
     let c = sys::consts();
-    let host = if config.static_ip.is_empty() {
-        config.hostname.as_str()
+    let host = if config.static_ip().is_empty() {
+        config.hostname()
     } else {
-        config.static_ip
+        config.static_ip()
     };
     // One buffer for the name to resolve and then the TLS host name (the same text unless a
     // static IP is set).
@@ -188,7 +186,7 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
     let rc = unsafe {
         sys::azhub_z_resolve(
             name.as_ptr().cast(),
-            config.port,
+            config.port(),
             addr.as_mut_ptr().cast(),
             &mut addrlen,
             &mut family,
@@ -198,7 +196,7 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
         ::log::error!(target: LOG_TRANSPORT, "getaddrinfo() failed for {host}: {rc}");
         return Err(ConnectError::Dns(rc));
     }
-    let proto = if config.tls {
+    let proto = if config.tls() {
         c.ipproto_tls_1_2
     } else {
         c.ipproto_tcp
@@ -220,20 +218,20 @@ pub(crate) fn establish(config: &ConnectConfig) -> Result<c_int, ConnectError> {
 }
 
 /// The socket's options (TLS, send timeout), then connect (with the TLS handshake).
-fn set_up(
+fn set_up<T: Target>(
     fd: c_int,
-    config: &ConnectConfig,
+    config: &T,
     host: &str,
     name: &mut CName,
     addr: &[MaybeUninit<u8>; SOCKADDR_ROOM],
     addrlen: u32,
 ) -> Result<(), ConnectError> {
     let c = sys::consts();
-    if config.tls {
+    if config.tls() {
         // Every failure of the TLS setup is `Tls`: one conversion for all of them.
         set_up_tls(fd, config, name).map_err(ConnectError::Tls)?;
     }
-    if let Some(secs) = config.send_timeout_secs {
+    if let Some(secs) = config.send_timeout_secs() {
         // `tv_sec` is `long` or `time_t` depending on the libc: not always wider than u32.
         #[allow(clippy::unnecessary_fallible_conversions)]
         let tv = super::bindings::azhub_timeval_t {
@@ -250,7 +248,7 @@ fn set_up(
     // reads only those).
     if unsafe { sys::azhub_z_connect(fd, addr.as_ptr().cast(), addrlen) } < 0 {
         let e = sys::errno();
-        ::log::error!(target: LOG_TRANSPORT, "connect() to {host}:{} failed: errno {e}", config.port);
+        ::log::error!(target: LOG_TRANSPORT, "connect() to {host}:{} failed: errno {e}", config.port());
         return Err(ConnectError::Tcp(e));
     }
     Ok(())
@@ -258,13 +256,11 @@ fn set_up(
 
 /// The TLS options (security tags, host name, peer verification, `TLS_NATIVE`): the errno of
 /// the first that failed.
-fn set_up_tls(fd: c_int, config: &ConnectConfig, name: &mut CName) -> Result<(), i32> {
+fn set_up_tls<T: Target>(fd: c_int, config: &T, name: &mut CName) -> Result<(), i32> {
     let c = sys::consts();
     // The secondary tag is passed only when there is one (the length leaves it out).
-    let tags = [
-        config.credentials.sec_tag,
-        config.credentials.secondary_sec_tag,
-    ];
+    let cred = config.credentials();
+    let tags = [cred.sec_tag, cred.secondary_sec_tag];
     let ntags = if tags[1] != -1 { 2 } else { 1 };
     tls_option(
         fd,
@@ -272,14 +268,14 @@ fn set_up_tls(fd: c_int, config: &ConnectConfig, name: &mut CName) -> Result<(),
         tags.as_ptr().cast(),
         ntags * size_of::<i32>(),
     )?;
-    if !config.static_ip.is_empty() && !c_string(&config.hostname, name) {
+    if !config.static_ip().is_empty() && !c_string(config.hostname(), name) {
         return Err(c.einval);
     }
     tls_option(
         fd,
         c.tls_hostname,
         name.as_ptr().cast(),
-        config.hostname.len() + 1,
+        config.hostname().len() + 1,
     )?;
     let verify: c_int = c.tls_peer_verify_required;
     tls_option(
@@ -288,7 +284,7 @@ fn set_up_tls(fd: c_int, config: &ConnectConfig, name: &mut CName) -> Result<(),
         (&verify as *const c_int).cast(),
         size_of::<c_int>(),
     )?;
-    if config.native_tls {
+    if config.native_tls() {
         if c.tls_native < 0 {
             ::log::error!(target: LOG_TRANSPORT, "TLS_NATIVE is not available in this Zephyr");
             return Err(c.enotsup);
@@ -304,13 +300,13 @@ fn set_up_tls(fd: c_int, config: &ConnectConfig, name: &mut CName) -> Result<(),
     Ok(())
 }
 
-pub(crate) fn connect(config: &ConnectConfig) -> Result<(), ConnectError> {
+pub(crate) fn connect<T: Target>(config: &T) -> Result<(), ConnectError> {
     connect_from(config, false)
 }
 
 /// `connect()`, also for the retry loop (`from_retry`: the session's own attempt, which may run
 /// while the session is between connections).
-pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(), ConnectError> {
+pub(crate) fn connect_from<T: Target>(config: &T, from_retry: bool) -> Result<(), ConnectError> {
     let (generation, rx) = {
         let mut link = LINK.lock();
         if link.active || (session::is_reconnecting(&link) && !from_retry) {
@@ -327,7 +323,7 @@ pub(crate) fn connect_from(config: &ConnectConfig, from_retry: bool) -> Result<(
         link.generation += 1;
         (link.generation, rx)
     };
-    ::log::info!(target: LOG_TRANSPORT, "connecting to {}:{} as {}", config.hostname, config.port, config.device_id);
+    ::log::info!(target: LOG_TRANSPORT, "connecting to {}:{} as {}", config.hostname(), config.port(), config.device_id());
     let established = establish(config);
     let mut link = LINK.lock();
     let result = established.and_then(|fd| {

@@ -14,7 +14,7 @@ use core::ffi::c_int;
 
 use super::worker::{deliver, emit};
 use super::{
-    net, sys, CloseReason, ConnectConfig, ConnectError, Link, PortEvent, StaticBuf, LINK,
+    net, sys, CloseReason, ConnectConfig, ConnectError, Link, PortEvent, StaticBuf, Target, LINK,
     LOG_TRANSPORT,
 };
 use crate::backoff::BackoffConfig;
@@ -225,18 +225,18 @@ fn unix_now() -> Result<u64, ConnectError> {
 /// Queues CONNECT in the client with what the extensions add: clean session 0 and C2D with
 /// QoS 1 for a persistent session, a fresh SAS token as the password, the model ID in the user
 /// name. Under the lock, before the socket is opened.
-pub(crate) fn connect_client(
+pub(crate) fn connect_client<T: Target>(
     link: &mut Link,
-    config: &ConnectConfig,
+    config: &T,
     now_ms: u64,
 ) -> Result<(), ConnectError> {
-    let ext = &config.extensions;
+    let ext = &config.extensions();
     let Link {
         client, ext: st, ..
     } = link;
     // Connects run only once a `HubClient` exists (its `connect`, the worker's retries).
     let client = client.get_mut();
-    let mut options = config.options;
+    let mut options = config.options();
     if ext.persistent_session && st.outbox.is_some() {
         options.clean_session = false;
         client.set_c2d_qos(QoS::AtLeastOnce);
@@ -271,8 +271,8 @@ pub(crate) fn connect_client(
     } else {
         let expiry = unix_now()? + u64::from(ext.sas_validity_secs);
         let resource = sas::Resource::Hub {
-            host: &config.hostname,
-            device_id: &config.device_id,
+            host: config.hostname(),
+            device_id: config.device_id(),
         };
         let mut cur = Cursor::new(&mut st.token);
         sas::write_token(&mut cur, &resource, ext.sas_key, expiry).map_err(|e| match e {
@@ -287,8 +287,8 @@ pub(crate) fn connect_client(
     };
     client
         .connect(
-            &config.hostname,
-            &config.device_id,
+            config.hostname(),
+            config.device_id(),
             password,
             model_id,
             now_ms,
@@ -306,8 +306,8 @@ pub(crate) fn is_reconnecting(link: &Link) -> bool {
 
 /// The connection's worker runs: an application connect starts a session when an extension
 /// needs one; an attempt of the retry loop ends the session's wait.
-pub(crate) fn started(link: &mut Link, config: &ConnectConfig, from_retry: bool) {
-    let ext = &config.extensions;
+pub(crate) fn started<T: Target>(link: &mut Link, config: &T, from_retry: bool) {
+    let ext = &config.extensions();
     if from_retry {
         if let Some(s) = link.ext.session.first_mut() {
             s.attempt_started();
@@ -322,7 +322,7 @@ pub(crate) fn started(link: &mut Link, config: &ConnectConfig, from_retry: bool)
             || !link
                 .ext
                 .session
-                .push(Session::new(config.clone(), ext.reconnect, validity))
+                .push(Session::new(config.to_config(), ext.reconnect, validity))
         {
             // No slot: the build has neither reconnect nor a SAS key in Kconfig.
             ::log::warn!(target: LOG_TRANSPORT, "reconnect/SAS renewal not configured in Kconfig; the session will not reconnect");
