@@ -729,6 +729,24 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if !valid_id(device_id) {
             return Err(ConnectError::InvalidDeviceId);
         }
+        self.connect_valid(hostname, device_id, password, model_id, now_ms)
+    }
+
+    /// [`Client::connect`] for a host name and device ID its caller found valid (as
+    /// [`valid_id`] does: the C API's connect checks them before it reports CONNECTING, or its
+    /// DPS hook checks the assigned ones), so that they are not checked twice.
+    #[inline(always)]
+    pub(crate) fn connect_valid(
+        &mut self,
+        hostname: &str,
+        device_id: &str,
+        password: Option<&[u8]>,
+        model_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(), ConnectError> {
+        if self.state != State::Disconnected {
+            return Err(ConnectError::NotDisconnected);
+        }
         let user_len = super::user_name_len(hostname, device_id, model_id);
         if user_len + 1 > usize::from(self.opts.user_name_buf_size) {
             return Err(ConnectError::UserNameTooLong);

@@ -176,6 +176,9 @@ impl ConnectConfig {
 /// session that reconnects, the C API connects through a [`ConnectConfig`] too, as its session
 /// keeps one: [`HubClient::connect_kconfig`]).
 pub(crate) trait Target {
+    /// The host name and device ID were found valid before (as `hub::valid_id` finds them):
+    /// the core's connect does not check them again.
+    const VALID_IDS: bool = false;
     fn hostname(&self) -> &str;
     fn device_id(&self) -> &str;
     fn port(&self) -> u16;
@@ -256,6 +259,13 @@ impl KconfigTarget {
 }
 
 impl Target for KconfigTarget {
+    /// The C API checks both before CONNECTING (`connect_config`), or its DPS hook the
+    /// assigned ones (present, so not empty; at most 128 bytes, what the strings hold;
+    /// `valid_component`); DPS's own connection does not queue a hub CONNECT. Only with DPS,
+    /// where `hub::valid_id` is a called function: without, it is inlined, and the core's
+    /// repeated checks fold into the C API's while they let the CONNECT encoder's length tests
+    /// fold too (skipping them costs 44 B there).
+    const VALID_IDS: bool = cfg!(feature = "dps");
     fn hostname(&self) -> &str {
         &self.hostname
     }

@@ -285,18 +285,16 @@ pub(crate) fn connect_client<T: Target>(
         let n = cur.len();
         Some(&st.token[..n])
     };
-    client
-        .connect(
-            config.hostname(),
-            config.device_id(),
-            password,
-            model_id,
-            now_ms,
-        )
-        .map_err(|e| match e {
-            hub::ConnectError::NotDisconnected => ConnectError::Busy,
-            e => invalid(e),
-        })
+    let (host, device_id) = (config.hostname(), config.device_id());
+    if T::VALID_IDS {
+        client.connect_valid(host, device_id, password, model_id, now_ms)
+    } else {
+        client.connect(host, device_id, password, model_id, now_ms)
+    }
+    .map_err(|e| match e {
+        hub::ConnectError::NotDisconnected => ConnectError::Busy,
+        e => invalid(e),
+    })
 }
 
 /// A session is between connections (waiting for its deadline or attempting).
