@@ -65,8 +65,14 @@ impl Out<'_> {
                     if let (Some(d), Some(s)) = (m.first_chunk_mut::<8>(), mid.first_chunk::<8>()) {
                         *d = *s;
                     }
-                    #[allow(clippy::indexing_slicing)]
-                    m[n - 8..].copy_from_slice(&mid[n - 8..]);
+                    // The last 8 bytes: `get` and 8-byte chunks rather than indexing, which
+                    // left a dead bounds-check panic behind.
+                    let last = m.get_mut(n - 8..).and_then(|t| t.first_chunk_mut::<8>());
+                    if let (Some(d), Some(s)) =
+                        (last, mid.get(n - 8..).and_then(|t| t.first_chunk::<8>()))
+                    {
+                        *d = *s;
+                    }
                 } else {
                     copy(m, mid);
                 }
