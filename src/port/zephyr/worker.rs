@@ -47,12 +47,8 @@ pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut 
         // No test of `fd`: the semaphore is given only by `net::connect_from`, after it set
         // `link.fd` to the socket `establish` opened (>= 0), and only this thread's `finish`
         // sets it back to -1 (`close_link`) once that connection is served (a failed connect
-        // closes it without waking this thread). With DPS the test stays: there, without it the
-        // worker is 2 B larger (how the compiler lays out the `else` above).
-        #[cfg(feature = "dps")]
-        if fd < 0 {
-            continue;
-        }
+        // closes it without waking this thread; with DPS the receive buffer is handed over
+        // with the socket, before the same give).
         framer.reset();
         let reason = serve(&mut framer, fd);
         #[cfg(feature = "dps")]
