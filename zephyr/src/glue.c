@@ -272,12 +272,13 @@ BUILD_ASSERT(sizeof(struct sockaddr) >= sizeof(struct sockaddr_in) &&
  */
 int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
 {
-	struct zsock_addrinfo hints = {
-		.ai_socktype = SOCK_STREAM,
-	};
 	struct zsock_addrinfo *result;
 	struct zsock_addrinfo *ai;
-	int err = zsock_getaddrinfo(host, NULL, &hints, &result);
+	/* No hints: Zephyr's getaddrinfo() then takes what the hints { .ai_socktype = SOCK_STREAM }
+	 * of the original mqtt_helper ask for (any family, no flags, SOCK_STREAM results), and only
+	 * the address and the family of a result are used below.
+	 */
+	int err = zsock_getaddrinfo(host, NULL, NULL, &result);
 
 	if (err) {
 		/* Same convention as the original mqtt_helper: the negated getaddrinfo() code. */
