@@ -78,17 +78,17 @@ static pthread_mutex_t mutexes[3] = {
 };
 #endif
 
-#define NSEMS ((int)(sizeof(sem_count) / sizeof(sem_count[0])))
-#define NMUTEXES ((int)(sizeof(mutexes) / sizeof(mutexes[0])))
+#define NSEMS (sizeof(sem_count) / sizeof(sem_count[0]))
+#define NMUTEXES (sizeof(mutexes) / sizeof(mutexes[0]))
 
 /* Ticks at 1000 Hz (the stand-in bindings' AZHUB_TICKS_PER_SEC): milliseconds, and forever,
  * (azhub_z_ticks_t)-1 (K_TICKS_FOREVER), read as an int32_t is -1.
  */
-int azhub_z_sem_take(int id, azhub_z_ticks_t ticks)
+int azhub_z_sem_take(size_t id, azhub_z_ticks_t ticks)
 {
 	int32_t timeout_ms = (int32_t)ticks;
 	struct timespec until;
-	if (id < 0 || id >= NSEMS) { return -EINVAL; }
+	if (id >= NSEMS) { return -EINVAL; }
 	clock_gettime(CLOCK_REALTIME, &until);
 	if (timeout_ms > 0) {
 		until.tv_sec += timeout_ms / 1000;
@@ -106,29 +106,29 @@ int azhub_z_sem_take(int id, azhub_z_ticks_t ticks)
 	pthread_mutex_unlock(&sem_lock);
 	return 0;
 }
-void azhub_z_sem_give(int id)
+void azhub_z_sem_give(size_t id)
 {
-	if (id < 0 || id >= NSEMS) { return; }
+	if (id >= NSEMS) { return; }
 	pthread_mutex_lock(&sem_lock);
 	sem_count[id] = 1;
 	pthread_cond_broadcast(&sem_cond);
 	pthread_mutex_unlock(&sem_lock);
 }
-void azhub_z_sem_reset(int id)
+void azhub_z_sem_reset(size_t id)
 {
-	if (id < 0 || id >= NSEMS) { return; }
+	if (id >= NSEMS) { return; }
 	pthread_mutex_lock(&sem_lock);
 	sem_count[id] = 0;
 	pthread_mutex_unlock(&sem_lock);
 }
-void azhub_z_mutex_lock(int id)
+void azhub_z_mutex_lock(size_t id)
 {
-	if (id < 0 || id >= NMUTEXES) { abort(); }
+	if (id >= NMUTEXES) { abort(); }
 	(void)pthread_mutex_lock(&mutexes[id]);
 }
-int azhub_z_mutex_unlock(int id)
+int azhub_z_mutex_unlock(size_t id)
 {
-	if (id < 0 || id >= NMUTEXES) { return -EINVAL; }
+	if (id >= NMUTEXES) { return -EINVAL; }
 	return pthread_mutex_unlock(&mutexes[id]) ? -1 : 0;
 }
 

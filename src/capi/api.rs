@@ -43,7 +43,7 @@ impl HandlerCell {
     }
 }
 
-fn lock<T, const ID: c_int>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target = T> + '_ {
+fn lock<T, const ID: usize>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target = T> + '_ {
     m.lock()
 }
 

@@ -34,9 +34,9 @@ mod std_impl {
     use crate::port::HubClient;
 
     /// A mutex that can live in a `static`. `ID` names the kernel mutex on Zephyr; unused here.
-    pub(crate) struct Mutex<T, const ID: c_int>(StdMutex<T>);
+    pub(crate) struct Mutex<T, const ID: usize>(StdMutex<T>);
 
-    impl<T, const ID: c_int> Mutex<T, ID> {
+    impl<T, const ID: usize> Mutex<T, ID> {
         pub(crate) const fn new(value: T) -> Self {
             Mutex(StdMutex::new(value))
         }
@@ -137,9 +137,9 @@ mod zephyr_impl {
 
     /// A mutex that can live in a `static` (in `.bss` when its value starts as zero bytes): the
     /// glue's kernel mutex number `ID`.
-    pub(crate) struct Mutex<T, const ID: c_int>(KMutex<T, ID>);
+    pub(crate) struct Mutex<T, const ID: usize>(KMutex<T, ID>);
 
-    impl<T, const ID: c_int> Mutex<T, ID> {
+    impl<T, const ID: usize> Mutex<T, ID> {
         pub(crate) const fn new(value: T) -> Self {
             Mutex(KMutex::new(value))
         }

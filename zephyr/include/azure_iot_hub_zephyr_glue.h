@@ -115,16 +115,16 @@ typedef uint32_t azhub_z_ticks_t;
  * library converts milliseconds as K_MSEC() does (rounded up; src/port/zephyr/sys.rs), and
  * passes K_TICKS_FOREVER ((k_ticks_t)-1) to wait forever, so the glue has no conversion.
  * @return what k_sem_take() returns: 0, -EBUSY (no wait) or -EAGAIN. */
-int azhub_z_sem_take(int id, azhub_z_ticks_t ticks);
-void azhub_z_sem_give(int id);
-void azhub_z_sem_reset(int id);
+int azhub_z_sem_take(size_t id, azhub_z_ticks_t ticks);
+void azhub_z_sem_give(size_t id);
+void azhub_z_sem_reset(size_t id);
 
 /** Recursive mutexes (k_mutex). @p id must be one of them (checked only with CONFIG_ASSERT).
  * The lock waits forever (the library never locks with a timeout), so it cannot fail: called
  * from threads only, k_mutex_lock() with K_FOREVER returns 0.
  * @return (unlock) what k_mutex_unlock() returns (0 on success). */
-void azhub_z_mutex_lock(int id);
-int azhub_z_mutex_unlock(int id);
+void azhub_z_mutex_lock(size_t id);
+int azhub_z_mutex_unlock(size_t id);
 
 /* ---- Sockets (src/glue.c) ------------------------------------------------------------- */
 

@@ -164,42 +164,43 @@ SYS_INIT(glue_sync_init, POST_KERNEL, 0);
 
 /* The ids are the library's constants (src/port/zephyr/sys.rs): checked only by assertions
  * (CONFIG_ASSERT), and Zephyr's return codes passed on as they are (the library tests for 0).
+ * They are size_t (Rust's usize), not int: an index of pointer width needs no sign extension.
  */
 /* The header's tick type is the kernel's, so the library's ticks (K_TICKS_FOREVER included)
  * pass through unchanged.
  */
 BUILD_ASSERT(__builtin_types_compatible_p(azhub_z_ticks_t, k_ticks_t));
 
-int azhub_z_sem_take(int id, azhub_z_ticks_t ticks)
+int azhub_z_sem_take(size_t id, azhub_z_ticks_t ticks)
 {
-	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
+	__ASSERT_NO_MSG(id < GLUE_SEM_COUNT);
 	return k_sem_take(&azhub_z_sems[id], Z_TIMEOUT_TICKS(ticks));
 }
 
-void azhub_z_sem_give(int id)
+void azhub_z_sem_give(size_t id)
 {
-	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
+	__ASSERT_NO_MSG(id < GLUE_SEM_COUNT);
 	k_sem_give(&azhub_z_sems[id]);
 }
 
-void azhub_z_sem_reset(int id)
+void azhub_z_sem_reset(size_t id)
 {
-	__ASSERT_NO_MSG((unsigned int)id < GLUE_SEM_COUNT);
+	__ASSERT_NO_MSG(id < GLUE_SEM_COUNT);
 	k_sem_reset(&azhub_z_sems[id]);
 }
 
 /* With K_FOREVER k_mutex_lock() returns 0: it neither times out nor, in a thread (the library
  * never locks in an ISR), fails.
  */
-void azhub_z_mutex_lock(int id)
+void azhub_z_mutex_lock(size_t id)
 {
-	__ASSERT_NO_MSG((unsigned int)id < GLUE_MUTEX_COUNT);
+	__ASSERT_NO_MSG(id < GLUE_MUTEX_COUNT);
 	(void)k_mutex_lock(&azhub_z_mutexes[id], K_FOREVER);
 }
 
-int azhub_z_mutex_unlock(int id)
+int azhub_z_mutex_unlock(size_t id)
 {
-	__ASSERT_NO_MSG((unsigned int)id < GLUE_MUTEX_COUNT);
+	__ASSERT_NO_MSG(id < GLUE_MUTEX_COUNT);
 	return k_mutex_unlock(&azhub_z_mutexes[id]);
 }
 

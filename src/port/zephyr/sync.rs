@@ -2,7 +2,6 @@
 //! and buffers handed out once.
 
 use core::cell::UnsafeCell;
-use core::ffi::c_int;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,16 +14,16 @@ use super::sys;
 /// Zephyr's k_mutex is recursive, which would hand out two `&mut` to the same value: the port
 /// therefore never locks a `KMutex` it already holds (the worker drops the link lock before it
 /// calls the handler, as on Linux), and `lock()` checks it with `held`.
-pub(crate) struct KMutex<T, const ID: c_int> {
+pub(crate) struct KMutex<T, const ID: usize> {
     held: AtomicBool,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: the value is only reached through a guard, and a guard exists only while the kernel
 // mutex is held by the current thread (and `held` refuses a second guard on that thread).
-unsafe impl<T: Send, const ID: c_int> Sync for KMutex<T, ID> {}
+unsafe impl<T: Send, const ID: usize> Sync for KMutex<T, ID> {}
 
-impl<T, const ID: c_int> KMutex<T, ID> {
+impl<T, const ID: usize> KMutex<T, ID> {
     pub(crate) const fn new(value: T) -> Self {
         KMutex {
             held: AtomicBool::new(false),
@@ -41,7 +40,7 @@ impl<T, const ID: c_int> KMutex<T, ID> {
 
 /// Locking, whatever the value and the id: one non-generic copy that every `lock()` calls.
 #[inline(never)]
-fn raw_lock(id: c_int, held: &AtomicBool) {
+fn raw_lock(id: usize, held: &AtomicBool) {
     // SAFETY: the id is one of the glue's mutexes; the lock waits forever, which is allowed
     // from threads (and so cannot fail: k_mutex_lock() with K_FOREVER returns 0).
     unsafe { sys::azhub_z_mutex_lock(id) };
@@ -56,17 +55,17 @@ fn raw_lock(id: c_int, held: &AtomicBool) {
 
 /// Unlocking: one non-generic copy, as for [`raw_lock`].
 #[inline(never)]
-fn raw_unlock(id: c_int, held: &AtomicBool) {
+fn raw_unlock(id: usize, held: &AtomicBool) {
     held.store(false, Ordering::Release);
     // SAFETY: this thread holds the mutex (taken in `raw_lock`).
     unsafe { sys::azhub_z_mutex_unlock(id) };
 }
 
-pub(crate) struct KGuard<'a, T, const ID: c_int> {
+pub(crate) struct KGuard<'a, T, const ID: usize> {
     m: &'a KMutex<T, ID>,
 }
 
-impl<T, const ID: c_int> Deref for KGuard<'_, T, ID> {
+impl<T, const ID: usize> Deref for KGuard<'_, T, ID> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: this guard is the only reference while the kernel mutex is held.
@@ -74,14 +73,14 @@ impl<T, const ID: c_int> Deref for KGuard<'_, T, ID> {
     }
 }
 
-impl<T, const ID: c_int> DerefMut for KGuard<'_, T, ID> {
+impl<T, const ID: usize> DerefMut for KGuard<'_, T, ID> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`; `&mut self` makes the borrow exclusive.
         unsafe { &mut *self.m.value.get() }
     }
 }
 
-impl<T, const ID: c_int> Drop for KGuard<'_, T, ID> {
+impl<T, const ID: usize> Drop for KGuard<'_, T, ID> {
     #[inline]
     fn drop(&mut self) {
         raw_unlock(ID, &self.m.held);

@@ -41,15 +41,15 @@ pub(crate) struct SocketConsts {
 }
 
 /// Semaphore ids (the glue owns `AZHUB_Z_SEM_COUNT`: 3, or 5 with DPS).
-pub(crate) const SEM_START: c_int = 0;
-pub(crate) const SEM_FINISHED: c_int = 1;
+pub(crate) const SEM_START: usize = 0;
+pub(crate) const SEM_FINISHED: usize = 1;
 /// Wakes the retry loop's backoff wait (`disconnect()`/`abort()`; session.rs).
-pub(crate) const SEM_WAKE: c_int = 2;
+pub(crate) const SEM_WAKE: usize = 2;
 /// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 5, 3 and 4 only with DPS; recursive k_mutex).
 /// 2 is the C API's state, 4 the C API's DPS state; 1 and 3 are not used (1 was the handler's,
 /// taken only by the worker, the one thread that runs the handler; 3 the settings cache's; the
 /// glue creates them with the semaphores in one loop).
-pub(crate) const MUTEX_LINK: c_int = 0;
+pub(crate) const MUTEX_LINK: usize = 0;
 
 extern "C" {
     pub(crate) fn azhub_z_log_level(module: c_int) -> c_int;
@@ -69,11 +69,11 @@ extern "C" {
     pub(crate) fn azhub_z_thread_start();
     pub(crate) fn azhub_z_on_worker() -> bool;
     /// Waits `ticks` ([`FOREVER`], or [`ms_to_ticks`] of a wait in milliseconds).
-    pub(crate) fn azhub_z_sem_take(id: c_int, ticks: Ticks) -> c_int;
-    pub(crate) fn azhub_z_sem_give(id: c_int);
+    pub(crate) fn azhub_z_sem_take(id: usize, ticks: Ticks) -> c_int;
+    pub(crate) fn azhub_z_sem_give(id: usize);
     /// Waits forever, so it cannot fail (the glue's contract).
-    pub(crate) fn azhub_z_mutex_lock(id: c_int);
-    pub(crate) fn azhub_z_mutex_unlock(id: c_int) -> c_int;
+    pub(crate) fn azhub_z_mutex_lock(id: usize);
+    pub(crate) fn azhub_z_mutex_unlock(id: usize) -> c_int;
 
     pub(crate) fn azhub_z_errno() -> c_int;
     pub(crate) fn azhub_z_socket(family: c_int, ty: c_int, proto: c_int) -> c_int;
@@ -103,9 +103,9 @@ extern "C" {
 
 /// The DPS thread's semaphores (`AZHUB_Z_DPS_SEM_*`: the glue's, after the three above).
 #[cfg(feature = "dps")]
-pub(crate) const DPS_SEM_JOB: c_int = 3;
+pub(crate) const DPS_SEM_JOB: usize = 3;
 #[cfg(feature = "dps")]
-pub(crate) const DPS_SEM_DONE: c_int = 4;
+pub(crate) const DPS_SEM_DONE: usize = 4;
 
 // zephyr/src/dps.c, built only with CONFIG_AZURE_IOT_HUB_DPS.
 #[cfg(feature = "dps")]
