@@ -230,7 +230,9 @@ pub struct DpsClient<B> {
     operation_id: Vec<u8, MAX_OPERATION_ID_LEN>,
     packet_id: u16,
     queries: u32,
-    query_due_ms: Option<u64>,
+    /// When the next request is due (0: none; a due time is at least a second after the clock's
+    /// start, so 0 is never one).
+    query_due_ms: u64,
     deadline_ms: u64,
     last_tx_ms: u64,
 }
@@ -249,7 +251,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             operation_id: Vec::new(),
             packet_id: 0,
             queries: 0,
-            query_due_ms: None,
+            query_due_ms: 0,
             deadline_ms: 0,
             last_tx_ms: 0,
         }
@@ -324,7 +326,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         self.tx_len = 0;
         self.tx_sent = 0;
         self.queries = 0;
-        self.query_due_ms = None;
+        self.query_due_ms = 0;
         let connect = Connect {
             client_id: registration_id,
             keep_alive: self.opts.keep_alive_secs,
@@ -377,8 +379,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             return None;
         }
         let mut t = self.deadline_ms;
-        if let Some(q) = self.query_due_ms {
-            t = t.min(q);
+        if self.query_due_ms != 0 {
+            t = t.min(self.query_due_ms);
         }
         if let Some(p) = self.ping_due() {
             t = t.min(p);
@@ -402,8 +404,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             self.state = DpsState::Done;
             return Some(DpsEvent::Failed(DpsFailure::Timeout));
         }
-        if self.query_due_ms.is_some_and(|q| now_ms >= q) {
-            self.query_due_ms = None;
+        if self.query_due_ms != 0 && now_ms >= self.query_due_ms {
+            self.query_due_ms = 0;
             if let Err(f) = self.queue_status_query() {
                 self.state = DpsState::Done;
                 return Some(DpsEvent::Failed(f));
@@ -560,7 +562,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             .retry_after_secs
             .filter(|&s| s > 0)
             .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
-        let due = Some(now_ms + u64::from(retry_after) * 1000);
+        let due = now_ms + u64::from(retry_after) * 1000;
         if matches!(topic.status, 429 | 500) {
             // Throttled or a server error: repeat the last request later.
             self.query_due_ms = due;
@@ -643,7 +645,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         };
         self.tx_len = 0;
         self.tx_sent = 0;
-        self.query_due_ms = None;
+        self.query_due_ms = 0;
         match was {
             DpsState::Idle | DpsState::Done => None,
             _ => Some(DpsEvent::Failed(DpsFailure::Malformed)),
