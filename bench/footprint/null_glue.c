@@ -134,7 +134,20 @@ int azhub_z_mutex_unlock(size_t id)
 
 int azhub_z_errno(void) { return errno; }
 int azhub_z_socket(int family, int type, int proto) { (void)family; (void)type; (void)proto; return 3; }
-int azhub_z_connect(int fd, const void *addr, uint32_t addrlen) { (void)fd; (void)addr; (void)addrlen; return 0; }
+/* Set when the DPS thread is "started" (below): the registration's connect is refused. */
+static bool refuse_next_connect;
+int azhub_z_connect(int fd, const void *addr, uint32_t addrlen)
+{
+	(void)fd; (void)addr; (void)addrlen;
+#ifdef WITH_DPS
+	if (refuse_next_connect) {
+		refuse_next_connect = false;
+		errno = ECONNREFUSED;
+		return -1;
+	}
+#endif
+	return 0;
+}
 ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags) { (void)fd; (void)buf; (void)flags; return (ssize_t)len; }
 ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags)
 {
@@ -184,10 +197,12 @@ int settings_delete(const char *name) { (void)name; return 0; }
 
 /* The DPS thread (zephyr/src/dps.c). The thread is not started: over
  * the null transport it would read the bytes fed for the hub connection. Its code is linked
- * all the same (the entry is passed here), so the footprint counts it. */
-int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
+ * all the same (the entry is passed here), so the footprint counts it. The registration's
+ * connect, which follows, is refused, so the start fails and gives the receive buffer back
+ * for the hub's connection (as the -EAGAIN this returned did). */
+void azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
 {
 	(void)entry;
-	return -EAGAIN;
+	refuse_next_connect = true;
 }
 bool azhub_z_dps_on_thread(void) { return false; }

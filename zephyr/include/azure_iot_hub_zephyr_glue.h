@@ -190,10 +190,9 @@ int azhub_z_settings_load(void *into);
  * Start the library's DPS thread (at most once per boot): stack CONFIG_MQTT_HELPER_STACK_SIZE,
  * priority K_LOWEST_APPLICATION_THREAD_PRIO, name "azure_iot_hub_dps". @p entry is the thread's
  * entry itself (a k_thread_entry_t, called with three NULL arguments: no trampoline).
- * @return 0, also when it was already started (a negative errno only from a glue that cannot
- *         start it, as the host footprint's null glue).
+ * Nothing to answer: k_thread_create cannot fail, and a second call does nothing.
  */
-int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3));
+void azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3));
 
 /** True when called on the DPS thread (from a DPS status handler). */
 bool azhub_z_dps_on_thread(void);

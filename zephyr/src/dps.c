@@ -18,13 +18,13 @@ K_THREAD_STACK_DEFINE(azhub_z_dps_stack, CONFIG_MQTT_HELPER_STACK_SIZE);
 static struct k_thread azhub_z_dps_thread;
 static atomic_t azhub_z_dps_started;
 
-int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
+void azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
 {
 	/* The library always passes its thread's function (checked with CONFIG_ASSERT). */
 	__ASSERT_NO_MSG(entry != NULL);
-	/* Started already: nothing to do, and nothing for the library to tell apart. */
+	/* Started already: nothing to do. */
 	if (!atomic_cas(&azhub_z_dps_started, 0, 1)) {
-		return 0;
+		return;
 	}
 	k_tid_t tid = k_thread_create(&azhub_z_dps_thread, azhub_z_dps_stack,
 				      K_THREAD_STACK_SIZEOF(azhub_z_dps_stack), entry, NULL, NULL,
@@ -33,7 +33,6 @@ int azhub_z_dps_thread_start(void (*entry)(void *p1, void *p2, void *p3))
 	if (IS_ENABLED(CONFIG_THREAD_NAME)) {
 		(void)k_thread_name_set(tid, "azure_iot_hub_dps");
 	}
-	return 0;
 }
 
 bool azhub_z_dps_on_thread(void)

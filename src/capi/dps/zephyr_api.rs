@@ -404,8 +404,6 @@ fn start_errno(e: StartError) -> c_int {
         StartError::Busy | StartError::HubConnected => neg(EACCES),
         StartError::InvalidConfig => neg(EINVAL),
         StartError::Transport(c) => errno(Op::Connect, &Error::from(c)),
-        StartError::Thread(rc) if rc < 0 => rc,
-        StartError::Thread(_) => neg(EFAULT),
     }
 }
 

@@ -92,8 +92,6 @@ pub enum StartError {
     InvalidConfig,
     /// DNS, socket, TLS options or connect failed, or writing CONNECT failed.
     Transport(ConnectError),
-    /// The DPS thread could not be started (errno).
-    Thread(i32),
     /// The IoT Hub connection holds the receive buffer that registrations share with it (as
     /// the original's DPS shares the hub's MQTT helper): disconnect first.
     HubConnected,
@@ -249,14 +247,10 @@ pub fn prepare<H: Hooks>(config: &DpsConfig<'_>) -> Result<Prepared, StartError>
     if job.stage == Stage::Running {
         return Err(StartError::Busy);
     }
-    // The glue starts the thread once and answers 0 after that too (its own flag: no second
-    // one here, and one test of the answer).
+    // The glue starts the thread once and does nothing after that (its own flag: no second
+    // one here); starting cannot fail (`k_thread_create`), so there is no answer to test.
     // SAFETY: `thread_main` is a valid thread entry that ignores its arguments.
-    let rc = unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>) };
-    if rc != 0 {
-        ::log::error!(target: LOG_DPS, "cannot start the DPS thread: {rc}");
-        return Err(StartError::Thread(rc));
-    }
+    unsafe { sys::azhub_z_dps_thread_start(thread_main::<H>) };
     // The receive buffer, unless the hub's connection holds it. A registration that ended,
     // or was never handed to the DPS thread, gave it back: the stage is `Idle` here, and
     // `give_back` only makes sure of it (before the lend, which it would otherwise undo).

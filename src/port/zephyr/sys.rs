@@ -113,7 +113,7 @@ extern "C" {
     /// `entry` is the thread's entry (Zephyr's `k_thread_entry_t`, three NULL arguments).
     pub(crate) fn azhub_z_dps_thread_start(
         entry: extern "C" fn(*mut c_void, *mut c_void, *mut c_void),
-    ) -> c_int;
+    );
     pub(crate) fn azhub_z_dps_on_thread() -> bool;
 }
 
