@@ -450,3 +450,35 @@ fn abandon_then_connect_starts_afresh() {
     fresh.tx(10);
     assert_eq!(d.c.poll_timeout(), fresh.c.poll_timeout());
 }
+
+/// Partial writes: what is left stays queued and a packet queued meanwhile follows it; once all
+/// of it is written the queue is empty and the next packet is queued alone, from the buffer's
+/// start (`transmit_complete` empties the queue, so appending needs no test).
+#[test]
+fn partial_writes_then_an_emptied_queue() {
+    let mut d = Dps::new(DpsOptions {
+        keep_alive_secs: 1,
+        ..DpsOptions::default()
+    });
+    d.c.connect("0ne00000000", "dev-1", None, None, 0).unwrap();
+    let connect = d.c.poll_transmit().unwrap().to_vec();
+    d.c.transmit_complete(3, 0);
+    assert_eq!(d.c.poll_transmit().unwrap(), &connect[3..]);
+    // A PINGREQ (keep-alive 1 s after the last write) queued behind the rest of CONNECT.
+    assert_eq!(d.c.handle_timeout(1000), None);
+    let mut rest = connect[3..].to_vec();
+    rest.extend_from_slice(&[0xC0, 0x00]);
+    assert_eq!(d.c.poll_transmit().unwrap(), &rest[..]);
+    d.c.transmit_complete(rest.len() - 1, 1000);
+    assert_eq!(d.c.poll_transmit().unwrap(), &[0x00]);
+    // More than is left: all written.
+    d.c.transmit_complete(5, 1000);
+    assert_eq!(d.c.poll_transmit(), None);
+    assert_eq!(d.c.handle_timeout(2000), None);
+    assert_eq!(d.c.poll_transmit().unwrap(), &[0xC0, 0x00]);
+    d.c.transmit_complete(2, 2000);
+    assert_eq!(d.c.poll_transmit(), None);
+    // Nothing written: nothing changes.
+    d.c.transmit_complete(0, 2000);
+    assert_eq!(d.c.poll_transmit(), None);
+}

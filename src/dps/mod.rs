@@ -91,15 +91,12 @@ const TOPIC_START: &[u8] = in_subscribe(b"$dps/registrations/");
 /// The register request's topic after [`TOPIC_START`].
 const REGISTER_TOPIC: &[u8] = b"PUT/iotdps-register/?$rid=1";
 
-/// A cursor over the free part of a client's transmit buffer (emptied first when all of it was
-/// written); the caller adds what it wrote to `tx_len`. One called copy for every packet.
+/// A cursor over the free part of a client's transmit buffer, after its `tx_len` queued bytes
+/// (an emptied queue is at 0: [`DpsClient::transmit_complete`]); the caller adds what it wrote
+/// to `tx_len`. One called copy for every packet.
 #[inline(never)]
-fn spare<'t, B: AsMut<[u8]>>(tx: &'t mut B, tx_len: &mut usize, tx_sent: &mut usize) -> Cursor<'t> {
-    if *tx_sent == *tx_len {
-        *tx_len = 0;
-        *tx_sent = 0;
-    }
-    Cursor::new(tx.as_mut().get_mut(*tx_len..).unwrap_or_default())
+fn spare<B: AsMut<[u8]>>(tx: &mut B, tx_len: usize) -> Cursor<'_> {
+    Cursor::new(tx.as_mut().get_mut(tx_len..).unwrap_or_default())
 }
 
 /// DPS settings.
@@ -271,7 +268,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
         &mut self,
         write: impl FnOnce(&mut Cursor<'_>) -> Result<(), mqtt::EncodeError>,
     ) -> Result<(), Overflow> {
-        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
+        let mut c = spare(&mut self.tx, self.tx_len);
         write(&mut c).map_err(|_| Overflow)?;
         let n = c.len();
         self.tx_len += n;
@@ -282,7 +279,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
     /// called copy instead of a [`Self::push`] per packet kind.
     #[inline(never)]
     fn push_bytes(&mut self, packet: &[u8]) -> Result<(), Overflow> {
-        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
+        let mut c = spare(&mut self.tx, self.tx_len);
         c.put(packet)?;
         self.tx_len += c.len();
         Ok(())
@@ -368,6 +365,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
     /// `n` bytes of [`DpsClient::poll_transmit`] were written.
     pub fn transmit_complete(&mut self, n: usize, now_ms: u64) {
         self.tx_sent = (self.tx_sent + n).min(self.tx_len);
+        // All written: the queue starts again at 0 (so `spare` needs no test: `tx_sent` equals
+        // `tx_len` only when both are 0).
+        if self.tx_sent == self.tx_len {
+            self.tx_len = 0;
+            self.tx_sent = 0;
+        }
         if n > 0 {
             self.last_tx_ms = now_ms;
         }
@@ -464,7 +467,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> DpsClient<B> {
             .get(..if status_query { 5 } else { 10 })
             .unwrap_or_default();
         let remaining = pieces.iter().map(|p| p.len()).sum();
-        let mut c = spare(&mut self.tx, &mut self.tx_len, &mut self.tx_sent);
+        let mut c = spare(&mut self.tx, self.tx_len);
         // QoS 1, no DUP or RETAIN.
         put_fixed_header(&mut c, 0x32, remaining).map_err(|_| Overflow)?;
         pieces.iter().try_for_each(|p| c.put(p))?;
