@@ -108,6 +108,24 @@ pub enum ConnectError {
     BufferTooSmall,
 }
 
+/// What the caller of [`Client::connect_idle`] checked already, as [`Client::connect`] would.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "zephyr"), allow(dead_code))]
+pub(crate) struct Checked {
+    /// The host name and device ID are valid ([`valid_id`]).
+    pub(crate) ids: bool,
+    /// The user name, with the model ID, fits the user-name buffer with its NUL.
+    pub(crate) user_name: bool,
+}
+
+impl Checked {
+    /// Nothing checked.
+    pub(crate) const NOTHING: Checked = Checked {
+        ids: false,
+        user_name: false,
+    };
+}
+
 /// Why [`Client::publish`] refused. Nothing was queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishError {
@@ -723,32 +741,34 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if self.state != State::Disconnected {
             return Err(ConnectError::NotDisconnected);
         }
-        if !valid_id(hostname) {
-            return Err(ConnectError::InvalidHostname);
-        }
-        if !valid_id(device_id) {
-            return Err(ConnectError::InvalidDeviceId);
-        }
-        self.connect_valid(hostname, device_id, password, model_id, now_ms)
+        self.connect_idle(hostname, device_id, password, model_id, now_ms, Checked::NOTHING)
     }
 
-    /// [`Client::connect`] for a host name and device ID its caller found valid (as
-    /// [`valid_id`] does: the C API's connect checks them before it reports CONNECTING, or its
-    /// DPS hook checks the assigned ones), so that they are not checked twice.
+    /// [`Client::connect`] for a client its caller knows to be disconnected (the Zephyr port
+    /// connects only while it has no connection, and every connection ends with
+    /// [`Client::handle_closed`]), without the checks `checked` says its caller made already
+    /// (the C API's connect checks the host name, device ID and user name before it reports
+    /// CONNECTING, or its DPS hook the assigned ones), so that they are not made twice.
     #[inline(always)]
-    pub(crate) fn connect_valid(
+    pub(crate) fn connect_idle(
         &mut self,
         hostname: &str,
         device_id: &str,
         password: Option<&[u8]>,
         model_id: Option<&str>,
         now_ms: u64,
+        checked: Checked,
     ) -> Result<(), ConnectError> {
-        if self.state != State::Disconnected {
-            return Err(ConnectError::NotDisconnected);
+        if !checked.ids {
+            if !valid_id(hostname) {
+                return Err(ConnectError::InvalidHostname);
+            }
+            if !valid_id(device_id) {
+                return Err(ConnectError::InvalidDeviceId);
+            }
         }
         let user_len = super::user_name_len(hostname, device_id, model_id);
-        if user_len + 1 > usize::from(self.opts.user_name_buf_size) {
+        if !checked.user_name && user_len + 1 > usize::from(self.opts.user_name_buf_size) {
             return Err(ConnectError::UserNameTooLong);
         }
         // It fits: the length was checked above (at most 128: a `u8`). The host name is not

@@ -15,7 +15,7 @@ pub mod twin;
 
 pub use crate::mqtt::{Text, TopicText};
 #[allow(unused_imports)] // used by the C API only
-pub(crate) use client::{publish_event, valid_id};
+pub(crate) use client::{publish_event, valid_id, Checked};
 pub use client::{
     Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError,
     PublishError, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,

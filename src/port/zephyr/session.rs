@@ -285,16 +285,22 @@ pub(crate) fn connect_client<T: Target>(
         let n = cur.len();
         Some(&st.token[..n])
     };
-    let (host, device_id) = (config.hostname(), config.device_id());
-    if T::VALID_IDS {
-        client.connect_valid(host, device_id, password, model_id, now_ms)
-    } else {
-        client.connect(host, device_id, password, model_id, now_ms)
-    }
-    .map_err(|e| match e {
-        hub::ConnectError::NotDisconnected => ConnectError::Busy,
-        e => invalid(e),
-    })
+    // Disconnected: `connect_from` connects only without an active link, and every link ends
+    // in `close_link`, which tells the client (`handle_closed`).
+    let checked = hub::Checked {
+        ids: T::VALID_IDS,
+        user_name: false,
+    };
+    client
+        .connect_idle(
+            config.hostname(),
+            config.device_id(),
+            password,
+            model_id,
+            now_ms,
+            checked,
+        )
+        .map_err(invalid)
 }
 
 /// A session is between connections (waiting for its deadline or attempting).
