@@ -179,6 +179,9 @@ pub(crate) trait Target {
     /// The host name and device ID were found valid before (as `hub::valid_id` finds them):
     /// the core's connect does not check them again.
     const VALID_IDS: bool = false;
+    /// The user name, with the model ID, was found to fit the user-name buffer before: the
+    /// core's connect does not check it again.
+    const USER_NAME_CHECKED: bool = false;
     fn hostname(&self) -> &str;
     fn device_id(&self) -> &str;
     fn port(&self) -> u16;
@@ -266,6 +269,12 @@ impl Target for KconfigTarget {
     /// repeated checks fold into the C API's while they let the CONNECT encoder's length tests
     /// fold too (skipping them costs 44 B there).
     const VALID_IDS: bool = cfg!(feature = "dps");
+    /// The C API checks the user name with the model ID before CONNECTING
+    /// (`connect_config`); its DPS hook checks the assigned host name and device ID's without
+    /// it, so only when there is no model ID (a Kconfig constant) with DPS. (DPS's own
+    /// connection does not queue a hub CONNECT.)
+    const USER_NAME_CHECKED: bool =
+        cfg!(not(feature = "dps")) || k::AZURE_IOT_HUB_MODEL_ID.is_empty();
     fn hostname(&self) -> &str {
         &self.hostname
     }

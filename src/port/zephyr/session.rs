@@ -289,7 +289,7 @@ pub(crate) fn connect_client<T: Target>(
     // in `close_link`, which tells the client (`handle_closed`).
     let checked = hub::Checked {
         ids: T::VALID_IDS,
-        user_name: false,
+        user_name: T::USER_NAME_CHECKED,
     };
     client
         .connect_idle(
