@@ -221,12 +221,12 @@ mod zephyr_impl {
     }
 
     /// What azure_iot_hub_connect() connects with: the host name and device ID, every other
-    /// setting a Kconfig constant (with FOTA, the twin GET forced: the port's `KconfigTarget`).
-    pub(crate) type Target = crate::port::KconfigTarget;
+    /// setting a Kconfig constant (with FOTA, the twin GET forced: the port's `CapiTarget`).
+    pub(crate) type Target = crate::port::CapiTarget;
 
     /// The Kconfig host name and device ID.
     pub(crate) fn target() -> Target {
-        Target::new()
+        <crate::port::CapiPick<{ crate::port::RECONNECTS }> as crate::port::CapiTargetOf>::kconfig()
     }
 
     /// The size of the user-name buffer, with its NUL (`CONFIG_AZURE_IOT_HUB_USER_NAME_BUF_SIZE`).
@@ -236,6 +236,6 @@ mod zephyr_impl {
 
     /// Connects the client.
     pub(crate) fn connect(client: HubClient, cc: &Target) -> Result<(), crate::port::ConnectError> {
-        client.connect_kconfig(cc)
+        client.connect_capi(cc)
     }
 }

@@ -741,7 +741,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         if self.state != State::Disconnected {
             return Err(ConnectError::NotDisconnected);
         }
-        self.connect_idle(hostname, device_id, password, model_id, now_ms, Checked::NOTHING)
+        self.connect_idle(
+            hostname,
+            device_id,
+            password,
+            model_id,
+            now_ms,
+            Checked::NOTHING,
+        )
     }
 
     /// [`Client::connect`] for a client its caller knows to be disconnected (the Zephyr port

@@ -679,7 +679,7 @@ pub(crate) fn use_dps(c: &crate::capi::types::azure_iot_hub_config) -> bool {
 /// registration ID, else CONFIG_AZURE_IOT_HUB_DPS_REG_ID). Otherwise `cc` unchanged.
 pub(crate) fn connect_hook(
     config: Option<&crate::capi::types::azure_iot_hub_config>,
-    cc: &mut crate::port::KconfigTarget,
+    cc: &mut crate::port::CapiTarget,
 ) -> Result<(), crate::capi::error::Error> {
     use crate::capi::error::Error;
     use crate::capi::types::utf8;

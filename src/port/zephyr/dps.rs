@@ -316,7 +316,7 @@ pub fn open(mut prepared: Prepared) -> Result<(), StartError> {
     // Every way out lets go of the job at one place (one drop, flash).
     let result = 'open: {
         // Through the `ConnectConfig` the hub's connections use when a session reconnects (one
-        // `establish` in the build; see `HubClient::connect_kconfig`).
+        // `establish` in the build; see `CapiTarget`).
         let established = if super::RECONNECTS {
             net::establish(&cc.to_config())
         } else {

@@ -174,7 +174,7 @@ impl ConnectConfig {
 /// off, no 404-byte configuration filled in and read back). Generic, one instance per type a
 /// build uses: the Rust API's [`ConnectConfig`] or the C API's [`KconfigTarget`] (with a
 /// session that reconnects, the C API connects through a [`ConnectConfig`] too, as its session
-/// keeps one: [`HubClient::connect_kconfig`]).
+/// keeps one: [`CapiTarget`]).
 pub(crate) trait Target {
     /// The host name and device ID were found valid before (as `hub::valid_id` finds them):
     /// the core's connect does not check them again.
@@ -315,6 +315,45 @@ impl Target for KconfigTarget {
         cc.options = self.options();
         cc.hostname.clone_from(&self.hostname);
         cc.device_id.clone_from(&self.device_id);
+        cc
+    }
+}
+
+/// What the C API connects with: a [`KconfigTarget`], or with a session that reconnects
+/// (which keeps a [`ConnectConfig`] for its attempts) the [`ConnectConfig`] itself, so that
+/// such a build has one connect path and converts nothing. Chosen at build time
+/// ([`RECONNECTS`] is a Kconfig constant).
+#[cfg(feature = "capi")]
+pub(crate) type CapiTarget = <CapiPick<{ RECONNECTS }> as CapiTargetOf>::T;
+
+/// The [`CapiTarget`] of a build that reconnects (`true`) or not.
+#[cfg(feature = "capi")]
+pub(crate) struct CapiPick<const RECONNECTS: bool>;
+
+/// See [`CapiTarget`].
+#[cfg(feature = "capi")]
+pub(crate) trait CapiTargetOf {
+    type T: Target;
+    /// The Kconfig host name and device ID, with every other setting from Kconfig (with the
+    /// C API's FOTA, the twin GET forced).
+    fn kconfig() -> Self::T;
+}
+
+#[cfg(feature = "capi")]
+impl CapiTargetOf for CapiPick<false> {
+    type T = KconfigTarget;
+    fn kconfig() -> KconfigTarget {
+        KconfigTarget::new()
+    }
+}
+
+#[cfg(feature = "capi")]
+impl CapiTargetOf for CapiPick<true> {
+    type T = ConnectConfig;
+    /// What [`Target::to_config`] makes of [`KconfigTarget::new`].
+    fn kconfig() -> ConnectConfig {
+        let mut cc = ConnectConfig::from_config();
+        cc.options.auto_twin_request |= cfg!(feature = "fota");
         cc
     }
 }
@@ -616,16 +655,10 @@ impl HubClient {
         net::connect(config)
     }
 
-    /// [`HubClient::connect`] with the C API's [`KconfigTarget`]. With a session that
-    /// reconnects (which keeps a [`ConnectConfig`] for its attempts) through the
-    /// [`ConnectConfig`] it makes, so that the build has one connect path, not two.
+    /// [`HubClient::connect`] with the C API's [`CapiTarget`].
     #[cfg(feature = "capi")]
-    pub(crate) fn connect_kconfig(&self, target: &KconfigTarget) -> Result<(), ConnectError> {
-        if RECONNECTS {
-            net::connect(&target.to_config())
-        } else {
-            net::connect(target)
-        }
+    pub(crate) fn connect_capi(&self, target: &CapiTarget) -> Result<(), ConnectError> {
+        net::connect(target)
     }
 
     /// Publishes; blocks until the bytes are handed to the socket. Returns the packet ID.
