@@ -265,7 +265,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
         }
         connect_config(config, &mut cc)?;
         // DISCONNECTED is only reached through init, which creates the client.
-        let client = platform::client().ok_or(Error::NotDisconnected)?;
+        let client = platform::handle().ok_or(Error::NotDisconnected)?;
         *st = STATE_CONNECTING;
         client
     };
@@ -307,11 +307,11 @@ fn disconnect() -> Result<(), Error> {
             return Err(Error::NotConnected);
         }
         // Connected (or reconnecting) implies initialised: this lookup cannot fail.
-        let client = platform::client().ok_or(Error::NotConnected)?;
+        let client = platform::handle().ok_or(Error::NotConnected)?;
         *st = STATE_DISCONNECTING;
         client
     };
-    client.disconnect().map_err(|_| {
+    platform::disconnect(client).map_err(|_| {
         let mut st = lock(&STATE);
         if *st == STATE_DISCONNECTING {
             *st = STATE_DISCONNECTED;

@@ -119,12 +119,22 @@ mod std_impl {
         cc.options.user_name_buf_size
     }
 
+    /// What connect and disconnect go through: the client.
+    pub(crate) type Handle = &'static HubClient;
+
+    /// The client, once [`init_client`] has run.
+    pub(crate) fn handle() -> Option<Handle> {
+        client()
+    }
+
     /// Connects the client.
-    pub(crate) fn connect(
-        client: &HubClient,
-        cc: &Target,
-    ) -> Result<(), crate::port::ConnectError> {
+    pub(crate) fn connect(client: Handle, cc: &Target) -> Result<(), crate::port::ConnectError> {
         client.connect(cc)
+    }
+
+    /// Disconnects the client.
+    pub(crate) fn disconnect(client: Handle) -> Result<(), crate::hub::State> {
+        client.disconnect()
     }
 }
 
@@ -234,8 +244,25 @@ mod zephyr_impl {
         crate::config::AZURE_IOT_HUB_USER_NAME_BUF_SIZE
     }
 
+    /// What connect and disconnect go through: nothing, as the port's connect and disconnect
+    /// reach the client through the link. The C API connects only when DISCONNECTED and
+    /// disconnects only when CONNECTED (or reconnecting), which only an initialised client
+    /// reaches, so no lookup of the client is needed to refuse them before init.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Handle;
+
+    /// See [`Handle`].
+    pub(crate) fn handle() -> Option<Handle> {
+        Some(Handle)
+    }
+
     /// Connects the client.
-    pub(crate) fn connect(client: HubClient, cc: &Target) -> Result<(), crate::port::ConnectError> {
-        client.connect_capi(cc)
+    pub(crate) fn connect(_: Handle, cc: &Target) -> Result<(), crate::port::ConnectError> {
+        crate::port::connect_capi(cc)
+    }
+
+    /// Disconnects the client.
+    pub(crate) fn disconnect(_: Handle) -> Result<(), crate::hub::State> {
+        crate::port::disconnect()
     }
 }

@@ -319,6 +319,36 @@ impl Target for KconfigTarget {
     }
 }
 
+/// [`HubClient::connect`] with the C API's [`CapiTarget`]. Without a handle: the link holds
+/// the client (`connect_from` refuses while a connection is active).
+#[cfg(feature = "capi")]
+pub(crate) fn connect_capi(target: &CapiTarget) -> Result<(), ConnectError> {
+    net::connect(target)
+}
+
+/// [`HubClient::disconnect`]. Without a handle, for the C API, which disconnects only a client
+/// that connected: the link holds the client.
+pub(crate) fn disconnect() -> Result<(), hub::State> {
+    let generation = {
+        let mut link = LINK.lock();
+        if let Err(state) = link.client.get_mut().disconnect() {
+            drop(link);
+            if session::stop() {
+                return Ok(());
+            }
+            return Err(state);
+        }
+        ::log::info!(target: LOG_TRANSPORT, "disconnecting");
+        let _ = net::flush(&mut link, sys::now_ms());
+        link.close_requested = true;
+        // Also when the connection is lost at the same moment: no reconnect after this.
+        session::mark_stopped(&mut link);
+        link.generation
+    };
+    wait_finished(generation);
+    Ok(())
+}
+
 /// What the C API connects with: a [`KconfigTarget`], or with a session that reconnects
 /// (which keeps a [`ConnectConfig`] for its attempts) the [`ConnectConfig`] itself, so that
 /// such a build has one connect path and converts nothing. Chosen at build time
@@ -655,12 +685,6 @@ impl HubClient {
         net::connect(config)
     }
 
-    /// [`HubClient::connect`] with the C API's [`CapiTarget`].
-    #[cfg(feature = "capi")]
-    pub(crate) fn connect_capi(&self, target: &CapiTarget) -> Result<(), ConnectError> {
-        net::connect(target)
-    }
-
     /// Publishes; blocks until the bytes are handed to the socket. Returns the packet ID.
     pub fn publish(&self, msg: &Message<'_>) -> Result<u16, SendError> {
         net::publish(msg)
@@ -670,24 +694,7 @@ impl HubClient {
     /// (if called from the handler: right after the handler returns). While the library
     /// reconnects (between connections, or waiting for CONNACK), stops it the same way.
     pub fn disconnect(&self) -> Result<(), hub::State> {
-        let generation = {
-            let mut link = LINK.lock();
-            if let Err(state) = link.client.get_mut().disconnect() {
-                drop(link);
-                if session::stop() {
-                    return Ok(());
-                }
-                return Err(state);
-            }
-            ::log::info!(target: LOG_TRANSPORT, "disconnecting");
-            let _ = net::flush(&mut link, sys::now_ms());
-            link.close_requested = true;
-            // Also when the connection is lost at the same moment: no reconnect after this.
-            session::mark_stopped(&mut link);
-            link.generation
-        };
-        wait_finished(generation);
-        Ok(())
+        disconnect()
     }
 
     /// Closes the connection in any state after connect() returned, without DISCONNECT; also
