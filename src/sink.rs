@@ -14,6 +14,12 @@ pub trait Sink {
     /// Appends `bytes`, all or nothing.
     fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow>;
 
+    /// How many more bytes fit: an encoder that checked its whole length against it may then
+    /// ignore each piece's result. A sink with no limit of its own (a [`Counter`]) has no limit.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+
     /// Appends one byte.
     fn put_u8(&mut self, byte: u8) -> Result<(), Overflow> {
         self.put(&[byte])
@@ -92,6 +98,9 @@ impl<'a> Cursor<'a> {
 }
 
 impl Sink for Cursor<'_> {
+    fn room(&self) -> usize {
+        self.buf.len().wrapping_sub(self.len)
+    }
     fn put(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
         let end = self.len.checked_add(bytes.len()).ok_or(Overflow)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(Overflow)?;

@@ -199,27 +199,32 @@ fn connect_packet<S: Sink, const WILL: bool, const MODEL: bool>(
     if longest > usize::from(u16::MAX) {
         return Err(EncodeError::TooLong);
     }
+    // The rest's length is known: checked against the room left once, its pieces are then
+    // written with no test each (each one fits).
     put_fixed_header(s, 0x10, len)?;
+    if s.room() < len {
+        return Err(EncodeError::BufferFull);
+    }
     // Protocol name and level, flags, keep-alive and the client ID's length in one write.
     let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
     let [id_hi, id_lo] = (id.len() as u16).to_be_bytes();
-    s.put(&[
+    let _ = s.put(&[
         0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo, id_hi, id_lo,
-    ])?;
-    s.put(id)?;
+    ]);
+    let _ = s.put(id);
     if let Some((topic, msg, _, _)) = will {
         put_str(s, topic.as_bytes())?;
         put_str(s, msg)?;
     }
     if let Some(u) = c.user_name {
-        s.put_u16(user_len as u16)?;
-        s.put(u.host.as_bytes())?;
-        s.put(u.path.as_bytes())?;
-        s.put(id)?;
-        s.put(u.query.as_bytes())?;
+        let _ = s.put_u16(user_len as u16);
+        let _ = s.put(u.host.as_bytes());
+        let _ = s.put(u.path.as_bytes());
+        let _ = s.put(id);
+        let _ = s.put(u.query.as_bytes());
         if let Some(m) = u.model_id.filter(|_| MODEL) {
-            s.put(MODEL_ID_PREFIX)?;
-            s.put(m.as_bytes())?;
+            let _ = s.put(MODEL_ID_PREFIX);
+            let _ = s.put(m.as_bytes());
         }
     }
     if let Some(p) = c.password {
@@ -586,6 +591,44 @@ mod tests {
         };
         let n = measure(|m| encode_connect(m, &c).map_err(|_| Overflow)).unwrap();
         assert_eq!(n, enc(|s| encode_connect(s, &c)).len());
+    }
+
+    #[test]
+    fn connect_short_buffer_is_buffer_full() {
+        // The pieces after the fixed header are written unchecked once the room was checked:
+        // every buffer shorter than the packet is refused, and one as long holds it exactly,
+        // for each shape (will, model ID, password).
+        let will = ("t", &b"m"[..], QoS::AtLeastOnce, true);
+        for (model_id, password, will) in [
+            (None, None, None),
+            (Some("dtmi:x;1"), Some(&b"pw"[..]), None),
+            (None, Some(&b"pw"[..]), Some(will)),
+            (Some("m"), None, Some(will)),
+        ] {
+            let c = Connect {
+                client_id: "dev",
+                keep_alive: 30,
+                clean_session: true,
+                user_name: Some(UserName {
+                    host: "h",
+                    path: "/",
+                    query: "/?q",
+                    model_id,
+                }),
+                password,
+                will,
+            };
+            let full = enc(|s| encode_connect(s, &c));
+            for n in 0..full.len() {
+                let mut buf = [0u8; 512];
+                let mut cur = Cursor::new(&mut buf[..n]);
+                assert_eq!(encode_connect(&mut cur, &c), Err(EncodeError::BufferFull));
+            }
+            let mut buf = [0u8; 512];
+            let mut cur = Cursor::new(&mut buf[..full.len()]);
+            encode_connect(&mut cur, &c).unwrap();
+            assert_eq!(cur.written(), &full[..]);
+        }
     }
 
     #[test]
