@@ -61,3 +61,6 @@ pub struct azhub_timeval_t {
 pub type k_ticks_t = u32;
 /// 1000 Hz: a tick is a millisecond (bench/footprint/null_glue.c counts them so).
 pub const AZHUB_TICKS_PER_SEC: u32 = 1000;
+/// `sizeof(struct sockaddr_in)` and `sizeof(struct sockaddr_in6)` in Zephyr.
+pub const AZHUB_SOCKADDR_IN_LEN: u32 = 8;
+pub const AZHUB_SOCKADDR_IN6_LEN: u32 = 24;

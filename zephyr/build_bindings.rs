@@ -83,7 +83,9 @@ pub fn generate() {
                    #include <zephyr/net/socket.h>\n\
                    #include <zephyr/net/tls_credentials.h>\n\
                    typedef struct zsock_timeval azhub_timeval_t;\n\
-                   enum { AZHUB_TICKS_PER_SEC = CONFIG_SYS_CLOCK_TICKS_PER_SEC };\n";
+                   enum { AZHUB_TICKS_PER_SEC = CONFIG_SYS_CLOCK_TICKS_PER_SEC };\n\
+                   enum { AZHUB_SOCKADDR_IN_LEN = sizeof(struct sockaddr_in),\n\
+                          AZHUB_SOCKADDR_IN6_LEN = sizeof(struct sockaddr_in6) };\n";
     let mut args: Vec<String> = vec!["-imacros".into(), autoconf];
     for d in split("INCLUDE_DIRS") {
         args.push(format!("-I{d}"));
@@ -127,6 +129,7 @@ pub fn generate() {
         .allowlist_type("azhub_timeval_t")
         .allowlist_type("k_ticks_t")
         .allowlist_var("AZHUB_TICKS_PER_SEC")
+        .allowlist_var("AZHUB_SOCKADDR_IN6?_LEN")
         .allowlist_item("net_sock_type")
         .allowlist_type("sec_tag_t")
         .allowlist_item("net_ip_protocol")

@@ -177,11 +177,14 @@ int azhub_z_poll(int fd, short events, int timeout_ms)
 	if (!ready) { azhub_z_sleep_ms(timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms); }
 	return ready ? events : 0;
 }
-int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
+int azhub_z_resolve(const char *host, uint16_t port, void *addr)
 {
 	(void)host; (void)port;
-	memset(addr, 0, *addrlen);
-	*family = 2;
+	/* An IPv6 address (Zephyr's AF_INET6 is 2, its sockaddr_in6 24 bytes), zeroed. */
+	uint16_t family = 2;
+
+	memset(addr, 0, 24);
+	memcpy(addr, &family, sizeof(family));
 	return 0;
 }
 int azhub_z_provision_certificates(void) { return 0; }

@@ -146,12 +146,13 @@ int azhub_z_poll(int fd, short events, int timeout_ms);
 /**
  * Resolve @p host (a name or a numeric address: zsock_getaddrinfo() takes both) and copy the first IPv6 or IPv4 result,
  * with @p port filled in, into @p addr, which must have room for sizeof(struct sockaddr)
- * bytes (any address: not tested; @p *addrlen on entry says how much room there is, at least
- * that). On success @p *addrlen and @p *family are set. No pointer may be NULL.
+ * bytes (any address: not tested). On success the address's family field (sa_family, AF_INET
+ * or AF_INET6) tells the caller the family and the length (sizeof(struct sockaddr_in) or
+ * sizeof(struct sockaddr_in6)). No pointer may be NULL.
  * @return 0; a negative errno; or, like the original, a positive DNS_EAI_* code negated
  *         (getaddrinfo() failure).
  */
-int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family);
+int azhub_z_resolve(const char *host, uint16_t port, void *addr);
 
 /* The socket and TLS constants, errno values and struct zsock_timeval are not here: the Rust
  * build takes them from Zephyr's headers with bindgen (zephyr/build_bindings.rs). */

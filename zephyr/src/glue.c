@@ -271,7 +271,7 @@ BUILD_ASSERT(sizeof(struct sockaddr) >= sizeof(struct sockaddr_in) &&
  * native stack, from Zephyr 3.4 on; the modem with offloaded sockets), as the original
  * mqtt_helper relies on for its static address.
  */
-int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrlen, int *family)
+int azhub_z_resolve(const char *host, uint16_t port, void *addr)
 {
 	struct zsock_addrinfo *result;
 	struct zsock_addrinfo *ai;
@@ -286,7 +286,8 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 		return -err;
 	}
 
-	/* The first IPv4 (or, with IPv6, IPv6) result, with the family and the port. @p addr has
+	/* The first IPv4 (or, with IPv6, IPv6) result, with the family and the port (the library
+	 * takes the family and the length from the family field). @p addr has
 	 * room for either (the contract: sizeof(struct sockaddr), which holds a sockaddr_in6 when
 	 * IPv6 is on), so its size needs no test.
 	 */
@@ -302,8 +303,6 @@ int azhub_z_resolve(const char *host, uint16_t port, void *addr, uint32_t *addrl
 			memcpy(addr, ai->ai_addr, len);
 			((struct sockaddr *)addr)->sa_family = fam;
 			((struct sockaddr_in *)addr)->sin_port = htons(port);
-			*addrlen = len;
-			*family = fam;
 			err = 0;
 			break;
 		}

@@ -525,21 +525,13 @@ fn open(t: &Target) -> Result<c_int, Failure> {
     let c = sys::consts();
     let name = c_name(&t.name);
     let mut addr = [0u8; 64];
-    let mut addrlen = addr.len() as u32;
-    let mut family: c_int = 0;
-    // SAFETY: every pointer is valid for the call; `addr` has `addrlen` bytes of room.
-    let r = unsafe {
-        sys::azhub_z_resolve(
-            name.as_ptr().cast(),
-            t.port,
-            addr.as_mut_ptr().cast(),
-            &mut addrlen,
-            &mut family,
-        )
-    };
+    // SAFETY: every pointer is valid for the call; `addr` has room for any address.
+    let r = unsafe { sys::azhub_z_resolve(name.as_ptr().cast(), t.port, addr.as_mut_ptr().cast()) };
     if r != 0 {
         return Err(Failure::Dropped(FotaError::Dns(r)));
     }
+    // SAFETY: the resolver succeeded, so `addr` holds its address.
+    let (family, addrlen) = unsafe { sys::resolved_family(addr.as_ptr().cast()) };
     let proto = if t.tls {
         c.ipproto_tls_1_2
     } else {

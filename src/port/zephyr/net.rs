@@ -178,24 +178,23 @@ pub(crate) fn establish<T: Target>(config: &T) -> Result<c_int, ConnectError> {
     if !c_string(host, &mut name) {
         return Err(ConnectError::Dns(-c.einval));
     }
-    // Not zeroed first: only C reads it, the `addrlen` bytes the resolver wrote.
+    // Not zeroed first: only the resolver's bytes are read (the family here, the `addrlen`
+    // bytes by C).
     let mut addr = [MaybeUninit::<u8>::uninit(); SOCKADDR_ROOM];
-    let mut addrlen = SOCKADDR_ROOM as u32;
-    let mut family: c_int = 0;
-    // SAFETY: every pointer is valid for the call; `addr` has `addrlen` bytes of room.
+    // SAFETY: every pointer is valid for the call; `addr` has room for any address.
     let rc = unsafe {
         sys::azhub_z_resolve(
             name.as_ptr().cast(),
             config.port(),
             addr.as_mut_ptr().cast(),
-            &mut addrlen,
-            &mut family,
         )
     };
     if rc != 0 {
         ::log::error!(target: LOG_TRANSPORT, "getaddrinfo() failed for {host}: {rc}");
         return Err(ConnectError::Dns(rc));
     }
+    // SAFETY: the resolver succeeded, so `addr` holds its address.
+    let (family, addrlen) = unsafe { sys::resolved_family(addr.as_ptr().cast()) };
     let proto = if config.tls() {
         c.ipproto_tls_1_2
     } else {

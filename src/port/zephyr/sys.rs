@@ -91,13 +91,9 @@ extern "C" {
     /// The returned events (not 0: poll() had one ready descriptor), 0 on a timeout, or -1
     /// with errno set.
     pub(crate) fn azhub_z_poll(fd: c_int, events: c_short, timeout_ms: c_int) -> c_int;
-    pub(crate) fn azhub_z_resolve(
-        host: *const c_char,
-        port: u16,
-        addr: *mut c_void,
-        addrlen: *mut u32,
-        family: *mut c_int,
-    ) -> c_int;
+    /// On success the address's first two bytes (`sa_family`) are its family: see
+    /// [`resolved_family`].
+    pub(crate) fn azhub_z_resolve(host: *const c_char, port: u16, addr: *mut c_void) -> c_int;
     pub(crate) fn azhub_z_provision_certificates() -> c_int;
 }
 
@@ -187,6 +183,29 @@ pub(crate) fn ms_or_forever(ms: i32) -> Ticks {
 pub(crate) fn now_ms() -> u64 {
     // SAFETY: k_uptime_get() has no preconditions.
     u64::try_from(unsafe { azhub_z_uptime_ms() }).unwrap_or(0)
+}
+
+/// The family and the length of an address [`azhub_z_resolve`] wrote: its `sa_family` (the
+/// first two bytes, `unsigned short`), `AF_INET6` (a `struct sockaddr_in6`) or `AF_INET` (a
+/// `struct sockaddr_in`), the only two it returns.
+///
+/// # Safety
+///
+/// `addr` points to an address written by a successful [`azhub_z_resolve`].
+#[inline]
+pub(crate) unsafe fn resolved_family(addr: *const c_void) -> (c_int, u32) {
+    use super::bindings as b;
+    // SAFETY: the caller's contract: the address's first two bytes are written.
+    let family = c_int::from(unsafe { addr.cast::<u16>().read_unaligned() });
+    let len = if family == b::AF_INET6 as c_int {
+        b::AZHUB_SOCKADDR_IN6_LEN
+    } else {
+        b::AZHUB_SOCKADDR_IN_LEN
+    };
+    // The enum constants' type is bindgen's choice (u32 in the stub): the cast is for builds
+    // where it is another.
+    #[allow(clippy::unnecessary_cast)]
+    (family, len as u32)
 }
 
 /// The calling thread's errno (positive).
