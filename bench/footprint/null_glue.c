@@ -136,7 +136,7 @@ int azhub_z_errno(void) { return errno; }
 int azhub_z_socket(int family, int type, int proto) { (void)family; (void)type; (void)proto; return 3; }
 /* Set when the DPS thread is "started" (below): the registration's connect is refused. */
 static bool refuse_next_connect;
-int azhub_z_connect(int fd, const void *addr, uint32_t addrlen)
+int azhub_z_connect(int fd, const void *addr, size_t addrlen)
 {
 	(void)fd; (void)addr; (void)addrlen;
 #ifdef WITH_DPS
@@ -163,7 +163,7 @@ ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags)
 }
 int azhub_z_close(int fd) { (void)fd; return 0; }
 int azhub_z_shutdown(int fd, int how) { (void)fd; (void)how; return 0; }
-int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)
+int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, size_t optlen)
 {
 	(void)fd; (void)level; (void)optname; (void)optval; (void)optlen;
 	return 0;

@@ -133,12 +133,12 @@ int azhub_z_mutex_unlock(size_t id);
  */
 int azhub_z_errno(void);
 int azhub_z_socket(int family, int type, int proto);
-int azhub_z_connect(int fd, const void *addr, uint32_t addrlen);
+int azhub_z_connect(int fd, const void *addr, size_t addrlen);
 ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags);
 ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags);
 int azhub_z_close(int fd);
 int azhub_z_shutdown(int fd, int how);
-int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen);
+int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, size_t optlen);
 /** poll() on one descriptor: its returned events (not 0, as poll() counts only descriptors
  * with events), 0 on a timeout, or -1 with errno set. */
 int azhub_z_poll(int fd, short events, int timeout_ms);

@@ -216,7 +216,7 @@ int azhub_z_socket(int family, int type, int proto)
 	return zsock_socket(family, type, proto);
 }
 
-int azhub_z_connect(int fd, const void *addr, uint32_t addrlen)
+int azhub_z_connect(int fd, const void *addr, size_t addrlen)
 {
 	return zsock_connect(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
 }
@@ -241,7 +241,7 @@ int azhub_z_shutdown(int fd, int how)
 	return zsock_shutdown(fd, how);
 }
 
-int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)
+int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, size_t optlen)
 {
 	return zsock_setsockopt(fd, level, optname, optval, (socklen_t)optlen);
 }

@@ -505,7 +505,7 @@ fn setsockopt_raw(
     len: usize,
 ) -> Result<(), i32> {
     // SAFETY: the callers pass a pointer valid for `len` bytes for the duration of the call.
-    if unsafe { sys::azhub_z_setsockopt(fd, level, name, value, len as u32) } < 0 {
+    if unsafe { sys::azhub_z_setsockopt(fd, level, name, value, len) } < 0 {
         Err(sys::errno())
     } else {
         Ok(())

@@ -141,7 +141,7 @@ fn setsockopt_raw(
     level: c_int,
     name: c_int,
     value: *const c_void,
-    len: u32,
+    len: usize,
 ) -> Result<(), i32> {
     // SAFETY: the caller passes a pointer valid for `len` bytes for the duration of the call.
     if unsafe { sys::azhub_z_setsockopt(fd, level, name, value, len) } < 0 {
@@ -155,8 +155,7 @@ fn setsockopt_raw(
 /// One called copy for the four TLS options.
 #[inline(never)]
 fn tls_option(fd: c_int, name: c_int, value: *const c_void, len: usize) -> Result<(), i32> {
-    // The values are a few bytes, or a host name of at most 129.
-    setsockopt_raw(fd, sys::consts().sol_tls, name, value, len as u32)
+    setsockopt_raw(fd, sys::consts().sol_tls, name, value, len)
 }
 
 /// Opens and connects the socket; returns it (the TLS handshake is part of connect). Also the
@@ -223,7 +222,7 @@ fn set_up<T: Target>(
     host: &str,
     name: &mut CName,
     addr: &[MaybeUninit<u8>; SOCKADDR_ROOM],
-    addrlen: u32,
+    addrlen: usize,
 ) -> Result<(), ConnectError> {
     let c = sys::consts();
     if config.tls() {
@@ -237,7 +236,7 @@ fn set_up<T: Target>(
             tv_sec: secs.try_into().unwrap_or(i32::MAX.into()),
             ..Default::default()
         };
-        let tv_len = size_of::<super::bindings::azhub_timeval_t>() as u32;
+        let tv_len = size_of::<super::bindings::azhub_timeval_t>();
         let tv_ptr = (&tv as *const super::bindings::azhub_timeval_t).cast();
         if let Err(e) = setsockopt_raw(fd, c.sol_socket, c.so_sndtimeo, tv_ptr, tv_len) {
             ::log::warn!(target: LOG_TRANSPORT, "cannot set the send timeout: errno {e}");

@@ -77,7 +77,7 @@ extern "C" {
 
     pub(crate) fn azhub_z_errno() -> c_int;
     pub(crate) fn azhub_z_socket(family: c_int, ty: c_int, proto: c_int) -> c_int;
-    pub(crate) fn azhub_z_connect(fd: c_int, addr: *const c_void, addrlen: u32) -> c_int;
+    pub(crate) fn azhub_z_connect(fd: c_int, addr: *const c_void, addrlen: usize) -> c_int;
     pub(crate) fn azhub_z_send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
     pub(crate) fn azhub_z_recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> isize;
     pub(crate) fn azhub_z_close(fd: c_int) -> c_int;
@@ -86,7 +86,7 @@ extern "C" {
         level: c_int,
         optname: c_int,
         optval: *const c_void,
-        optlen: u32,
+        optlen: usize,
     ) -> c_int;
     /// The returned events (not 0: poll() had one ready descriptor), 0 on a timeout, or -1
     /// with errno set.
@@ -193,7 +193,7 @@ pub(crate) fn now_ms() -> u64 {
 ///
 /// `addr` points to an address written by a successful [`azhub_z_resolve`].
 #[inline]
-pub(crate) unsafe fn resolved_family(addr: *const c_void) -> (c_int, u32) {
+pub(crate) unsafe fn resolved_family(addr: *const c_void) -> (c_int, usize) {
     use super::bindings as b;
     // SAFETY: the caller's contract: the address's first two bytes are written.
     let family = c_int::from(unsafe { addr.cast::<u16>().read_unaligned() });
@@ -202,10 +202,7 @@ pub(crate) unsafe fn resolved_family(addr: *const c_void) -> (c_int, u32) {
     } else {
         b::AZHUB_SOCKADDR_IN_LEN
     };
-    // The enum constants' type is bindgen's choice (u32 in the stub): the cast is for builds
-    // where it is another.
-    #[allow(clippy::unnecessary_cast)]
-    (family, len as u32)
+    (family, len as usize)
 }
 
 /// The calling thread's errno (positive).
