@@ -248,14 +248,18 @@ int azhub_z_setsockopt(int fd, int level, int optname, const void *optval, size_
 
 /* The events come back in the result: poll() counts the descriptors whose revents is not 0,
  * so with one descriptor a positive result means revents is not 0 (the flags are positive).
+ * revents is not set before the call: poll() writes it (POSIX; Zephyr's native poll, its TLS
+ * poll over offloaded sockets and the offloaded ones clear or fill it in), and it is read only
+ * after a positive result.
  */
 int azhub_z_poll(int fd, short events, int timeout_ms)
 {
-	struct zsock_pollfd pfd = {
-		.fd = fd,
-		.events = events,
-	};
-	int ret = zsock_poll(&pfd, 1, timeout_ms);
+	struct zsock_pollfd pfd;
+	int ret;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	ret = zsock_poll(&pfd, 1, timeout_ms);
 
 	return ret > 0 ? (uint16_t)pfd.revents : ret;
 }
