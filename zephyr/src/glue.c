@@ -145,17 +145,21 @@ void azhub_z_panic(void)
 #endif
 BUILD_ASSERT(GLUE_SEM_COUNT <= AZHUB_Z_SEM_COUNT && GLUE_MUTEX_COUNT <= AZHUB_Z_MUTEX_COUNT);
 
-static struct k_sem azhub_z_sems[GLUE_SEM_COUNT];
-static struct k_mutex azhub_z_mutexes[GLUE_MUTEX_COUNT];
-
-/* As many semaphores as mutexes in every build (3, or 5 with DPS): one loop creates both. */
+/* As many semaphores as mutexes in every build (3, or 5 with DPS): semaphore i and mutex i
+ * share an entry, so that one loop over one array (one pointer) creates both.
+ */
 BUILD_ASSERT(GLUE_SEM_COUNT == GLUE_MUTEX_COUNT);
+
+static struct {
+	struct k_sem sem;
+	struct k_mutex mutex;
+} azhub_z_sync[GLUE_SEM_COUNT];
 
 static int glue_sync_init(void)
 {
 	for (int i = 0; i < GLUE_SEM_COUNT; i++) {
-		k_sem_init(&azhub_z_sems[i], 0, 1);
-		k_mutex_init(&azhub_z_mutexes[i]);
+		k_sem_init(&azhub_z_sync[i].sem, 0, 1);
+		k_mutex_init(&azhub_z_sync[i].mutex);
 	}
 	return 0;
 }
@@ -174,19 +178,19 @@ BUILD_ASSERT(__builtin_types_compatible_p(azhub_z_ticks_t, k_ticks_t));
 int azhub_z_sem_take(size_t id, azhub_z_ticks_t ticks)
 {
 	__ASSERT_NO_MSG(id < GLUE_SEM_COUNT);
-	return k_sem_take(&azhub_z_sems[id], Z_TIMEOUT_TICKS(ticks));
+	return k_sem_take(&azhub_z_sync[id].sem, Z_TIMEOUT_TICKS(ticks));
 }
 
 void azhub_z_sem_give(size_t id)
 {
 	__ASSERT_NO_MSG(id < GLUE_SEM_COUNT);
-	k_sem_give(&azhub_z_sems[id]);
+	k_sem_give(&azhub_z_sync[id].sem);
 }
 
 void azhub_z_sem_reset(size_t id)
 {
 	__ASSERT_NO_MSG(id < GLUE_SEM_COUNT);
-	k_sem_reset(&azhub_z_sems[id]);
+	k_sem_reset(&azhub_z_sync[id].sem);
 }
 
 /* With K_FOREVER k_mutex_lock() returns 0: it neither times out nor, in a thread (the library
@@ -195,13 +199,13 @@ void azhub_z_sem_reset(size_t id)
 void azhub_z_mutex_lock(size_t id)
 {
 	__ASSERT_NO_MSG(id < GLUE_MUTEX_COUNT);
-	(void)k_mutex_lock(&azhub_z_mutexes[id], K_FOREVER);
+	(void)k_mutex_lock(&azhub_z_sync[id].mutex, K_FOREVER);
 }
 
 int azhub_z_mutex_unlock(size_t id)
 {
 	__ASSERT_NO_MSG(id < GLUE_MUTEX_COUNT);
-	return k_mutex_unlock(&azhub_z_mutexes[id]);
+	return k_mutex_unlock(&azhub_z_sync[id].mutex);
 }
 
 /* ---- Sockets --------------------------------------------------------------------------- */
