@@ -58,7 +58,9 @@ mod sync;
 pub(crate) mod sys;
 mod worker;
 
+#[cfg(feature = "capi")]
 pub(crate) use net::publish;
+#[cfg(any(feature = "capi", feature = "dps"))]
 pub(crate) use session::RECONNECTS;
 pub use session::{Extensions, OUTBOX_SIZE, SAS_TOKEN_MAX};
 use sync::StaticBuf;
@@ -294,9 +296,7 @@ impl Target for KconfigTarget {
         }
     }
     fn options(&self) -> Options {
-        let mut o = kconfig_options();
-        o.auto_twin_request |= cfg!(all(feature = "fota", feature = "capi"));
-        o
+        kconfig_target_options()
     }
     fn send_timeout_secs(&self) -> Option<u32> {
         kconfig_send_timeout()
@@ -383,9 +383,19 @@ impl CapiTargetOf for CapiPick<true> {
     /// What [`Target::to_config`] makes of [`KconfigTarget::new`].
     fn kconfig() -> ConnectConfig {
         let mut cc = ConnectConfig::from_config();
-        cc.options.auto_twin_request |= cfg!(feature = "fota");
+        cc.options = kconfig_target_options();
         cc
     }
+}
+
+/// The options of the C API's (and DPS's) connection: Kconfig's, with the C API's FOTA
+/// (features `fota` and `capi`) forcing the twin GET after SUBACK (nrf-api.md section 4.4).
+/// One rule for both forms of [`CapiTarget`].
+#[cfg_attr(not(any(feature = "capi", feature = "dps")), allow(dead_code))]
+fn kconfig_target_options() -> Options {
+    let mut o = kconfig_options();
+    o.auto_twin_request |= cfg!(all(feature = "fota", feature = "capi"));
+    o
 }
 
 /// `SO_SNDTIMEO` from Kconfig, if enabled.
