@@ -303,7 +303,7 @@ fn twin_requests_and_method_response_topics() {
     for (kind, topic, qos) in [
         (
             MessageKind::TwinGet {
-                request_id: Some("abc"),
+                request_id: Some(b"abc".as_slice()),
             },
             "$iothub/twin/GET/?$rid=abc",
             QoS::AtMostOnce,
@@ -315,7 +315,7 @@ fn twin_requests_and_method_response_topics() {
         ),
         (
             MessageKind::MethodResponse {
-                request_id: "77",
+                request_id: b"77",
                 status: 200,
             },
             "$iothub/methods/res/200/?$rid=77",
@@ -323,7 +323,7 @@ fn twin_requests_and_method_response_topics() {
         ),
         (
             MessageKind::MethodResponse {
-                request_id: "78",
+                request_id: b"78",
                 status: 70_000,
             },
             "$iothub/methods/res/70000/?$rid=78",
@@ -417,7 +417,7 @@ fn publish_refusals() {
     let rid = "r".repeat(80);
     let m = Message {
         kind: MessageKind::TwinGet {
-            request_id: Some(&rid),
+            request_id: Some(rid.as_bytes()),
         },
         ..msg
     };
@@ -427,7 +427,7 @@ fn publish_refusals() {
     );
     let m = Message {
         kind: MessageKind::MethodResponse {
-            request_id: "",
+            request_id: b"",
             status: 200,
         },
         ..msg
@@ -436,6 +436,28 @@ fn publish_refusals() {
         c.client.publish(&m, 0).err(),
         Some(PublishError::InvalidArgument)
     );
+    // A request ID that is not UTF-8 (bytes, as the C API passes them) is refused as one with
+    // a byte a topic cannot hold, in each kind that takes one.
+    for rid in [&b"r\xff"[..], b"\xc3(", b"a\xed\xa0\x80", b"\xc0\x80"] {
+        for kind in [
+            MessageKind::TwinGet {
+                request_id: Some(rid),
+            },
+            MessageKind::TwinReported {
+                request_id: Some(rid),
+            },
+            MessageKind::MethodResponse {
+                request_id: rid,
+                status: 200,
+            },
+        ] {
+            let m = Message { kind, ..msg };
+            assert_eq!(
+                c.client.publish(&m, 0).err(),
+                Some(PublishError::InvalidArgument)
+            );
+        }
+    }
     assert_eq!(c.client.poll_transmit(), None);
 }
 
@@ -610,10 +632,10 @@ fn a_topic_too_long_for_the_queue_and_the_limit_is_too_long() {
     };
     for kind in [
         MessageKind::TwinGet {
-            request_id: Some(&rid),
+            request_id: Some(rid.as_bytes()),
         },
         MessageKind::MethodResponse {
-            request_id: &rid,
+            request_id: rid.as_bytes(),
             status: 200,
         },
     ] {

@@ -150,7 +150,7 @@ pub fn direct_method_parse(c: &mut Conn, topic: &str) -> usize {
 fn respond(client: &mut Client<[u8; 512]>, request_id: &str) -> usize {
     let msg = Message {
         kind: MessageKind::MethodResponse {
-            request_id,
+            request_id: request_id.as_bytes(),
             status: 200,
         },
         payload: black_box(b"{}"),

@@ -455,8 +455,9 @@ fn send(msg: &azure_iot_hub_msg) -> Result<(), Error> {
         _ => {
             // SAFETY: the caller guarantees the request ID is readable during the call.
             let rid = unsafe { msg.request_id.bytes() }.ok_or(Error::Null)?;
-            // An empty one (UTF-8) asks for a generated request ID, as `None` does.
-            Some(utf8(rid).ok_or(Error::Publish(hub::PublishError::InvalidArgument))?)
+            // An empty one asks for a generated request ID, as `None` does; the core checks
+            // any other (UTF-8 included: `PublishError::InvalidArgument`).
+            Some(rid)
         }
     };
     let kind = match topic_type {
@@ -517,8 +518,8 @@ fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
     let packet_id = message_id(0)?;
     // SAFETY: the caller guarantees both buffers are readable during the call.
     let (rid, payload) = unsafe { (result.request_id.bytes(), result.payload.bytes()) };
-    let (rid, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
-    let request_id = utf8(rid).ok_or(Error::Publish(hub::PublishError::InvalidArgument))?;
+    // The request ID is checked by the core (UTF-8 included: `PublishError::InvalidArgument`).
+    let (request_id, payload) = (rid.ok_or(Error::Null)?, payload.ok_or(Error::Null)?);
     publish(&Message {
         kind: MessageKind::MethodResponse {
             request_id,

@@ -283,20 +283,23 @@ pub enum MessageKind<'a> {
         /// Application and system properties, written verbatim.
         properties: &'a dyn PropertyList,
     },
-    /// A twin GET; the request ID is generated when `None`.
+    /// A twin GET; the request ID is generated when `None` (or empty).
     TwinGet {
-        /// `$rid`.
-        request_id: Option<&'a str>,
+        /// `$rid`: UTF-8 without NUL, `#`, `+`, `&` or `=` ([`PublishError::InvalidArgument`]
+        /// otherwise). Bytes, checked once by [`Client::publish`] (the C API passes its buffer
+        /// as it is).
+        request_id: Option<&'a [u8]>,
     },
-    /// A reported-properties PATCH; the request ID is generated when `None`.
+    /// A reported-properties PATCH; the request ID is generated when `None` (or empty).
     TwinReported {
-        /// `$rid`.
-        request_id: Option<&'a str>,
+        /// `$rid`, as for [`MessageKind::TwinGet`].
+        request_id: Option<&'a [u8]>,
     },
     /// The response to a direct method.
     MethodResponse {
-        /// The request ID of the call.
-        request_id: &'a str,
+        /// The request ID of the call (an event's `request_id.as_bytes()`): not empty, UTF-8
+        /// without NUL, `#`, `+` or `&` ([`PublishError::InvalidArgument`] otherwise).
+        request_id: &'a [u8],
         /// The status (any integer, as IoT Hub allows).
         status: u32,
     },
@@ -909,16 +912,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         let mut digits = 0;
         // The request ID, and the length of the rest of the topic (telemetry: without the bag,
         // whose length is known once it is written).
-        let (rid, rest): (&str, usize) = match kind {
-            MessageKind::Telemetry { .. } => {
-                ("", telemetry::topic_len(usize::from(self.device_id_len), 0))
-            }
+        let (rid, rest): (&[u8], usize) = match kind {
+            MessageKind::Telemetry { .. } => (
+                b"",
+                telemetry::topic_len(usize::from(self.device_id_len), 0),
+            ),
             MessageKind::TwinGet { request_id } | MessageKind::TwinReported { request_id } => {
                 let r = match request_id {
                     Some(r) if !r.is_empty() => r,
                     _ => {
                         generated = Some(self.next_request_id());
-                        ""
+                        b""
                     }
                 };
                 (r, twin_head(&kind).len())
@@ -934,12 +938,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
                 (r, methods::RES_PREFIX.len() + digits + methods::RID.len())
             }
         };
-        // A request ID given (not empty: a generated one is left out), checked by one call:
-        // `=` is allowed in a method response's only.
-        if !rid.is_empty() && !valid_component(rid.as_bytes(), digits != 0) {
+        // A request ID given (not empty: a generated one is left out), checked by one call,
+        // UTF-8 included: `=` is allowed in a method response's only.
+        if !rid.is_empty() && !valid_component(rid, digits != 0) {
             return Err(PublishError::InvalidArgument);
         }
-        let rid = generated.as_deref().unwrap_or(rid).as_bytes();
+        let rid = generated.as_ref().map_or(rid, |g| g.as_bytes());
         // The whole topic but a telemetry bag (its length is checked once it is written).
         let known = rest + rid.len();
         // The packet identifier, and the sequence's next state, stored only once the message

@@ -455,7 +455,10 @@ impl HubClient {
         payload: &[u8],
     ) -> Result<(), SendError> {
         let msg = Message {
-            kind: MessageKind::MethodResponse { request_id, status },
+            kind: MessageKind::MethodResponse {
+                request_id: request_id.as_bytes(),
+                status,
+            },
             payload,
             qos: QoS::AtMostOnce,
             packet_id: None,

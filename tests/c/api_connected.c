@@ -163,6 +163,10 @@ int main(void)
 	CHECK_EQ(azure_iot_hub_send(&msg), -ENOMSG);
 	msg.request_id = buf_str("r&1");
 	CHECK_EQ(azure_iot_hub_send(&msg), -ENOMSG);
+	msg.request_id = buf_str("r\xff"); /* not UTF-8: the core's check, as a '#' */
+	CHECK_EQ(azure_iot_hub_send(&msg), -ENOMSG);
+	msg.request_id = buf_str("\xc3(");
+	CHECK_EQ(azure_iot_hub_send(&msg), -ENOMSG);
 	msg.request_id.ptr = NULL;
 	msg.request_id.size = 3;
 	CHECK_EQ(azure_iot_hub_send(&msg), -EINVAL);
@@ -231,6 +235,8 @@ int main(void)
 	result.request_id = buf_str("");
 	CHECK_EQ(azure_iot_hub_method_respond(&result), -EFAULT); /* empty request ID */
 	result.request_id = buf_str("r#");
+	CHECK_EQ(azure_iot_hub_method_respond(&result), -EFAULT);
+	result.request_id = buf_str("r\xff"); /* not UTF-8 */
 	CHECK_EQ(azure_iot_hub_method_respond(&result), -EFAULT);
 	result.request_id = text_of(95); /* the topic is longer than 100 */
 	CHECK_EQ(azure_iot_hub_method_respond(&result), -EFAULT);
