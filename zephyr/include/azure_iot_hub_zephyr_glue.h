@@ -134,7 +134,10 @@ int azhub_z_mutex_unlock(size_t id);
 int azhub_z_errno(void);
 int azhub_z_socket(int family, int type, int proto);
 int azhub_z_connect(int fd, const void *addr, size_t addrlen);
-ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags);
+/** Write all @p len bytes of @p buf (zsock_send() until done, again after EINTR).
+ * @return -1 when every byte was written; else the errno of the failed send, or 0 when send()
+ *         wrote nothing. */
+int azhub_z_send_all(int fd, const void *buf, size_t len);
 ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags);
 int azhub_z_close(int fd);
 int azhub_z_shutdown(int fd, int how);

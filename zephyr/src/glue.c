@@ -225,9 +225,31 @@ int azhub_z_connect(int fd, const void *addr, size_t addrlen)
 	return zsock_connect(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
 }
 
-ssize_t azhub_z_send(int fd, const void *buf, size_t len, int flags)
+/* The whole of @p buf, blocking (under SO_SNDTIMEO), a call interrupted (EINTR) made again: the
+ * library's one write loop, here so that each turn calls zsock_send() and reads errno itself.
+ * send() writes at most what it was given: the cut stays within @p buf.
+ */
+int azhub_z_send_all(int fd, const void *buf, size_t len)
 {
-	return zsock_send(fd, buf, len, flags);
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = zsock_send(fd, p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return errno;
+		}
+		if (n == 0) {
+			return 0;
+		}
+		n = MIN((size_t)n, len);
+		p += n;
+		len -= n;
+	}
+	return -1;
 }
 
 ssize_t azhub_z_recv(int fd, void *buf, size_t len, int flags)

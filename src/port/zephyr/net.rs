@@ -9,26 +9,17 @@ use crate::hub::{self, Message};
 /// Room for any socket address (`struct sockaddr_in6` is 24 bytes in Zephyr).
 const SOCKADDR_ROOM: usize = 64;
 
-/// Writes all of `bytes` (blocking, under `SO_SNDTIMEO`). Returns the errno on failure.
-pub(crate) fn send_all(fd: c_int, mut bytes: &[u8]) -> Result<(), i32> {
-    while !bytes.is_empty() {
-        // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
-        let n = unsafe { sys::azhub_z_send(fd, bytes.as_ptr().cast(), bytes.len(), 0) };
-        if n < 0 {
-            let e = sys::errno();
-            if e == sys::consts().eintr {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(0);
-        }
-        // send() writes at most what it was given: the cut is within `bytes` (no panic path).
-        let n = usize::try_from(n).unwrap_or(0).min(bytes.len());
-        bytes = bytes.split_at(n).1;
+/// Writes all of `bytes` (blocking, under `SO_SNDTIMEO`). Returns the errno on failure (0 when
+/// send() wrote nothing). The loop is the glue's (`azhub_z_send_all`).
+#[inline]
+pub(crate) fn send_all(fd: c_int, bytes: &[u8]) -> Result<(), i32> {
+    // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
+    let e = unsafe { sys::azhub_z_send_all(fd, bytes.as_ptr().cast(), bytes.len()) };
+    if e < 0 {
+        Ok(())
+    } else {
+        Err(e)
     }
-    Ok(())
 }
 
 fn break_link(link: &mut Link, err: i32) {

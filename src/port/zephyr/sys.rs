@@ -78,7 +78,9 @@ extern "C" {
     pub(crate) fn azhub_z_errno() -> c_int;
     pub(crate) fn azhub_z_socket(family: c_int, ty: c_int, proto: c_int) -> c_int;
     pub(crate) fn azhub_z_connect(fd: c_int, addr: *const c_void, addrlen: usize) -> c_int;
-    pub(crate) fn azhub_z_send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
+    /// Writes all of `buf` (again after `EINTR`): -1 when all was written, else the errno of
+    /// the failed send, or 0 when send() wrote nothing.
+    pub(crate) fn azhub_z_send_all(fd: c_int, buf: *const c_void, len: usize) -> c_int;
     pub(crate) fn azhub_z_recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> isize;
     pub(crate) fn azhub_z_close(fd: c_int) -> c_int;
     pub(crate) fn azhub_z_setsockopt(
