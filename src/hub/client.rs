@@ -855,6 +855,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
         }
     }
 
+    /// A whole packet of [`Client::publish`] was written and [`Outgoing::sent`] emptied the
+    /// queue: what [`Client::transmit_complete`] then does with the packet's length (never 0),
+    /// without the length and its tests (the Zephyr port's publish).
+    #[cfg_attr(not(feature = "zephyr"), allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn packet_written(&mut self, now_ms: u64) {
+        self.last_tx_ms = now_ms;
+    }
+
     /// When [`Client::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<u64> {
         if !matches!(

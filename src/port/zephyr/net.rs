@@ -85,7 +85,7 @@ pub(crate) fn publish(msg: &Message<'_>) -> Result<u16, SendError> {
     match written {
         Ok(()) => {
             out.sent();
-            client.transmit_complete(size, now);
+            client.packet_written(now);
             ::log::debug!(target: LOG_HUB, "published {size} bytes, packet id {packet_id}");
             Ok(packet_id)
         }
