@@ -11,7 +11,9 @@ const SOCKADDR_ROOM: usize = 64;
 
 /// Writes all of `bytes` (blocking, under `SO_SNDTIMEO`). Returns the errno on failure (0 when
 /// send() wrote nothing). The loop is the glue's (`azhub_z_send_all`).
-#[inline]
+// Inlined without DPS (flush and publish, -14 B); with DPS, whose thread writes too, called.
+#[cfg_attr(not(feature = "dps"), inline(always))]
+#[cfg_attr(feature = "dps", inline)]
 pub(crate) fn send_all(fd: c_int, bytes: &[u8]) -> Result<(), i32> {
     // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
     let e = unsafe { sys::azhub_z_send_all(fd, bytes.as_ptr().cast(), bytes.len()) };
