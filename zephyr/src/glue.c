@@ -227,14 +227,17 @@ int azhub_z_connect(int fd, const void *addr, size_t addrlen)
 
 /* The whole of @p buf, blocking (under SO_SNDTIMEO), a call interrupted (EINTR) made again: the
  * library's one write loop, here so that each turn calls zsock_send() and reads errno itself.
- * send() writes at most what it was given: the cut stays within @p buf.
+ * send() writes at most what it was given; were it to answer more, what is left would be
+ * negative and end the loop as "all written" (as the library's clamped cut did), without a
+ * read past @p buf. (A slice's length, @p len is at most SSIZE_MAX.)
  */
 int azhub_z_send_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
+	ssize_t left = (ssize_t)len;
 
-	while (len > 0) {
-		ssize_t n = zsock_send(fd, p, len, 0);
+	while (left > 0) {
+		ssize_t n = zsock_send(fd, p, left, 0);
 
 		if (n < 0) {
 			if (errno == EINTR) {
@@ -245,9 +248,8 @@ int azhub_z_send_all(int fd, const void *buf, size_t len)
 		if (n == 0) {
 			return 0;
 		}
-		n = MIN((size_t)n, len);
 		p += n;
-		len -= n;
+		left -= n;
 	}
 	return -1;
 }
