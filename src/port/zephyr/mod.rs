@@ -595,7 +595,7 @@ impl AsMut<[u8]> for TxBuf {
 /// writes a NUL after each body there, so the C API hands payloads to C as strings without
 /// copying them.
 const RX_LEN: usize = RX_BUFFER_SIZE + 1;
-/// The receive buffer, taken once by the worker.
+/// The receive buffer, the worker's for good (reached through its pointer: `azhub_rs_worker`).
 #[cfg(not(feature = "dps"))]
 pub(crate) static RX: StaticBuf<RX_LEN> = StaticBuf::new();
 /// With DPS, the receive buffer is lent: to a hub connection by `connect()` (the worker gives

@@ -21,13 +21,13 @@ const POLL_SLICE_MS: u64 = 100;
 /// `k_thread_create` itself (a `k_thread_entry_t`, no trampoline; the arguments are NULL).
 #[no_mangle]
 pub extern "C" fn azhub_rs_worker(_p1: *mut c_void, _p2: *mut c_void, _p3: *mut c_void) {
-    // Without DPS the receive buffer is this thread's for good.
+    // Without DPS the receive buffer is this thread's for good: reached without a claim, so
+    // that there is no "already taken" exit to compile (nothing else takes it).
+    // SAFETY: the glue runs this entry on its one thread, started once per boot
+    // (`HubClient::new`, after it claimed `TX` under the link lock; the glue's contract), and
+    // without DPS nothing else reaches `RX`: this is the only reference to the buffer, for good.
     #[cfg(not(feature = "dps"))]
-    let Some(rx) = RX.take() else {
-        return;
-    };
-    #[cfg(not(feature = "dps"))]
-    let mut framer = Framer::nul_terminated(rx);
+    let mut framer = Framer::nul_terminated(unsafe { &mut *RX.ptr() } as &mut [u8]);
     loop {
         // Waiting forever, k_sem_take() returns 0: no result to test.
         // SAFETY: a glue semaphore id; waiting forever is allowed on this thread.
