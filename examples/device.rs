@@ -13,7 +13,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use azure_iot_hub::hub::{Event, Property};
+use azure_iot_hub::hub::{Event, Property, Received};
 use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::port::{ConnectConfig, HubClient, PortEvent};
 
@@ -53,30 +53,35 @@ fn main() {
         PortEvent::Hub(Event::Ready { .. }) => {
             let _ = tx.send(Note::Ready);
         }
-        PortEvent::Hub(Event::DirectMethod {
-            name,
-            request_id,
+        PortEvent::Hub(Event::Message {
             payload,
+            kind: Received::DirectMethod { name, request_id },
             ..
         }) => {
             println!("method {name}: {}", String::from_utf8_lossy(payload));
             let status = if *name == "ping" { 200 } else { 404 };
             let _ = client.respond_to_method(request_id.as_str(), status, br#"{"pong":true}"#);
         }
-        PortEvent::Hub(Event::TwinDesired {
-            version, payload, ..
+        PortEvent::Hub(Event::Message {
+            payload,
+            kind: Received::TwinDesired { version },
+            ..
         }) => {
             // Acknowledge the desired state by reporting the version seen.
             println!("desired: {}", String::from_utf8_lossy(payload));
             let report = format!(r#"{{"lastDesiredVersion":{version}}}"#);
             let _ = client.report_properties(report.as_bytes());
         }
-        PortEvent::Hub(Event::TwinDocument { payload, .. }) => {
+        PortEvent::Hub(Event::Message {
+            payload,
+            kind: Received::TwinDocument { .. },
+            ..
+        }) => {
             println!("twin: {}", String::from_utf8_lossy(payload));
         }
-        PortEvent::Hub(Event::C2d {
-            properties,
+        PortEvent::Hub(Event::Message {
             payload,
+            kind: Received::C2d { properties },
             ..
         }) => {
             println!(

@@ -9,7 +9,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use azure_iot_hub::hub::{Event, Property};
+use azure_iot_hub::hub::{Event, Property, Received};
 use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::port::{ConnectConfig, HubClient, PortEvent};
 use hub_emulator::{Config, Emulator};
@@ -18,31 +18,33 @@ use hub_emulator::{Config, Emulator};
 fn describe(event: &PortEvent<'_>) -> String {
     let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
     match event {
-        PortEvent::Hub(Event::C2d {
-            properties,
+        PortEvent::Hub(Event::Message {
             payload,
+            kind: Received::C2d { properties },
             ..
         }) => format!("C2d {} {}", properties.as_str(), text(payload)),
-        PortEvent::Hub(Event::DirectMethod {
-            name,
-            request_id,
+        PortEvent::Hub(Event::Message {
             payload,
+            kind: Received::DirectMethod { name, request_id },
             ..
         }) => {
             format!("DirectMethod {name} rid={request_id} {}", text(payload))
         }
-        PortEvent::Hub(Event::TwinDocument {
-            request_id,
+        PortEvent::Hub(Event::Message {
             payload,
+            kind: Received::TwinDocument { request_id },
             ..
         }) => {
             format!("TwinDocument rid={request_id} {}", text(payload))
         }
-        PortEvent::Hub(Event::TwinDesired {
-            version, payload, ..
+        PortEvent::Hub(Event::Message {
+            payload,
+            kind: Received::TwinDesired { version },
+            ..
         }) => format!("TwinDesired v{version} {}", text(payload)),
-        PortEvent::Hub(Event::TwinResult {
-            request_id, status, ..
+        PortEvent::Hub(Event::Message {
+            kind: Received::TwinResult { request_id, status },
+            ..
         }) => format!("TwinResult rid={request_id} {status}"),
         other => format!("{other:?}"),
     }
@@ -71,7 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (tx, rx) = mpsc::channel::<String>();
     let client = HubClient::with_handler(move |client, event| {
-        if let PortEvent::Hub(Event::DirectMethod { request_id, .. }) = event {
+        if let PortEvent::Hub(Event::Message {
+            kind: Received::DirectMethod { request_id, .. },
+            ..
+        }) = event
+        {
             client
                 .respond_to_method(request_id.as_str(), 200, br#"{"result":"done"}"#)
                 .ok();

@@ -3,7 +3,7 @@
 
 use azure_iot_hub::hub::{
     properties::NO_PROPERTIES, Event, Message, MessageKind, Options, ProtocolError, PublishError,
-    State,
+    Received, State,
 };
 use azure_iot_hub::hub::{Property, PropertyList, DEVICE_CLIENT_TYPE};
 use azure_iot_hub::mqtt::QoS;
@@ -663,10 +663,10 @@ fn incoming_c2d_method_and_twin_messages() {
     let t = "devices/d/messages/devicebound/%24.mid=1&%24.to=%2Fdevices%2Fd%2Fmessages%2FdeviceBound&color=red";
     c.handle_input(&publish_packet(t, 1, 42, b"hello"));
     match c.poll_event(0).unwrap().unwrap() {
-        Event::C2d {
+        Event::Message {
             topic,
-            properties,
             payload,
+            kind: Received::C2d { properties },
         } => {
             assert_eq!(topic, t);
             assert_eq!(payload, b"hello");
@@ -686,11 +686,13 @@ fn incoming_c2d_method_and_twin_messages() {
     ));
     assert_eq!(
         c.poll_event(0).unwrap(),
-        Some(Event::DirectMethod {
+        Some(Event::Message {
             topic: "$iothub/methods/POST/led/?$rid=17".into(),
-            name: "led".into(),
-            request_id: "17".into(),
-            payload: b"1"
+            payload: b"1",
+            kind: Received::DirectMethod {
+                name: "led".into(),
+                request_id: "17".into(),
+            },
         })
     );
     c.handle_input(&publish_packet(
@@ -701,8 +703,8 @@ fn incoming_c2d_method_and_twin_messages() {
     ));
     assert!(matches!(
         c.poll_event(0).unwrap(),
-        Some(Event::TwinDocument {
-            request_id,
+        Some(Event::Message {
+            kind: Received::TwinDocument { request_id },
             ..
         }) if request_id == "1"
     ));
@@ -715,9 +717,11 @@ fn incoming_c2d_method_and_twin_messages() {
     let e = c.poll_event(0).unwrap();
     assert!(matches!(
         e,
-        Some(Event::TwinResult {
-            status: 204,
-            request_id,
+        Some(Event::Message {
+            kind: Received::TwinResult {
+                status: 204,
+                request_id,
+            },
             ..
         }) if request_id == "2"
     ));
@@ -731,9 +735,11 @@ fn incoming_c2d_method_and_twin_messages() {
     let e = c.poll_event(0).unwrap();
     assert!(matches!(
         e,
-        Some(Event::TwinResult {
-            status: 400,
-            request_id,
+        Some(Event::Message {
+            kind: Received::TwinResult {
+                status: 400,
+                request_id,
+            },
             ..
         }) if request_id == "3"
     ));
@@ -747,7 +753,10 @@ fn incoming_c2d_method_and_twin_messages() {
     let e = c.poll_event(0).unwrap();
     assert!(matches!(
         e,
-        Some(Event::TwinDesired { version, .. }) if version == "7"
+        Some(Event::Message {
+            kind: Received::TwinDesired { version },
+            ..
+        }) if version == "7"
     ));
     assert_eq!(e.and_then(|e| e.twin_version()), Some("7".into()));
 }
@@ -769,9 +778,10 @@ fn malformed_and_unknown_messages_are_reported_and_the_stream_continues() {
     );
     assert_eq!(
         c.poll_event(0).unwrap(),
-        Some(Event::UnknownTopic {
+        Some(Event::Message {
             topic: "some/other/topic".into(),
-            payload: b"zz"
+            payload: b"zz",
+            kind: Received::UnknownTopic,
         })
     );
     assert_eq!(

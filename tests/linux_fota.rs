@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use azure_iot_hub::fota::FirmwareSink;
-use azure_iot_hub::hub::Event;
+use azure_iot_hub::hub::{Event, Received};
 use azure_iot_hub::port::{
     ConnectConfig, FileSink, FotaEvent, FotaSettings, HubClient, HubFota, PortEvent,
 };
@@ -32,10 +32,18 @@ impl Ev {
     fn from_port(ev: &PortEvent<'_>) -> Ev {
         match ev {
             PortEvent::Hub(Event::Ready { refused }) => Ev::Ready(*refused),
-            PortEvent::Hub(Event::TwinDocument { payload, .. }) => Ev::TwinDocument {
+            PortEvent::Hub(Event::Message {
+                payload,
+                kind: Received::TwinDocument { .. },
+                ..
+            }) => Ev::TwinDocument {
                 payload: payload.to_vec(),
             },
-            PortEvent::Hub(Event::TwinDesired { payload, .. }) => Ev::TwinDesired {
+            PortEvent::Hub(Event::Message {
+                payload,
+                kind: Received::TwinDesired { .. },
+                ..
+            }) => Ev::TwinDesired {
                 payload: payload.to_vec(),
             },
             _ => Ev::Other,

@@ -14,7 +14,7 @@
 //!   decoding of the request packet (what the C2D row also counts).
 
 use azure_iot_hub::hub::{
-    classify, Client, Event, HubTopic, Message, MessageKind, Options, Property,
+    classify, Client, Event, HubTopic, Message, MessageKind, Options, Property, Received,
 };
 use azure_iot_hub::mqtt::{Framed, QoS};
 use azure_iot_hub::Connection;
@@ -119,9 +119,9 @@ pub fn c2d_receive(c: &mut Conn, len: usize) -> usize {
         panic!("no packet")
     };
     let ev = c.client.handle_packet(header, body, 0).unwrap();
-    let Event::C2d {
-        properties,
+    let Event::Message {
         payload,
+        kind: Received::C2d { properties },
         ..
     } = ev
     else {
@@ -175,8 +175,9 @@ pub fn direct_method(c: &mut Conn, len: usize) -> usize {
         panic!("no packet")
     };
     let ev = c.client.handle_packet(header, body, 0).unwrap();
-    let Event::DirectMethod {
-        name, request_id, ..
+    let Event::Message {
+        kind: Received::DirectMethod { name, request_id },
+        ..
     } = ev
     else {
         panic!("not a method: {ev:?}")

@@ -5,7 +5,7 @@
 use crate::ops::{self, DEVICE};
 use crate::sink::{self, Sink};
 use crate::wire::Hub;
-use azure_iot_hub::hub::{Event, Message, MessageKind, Options, Property};
+use azure_iot_hub::hub::{Event, Message, MessageKind, Options, Property, Received};
 use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::port::{HubClient, PortEvent};
 use azure_iot_hub::Connection;
@@ -234,7 +234,10 @@ pub fn run(n: usize, peer: Peer) -> Throughput {
     let (st, ak) = (stage.clone(), acked.clone());
     let c = HubClient::with_handler(move |_, ev| match ev {
         PortEvent::Hub(Event::Ready { .. }) => st.store(1, Ordering::Release),
-        PortEvent::Hub(Event::TwinDocument { .. }) => st.store(2, Ordering::Release),
+        PortEvent::Hub(Event::Message {
+            kind: Received::TwinDocument { .. },
+            ..
+        }) => st.store(2, Ordering::Release),
         PortEvent::Hub(Event::Puback { packet_id }) => {
             ak.store(u32::from(*packet_id), Ordering::Release)
         }

@@ -2,7 +2,7 @@
 //! sends them to the local hub, seen by a counting TCP proxy between the two.
 
 use crate::ops::{self, DEVICE, HOST};
-use azure_iot_hub::hub::{Event, Message, MessageKind, Options, Property};
+use azure_iot_hub::hub::{Event, Message, MessageKind, Options, Property, Received};
 use azure_iot_hub::mqtt::QoS;
 use azure_iot_hub::port::{ConnectConfig, HubClient, PortEvent};
 use azure_iot_hub::Connection;
@@ -277,7 +277,10 @@ pub fn client() -> (HubClient, mpsc::Receiver<Ev>) {
         let e = match ev {
             PortEvent::Hub(Event::Ready { .. }) => Ev::Ready,
             PortEvent::Hub(Event::Puback { packet_id }) => Ev::Puback(*packet_id),
-            PortEvent::Hub(Event::TwinDocument { .. }) => Ev::Twin,
+            PortEvent::Hub(Event::Message {
+                kind: Received::TwinDocument { .. },
+                ..
+            }) => Ev::Twin,
             _ => Ev::Other,
         };
         let _ = tx.lock().unwrap().send(e);

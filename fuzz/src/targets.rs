@@ -7,7 +7,7 @@ use azure_iot_hub::dps;
 use azure_iot_hub::fota::{self, http::Download, Fota, FotaOptions};
 use azure_iot_hub::hub::{
     self, properties::NO_PROPERTIES, Client, Event, HubTopic, Message, MessageKind, Options,
-    PropertyBag,
+    PropertyBag, Received,
 };
 use azure_iot_hub::mqtt::{Framed, Framer, QoS};
 
@@ -116,8 +116,10 @@ pub fn mqtt_client(data: &[u8]) {
 
 fn check_event(event: &Event<'_>) {
     match *event {
-        Event::C2d {
-            topic, properties, ..
+        Event::Message {
+            topic,
+            kind: Received::C2d { properties },
+            ..
         } => {
             assert!(topic.as_str().ends_with(properties.as_str()));
             for (k, v) in properties.iter() {
@@ -128,10 +130,9 @@ fn check_event(event: &Event<'_>) {
                 .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
                 .eq(properties.iter_bytes()));
         }
-        Event::DirectMethod {
+        Event::Message {
             topic,
-            name,
-            request_id,
+            kind: Received::DirectMethod { name, request_id },
             ..
         } => {
             let topic = topic.as_str();

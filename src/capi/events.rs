@@ -23,19 +23,22 @@ use super::types::azure_iot_hub_topic_type::*;
 use super::types::iot_hub_state::*;
 use super::types::*;
 use crate::config::AZURE_IOT_HUB_MSG_PROPERTY_RECV_MAX_COUNT as RECV_MAX;
-use crate::hub::{self, Event, PropertyBag, Text};
+use crate::hub::{self, Event, PropertyBag, Received, Text};
 use crate::port::PortEvent;
 
 /// The topic type a received topic has: that of the event the core would make of it (its one
 /// classification, [`hub::publish_event`]; no payload is needed to tell).
 fn topic_type_of(topic: Text<'_>) -> azure_iot_hub_topic_type {
     match hub::publish_event(topic, &[]) {
-        Event::C2d { .. } => AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
-        Event::DirectMethod { .. } => AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
-        Event::TwinDesired { .. } => AZURE_IOT_HUB_TOPIC_TWIN_DESIRED,
-        Event::TwinDocument { .. } | Event::TwinResult { .. } => {
-            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT
-        }
+        Event::Message { kind, .. } => match kind {
+            Received::C2d { .. } => AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
+            Received::DirectMethod { .. } => AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
+            Received::TwinDesired { .. } => AZURE_IOT_HUB_TOPIC_TWIN_DESIRED,
+            Received::TwinDocument { .. } | Received::TwinResult { .. } => {
+                AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT
+            }
+            Received::UnknownTopic => AZURE_IOT_HUB_TOPIC_UNKNOWN,
+        },
         _ => AZURE_IOT_HUB_TOPIC_UNKNOWN,
     }
 }
@@ -131,88 +134,96 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
                 AZURE_IOT_HUB_EVT_PUBACK
             }
             Event::Pingresp => AZURE_IOT_HUB_EVT_PINGRESP,
-            Event::C2d {
+            Event::Message {
                 topic: name,
-                properties: bag,
-                payload,
+                payload: body,
+                kind,
             } => {
-                property_count = read_properties(bag, &mut props);
-                // The first `property_count` entries are initialised: read_properties wrote them.
-                properties = props.as_mut_ptr().cast::<azure_iot_hub_property>();
-                evt.data.msg.payload = nul_terminated(payload);
-                topic = Some((AZURE_IOT_HUB_TOPIC_DEVICEBOUND, name));
-                msg = true;
-                AZURE_IOT_HUB_EVT_DATA_RECEIVED
-            }
-            Event::DirectMethod {
-                topic: name,
-                name: method,
-                request_id,
-                payload,
-            } => {
-                evt.data.method = azure_iot_hub_method {
-                    name: buf(method),
-                    request_id: buf(request_id),
-                    payload: nul_terminated(payload),
+                let payload = nul_terminated(body);
+                let (tt, t) = match kind {
+                    Received::C2d { properties: bag } => {
+                        property_count = read_properties(bag, &mut props);
+                        // The first `property_count` entries are initialised: read_properties
+                        // wrote them.
+                        properties = props.as_mut_ptr().cast::<azure_iot_hub_property>();
+                        evt.data.msg.payload = payload;
+                        msg = true;
+                        (
+                            AZURE_IOT_HUB_TOPIC_DEVICEBOUND,
+                            AZURE_IOT_HUB_EVT_DATA_RECEIVED,
+                        )
+                    }
+                    Received::DirectMethod {
+                        name: method,
+                        request_id,
+                    } => {
+                        evt.data.method = azure_iot_hub_method {
+                            name: buf(method),
+                            request_id: buf(request_id),
+                            payload,
+                        };
+                        (
+                            AZURE_IOT_HUB_TOPIC_DIRECT_METHOD,
+                            AZURE_IOT_HUB_EVT_DIRECT_METHOD,
+                        )
+                    }
+                    Received::TwinDocument { request_id } => {
+                        // The full twin document. FOTA reads the twin before the application
+                        // (nrf-api.md section 5.2).
+                        #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
+                        super::fota::on_twin(body);
+                        evt.data.msg.payload = payload;
+                        evt.data.msg.request_id = buf(request_id);
+                        msg = true;
+                        (
+                            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT,
+                            AZURE_IOT_HUB_EVT_TWIN_RECEIVED,
+                        )
+                    }
+                    Received::TwinDesired { .. } => {
+                        #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
+                        super::fota::on_twin(body);
+                        // properties stay NULL with a count of 0.
+                        evt.data.msg.payload = payload;
+                        msg = true;
+                        (
+                            AZURE_IOT_HUB_TOPIC_TWIN_DESIRED,
+                            AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED,
+                        )
+                    }
+                    Received::TwinResult { request_id, status } => {
+                        let ok = matches!(status, 202 | 204);
+                        if !ok {
+                            log::warn!("twin request {request_id} failed with status {status}");
+                        }
+                        let request_id = buf(request_id);
+                        // `data.result` lies over `data.msg.topic`; `data.msg.payload` and
+                        // `data.msg.request_id` come after it (asserted in types.rs), so both
+                        // views hold.
+                        evt.data.msg.payload = payload;
+                        evt.data.msg.request_id = request_id;
+                        evt.data.result = azure_iot_hub_result {
+                            request_id,
+                            status: status.into(),
+                            payload,
+                        };
+                        (
+                            AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT,
+                            if ok {
+                                AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS
+                            } else {
+                                AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL
+                            },
+                        )
+                    }
+                    Received::UnknownTopic => {
+                        log::warn!("message on unrecognised topic {name}; dropped");
+                        evt.data.err = neg(ENOMSG);
+                        (AZURE_IOT_HUB_TOPIC_UNKNOWN, AZURE_IOT_HUB_EVT_ERROR)
+                    }
                 };
-                topic = Some((AZURE_IOT_HUB_TOPIC_DIRECT_METHOD, name));
-                AZURE_IOT_HUB_EVT_DIRECT_METHOD
-            }
-            Event::TwinDocument {
-                topic: name,
-                request_id,
-                payload,
-            } => {
-                // FOTA reads the twin before the application (nrf-api.md section 5.2).
-                #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
-                super::fota::on_twin(payload);
-                evt.data.msg.payload = nul_terminated(payload);
-                evt.data.msg.request_id = buf(request_id);
-                topic = Some((AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name));
-                msg = true;
-                AZURE_IOT_HUB_EVT_TWIN_RECEIVED
-            }
-            Event::TwinDesired {
-                topic: name,
-                payload,
-                ..
-            } => {
-                #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
-                super::fota::on_twin(payload);
-                // properties stay NULL with a count of 0.
-                evt.data.msg.payload = nul_terminated(payload);
-                topic = Some((AZURE_IOT_HUB_TOPIC_TWIN_DESIRED, name));
-                msg = true;
-                AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED
-            }
-            Event::TwinResult {
-                topic: name,
-                request_id,
-                status,
-                payload,
-                ..
-            } => {
-                let ok = matches!(status, 202 | 204);
-                if !ok {
-                    log::warn!("twin request {request_id} failed with status {status}");
-                }
-                let payload = nul_terminated(payload);
-                let request_id = buf(request_id);
-                // `data.result` lies over `data.msg.topic`; `data.msg.payload` and
-                // `data.msg.request_id` come after it (asserted in types.rs), so both views hold.
-                evt.data.msg.payload = payload;
-                evt.data.msg.request_id = request_id;
-                evt.data.result = azure_iot_hub_result {
-                    request_id,
-                    status: status.into(),
-                    payload,
-                };
-                topic = Some((AZURE_IOT_HUB_TOPIC_TWIN_REQUEST_RESULT, name));
-                if ok {
-                    AZURE_IOT_HUB_EVT_TWIN_RESULT_SUCCESS
-                } else {
-                    AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL
-                }
+                topic = Some((tt, name));
+                t
             }
             Event::MessageTooLarge { topic: name, size } => {
                 log::warn!(
@@ -227,12 +238,6 @@ pub(super) fn on_port_event(ev: &PortEvent<'_>) {
                 log::warn!("malformed message on {name:?}; dropped");
                 evt.data.err = neg(EBADMSG);
                 topic = Some((AZURE_IOT_HUB_TOPIC_UNKNOWN, name.unwrap_or_default()));
-                AZURE_IOT_HUB_EVT_ERROR
-            }
-            Event::UnknownTopic { topic: name, .. } => {
-                log::warn!("message on unrecognised topic {name}; dropped");
-                evt.data.err = neg(ENOMSG);
-                topic = Some((AZURE_IOT_HUB_TOPIC_UNKNOWN, name));
                 AZURE_IOT_HUB_EVT_ERROR
             }
         },
@@ -449,9 +454,10 @@ mod tests {
 
         // Unknown and malformed messages.
         assert_eq!(
-            feed(PortEvent::Hub(&Event::UnknownTopic {
+            feed(PortEvent::Hub(&Event::Message {
                 topic: "a/b".into(),
-                payload: b"x"
+                payload: b"x",
+                kind: Received::UnknownTopic,
             })),
             [error(ENOMSG, Some("a/b"))]
         );
@@ -496,12 +502,14 @@ mod tests {
 
         // A failed twin request: data.result filled, payload NUL-terminated, in data.msg too.
         let t = "$iothub/twin/res/404/?$rid=77";
-        let got = feed(PortEvent::Hub(&Event::TwinResult {
+        let got = feed(PortEvent::Hub(&Event::Message {
             topic: t.into(),
-            request_id: "77".into(),
-            status: 404,
             // As the port's framer leaves it: a NUL after the payload.
             payload: &b"{\"message\":\"nope\"}\0"[..18],
+            kind: Received::TwinResult {
+                request_id: "77".into(),
+                status: 404,
+            },
         }));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_RESULT_FAIL as i32);
@@ -518,10 +526,12 @@ mod tests {
 
         // A desired patch: no properties, NULL pointer.
         let d = "$iothub/twin/PATCH/properties/desired/?$version=3";
-        let got = feed(PortEvent::Hub(&Event::TwinDesired {
+        let got = feed(PortEvent::Hub(&Event::Message {
             topic: d.into(),
-            version: "3".into(),
             payload: &b"{}\0"[..2],
+            kind: Received::TwinDesired {
+                version: "3".into(),
+            },
         }));
         assert_eq!(got[0].t, AZURE_IOT_HUB_EVT_TWIN_DESIRED_RECEIVED as i32);
         assert_eq!(
@@ -531,10 +541,12 @@ mod tests {
 
         // C2D: at most RECV_MAX properties, as received.
         let c = "devices/d/messages/devicebound/a=1&b=%20&c&d=4&e=5";
-        let got = feed(PortEvent::Hub(&Event::C2d {
+        let got = feed(PortEvent::Hub(&Event::Message {
             topic: c.into(),
-            properties: crate::hub::c2d::parse(c).unwrap_or_default(),
             payload: &b"hi\0"[..2],
+            kind: Received::C2d {
+                properties: crate::hub::c2d::parse(c).unwrap_or_default(),
+            },
         }));
         assert_eq!(got[0].topic_type, AZURE_IOT_HUB_TOPIC_DEVICEBOUND as i32);
         let want = [("a", "1"), ("b", "%20"), ("c", ""), ("d", "4"), ("e", "5")];

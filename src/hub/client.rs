@@ -188,56 +188,15 @@ pub enum Event<'a> {
     },
     /// PINGRESP.
     Pingresp,
-    /// A cloud-to-device message.
-    C2d {
+    /// A message from the hub, on one of its topics (or on one the library does not know):
+    /// what it is, with the parts of its topic, is `kind`.
+    Message {
         /// The full topic.
         topic: Text<'a>,
-        /// Its properties, as received (URL-encoded).
-        properties: PropertyBag<'a>,
         /// The body.
         payload: &'a [u8],
-    },
-    /// A direct-method call; answer it with [`MessageKind::MethodResponse`].
-    DirectMethod {
-        /// The full topic.
-        topic: Text<'a>,
-        /// Method name.
-        name: Text<'a>,
-        /// Request ID to answer with.
-        request_id: Text<'a>,
-        /// The call's payload.
-        payload: &'a [u8],
-    },
-    /// The full twin document (response status 200).
-    TwinDocument {
-        /// The full topic.
-        topic: Text<'a>,
-        /// `$rid` of the GET.
-        request_id: Text<'a>,
-        /// `{"desired":{...},"reported":{...}}`.
-        payload: &'a [u8],
-    },
-    /// A desired-properties patch.
-    TwinDesired {
-        /// The full topic.
-        topic: Text<'a>,
-        /// `$version` of the patch.
-        version: Text<'a>,
-        /// The patch JSON (with `"$version"`).
-        payload: &'a [u8],
-    },
-    /// Any other twin response: 204 after a reported PATCH, or an error status. Its
-    /// `$version` (after a reported PATCH) is found in the topic when asked:
-    /// [`Event::twin_version`].
-    TwinResult {
-        /// The full topic.
-        topic: Text<'a>,
-        /// `$rid` of the request.
-        request_id: Text<'a>,
-        /// The status code.
-        status: u16,
-        /// The response body (an error description for failures).
-        payload: &'a [u8],
+        /// What the topic says the message is.
+        kind: Received<'a>,
     },
     /// A message larger than the receive buffer. It was skipped (and acknowledged if QoS 1), and
     /// the stream is still in sync.
@@ -253,26 +212,66 @@ pub enum Event<'a> {
         /// The topic, when it was valid (UTF-8, no U+0000 or wildcard).
         topic: Option<Text<'a>>,
     },
-    /// A message on a topic the library does not know. It was skipped.
-    UnknownTopic {
-        /// The topic.
-        topic: Text<'a>,
-        /// The body.
-        payload: &'a [u8],
-    },
 }
 
 impl<'a> Event<'a> {
     /// The twin `$version` an event carries: a desired patch's, or that of a twin response
-    /// after a reported PATCH ([`Event::TwinResult`]'s topic, read when asked). `None` for
+    /// after a reported PATCH ([`Received::TwinResult`]'s topic, read when asked). `None` for
     /// every other event.
     pub fn twin_version(&self) -> Option<Text<'a>> {
         match *self {
-            Event::TwinDesired { version, .. } => Some(version),
-            Event::TwinResult { topic, .. } => twin::response_version(topic),
+            Event::Message {
+                kind: Received::TwinDesired { version },
+                ..
+            } => Some(version),
+            Event::Message {
+                topic,
+                kind: Received::TwinResult { .. },
+                ..
+            } => twin::response_version(topic),
             _ => None,
         }
     }
+}
+
+/// What a received message ([`Event::Message`]) is, by its topic, with the topic's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received<'a> {
+    /// A cloud-to-device message.
+    C2d {
+        /// Its properties, as received (URL-encoded).
+        properties: PropertyBag<'a>,
+    },
+    /// A direct-method call (the payload is the call's); answer it with
+    /// [`MessageKind::MethodResponse`].
+    DirectMethod {
+        /// Method name.
+        name: Text<'a>,
+        /// Request ID to answer with.
+        request_id: Text<'a>,
+    },
+    /// The full twin document (response status 200; the payload is
+    /// `{"desired":{...},"reported":{...}}`).
+    TwinDocument {
+        /// `$rid` of the GET.
+        request_id: Text<'a>,
+    },
+    /// A desired-properties patch (the payload is the patch JSON, with `"$version"`).
+    TwinDesired {
+        /// `$version` of the patch.
+        version: Text<'a>,
+    },
+    /// Any other twin response: 204 after a reported PATCH, or an error status (the payload is
+    /// the response body, an error description for failures). Its `$version` (after a
+    /// reported PATCH) is found in the topic when asked: [`Event::twin_version`].
+    TwinResult {
+        /// `$rid` of the request.
+        request_id: Text<'a>,
+        /// The status code.
+        status: u16,
+    },
+    /// A topic the library does not know. The message was skipped.
+    UnknownTopic,
 }
 
 /// What to publish.
@@ -1222,71 +1221,52 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Client<B> {
 
 /// The event a PUBLISH on `topic` with `payload` means. One called copy for the client and for
 /// whoever needs only what kind of topic a received one is (the C API's MessageTooLarge topic
-/// type). The event is built by the classification itself ([`super::classify_into`]), where the
-/// topic's parts are: no [`HubTopic`] to convert afterwards.
+/// type). The message's kind is built by the classification itself ([`super::classify_into`]),
+/// where the topic's parts are: no [`super::HubTopic`] to convert afterwards; the topic and payload
+/// are stored once, for every kind.
 #[inline(never)]
 pub(crate) fn publish_event<'p>(topic: Text<'p>, payload: &'p [u8]) -> Event<'p> {
-    super::classify_into(topic, PublishEvent { topic, payload })
-}
-
-/// The topic and payload of a PUBLISH, made into its [`Event`] by [`super::classify_into`].
-struct PublishEvent<'p> {
-    topic: Text<'p>,
-    payload: &'p [u8],
-}
-
-impl<'p> super::TopicKinds<'p, Text<'p>> for PublishEvent<'p> {
-    type Out = Event<'p>;
-    fn c2d(self, properties: PropertyBag<'p>) -> Event<'p> {
-        Event::C2d {
-            topic: self.topic,
-            properties,
-            payload: self.payload,
-        }
+    match super::classify_into(topic, AsReceived) {
+        Some(kind) => Event::Message {
+            topic,
+            payload,
+            kind,
+        },
+        None => Event::Malformed { topic: Some(topic) },
     }
-    fn method(self, m: methods::MethodTopic<Text<'p>>) -> Event<'p> {
-        Event::DirectMethod {
-            topic: self.topic,
+}
+
+/// Makes each kind of topic a [`Received`] (`None`: malformed), for [`super::classify_into`].
+struct AsReceived;
+
+impl<'p> super::TopicKinds<'p, Text<'p>> for AsReceived {
+    type Out = Option<Received<'p>>;
+    fn c2d(self, properties: PropertyBag<'p>) -> Self::Out {
+        Some(Received::C2d { properties })
+    }
+    fn method(self, m: methods::MethodTopic<Text<'p>>) -> Self::Out {
+        Some(Received::DirectMethod {
             name: m.name,
             request_id: m.request_id,
-            payload: self.payload,
-        }
+        })
     }
-    fn twin(self, t: twin::TwinTopic<Text<'p>>) -> Event<'p> {
-        let (topic, payload) = (self.topic, self.payload);
-        match t {
-            twin::TwinTopic::Desired { version } => Event::TwinDesired {
-                topic,
-                version,
-                payload,
-            },
+    fn twin(self, t: twin::TwinTopic<Text<'p>>) -> Self::Out {
+        Some(match t {
+            twin::TwinTopic::Desired { version } => Received::TwinDesired { version },
             twin::TwinTopic::Response {
                 status: 200,
                 request_id,
-                ..
-            } => Event::TwinDocument {
-                topic,
-                request_id,
-                payload,
-            },
-            twin::TwinTopic::Response { status, request_id } => Event::TwinResult {
-                topic,
-                request_id,
-                status,
-                payload,
-            },
-        }
+            } => Received::TwinDocument { request_id },
+            twin::TwinTopic::Response { status, request_id } => {
+                Received::TwinResult { request_id, status }
+            }
+        })
     }
-    fn malformed(self) -> Event<'p> {
-        Event::Malformed {
-            topic: Some(self.topic),
-        }
+    fn malformed(self) -> Self::Out {
+        None
     }
-    fn unknown(self) -> Event<'p> {
-        Event::UnknownTopic {
-            topic: self.topic,
-            payload: self.payload,
-        }
+    fn unknown(self) -> Self::Out {
+        Some(Received::UnknownTopic)
     }
 }
 

@@ -18,7 +18,7 @@ pub use crate::mqtt::{Text, TopicText};
 pub(crate) use client::{publish_event, valid_id, Checked};
 pub use client::{
     Client, ConnectError, Event, Message, MessageKind, Options, Outgoing, ProtocolError,
-    PublishError, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
+    PublishError, Received, State, MAX_DEVICE_ID_LEN, MAX_HOSTNAME_LEN,
 };
 pub use properties::{BagBytes, Property, PropertyBag, PropertyList};
 

@@ -200,7 +200,7 @@ pub struct Sent {
     /// The MQTT packet identifier (matches [`hub::Event::Puback`] for QoS 1).
     pub packet_id: u16,
     /// The twin request ID the library generated, if it generated one (matches the
-    /// `request_id` of [`hub::Event::TwinDocument`] / [`hub::Event::TwinResult`]).
+    /// `request_id` of [`hub::Received::TwinDocument`] / [`hub::Received::TwinResult`]).
     pub request_id: Option<String>,
 }
 
@@ -278,12 +278,12 @@ fn on_worker_of(shared: &Arc<Shared>) -> bool {
 /// A device client on Linux. Cheap to clone; all clones drive the same connection.
 ///
 /// ```no_run
-/// use azure_iot_hub::hub::{Event, Property};
+/// use azure_iot_hub::hub::{Event, Property, Received};
 /// use azure_iot_hub::mqtt::QoS;
 /// use azure_iot_hub::port::{ConnectConfig, HubClient, PortEvent};
 ///
 /// let client = HubClient::with_handler(|client, event| match event {
-///     PortEvent::Hub(Event::DirectMethod { name, request_id, .. }) => {
+///     PortEvent::Hub(Event::Message { kind: Received::DirectMethod { name, request_id }, .. }) => {
 ///         let _ = client.respond_to_method(request_id.as_str(), 200, format!("{{\"ran\":\"{name}\"}}").as_bytes());
 ///     }
 ///     other => println!("{other:?}"),

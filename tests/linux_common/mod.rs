@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use azure_iot_hub::hub::Event;
+use azure_iot_hub::hub::{Event, Received};
 use azure_iot_hub::port::{CloseReason, ConnectConfig, HubClient, PortEvent};
 
 /// The longest any single wait in a test may take.
@@ -78,10 +78,10 @@ impl Ev {
                 Event::Ready { refused } => Ev::Ready(refused),
                 Event::Puback { packet_id } => Ev::Puback(packet_id),
                 Event::Pingresp => Ev::Pingresp,
-                Event::C2d {
+                Event::Message {
                     topic,
-                    properties,
                     payload,
+                    kind: Received::C2d { properties },
                 } => Ev::C2d {
                     topic: topic.into(),
                     properties: properties
@@ -90,34 +90,34 @@ impl Ev {
                         .collect(),
                     payload: payload.into(),
                 },
-                Event::DirectMethod {
-                    name,
-                    request_id,
+                Event::Message {
                     payload,
+                    kind: Received::DirectMethod { name, request_id },
                     ..
                 } => Ev::Method {
                     name: name.into(),
                     request_id: request_id.into(),
                     payload: payload.into(),
                 },
-                Event::TwinDocument {
-                    request_id,
+                Event::Message {
                     payload,
+                    kind: Received::TwinDocument { request_id },
                     ..
                 } => Ev::TwinDocument {
                     request_id: request_id.into(),
                     payload: payload.into(),
                 },
-                Event::TwinDesired {
-                    version, payload, ..
+                Event::Message {
+                    payload,
+                    kind: Received::TwinDesired { version },
+                    ..
                 } => Ev::TwinDesired {
                     version: version.into(),
                     payload: payload.into(),
                 },
-                e @ Event::TwinResult {
-                    request_id,
-                    status,
+                e @ Event::Message {
                     payload,
+                    kind: Received::TwinResult { request_id, status },
                     ..
                 } => Ev::TwinResult {
                     request_id: request_id.into(),
@@ -132,7 +132,11 @@ impl Ev {
                 Event::Malformed { topic } => Ev::Malformed {
                     topic: topic.map(Into::into),
                 },
-                Event::UnknownTopic { topic, payload } => Ev::Unknown {
+                Event::Message {
+                    topic,
+                    payload,
+                    kind: Received::UnknownTopic,
+                } => Ev::Unknown {
                     topic: topic.into(),
                     payload: payload.into(),
                 },

@@ -30,7 +30,7 @@ use crate::config as k;
 use crate::fota::http::{Download, HttpError, Progress};
 use crate::fota::job::{FeedError, ImageWriter, Report, Retry, RetryDecision, Target};
 use crate::fota::{Action, FirmwareError, FirmwareSink, Fota, FotaOptions, FwStatus};
-use crate::hub::Event;
+use crate::hub::{Event, Received};
 use crate::sink::Cursor;
 
 /// Log target, as the original's log module.
@@ -788,8 +788,11 @@ impl HubFota {
         event: &PortEvent<'_>,
     ) -> Option<Result<bool, FotaError>> {
         let payload = match event {
-            PortEvent::Hub(Event::TwinDocument { payload, .. })
-            | PortEvent::Hub(Event::TwinDesired { payload, .. }) => *payload,
+            PortEvent::Hub(Event::Message {
+                payload,
+                kind: Received::TwinDocument { .. } | Received::TwinDesired { .. },
+                ..
+            }) => *payload,
             PortEvent::Hub(Event::Ready { .. }) => {
                 let auto = client.shared.lock().client.options().auto_twin_request;
                 if !auto {
