@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use super::error::{errno, Error, Op};
 use super::events;
-use super::platform::{self, Mutex, SetText};
+use super::platform::{self, state, SetText};
 use super::types::*;
 use crate::config;
 use crate::hub::properties::PropertyList;
@@ -19,8 +19,6 @@ use platform::Target;
 
 use iot_hub_state::*;
 
-// On Zephyr the number is the glue's kernel mutex 2 (the port uses 0 and 1).
-pub(super) static STATE: Mutex<iot_hub_state, 2> = Mutex::new(STATE_UNINIT);
 pub(super) static HANDLER: HandlerCell = HandlerCell(AtomicPtr::new(core::ptr::null_mut()));
 
 /// The application's event handler: one atomic pointer (null: none), so that every event reads
@@ -41,10 +39,6 @@ impl HandlerCell {
             core::mem::transmute::<*mut (), unsafe extern "C" fn(*mut azure_iot_hub_evt)>(p)
         })
     }
-}
-
-fn lock<T, const ID: usize>(m: &Mutex<T, ID>) -> impl core::ops::DerefMut<Target = T> + '_ {
-    m.lock()
 }
 
 /// The state machine of the original: which transitions are allowed, as one bit per pair
@@ -75,7 +69,7 @@ const ALLOWED: u64 = {
 /// otherwise refuses, logs, and reports AZURE_IOT_HUB_EVT_ERROR with -EINVAL, as the original.
 pub(super) fn transition(to: iot_hub_state) {
     let refused = {
-        let mut st = lock(&STATE);
+        let mut st = state();
         if ALLOWED >> (8 * *st as u32 + to as u32) & 1 != 0 {
             *st = to;
             None
@@ -126,7 +120,7 @@ pub extern "C" fn azure_iot_hub_init(event_handler: azure_iot_hub_evt_handler_t)
 }
 
 fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
-    let mut st = lock(&STATE);
+    let mut st = state();
     if !matches!(*st, STATE_UNINIT | STATE_DISCONNECTED) {
         return Err(Error::AlreadyInitialised);
     }
@@ -135,7 +129,7 @@ fn init(event_handler: azure_iot_hub_evt_handler_t) -> Result<(), Error> {
     // download thread starts once, from a valid entry).
     #[cfg(all(feature = "fota", any(feature = "std", feature = "zephyr")))]
     super::fota::hub_init();
-    platform::init_client()?;
+    platform::init_client(&mut st)?;
     HANDLER.set(Some(handler));
     *st = STATE_DISCONNECTED;
     Ok(())
@@ -252,7 +246,7 @@ fn connect_config(config: Option<&azure_iot_hub_config>, cc: &mut Target) -> Res
 fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
     let mut cc = platform::target();
     let client = {
-        let mut st = lock(&STATE);
+        let mut st = state();
         match *st {
             STATE_CONNECTING => return Err(Error::ConnectInProgress),
             STATE_CONNECTED => return Err(Error::AlreadyConnected),
@@ -278,7 +272,7 @@ fn connect(config: Option<&azure_iot_hub_config>) -> Result<(), Error> {
 /// A connect that failed after CONNECTING (DPS or the transport): back to DISCONNECTED, unless
 /// the state moved on meanwhile. One copy for both.
 fn connect_failed(e: Error) -> Error {
-    let mut st = lock(&STATE);
+    let mut st = state();
     if *st == STATE_CONNECTING {
         *st = STATE_DISCONNECTED;
     }
@@ -300,19 +294,17 @@ pub extern "C" fn azure_iot_hub_disconnect() -> c_int {
 }
 
 fn disconnect() -> Result<(), Error> {
-    let client = {
-        let mut st = lock(&STATE);
-        // While the library reconnects on its own, disconnect() stops it.
-        if *st != STATE_CONNECTED && !events::reconnect::active() {
-            return Err(Error::NotConnected);
-        }
-        // Connected (or reconnecting) implies initialised: this lookup cannot fail.
-        let client = platform::handle().ok_or(Error::NotConnected)?;
-        *st = STATE_DISCONNECTING;
-        client
-    };
-    platform::disconnect(client).map_err(|_| {
-        let mut st = lock(&STATE);
+    let mut st = state();
+    // While the library reconnects on its own, disconnect() stops it.
+    if *st != STATE_CONNECTED && !events::reconnect::active() {
+        return Err(Error::NotConnected);
+    }
+    // Connected (or reconnecting) implies initialised: this lookup cannot fail.
+    let client = platform::handle().ok_or(Error::NotConnected)?;
+    *st = STATE_DISCONNECTING;
+    // On Zephyr the port disconnects under the same lock (the state is a field of its link).
+    platform::disconnect(st, client).map_err(|_| {
+        let mut st = state();
         if *st == STATE_DISCONNECTING {
             *st = STATE_DISCONNECTED;
         }
@@ -325,12 +317,14 @@ fn disconnect() -> Result<(), Error> {
 /// is checked, as the original does; `Error::NotConnected` unless connected. One called copy
 /// for azure_iot_hub_send and azure_iot_hub_method_respond.
 fn message_id(given: u16) -> Result<Option<u16>, Error> {
+    // One lock for both on Zephyr, where the state is a field of the port's link.
+    let mut st = state();
     let packet_id = if given != 0 {
         Some(given)
     } else {
-        platform::client().map(|c| c.next_packet_id())
+        platform::next_packet_id(&mut st)
     };
-    if *lock(&STATE) != STATE_CONNECTED {
+    if *st != STATE_CONNECTED {
         return Err(Error::NotConnected);
     }
     Ok(packet_id)
@@ -538,5 +532,5 @@ fn method_respond(result: &azure_iot_hub_result) -> Result<(), Error> {
 /// non-static function; not declared in the header.
 #[no_mangle]
 pub extern "C" fn iot_hub_state_get() -> iot_hub_state {
-    *lock(&STATE)
+    *state()
 }

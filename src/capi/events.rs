@@ -282,8 +282,9 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::capi::api::{HANDLER, STATE};
+    use crate::capi::api::HANDLER;
     use crate::capi::errno::*;
+    use crate::capi::platform::state;
     use crate::hub::PropertyBag;
     use crate::port::CloseReason;
 
@@ -425,22 +426,22 @@ mod tests {
         };
 
         // Not connecting: CONNACK is an invalid transition, reported, and the event still goes.
-        *STATE.lock() = STATE_DISCONNECTED;
+        *state() = STATE_DISCONNECTED;
         assert_eq!(
             feed(PortEvent::Hub(&Event::Connected {
                 session_present: false
             })),
             [error(EINVAL, None), plain(AZURE_IOT_HUB_EVT_CONNECTED)]
         );
-        assert_eq!(*STATE.lock(), STATE_DISCONNECTED);
-        *STATE.lock() = STATE_CONNECTING;
+        assert_eq!(*state(), STATE_DISCONNECTED);
+        *state() = STATE_CONNECTING;
         assert_eq!(
             feed(PortEvent::Hub(&Event::Connected {
                 session_present: true
             })),
             [plain(AZURE_IOT_HUB_EVT_CONNECTED)]
         );
-        assert_eq!(*STATE.lock(), STATE_CONNECTED);
+        assert_eq!(*state(), STATE_CONNECTED);
 
         // A refused subscription.
         assert_eq!(
@@ -576,7 +577,7 @@ mod tests {
             feed(PortEvent::Disconnected(p)),
             [plain(AZURE_IOT_HUB_EVT_DISCONNECTED)]
         );
-        assert_eq!(*STATE.lock(), STATE_DISCONNECTED);
+        assert_eq!(*state(), STATE_DISCONNECTED);
         assert_eq!(
             feed(PortEvent::Hub(&Event::ConnectionRefused { return_code: 5 })),
             [Seen {
@@ -586,7 +587,7 @@ mod tests {
             }]
         );
         HANDLER.set(None);
-        *STATE.lock() = STATE_UNINIT;
+        *state() = STATE_UNINIT;
     }
 
     /// A too-large message's topic type is that of its topic's kind, as the core classifies it

@@ -31,6 +31,7 @@ mod std_impl {
     use std::sync::{Mutex as StdMutex, MutexGuard, OnceLock};
 
     use crate::capi::events;
+    use crate::capi::types::iot_hub_state;
     use crate::port::HubClient;
 
     /// A mutex that can live in a `static`. `ID` names the kernel mutex on Zephyr; unused here.
@@ -50,10 +51,26 @@ mod std_impl {
 
     static CLIENT: OnceLock<HubClient> = OnceLock::new();
 
+    /// The C API's state, under a mutex of its own.
+    static STATE: Mutex<iot_hub_state, 2> = Mutex::new(iot_hub_state::STATE_UNINIT);
+
+    /// The C API's state, locked.
+    pub(crate) type StateGuard = MutexGuard<'static, iot_hub_state>;
+
+    /// Locks the C API's state.
+    pub(crate) fn state() -> StateGuard {
+        STATE.lock()
+    }
+
     /// Creates the client (once) with the C API's event conversion as its handler.
-    pub(crate) fn init_client() -> Result<(), Error> {
+    pub(crate) fn init_client(_st: &mut StateGuard) -> Result<(), Error> {
         CLIENT.get_or_init(|| HubClient::new(Box::new(events::on_port_event)));
         Ok(())
+    }
+
+    /// The next MQTT packet identifier, once [`init_client`] has run.
+    pub(crate) fn next_packet_id(_st: &mut StateGuard) -> Option<u16> {
+        client().map(|c| c.next_packet_id())
     }
 
     /// The client, once [`init_client`] has run.
@@ -132,8 +149,9 @@ mod std_impl {
         client.connect(cc)
     }
 
-    /// Disconnects the client.
-    pub(crate) fn disconnect(client: Handle) -> Result<(), crate::hub::State> {
+    /// Disconnects the client, after unlocking the state.
+    pub(crate) fn disconnect(st: StateGuard, client: Handle) -> Result<(), crate::hub::State> {
+        drop(st);
         client.disconnect()
     }
 }
@@ -142,37 +160,51 @@ mod std_impl {
 mod zephyr_impl {
     use super::*;
 
+    use core::ops::{Deref, DerefMut};
+
     use crate::capi::events;
-    use crate::port::{HubClient, KGuard, KMutex, PortEvent};
+    use crate::capi::types::iot_hub_state;
+    use crate::port::{HubClient, KGuard, Link, PortEvent, LINK};
 
-    /// A mutex that can live in a `static` (in `.bss` when its value starts as zero bytes): the
-    /// glue's kernel mutex number `ID`.
-    pub(crate) struct Mutex<T, const ID: usize>(KMutex<T, ID>);
+    /// The C API's state, locked: a field of the port's link, under the link's lock (the C API
+    /// has no mutex of its own), so that init, disconnect and the message ID reach the client
+    /// in the same critical section as the state.
+    pub(crate) struct StateGuard(KGuard<'static, Link, { crate::port::sys::MUTEX_LINK }>);
 
-    impl<T, const ID: usize> Mutex<T, ID> {
-        pub(crate) const fn new(value: T) -> Self {
-            Mutex(KMutex::new(value))
+    impl Deref for StateGuard {
+        type Target = iot_hub_state;
+        fn deref(&self) -> &iot_hub_state {
+            &self.0.capi_state
         }
+    }
 
-        pub(crate) fn lock(&self) -> KGuard<'_, T, ID> {
-            self.0.lock()
+    impl DerefMut for StateGuard {
+        fn deref_mut(&mut self) -> &mut iot_hub_state {
+            &mut self.0.capi_state
         }
+    }
+
+    /// Locks the C API's state (and the port's link).
+    pub(crate) fn state() -> StateGuard {
+        StateGuard(LINK.lock())
     }
 
     fn handler(_client: &HubClient, ev: &PortEvent<'_>) {
         events::on_port_event(ev);
     }
 
-    /// Initialises the port (once) with the C API's event conversion as its handler.
-    pub(crate) fn init_client() -> Result<(), Error> {
-        HubClient::new(handler)
-            .map(|_| ())
-            .map_err(|_| Error::NotDisconnected)
+    /// Initialises the port (once) with the C API's event conversion as its handler, under the
+    /// lock the caller holds.
+    pub(crate) fn init_client(st: &mut StateGuard) -> Result<(), Error> {
+        crate::port::init_locked(&mut st.0, handler);
+        Ok(())
     }
 
-    /// The client, once [`init_client`] has run.
-    pub(crate) fn client() -> Option<HubClient> {
-        HubClient::get()
+    /// The next MQTT packet identifier, once [`init_client`] has run (`TX` claimed: see the
+    /// port's `ClientSlot`).
+    pub(crate) fn next_packet_id(st: &mut StateGuard) -> Option<u16> {
+        let client = st.0.client.as_mut()?;
+        Some(client.next_packet_id())
     }
 
     /// Publishes through the port, without looking the client up: the C API publishes only
@@ -261,8 +293,8 @@ mod zephyr_impl {
         crate::port::connect_capi(cc)
     }
 
-    /// Disconnects the client.
-    pub(crate) fn disconnect(_: Handle) -> Result<(), crate::hub::State> {
-        crate::port::disconnect()
+    /// Disconnects the client, with the link (and the state) still locked.
+    pub(crate) fn disconnect(st: StateGuard, _: Handle) -> Result<(), crate::hub::State> {
+        crate::port::disconnect_locked(st.0)
     }
 }

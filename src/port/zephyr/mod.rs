@@ -329,22 +329,28 @@ pub(crate) fn connect_capi(target: &CapiTarget) -> Result<(), ConnectError> {
 /// [`HubClient::disconnect`]. Without a handle, for the C API, which disconnects only a client
 /// that connected: the link holds the client.
 pub(crate) fn disconnect() -> Result<(), hub::State> {
-    let generation = {
-        let mut link = LINK.lock();
-        if let Err(state) = link.client.get_mut().disconnect() {
-            drop(link);
-            if session::stop() {
-                return Ok(());
-            }
-            return Err(state);
+    disconnect_locked(LINK.lock())
+}
+
+/// [`disconnect`] with the link already locked (the C API changes its state under the same
+/// lock: `capi::platform`), which it releases before it waits.
+pub(crate) fn disconnect_locked(
+    mut link: KGuard<'static, Link, { sys::MUTEX_LINK }>,
+) -> Result<(), hub::State> {
+    if let Err(state) = link.client.get_mut().disconnect() {
+        drop(link);
+        if session::stop() {
+            return Ok(());
         }
-        ::log::info!(target: LOG_TRANSPORT, "disconnecting");
-        let _ = net::flush(&mut link, sys::now_ms());
-        link.close_requested = true;
-        // Also when the connection is lost at the same moment: no reconnect after this.
-        session::mark_stopped(&mut link);
-        link.generation
-    };
+        return Err(state);
+    }
+    ::log::info!(target: LOG_TRANSPORT, "disconnecting");
+    let _ = net::flush(&mut link, sys::now_ms());
+    link.close_requested = true;
+    // Also when the connection is lost at the same moment: no reconnect after this.
+    session::mark_stopped(&mut link);
+    let generation = link.generation;
+    drop(link);
     wait_finished(generation);
     Ok(())
 }
@@ -536,6 +542,12 @@ pub(crate) struct Link {
     /// The receive buffer `connect()` borrowed for the worker (builds with DPS).
     #[cfg(feature = "dps")]
     pub(crate) rx: Option<RxBuf>,
+    /// The C API's state (`capi::platform::state`): under this lock too, so that the C API
+    /// needs no mutex of its own, and checks its state and reaches the client in one critical
+    /// section where it does both. Never locked while the handler runs, as the state's own lock
+    /// was not (the worker drops the link lock before it delivers an event).
+    #[cfg(feature = "capi")]
+    pub(crate) capi_state: crate::capi::types::iot_hub_state,
 }
 
 pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
@@ -549,6 +561,8 @@ pub(crate) static LINK: KMutex<Link, { sys::MUTEX_LINK }> = KMutex::new(Link {
     ext: session::ExtState::new(),
     #[cfg(feature = "dps")]
     rx: None,
+    #[cfg(feature = "capi")]
+    capi_state: crate::capi::types::iot_hub_state::STATE_UNINIT,
 });
 
 /// The handler, as a function pointer (null: none). Not behind a lock, so the handler
@@ -639,6 +653,39 @@ fn hand_rx(_link: &mut Link, _rx: OwnRx) {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StartError(pub i32);
 
+/// Sets the port up on its first call (buffers, logging, certificates, the worker thread) and
+/// (re)sets the handler, under the link lock the caller holds: [`HubClient::new`], and the C
+/// API's init, which checks and changes its state under the same lock.
+pub(crate) fn init_locked(link: &mut Link, handler: Handler) {
+    // The first call claims TX (nothing else does, and it does so under this lock) and sets the
+    // port up; later calls find it claimed.
+    if TX.claim() {
+        log::init();
+        // Right after claiming TX, under the lock (see `ClientSlot`): the zero client
+        // in the closed state's values, as `Client::new` makes it (which sets every other
+        // field to 0). Its options stay zero until the first connect: the port's
+        // connect sets them (`session::connect_client`) before `Client::connect`, and
+        // nothing reads them while disconnected. Through `close_link` (called, one
+        // copy), which with no socket yet (-1) only sets those values and the flags
+        // (which are already false).
+        link.fd = -1;
+        net::close_link(link);
+        session::init(link);
+        if k::MQTT_HELPER_PROVISION_CERTIFICATES {
+            // SAFETY: no preconditions; idempotent.
+            let rc = unsafe { sys::azhub_z_provision_certificates() };
+            if rc != 0 {
+                ::log::error!(target: LOG_TRANSPORT, "certificate provisioning failed: {rc}");
+            }
+        }
+        // k_thread_create() cannot fail, and this runs once per boot: nothing to
+        // handle. The glue starts `worker::azhub_rs_worker`.
+        // SAFETY: no preconditions (called once, as the glue's contract asks).
+        unsafe { sys::azhub_z_thread_start() };
+    }
+    HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
 /// The device client of this image (a handle; all handles drive the one connection).
 #[derive(Debug, Clone, Copy)]
 pub struct HubClient {
@@ -649,36 +696,7 @@ impl HubClient {
     /// Initialises the port on first use (buffers, logging, certificates, the worker thread) and
     /// (re)sets the handler. Later calls only replace the handler.
     pub fn new(handler: Handler) -> Result<HubClient, StartError> {
-        {
-            let mut link = LINK.lock();
-            // The first call claims TX (nothing else does, and it does so under this lock) and
-            // sets the port up; later calls find it claimed.
-            if TX.claim() {
-                log::init();
-                // Right after claiming TX, under the lock (see `ClientSlot`): the zero client
-                // in the closed state's values, as `Client::new` makes it (which sets every other
-                // field to 0). Its options stay zero until the first connect: the port's
-                // connect sets them (`session::connect_client`) before `Client::connect`, and
-                // nothing reads them while disconnected. Through `close_link` (called, one
-                // copy), which with no socket yet (-1) only sets those values and the flags
-                // (which are already false).
-                link.fd = -1;
-                net::close_link(&mut link);
-                session::init(&mut link);
-                if k::MQTT_HELPER_PROVISION_CERTIFICATES {
-                    // SAFETY: no preconditions; idempotent.
-                    let rc = unsafe { sys::azhub_z_provision_certificates() };
-                    if rc != 0 {
-                        ::log::error!(target: LOG_TRANSPORT, "certificate provisioning failed: {rc}");
-                    }
-                }
-                // k_thread_create() cannot fail, and this runs once per boot: nothing to
-                // handle. The glue starts `worker::azhub_rs_worker`.
-                // SAFETY: no preconditions (called once, as the glue's contract asks).
-                unsafe { sys::azhub_z_thread_start() };
-            }
-        }
-        HANDLER.store(handler as *mut (), Ordering::Release);
+        init_locked(&mut LINK.lock(), handler);
         Ok(HubClient { _private: () })
     }
 

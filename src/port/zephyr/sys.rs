@@ -46,9 +46,10 @@ pub(crate) const SEM_FINISHED: usize = 1;
 /// Wakes the retry loop's backoff wait (`disconnect()`/`abort()`; session.rs).
 pub(crate) const SEM_WAKE: usize = 2;
 /// Mutex ids (the glue owns `AZHUB_Z_MUTEX_COUNT` = 5, 3 and 4 only with DPS; recursive k_mutex).
-/// 2 is the C API's state, 4 the C API's DPS state; 1 and 3 are not used (1 was the handler's,
-/// taken only by the worker, the one thread that runs the handler; 3 the settings cache's; the
-/// glue creates them with the semaphores in one loop).
+/// 4 is the C API's DPS state; 1, 2 and 3 are not used (1 was the handler's, taken only by the
+/// worker, the one thread that runs the handler; 2 the C API's state, now a field of the link
+/// under mutex 0; 3 the settings cache's; the glue creates them with the semaphores in one
+/// loop).
 pub(crate) const MUTEX_LINK: usize = 0;
 
 extern "C" {
