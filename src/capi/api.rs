@@ -303,13 +303,7 @@ fn disconnect() -> Result<(), Error> {
     let client = platform::handle().ok_or(Error::NotConnected)?;
     *st = STATE_DISCONNECTING;
     // On Zephyr the port disconnects under the same lock (the state is a field of its link).
-    platform::disconnect(st, client).map_err(|_| {
-        let mut st = state();
-        if *st == STATE_DISCONNECTING {
-            *st = STATE_DISCONNECTED;
-        }
-        Error::DisconnectFailed
-    })
+    platform::disconnect(st, client)
 }
 
 /// The message ID of a message to send: `given`, or when it is 0 the next MQTT message ID

@@ -149,10 +149,17 @@ mod std_impl {
         client.connect(cc)
     }
 
-    /// Disconnects the client, after unlocking the state.
-    pub(crate) fn disconnect(st: StateGuard, client: Handle) -> Result<(), crate::hub::State> {
+    /// Disconnects the client, after unlocking the state; when it refuses, back to
+    /// DISCONNECTED unless the state moved on meanwhile.
+    pub(crate) fn disconnect(st: StateGuard, client: Handle) -> Result<(), Error> {
         drop(st);
-        client.disconnect()
+        client.disconnect().map_err(|_| {
+            let mut st = state();
+            if *st == iot_hub_state::STATE_DISCONNECTING {
+                *st = iot_hub_state::STATE_DISCONNECTED;
+            }
+            Error::DisconnectFailed
+        })
     }
 }
 
@@ -293,8 +300,16 @@ mod zephyr_impl {
         crate::port::connect_capi(cc)
     }
 
-    /// Disconnects the client, with the link (and the state) still locked.
-    pub(crate) fn disconnect(st: StateGuard, _: Handle) -> Result<(), crate::hub::State> {
-        crate::port::disconnect_locked(st.0)
+    /// Disconnects the client, with the link (and the state) still locked; when it refuses,
+    /// back to DISCONNECTED unless the state moved on meanwhile (it cannot in a build that does
+    /// not reconnect, a constant: there the port keeps the lock taken here, under which the
+    /// state was set to DISCONNECTING).
+    pub(crate) fn disconnect(st: StateGuard, _: Handle) -> Result<(), Error> {
+        crate::port::disconnect_locked(st.0, |link| {
+            if !crate::port::RECONNECTS || link.capi_state == iot_hub_state::STATE_DISCONNECTING {
+                link.capi_state = iot_hub_state::STATE_DISCONNECTED;
+            }
+        })
+        .map_err(|_| Error::DisconnectFailed)
     }
 }

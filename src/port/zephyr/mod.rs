@@ -326,22 +326,29 @@ pub(crate) fn connect_capi(target: &CapiTarget) -> Result<(), ConnectError> {
     net::connect(target)
 }
 
-/// [`HubClient::disconnect`]. Without a handle, for the C API, which disconnects only a client
-/// that connected: the link holds the client.
+/// [`HubClient::disconnect`].
 pub(crate) fn disconnect() -> Result<(), hub::State> {
-    disconnect_locked(LINK.lock())
+    disconnect_locked(LINK.lock(), |_| {})
 }
 
-/// [`disconnect`] with the link already locked (the C API changes its state under the same
-/// lock: `capi::platform`), which it releases before it waits.
+/// [`disconnect`] with the link already locked (for the C API, which changes its state under
+/// the same lock and disconnects only a client that connected: the link holds the client),
+/// which it releases before it waits. When the client refuses (and no session was stopped
+/// instead), `refused` runs under the lock before it is released: in a build that does not
+/// reconnect (a constant) that is the lock the caller took.
 pub(crate) fn disconnect_locked(
     mut link: KGuard<'static, Link, { sys::MUTEX_LINK }>,
+    refused: impl FnOnce(&mut Link),
 ) -> Result<(), hub::State> {
     if let Err(state) = link.client.get_mut().disconnect() {
-        drop(link);
-        if session::stop() {
-            return Ok(());
+        if session::RECONNECTS {
+            drop(link);
+            if session::stop() {
+                return Ok(());
+            }
+            link = LINK.lock();
         }
+        refused(&mut link);
         return Err(state);
     }
     ::log::info!(target: LOG_TRANSPORT, "disconnecting");
